@@ -1,0 +1,68 @@
+"""Run every rule of a policy over a post and return the verdict."""
+
+from __future__ import annotations
+
+from checker.context import Context
+from checker.links import LinkClassifier, registered_domain, split_url
+from checker.model import ACCOUNTS, Finding, Post, Verdict
+from checker.policy import Policy, SponsoredSite
+from checker.text import clean_input
+
+MAX_TEXT_CHARS = 100_000  # longer than any social site accepts in one post
+
+
+class InputError(ValueError):
+    """A post the checker cannot read (too long, an image that is not an image...)."""
+
+
+def link_classifier(policy: Policy) -> LinkClassifier:
+    """The link classifier of a policy (built once, at load)."""
+    return policy.data.links
+
+
+def find_sponsored(policy: Policy, target: str | None, site: str | None = None) -> SponsoredSite | None:
+    """The registry entry a target names: a URL, an API id, or a page name on `site`."""
+    if not target:
+        return None
+    t = target.strip()
+    for s in policy.district.sponsored:
+        if t in s.ids:
+            return s
+    if "/" in t or "." in t:
+        hit = link_classifier(policy).sponsored_match(t)
+        if hit is not None:
+            return hit
+    name = t.lstrip("@").rstrip("/").lower()
+    site_rd = registered_domain(split_url(site)[0]) if site else ""
+    for s in policy.district.sponsored:
+        last = s.path.rsplit("/", 1)[-1].lstrip("@")
+        if last and last == name and (not site_rd or registered_domain(s.host) == site_rd):
+            return s
+    return None
+
+
+def check(post: Post, policy: Policy) -> Verdict:
+    """Findings of every enabled rule for `post` under `policy`."""
+    text = clean_input(post.text)
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(f"text is {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}")
+    site = find_sponsored(policy, post.target, post.site)
+    if post.account is not None:
+        if post.account not in ACCOUNTS:
+            raise InputError(f"account must be personal or sponsored (got {post.account!r})")
+        account = post.account
+    else:
+        account = "sponsored" if site is not None else "personal"
+    ctx = Context(post, policy, account, site, text)
+    findings: list[Finding] = []
+    for rule in policy.rules:
+        if rule.config.actions[account] == "off" or account not in rule.applies_to:
+            continue
+        findings.extend(rule.check(post, ctx))
+    findings.sort(key=lambda f: (f.span[0] if f.span else 1 << 30, f.rule))
+    return Verdict(
+        account=account,
+        findings=tuple(findings),
+        policy_digest=policy.digest,
+        sponsored_site=site.url if site else None,
+    )

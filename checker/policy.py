@@ -1,0 +1,402 @@
+"""Load a policy folder (`policies/<slug>/`), validate every value, and fingerprint it.
+
+Errors name the file, the key and the bad value, and never quote the roster.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checker.model import ACCOUNTS, ACTION_RANK
+from checker.roster import Roster, Student
+from checker.rules import Rule, RuleConfig, discover
+
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies" / "region14"
+CONTENT_MODES = ("none", "redacted", "full")
+FAIL_MODES = ("pass", "block")
+MAX_POLICY_FILE = 20 * 1024 * 1024
+
+
+class PolicyError(ValueError):
+    """A policy folder that cannot be used; the message names file, key and value."""
+
+
+@dataclass(frozen=True)
+class SponsoredSite:
+    """One entry of the registry of approved district-sponsored sites (D2)."""
+
+    url: str
+    host: str
+    path: str
+    ids: tuple[str, ...]
+    owner: str
+    approved_by: str
+    approved_on: dt.date
+    request_form: str
+    kind: str = "page"
+    closed: bool | None = None
+    members_can_post: bool | None = None
+
+
+@dataclass(frozen=True)
+class District:
+    """Who the district is (from district.toml)."""
+
+    name: str
+    aliases: tuple[str, ...]
+    board: tuple[str, ...]
+    schools: tuple[str, ...]
+    short_names: tuple[str, ...]
+    teams: tuple[str, ...]
+    programs: tuple[str, ...]
+    websites: tuple[str, ...]
+    disclaimer_fix: str
+    sponsored: tuple[SponsoredSite, ...]
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        """Every name that always means the district, a school, program or team."""
+        return (self.name, *self.aliases, *self.board, *self.schools, *self.teams, *self.programs)
+
+
+@dataclass
+class PolicyData:
+    """Everything a policy folder holds, parsed and validated."""
+
+    path: Path
+    slug: str
+    district: District
+    roster: Roster
+    clauses: dict[str, str]
+    notice: str
+    settings: dict[str, Any]
+    lexicons: dict[str, tuple[str, ...]]
+    social: dict[str, Any]
+    logos: dict[str, bytes]
+    digest: str = ""
+    links: Any = None  # LinkClassifier, built once at load
+
+
+@dataclass
+class Policy:
+    """A loaded policy: its data, its digest and the rules built from it."""
+
+    data: PolicyData
+    rules: list[Rule] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        """Short fingerprint of every file in the policy folder (which version decided)."""
+        return self.data.digest
+
+    @property
+    def district(self) -> District:
+        """The district section."""
+        return self.data.district
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The `[settings]` table of rules.toml (content mode, retention, fail mode...)."""
+        return self.data.settings
+
+    def rule(self, rule_id: str) -> Rule:
+        """The loaded rule with this id."""
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+
+def _err(file: str, key: str, problem: str, value: Any = None) -> PolicyError:
+    shown = "" if value is None else f" (got {value!r})"
+    return PolicyError(f"{file}: {key}: {problem}{shown}")
+
+
+def _read(path: Path, name: str, *, required: bool = True) -> bytes | None:
+    p = path / name
+    if not p.exists():
+        if required:
+            raise _err(name, "-", f"missing file in policy folder {path}")
+        return None
+    if p.stat().st_size > MAX_POLICY_FILE:
+        raise _err(name, "-", f"file larger than {MAX_POLICY_FILE} bytes")
+    return p.read_bytes()
+
+
+def _toml(path: Path, name: str, raw: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise _err(name, "-", f"not UTF-8 text at byte {e.start}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise _err(name, "-", f"invalid TOML: {e}") from None
+
+
+def _strs(file: str, table: dict[str, Any], key: str, *, required: bool = True) -> tuple[str, ...]:
+    if key not in table:
+        if required:
+            raise _err(file, key, "missing")
+        return ()
+    v = table[key]
+    if not isinstance(v, list) or not all(isinstance(s, str) and s.strip() for s in v):
+        raise _err(file, key, "must be a list of non-empty strings", v)
+    return tuple(s.strip() for s in v)
+
+
+def _str(file: str, table: dict[str, Any], key: str, default: str | None = None) -> str:
+    v = table.get(key, default)
+    if not isinstance(v, str) or not v.strip():
+        raise _err(file, key, "must be a non-empty string", v)
+    return v.strip()
+
+
+def _parse_district(raw: dict[str, Any]) -> District:
+    f = "district.toml"
+    from checker.links import split_url  # local import: links imports policy types
+
+    sponsored = []
+    entries = raw.get("sponsored", [])
+    if not isinstance(entries, list):
+        raise _err(f, "sponsored", "must be an array of tables ([[sponsored]])", entries)
+    for i, e in enumerate(entries):
+        key = f"sponsored[{i}]"
+        if not isinstance(e, dict):
+            raise _err(f, key, "must be a table", e)
+        url = _str(f, e, "url") if "url" in e else None
+        if url is None:
+            raise _err(f, f"{key}.url", "missing")
+        host, path = split_url(url)
+        if not host:
+            raise _err(f, f"{key}.url", "not a URL with a host", url)
+        approved_on = e.get("approved_on")
+        if not isinstance(approved_on, dt.date):
+            raise _err(f, f"{key}.approved_on", "must be a date (YYYY-MM-DD)", approved_on)
+        for b in ("closed", "members_can_post"):
+            if b in e and not isinstance(e[b], bool):
+                raise _err(f, f"{key}.{b}", "must be true or false", e[b])
+        sponsored.append(SponsoredSite(
+            url=url, host=host, path=path,
+            ids=_strs(f, e, "ids", required=False),
+            owner=_str(f, e, "owner"),
+            approved_by=_str(f, e, "approved_by"),
+            approved_on=approved_on,
+            request_form=_str(f, e, "request_form"),
+            kind=e.get("kind", "page"),
+            closed=e.get("closed"),
+            members_can_post=e.get("members_can_post"),
+        ))
+    websites = _strs(f, raw, "websites")
+    for w in websites:
+        if "/" in w or " " in w or "." not in w:
+            raise _err(f, "websites", "each entry must be a domain or host name", w)
+    name = _str(f, raw, "name")
+    return District(
+        name=name,
+        aliases=_strs(f, raw, "aliases"),
+        board=_strs(f, raw, "board"),
+        schools=_strs(f, raw, "schools"),
+        short_names=_strs(f, raw, "short_names", required=False),
+        teams=_strs(f, raw, "teams"),
+        programs=_strs(f, raw, "programs"),
+        websites=tuple(w.lower() for w in websites),
+        disclaimer_fix=_str(
+            f, raw, "disclaimer_fix",
+            f"The views expressed here are my own and do not represent the views of {name}.",
+        ),
+        sponsored=tuple(sponsored),
+    )
+
+
+def _parse_roster(raw: bytes) -> Roster:
+    f = "students.csv"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _err(f, "-", f"not UTF-8 text at byte {e.start}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    need = {"first_name", "last_name", "directory_opt_out"}
+    have = set(reader.fieldnames or [])
+    if not need <= have:
+        raise _err(f, "header", f"missing column(s) {', '.join(sorted(need - have))}")
+    students = []
+    for n, row in enumerate(reader, start=2):
+        first, last = (row.get("first_name") or "").strip(), (row.get("last_name") or "").strip()
+        opt = (row.get("directory_opt_out") or "").strip().lower()
+        if not first or not last:
+            # Row numbers only: the roster never appears in an error.
+            raise _err(f, f"line {n}", "first_name and last_name must not be empty")
+        if opt not in ("yes", "no", "y", "n", "true", "false", "1", "0"):
+            raise _err(f, f"line {n}.directory_opt_out", "must be yes or no")
+        students.append(Student(
+            first=first, last=last,
+            opt_out=opt in ("yes", "y", "true", "1"),
+            student_id=(row.get("student_id") or "").strip() or None,
+            preferred=(row.get("preferred_name") or "").strip() or None,
+        ))
+    return Roster(students)
+
+
+def _parse_lexicons(path: Path, files: dict[str, bytes]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    lex = path / "lexicons"
+    if not lex.is_dir():
+        return out
+    for p in sorted(lex.glob("*.txt")):
+        raw = _read(lex, p.name)
+        assert raw is not None
+        files[f"lexicons/{p.name}"] = raw
+        try:
+            lines = raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise _err(f"lexicons/{p.name}", "-", f"not UTF-8 text at byte {e.start}") from None
+        out[p.stem] = tuple(
+            s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")
+        )
+    return out
+
+
+def _rule_configs(raw: dict[str, Any], rules: dict[str, type[Rule]]) -> dict[str, RuleConfig]:
+    f = "rules.toml"
+    table = raw.get("rules", {})
+    if not isinstance(table, dict):
+        raise _err(f, "rules", "must be a table", table)
+    unknown = set(table) - set(rules)
+    if unknown:
+        raise _err(f, f"rules.{sorted(unknown)[0]}", f"unknown rule id; known: {', '.join(sorted(rules))}")
+    out = {}
+    for rid, cls in rules.items():
+        sec = table.get(rid, {"action": "off"})
+        key = f"rules.{rid}"
+        if not isinstance(sec, dict):
+            raise _err(f, key, "must be a table", sec)
+        act = sec.get("action", "warn")
+        if isinstance(act, str):
+            actions = {a: act for a in ACCOUNTS}
+        elif isinstance(act, dict):
+            actions = {a: act.get(a, "off") for a in ACCOUNTS}
+            extra = set(act) - set(ACCOUNTS)
+            if extra:
+                raise _err(f, f"{key}.action", "keys must be personal/sponsored", sorted(extra)[0])
+        else:
+            raise _err(f, f"{key}.action", "must be off/log/warn/block or a table per account", act)
+        for a, v in actions.items():
+            if v not in ACTION_RANK:
+                raise _err(f, f"{key}.action.{a}" if isinstance(act, dict) else f"{key}.action",
+                           "must be one of off, log, warn, block", v)
+        for a in ACCOUNTS:
+            if a not in cls.applies_to:
+                actions[a] = "off"
+        message = sec.get("message", "")
+        if not isinstance(message, str) or (not message.strip() and any(v != "off" for v in actions.values())):
+            raise _err(f, f"{key}.message", "must be a non-empty string", message)
+        fix = sec.get("fix")
+        if fix is not None and not isinstance(fix, str):
+            raise _err(f, f"{key}.fix", "must be a string", fix)
+        params = dict(cls.defaults)
+        for k, v in sec.items():
+            if k in ("action", "message", "fix"):
+                continue
+            if k not in cls.defaults:
+                raise _err(f, f"{key}.{k}", f"unknown setting; known: {', '.join(sorted(cls.defaults)) or 'none'}")
+            want = type(cls.defaults[k])
+            ok = isinstance(v, want) or (want is float and isinstance(v, int) and not isinstance(v, bool))
+            if want is list:
+                ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
+            elif want is dict:
+                ok = isinstance(v, dict) and all(
+                    isinstance(x, list) and all(isinstance(y, str) for y in x) for x in v.values()
+                )
+            if not ok or isinstance(v, bool) != isinstance(cls.defaults[k], bool):
+                raise _err(f, f"{key}.{k}", f"must be of type {want.__name__}", v)
+            params[k] = float(v) if want is float else v
+        out[rid] = RuleConfig(actions=actions, message=message.strip(), fix=fix, params=params)
+    return out
+
+
+def _settings(raw: dict[str, Any]) -> dict[str, Any]:
+    f = "rules.toml"
+    s = raw.get("settings", {})
+    if not isinstance(s, dict):
+        raise _err(f, "settings", "must be a table", s)
+    out = {"content": "redacted", "retention_days": 365, "fail_mode": "pass",
+           "override_window_seconds": 600, "max_body_bytes": 10 * 1024 * 1024,
+           "check_timeout_ms": 2000, "justification_min_chars": 10}
+    for k, v in s.items():
+        if k not in out:
+            raise _err(f, f"settings.{k}", f"unknown setting; known: {', '.join(sorted(out))}")
+        if k == "content" and v not in CONTENT_MODES:
+            raise _err(f, "settings.content", f"must be one of {', '.join(CONTENT_MODES)}", v)
+        if k == "fail_mode" and v not in FAIL_MODES:
+            raise _err(f, "settings.fail_mode", f"must be one of {', '.join(FAIL_MODES)}", v)
+        if k not in ("content", "fail_mode") and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise _err(f, f"settings.{k}", "must be a non-negative integer", v)
+        out[k] = v
+    return out
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy folder; raise PolicyError with file, key and value."""
+    path = Path(path) if path is not None else DEFAULT_POLICY_DIR
+    if not path.is_dir():
+        raise PolicyError(f"{path}: policy folder not found")
+    files: dict[str, bytes] = {}
+    for name in ("district.toml", "rules.toml", "clauses.toml", "students.csv", "social.toml"):
+        raw = _read(path, name)
+        assert raw is not None
+        files[name] = raw
+    district = _parse_district(_toml(path, "district.toml", files["district.toml"]))
+    rules_raw = _toml(path, "rules.toml", files["rules.toml"])
+    clauses_raw = _toml(path, "clauses.toml", files["clauses.toml"])
+    social = _toml(path, "social.toml", files["social.toml"])
+    clauses = clauses_raw.get("clauses")
+    if not isinstance(clauses, dict) or not all(isinstance(v, str) for v in clauses.values()):
+        raise _err("clauses.toml", "clauses", "must be a table of clause id = text")
+    missing = [c for c in [f"D{i}" for i in range(1, 11)] + [f"P{i}" for i in range(1, 10)] if c not in clauses]
+    if missing:
+        raise _err("clauses.toml", f"clauses.{missing[0]}", "missing clause text")
+    social_hosts = _strs("social.toml", social, "hosts")
+    notice = clauses_raw.get("notice", {}).get("monitoring", "")
+    lexicons = _parse_lexicons(path, files)
+    logos: dict[str, bytes] = {}
+    logo_dir = path / "logos"
+    if logo_dir.is_dir():
+        for p in sorted(logo_dir.iterdir()):
+            if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"):
+                raw = _read(logo_dir, p.name)
+                assert raw is not None
+                logos[p.name] = raw
+                files[f"logos/{p.name}"] = raw
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    data = PolicyData(
+        path=path, slug=path.name, district=district, roster=_parse_roster(files["students.csv"]),
+        clauses=clauses, notice=notice, settings=_settings(rules_raw), lexicons=lexicons,
+        social={**social, "hosts": social_hosts}, logos=logos, digest=h.hexdigest()[:16],
+    )
+    from checker.links import LinkClassifier
+
+    data.links = LinkClassifier(data)
+    registry = discover()
+    configs = _rule_configs(rules_raw, registry)
+    policy = Policy(data=data)
+    for rid, cls in sorted(registry.items()):
+        cfg = configs[rid]
+        for c in cls.clauses.values():
+            if c not in clauses:
+                raise _err("clauses.toml", f"clauses.{c}", f"rule {rid} cites a clause that is not defined")
+        try:
+            policy.rules.append(cls(data, cfg))
+        except PolicyError:
+            raise
+        except (ValueError, KeyError, TypeError, re.error) as e:
+            raise _err("rules.toml", f"rules.{rid}", f"invalid setting: {e}") from None
+    return policy

@@ -1,0 +1,121 @@
+"""Shared matching helpers for rules: lexicon forms, a normalized token string, patterns."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from checker.text import MASKS, Folded, Token, deleet, joined_letter_runs, squeeze_variants, words
+
+SUFFIXES = ("", "s", "es", "ed", "ing", "er", "ers", "y", "z")
+
+
+def inflect(words_: tuple[str, ...]) -> dict[str, str]:
+    """Every word with its common suffixes -> the base word."""
+    out: dict[str, str] = {}
+    for w in words_:
+        w = w.lower()
+        for s in SUFFIXES:
+            out.setdefault(w + s, w)
+        if w.endswith("e"):
+            out.setdefault(w[:-1] + "ing", w)
+            out.setdefault(w + "d", w)
+    return out
+
+
+@dataclass(frozen=True)
+class WordHit:
+    """A lexicon word found in the text: folded span, base word, and how it was disguised."""
+
+    start: int
+    end: int
+    base: str
+    disguised: bool
+
+
+class Lexicon:
+    """Whole-word matching that undoes leetspeak, masks, stretching and spaced-out letters."""
+
+    def __init__(self, base_words: tuple[str, ...]) -> None:
+        single = tuple(w for w in base_words if " " not in w)
+        self.forms = inflect(single)
+        self.by_len: dict[int, list[str]] = {}
+        for f in self.forms:
+            self.by_len.setdefault(len(f), []).append(f)
+
+    def _lookup(self, word: str) -> tuple[str | None, bool]:
+        forms = self.forms
+        if word in forms:
+            return forms[word], False
+        d = deleet(word)
+        for v in squeeze_variants(d):
+            if v in forms:
+                return forms[v], v != word
+        if any(c in MASKS for c in word) and any(c.isalpha() for c in word):
+            stripped = "".join(c for c in d if c not in MASKS)
+            if len(stripped) >= 3 and stripped in forms and len(stripped) * 2 - 1 == len(d):
+                return forms[stripped], True  # f_u_c_k
+            pat = re.compile("".join("[a-z]" if c in MASKS else re.escape(c) for c in d))
+            for cand in self.by_len.get(len(d), ()):
+                if pat.fullmatch(cand):
+                    return self.forms[cand], True
+        return None, False
+
+    def find(self, tokens: list[Token], folded: str) -> list[WordHit]:
+        """Lexicon words among tokens (and among spaced-out letter runs)."""
+        hits = []
+        for t in tokens:
+            base, disguised = self._lookup(t.text)
+            if base is not None:
+                hits.append(WordHit(t.start, t.end, base, disguised))
+        for t in joined_letter_runs(tokens, folded):
+            base, _ = self._lookup(t.text)
+            if base is not None:
+                hits.append(WordHit(t.start, t.end, base, True))
+        return hits
+
+
+class NormString:
+    """Tokens deleeted, de-stretched and apostrophe-free, joined by spaces, for phrase patterns."""
+
+    def __init__(self, folded: Folded, tokens: list[Token] | None = None) -> None:
+        toks = tokens if tokens is not None else words(folded.text)
+        parts: list[str] = []
+        self.offs: list[tuple[int, int, int]] = []  # norm start, folded start, folded end
+        pos = 0
+        for t in toks:
+            w = squeeze_variants(deleet(t.text.replace("'", "")))
+            w0 = w[1] if len(w) > 1 else w[0]
+            parts.append(w0)
+            self.offs.append((pos, t.start, t.end))
+            pos += len(w0) + 1
+        self.text = " ".join(parts)
+        self.folded = folded
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        """Original-text span of norm-string chars [a, b)."""
+        import bisect
+
+        keys = [o[0] for o in self.offs]
+        i = max(bisect.bisect_right(keys, a) - 1, 0)
+        j = max(bisect.bisect_right(keys, max(b - 1, a)) - 1, 0)
+        return self.folded.span(self.offs[i][1], self.offs[j][2])
+
+
+def alternation(items: tuple[str, ...] | list[str]) -> str:
+    """A regex alternation of literal phrases, longest first."""
+    return "|".join(re.escape(i.lower()) for i in sorted(set(items), key=len, reverse=True))
+
+
+def compile_patterns(patterns: list[str], subs: dict[str, str], where: str) -> list[re.Pattern[str]]:
+    """Compile patterns with {placeholders}; a bad pattern raises ValueError naming it."""
+    out = []
+    for p in patterns:
+        src = p
+        for k, v in subs.items():
+            src = src.replace("{" + k + "}", f"(?:{v})")
+        try:
+            out.append(re.compile(src))
+        except re.error as e:
+            raise ValueError(f"{where}: bad pattern {p!r}: {e}") from None
+    return out

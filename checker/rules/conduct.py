@@ -1,0 +1,97 @@
+"""conduct (D4, P9): harassing, defamatory, obscene, abusive, discriminatory or threatening posts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from checker.context import Context
+from checker.model import Finding, Post
+from checker.rules import Rule, register
+from checker.rules._match import Lexicon, NormString, alternation, compile_patterns, inflect
+
+# (pattern setting, category, score, reason)
+PATTERN_KINDS = (
+    ("threat_patterns", "threatening", 0.95, "a threat of violence"),
+    ("harassment_patterns", "harassing", 0.85, "harassment aimed at a person"),
+    ("insult_patterns", "abusive", 0.8, "an insult aimed at a person"),
+    ("hate_patterns", "discriminatory", 0.9, "a demeaning statement about a group"),
+    ("defamation_patterns", "defamatory", 0.8, "an accusation that may be defamatory"),
+    ("sexual_patterns", "obscene", 0.85, "sexual comment about a person"),
+)
+
+
+@register
+class Conduct(Rule):
+    """Word lists (undisguised first) plus phrase patterns; each finding names its category."""
+
+    id = "conduct"
+    clauses = {"personal": "P9", "sponsored": "D4"}
+    defaults = {
+        "obscene_lexicon": "profanity",
+        "slur_lexicon": "slurs",
+        "insult_lexicon": "insults",
+        "insult_adjective_lexicon": "insult_adjectives",
+        "group_lexicon": "identity_groups",
+        "threat_patterns": [],
+        "harassment_patterns": [],
+        "insult_patterns": [],
+        "hate_patterns": [],
+        "defamation_patterns": [],
+        "sexual_patterns": [],
+        "obscene_score": 0.9,
+        "slur_score": 0.95,
+    }
+
+    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+        super().__init__(data, config)
+        lex = data.lexicons
+        p = self.p
+
+        def words_of(key: str) -> tuple[str, ...]:
+            name = p[key]
+            if name not in lex:
+                raise ValueError(f"{key} names lexicons/{name}.txt, which does not exist")
+            return lex[name]
+
+        self.obscene = Lexicon(words_of("obscene_lexicon"))
+        self.slurs = Lexicon(words_of("slur_lexicon"))
+        insult_nouns = words_of("insult_lexicon")
+        insult_adjs = words_of("insult_adjective_lexicon")
+        subs = {
+            "insult_noun": alternation(tuple(inflect(insult_nouns))),
+            "insult": alternation(tuple(inflect(insult_nouns)) + insult_adjs),
+            "slur": alternation(tuple(inflect(words_of("slur_lexicon")))),
+            "profanity": alternation(tuple(inflect(words_of("obscene_lexicon")))),
+            "group": alternation(words_of("group_lexicon")),
+        }
+        self.patterns = [
+            (compile_patterns(p[key], subs, f"rules.conduct.{key}"), cat, score, reason)
+            for key, cat, score, reason in PATTERN_KINDS
+        ]
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """Findings for obscene words, slurs and every phrase pattern."""
+        folded = ctx.folded
+        out: list[Finding] = []
+        taken: list[tuple[int, int]] = []
+        norm = NormString(folded, ctx.tokens)
+        for pats, cat, score, reason in self.patterns:
+            for pat in pats:
+                for m in pat.finditer(norm.text):
+                    span = norm.span(m.start(), m.end())
+                    if any(a < span[1] and span[0] < b for a, b in taken):
+                        continue
+                    taken.append(span)
+                    out.append(self.finding(ctx, f"{cat}: {reason}", score, span=span, category=cat))
+        for lexicon, cat, score, what in (
+            (self.slurs, "discriminatory", self.p["slur_score"], "a slur"),
+            (self.obscene, "obscene", self.p["obscene_score"], "an obscene word"),
+        ):
+            for h in lexicon.find(ctx.tokens, folded.text):
+                span = folded.span(h.start, h.end)
+                if any(a < span[1] and span[0] < b for a, b in taken):
+                    continue
+                taken.append(span)
+                how = " (disguised spelling)" if h.disguised else ""
+                out.append(self.finding(ctx, f"{cat}: {what}{how}", score, span=span, category=cat))
+        return out

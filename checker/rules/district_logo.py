@@ -1,0 +1,38 @@
+"""district-logo (P3): a district logo or image in an image uploaded to a personal account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from checker.context import Context
+from checker.imagematch import LogoIndex
+from checker.model import Finding, Post
+from checker.rules import Rule, register
+
+
+@register
+class DistrictLogo(Rule):
+    """Perceptual-hash match against `logos/` (robust to resize, 10% crop, recolor, re-encode)."""
+
+    id = "district-logo"
+    clauses = {"personal": "P3"}
+    applies_to = ("personal",)
+    defaults = {"max_distance": 10}
+
+    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+        super().__init__(data, config)
+        self.index = LogoIndex(data.logos)
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """One finding per uploaded image that matches a logo."""
+        out = []
+        limit = self.p["max_distance"]
+        for img in post.images:
+            m = self.index.nearest(img.data)
+            if m is not None and m.distance <= limit:
+                out.append(self.finding(
+                    ctx, f"the image matches the district logo {m.logo} (distance {m.distance}/64)",
+                    1.0 - m.distance / 64, image=img.name,
+                    fix="Remove the district logo from the image.",
+                ))
+        return out

@@ -1,0 +1,42 @@
+"""personal-link (D8) and district-link (P4): links between personal and district sites."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from checker.context import Context
+from checker.model import Finding, Post
+from checker.rules import Rule, register
+
+
+@register
+class PersonalLink(Rule):
+    """A personal profile, blog or web page linked from a district-sponsored site."""
+
+    id = "personal-link"
+    clauses = {"sponsored": "D8"}
+    applies_to = ("sponsored",)
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """One finding per personal link."""
+        return [
+            self.finding(ctx, f"links to {link.detail}", 0.9 if link.kind == "personal-page" else 0.8,
+                         span=link.span, link=link.url)
+            for link in ctx.links if link.kind in ("personal-profile", "personal-page")
+        ]
+
+
+@register
+class DistrictLink(Rule):
+    """A personal post that links to the district's website or a district-sponsored site."""
+
+    id = "district-link"
+    clauses = {"personal": "P4"}
+    applies_to = ("personal",)
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """One finding per district link."""
+        return [
+            self.finding(ctx, f"links to {link.detail}", 0.95, span=link.span, link=link.url)
+            for link in ctx.links if link.kind in ("district-website", "sponsored-site")
+        ]

@@ -1,0 +1,38 @@
+"""misrepresentation (D10): personal views presented on a district-sponsored site."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from checker.context import Context
+from checker.model import Finding, Post
+from checker.rules import Rule, register
+
+
+@register
+class Misrepresentation(Rule):
+    """First-person opinion markers ("I think", "in my opinion", "personally") on a sponsored
+    site, where readers take every word as the district's."""
+
+    id = "misrepresentation"
+    clauses = {"sponsored": "D10"}
+    applies_to = ("sponsored",)
+    defaults = {"opinion_patterns": [], "allow_patterns": []}
+
+    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+        super().__init__(data, config)
+        self.opinion = re.compile("|".join(f"(?:{p})" for p in self.p["opinion_patterns"]) or r"(?!x)x")
+        self.allow = re.compile("|".join(f"(?:{p})" for p in self.p["allow_patterns"]) or r"(?!x)x")
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """A finding for the first opinion marker in each sentence."""
+        folded = ctx.folded
+        out = []
+        for m in self.opinion.finditer(folded.text):
+            span = folded.span(m.start(), m.end())
+            lo, hi = ctx.sentence_window(span[0], span[1], 0)
+            if self.allow.search(ctx.text[lo:hi].lower()):
+                continue
+            out.append(self.finding(ctx, "a personal opinion stated on a district-sponsored site", 0.8, span=span))
+        return out

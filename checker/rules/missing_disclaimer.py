@@ -1,0 +1,63 @@
+"""missing-disclaimer (P2): a personal post that references the district without saying the
+views are the employee's own. The finding carries the exact statement to add."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from checker.context import Context
+from checker.model import Finding, Post
+from checker.rules import Rule, register
+
+
+def names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Whole-word, case-insensitive alternation of names, tolerant of extra spaces."""
+    if not names:
+        return None
+    alts = sorted({re.escape(n.lower()).replace(r"\ ", r"\s+") for n in names}, key=len, reverse=True)
+    return re.compile(r"(?<![\w])(?:" + "|".join(alts) + r")(?![\w])")
+
+
+@register
+class MissingDisclaimer(Rule):
+    """District, Board, school, program or team named on a personal account, no disclaimer."""
+
+    id = "missing-disclaimer"
+    clauses = {"personal": "P2"}
+    applies_to = ("personal",)
+    defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": []}
+
+    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+        super().__init__(data, config)
+        d = data.district
+        self.names = names_pattern(d.all_names)
+        shorts = "|".join(re.escape(s) for s in sorted(d.short_names, key=len, reverse=True))
+        ctxs = [c.replace("{short}", f"(?:{shorts})") for c in self.p["short_name_contexts"]] if shorts else []
+        # Short names keep their case ("NHS" the school, not "nhs" in a URL).
+        self.shorts = re.compile("|".join(f"(?:{c})" for c in ctxs)) if ctxs else None
+        gen = self.p["generic_references"]
+        self.generic = re.compile("|".join(f"(?:{g})" for g in gen)) if gen else None
+        dis = self.p["disclaimer_patterns"]
+        self.disclaimer = re.compile("|".join(f"(?:{p})" for p in dis)) if dis else None
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """One finding at the first reference when no disclaimer phrasing is present."""
+        folded = ctx.folded.text
+        ref = None
+        what = ""
+        if self.names is not None and (m := self.names.search(folded)):
+            ref, what = ctx.folded.span(m.start(), m.end()), "names the district, a school, program or team"
+        elif self.shorts is not None and (m := self.shorts.search(ctx.text)):
+            ref, what = m.span(), "names a school"
+        elif self.generic is not None and (m := self.generic.search(folded)):
+            ref, what = ctx.folded.span(m.start(), m.end()), "refers to the district or the Board"
+        if ref is None:
+            return []
+        if self.disclaimer is not None and self.disclaimer.search(folded):
+            return []
+        statement = self.data.district.disclaimer_fix
+        return [self.finding(
+            ctx, f"{what} without stating that the views are the employee's own", 0.9,
+            span=ref, fix_text=statement,
+        )]

@@ -1,0 +1,93 @@
+"""student-privacy (D7, P5): an identifiable student together with confidential matter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from checker.context import Context
+from checker.model import Finding, Post
+from checker.rules import Rule, register
+
+
+def compile_table(table: dict[str, list[str]], where: str) -> list[tuple[str, re.Pattern[str]]]:
+    """Compile {category: [regex...]} into one pattern per category."""
+    out = []
+    for cat, pats in table.items():
+        try:
+            out.append((cat, re.compile("|".join(f"(?:{p})" for p in pats))))
+        except re.error as e:
+            raise ValueError(f"{where}.{cat}: bad pattern: {e}") from None
+    return out
+
+
+@register
+class StudentPrivacy(Rule):
+    """Identifier (roster name, student id, unmistakable reference) + confidential term nearby."""
+
+    id = "student-privacy"
+    clauses = {"personal": "P5", "sponsored": "D7"}
+    defaults = {
+        "student_id_pattern": r"\bs\d{6}\b",
+        "reference_patterns": [],
+        "family_patterns": [],
+        "confidential": {},
+        "window_sentences": 1,
+    }
+
+    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+        super().__init__(data, config)
+        p = self.p
+        where = "rules.student-privacy"
+        self.sid = re.compile(p["student_id_pattern"], re.I)
+        self.refs = [re.compile(r) for r in p["reference_patterns"]]
+        self.family = re.compile("|".join(f"(?:{r})" for r in p["family_patterns"]) or r"(?!x)x")
+        self.confidential = compile_table(p["confidential"], f"{where}.confidential")
+
+    def _identifiers(self, ctx: Context) -> list[tuple[tuple[int, int], str, float]]:
+        """(original span, description, score) of every way the text identifies a student."""
+        folded = ctx.folded
+        found: list[tuple[tuple[int, int], str, float]] = []
+        for hit in ctx.names:
+            before = ctx.text[max(0, hit.start - 40):hit.start].lower()
+            if self.family.search(before):
+                continue  # the employee's own child, sibling...
+            found.append(((hit.start, hit.end), "a student named on the roster", 0.95 if hit.form == "full" else 0.8))
+        for m in self.sid.finditer(folded.text):
+            known = m.group().upper() in ctx.data.roster.ids
+            found.append((folded.span(m.start(), m.end()), "a student id", 0.95 if known else 0.8))
+        for r in self.refs:
+            for m in r.finditer(folded.text):
+                found.append((folded.span(m.start(), m.end()), "a clearly identifiable student", 0.85))
+        return found
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """One finding per identifier that has confidential matter in its window."""
+        ids = self._identifiers(ctx)
+        if not ids:
+            return []
+        folded = ctx.folded
+        terms: list[tuple[tuple[int, int], str]] = []
+        for cat, pat in self.confidential:
+            for m in pat.finditer(folded.text):
+                terms.append((folded.span(m.start(), m.end()), cat))
+        if not terms:
+            return []
+        out = []
+        used: set[tuple[int, int]] = set()
+        for span, what, score in sorted(ids):
+            lo, hi = ctx.sentence_window(span[0], span[1], self.p["window_sentences"])
+            # A confidential term in the previous sentence counts too when this one refers back.
+            near = [t for t in terms if lo <= t[0][0] < hi and t[0] != span]
+            if not near:
+                continue
+            if span in used:
+                continue
+            used.add(span)
+            cats = sorted({c for _, c in near})
+            term_span, _ = near[0]
+            out.append(self.finding(
+                ctx, f"{what} together with {', '.join(c.replace('_', ' ') for c in cats)}",
+                score, span=(min(span[0], term_span[0]), max(span[1], term_span[1])), category=cats[0],
+            ))
+        return out

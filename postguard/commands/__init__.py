@@ -1,0 +1,1 @@
+"""Sub-commands of `postguard`; each module has `register(subparsers)`."""
