@@ -1,0 +1,59 @@
+"""What a request to a social site publishes, and where: site specs plus a generic extractor.
+
+    sub = extract(method, url, headers, raw_body, policy)   # Submission | None
+
+`body` is the raw wire bytes; Content-Encoding is undone here with a bound (a bomb raises
+`BodyError`). None means the host is not social or the request publishes nothing (a search,
+a like, a read, telemetry). Pure Python: no mitmproxy, no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from checker.links import registered_domain
+from proxy_addon.extract.body import Req, decode_body
+from proxy_addon.extract.model import BodyError, Submission
+from proxy_addon.extract.sites import ANY_HOST_SPECS, match_spec
+from proxy_addon.extract.websocket import extract_websocket
+
+__all__ = ["BodyError", "Submission", "extract", "extract_websocket", "is_social_host"]
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+
+def _social_domains(policy: Any) -> frozenset[str]:
+    # cached on the policy object: the host list is data and does not change while loaded
+    cached = getattr(policy, "_postguard_social_domains", None)
+    if cached is None:
+        hosts = policy.data.social.get("hosts", [])
+        cached = frozenset(registered_domain(h) or h.lower() for h in hosts)
+        try:
+            object.__setattr__(policy, "_postguard_social_domains", cached)
+        except (AttributeError, TypeError):
+            pass
+    return cached
+
+
+def is_social_host(host: str, policy: Any, path: str | None = None) -> bool:
+    """True for a host under the policy's social domains, or (given `path`) a Mastodon/Bluesky API."""
+    h = (host or "").lower().strip(".").split(":")[0]
+    if h and (registered_domain(h) or h) in _social_domains(policy):
+        return True
+    return path is not None and any(s.path.search(path) for s in ANY_HOST_SPECS)
+
+
+def extract(method: str, url: str, headers: Mapping[str, str], body: bytes, policy: Any, *,
+            max_bytes: int = DEFAULT_MAX_BYTES) -> Submission | None:
+    """The submission a request makes, or None (not social, or not a submission)."""
+    req = Req(method, url, dict(headers), b"")
+    if not is_social_host(req.host, policy, req.path):
+        return None
+    if req.method in ("GET", "HEAD", "OPTIONS", "CONNECT", "TRACE"):
+        return None
+    req.body = decode_body(body, req.header("content-encoding"), max_bytes)
+    sub = match_spec(req)
+    if sub is None or (sub.kind is None and sub.unreadable is None):
+        return None
+    return sub

@@ -1,0 +1,3 @@
+"""discord specs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""facebook specs."""
+
+from __future__ import annotations

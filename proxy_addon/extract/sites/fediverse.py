@@ -1,0 +1,3 @@
+"""fediverse specs."""
+
+from __future__ import annotations

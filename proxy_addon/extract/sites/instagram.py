@@ -1,0 +1,3 @@
+"""instagram specs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""linkedin specs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""pinterest specs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""reddit specs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""snapchat specs."""
+
+from __future__ import annotations

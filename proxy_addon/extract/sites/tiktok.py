@@ -1,0 +1,3 @@
+"""tiktok specs."""
+
+from __future__ import annotations

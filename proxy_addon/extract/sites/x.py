@@ -1,0 +1,3 @@
+"""x specs."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""youtube specs."""
+
+from __future__ import annotations
