@@ -1,0 +1,1 @@
+"""postguard's browser extension (`webext/`) and its local backend (`backend/`)."""

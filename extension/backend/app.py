@@ -1,0 +1,166 @@
+"""The extension's local backend: one `create_app(config)` factory and one screen of routes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from checker import ImageInput, InputError, Post, check
+from extension.backend import schema
+from extension.backend.config import BackendConfig
+from extension.backend.events import ACTION_OF_CHOICE, make_event, open_log
+from extension.backend.explain import explain
+from extension.backend.security import error, guard
+
+CONFIG = web.AppKey("config", BackendConfig)
+LOG = web.AppKey("log", object)
+POLICY_VIEW = web.AppKey("policy_view", dict)
+
+
+async def _json_body(request: web.Request, body_schema: dict[str, Any]) -> dict[str, Any] | web.Response:
+    """The request's JSON body validated against `body_schema`, or a clear 400/413/415."""
+    if request.content_type != "application/json":
+        return error(415, "Content-Type must be application/json")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return error(413, f"body larger than {request.app[CONFIG].max_body_bytes:,} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return error(400, "body is not UTF-8")
+    except json.JSONDecodeError as e:
+        return error(400, f"body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
+    problems = schema.validate(body, body_schema)
+    if problems:
+        return error(400, "request does not match the schema", problems[:20])
+    return body
+
+
+def _post(body: dict[str, Any], images: tuple[ImageInput, ...] = ()) -> Post:
+    return Post(text=body["text"], account=body.get("account"), site=body["site"],
+                target=body.get("target"), links=tuple(body.get("links", ())),
+                images=images, kind=body.get("kind", "post"))
+
+
+def _images(body: dict[str, Any]) -> tuple[ImageInput, ...] | web.Response:
+    out = []
+    for i, img in enumerate(body.get("images", ())):
+        data = img["data"]
+        if data.startswith("data:"):  # a data: URL as the browser's FileReader gives it
+            data = data.partition(",")[2]
+        try:
+            out.append(ImageInput(name=img["name"], data=base64.b64decode(data, validate=True)))
+        except (binascii.Error, ValueError):
+            return error(400, "request does not match the schema", [f"body.images[{i}].data: not base64"])
+    return tuple(out)
+
+
+async def check_post(request: web.Request) -> web.Response:
+    """POST /v1/check: the checker's verdict with plain-words explanations and spans."""
+    body = await _json_body(request, schema.CHECK)
+    if isinstance(body, web.Response):
+        return body
+    images = _images(body)
+    if isinstance(images, web.Response):
+        return images
+    policy = request.app[CONFIG].policy
+    post = _post(body, images)
+    try:
+        # Images (perceptual hashing) are the slow part; keep the loop free for them only.
+        verdict = await asyncio.to_thread(check, post, policy) if images else check(post, policy)
+    except InputError as e:
+        return error(400, f"cannot check this post: {e}")
+    out = explain(verdict, policy, body["text"])
+    out["request_id"] = uuid.uuid4().hex
+    return web.json_response(out)
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """POST /v1/events: the employee's choice (one event, or a batch queued while offline)."""
+    cfg = request.app[CONFIG]
+    raw = await _json_body(request, {"type": "object"})
+    if isinstance(raw, web.Response):
+        return raw
+    batch = raw if "events" in raw else {"events": [raw]}
+    problems = schema.validate(batch, schema.EVENTS)
+    if problems:
+        return error(400, "request does not match the schema", problems[:20])
+    min_chars = cfg.policy.settings.get("justification_min_chars", 10)
+    for i, ev in enumerate(batch["events"]):
+        if ev["choice"] == "overridden" and len((ev.get("justification") or "").strip()) < min_chars:
+            return error(400, "request does not match the schema",
+                         [f"body.events[{i}].justification: needs at least {min_chars} characters to post anyway"])
+    ids = []
+    for ev in batch["events"]:
+        # Findings are recomputed here, never taken from the client, so the log says what
+        # the checker says about the text that was actually posted.
+        try:
+            verdict = check(_post(ev), cfg.policy)
+        except InputError as e:
+            return error(400, f"cannot check this post: {e}")
+        err = ev.get("error")
+        if ev["choice"] == "unchecked":
+            err = err or "not checked when posted: the backend was unreachable"
+        ids.append(request.app[LOG].append(make_event(
+            action=ACTION_OF_CHOICE[ev["choice"]], site=ev["site"], url=ev.get("url"),
+            account=verdict.account, target=ev.get("target"), kind=ev.get("kind", "post"),
+            findings=[f.to_dict() for f in verdict.findings if f.action != "off"],
+            text=ev["text"], justification=ev.get("justification"),
+            policy_digest=verdict.policy_digest, error=err, request_id=ev.get("request_id"),
+        )))
+    return web.json_response({"ok": True, "ids": ids}, status=201)
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    """GET /v1/policy: clauses, the monitoring notice, rule actions and the social hosts."""
+    return web.json_response(request.app[POLICY_VIEW])
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: liveness and the policy digest."""
+    return web.json_response({"ok": True, "policy_digest": request.app[CONFIG].policy.digest})
+
+
+def policy_view(config: BackendConfig) -> dict[str, Any]:
+    """What the extension shows and needs of the policy (never the roster)."""
+    p = config.policy
+    return {
+        "district": p.district.name,
+        "digest": p.digest,
+        "notice": p.data.notice,
+        "clauses": p.data.clauses,
+        "actions": {r.id: dict(r.config.actions) for r in p.rules},
+        "social_hosts": list(p.data.social["hosts"]),
+        "disclaimer": p.district.disclaimer_fix,
+        "fail_mode": p.settings["fail_mode"],
+        "justification_min_chars": p.settings["justification_min_chars"],
+    }
+
+
+async def _log_ctx(app: web.Application) -> Any:
+    cfg = app[CONFIG]
+    log = cfg.store if cfg.store is not None else open_log(cfg.db)
+    app[LOG] = log
+    yield
+    if cfg.store is None:
+        log.close()
+
+
+def create_app(config: BackendConfig) -> web.Application:
+    """The backend application: routes, the security middleware and the log."""
+    app = web.Application(middlewares=[guard(config)], client_max_size=config.max_body_bytes)
+    app[CONFIG] = config
+    app[POLICY_VIEW] = policy_view(config)
+    app.cleanup_ctx.append(_log_ctx)
+    app.router.add_post("/v1/check", check_post)
+    app.router.add_post("/v1/events", post_events)
+    app.router.add_get("/v1/policy", get_policy)
+    app.router.add_get("/healthz", healthz)
+    return app

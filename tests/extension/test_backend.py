@@ -1,0 +1,189 @@
+"""The backend's security matrix and its routes, through aiohttp's test client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from extension.backend import EXTENSION_ID, TOKEN_HEADER, BackendConfig, create_app
+from extension.backend.security import host_ok
+
+TOKEN = "test-token-0123456789abcdef"
+ORIGIN = f"chrome-extension://{EXTENSION_ID}"
+GOOD = {"Origin": ORIGIN, TOKEN_HEADER: TOKEN}
+VIOLATION = "Tyler Quinlan failed the chemistry final again"
+NEEDS_DISCLAIMER = "So proud of the Nonnewaug Chargers tonight!"
+
+
+@pytest.fixture
+async def client(aiohttp_client, policy, log):
+    """A test client against a backend with a small rate limit and body cap."""
+    cfg = BackendConfig(policy=policy, token=TOKEN, store=log, max_body_bytes=64 * 1024,
+                        rate_per_second=5, rate_burst=30)
+    return await aiohttp_client(create_app(cfg))
+
+
+def _body(text: str = NEEDS_DISCLAIMER, **kw) -> dict:
+    return {"text": text, "site": "www.facebook.com", **kw}
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({}, 403),                                                                   # no Origin
+    ({"Origin": "https://www.facebook.com", TOKEN_HEADER: TOKEN}, 403),          # a web page
+    ({"Origin": "null", TOKEN_HEADER: TOKEN}, 403),                              # sandboxed frame / file:
+    ({"Origin": "chrome-extension://" + "a" * 32, TOKEN_HEADER: TOKEN}, 403),    # another extension
+    ({"Origin": ORIGIN + "/", TOKEN_HEADER: TOKEN}, 403),                        # near miss: not exact
+    ({"Origin": ORIGIN.upper(), TOKEN_HEADER: TOKEN}, 403),                      # near miss: case
+    ({"Origin": ORIGIN}, 401),                                                   # no token
+    ({"Origin": ORIGIN, TOKEN_HEADER: TOKEN + "x"}, 401),                        # wrong token
+    ({"Origin": ORIGIN, TOKEN_HEADER: TOKEN[:-1]}, 401),                         # prefix of the token
+    ({"Origin": ORIGIN, TOKEN_HEADER: TOKEN, "Host": "evil.example:8731"}, 421),  # DNS rebinding
+    ({"Origin": ORIGIN, TOKEN_HEADER: TOKEN, "Host": "127.0.0.1.evil.example"}, 421),
+    ({"Origin": ORIGIN, TOKEN_HEADER: TOKEN, "Host": "localhost.evil.example:80"}, 421),
+    (GOOD, 200),
+])
+async def test_check_security_matrix(client, headers, status):
+    r = await client.post("/v1/check", json=_body(), headers=headers)
+    assert r.status == status, await r.text()
+    if status != 200:
+        assert "error" in await r.json()
+        assert r.headers.get("Access-Control-Allow-Origin") in (None, ORIGIN)
+    assert r.headers.get("Access-Control-Allow-Origin") != "*"
+
+
+@pytest.mark.parametrize("path", ["/v1/policy", "/v1/events", "/v1/check"])
+async def test_web_page_preflight_is_rejected(client, path):
+    r = await client.options(path, headers={"Origin": "https://evil.example",
+                                            "Access-Control-Request-Method": "POST",
+                                            "Access-Control-Request-Headers": "content-type"})
+    assert r.status == 403
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+async def test_extension_preflight_gets_exact_origin(client):
+    r = await client.options("/v1/check", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+    assert r.status == 204
+    assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.parametrize("host,port,ok", [
+    ("127.0.0.1:8731", 8731, True), ("localhost:8731", 8731, True), ("[::1]:8731", 8731, True),
+    ("127.0.0.1", 8731, True), ("127.0.0.1:9999", 8731, False), ("127.0.0.2:8731", 8731, False),
+    ("attacker.example:8731", 8731, False), ("localhost.:8731", 8731, False), (None, 0, False),
+    ("127.0.0.1:abc", 0, False), ("127.0.0.1:1234", 0, True),
+])
+def test_host_check(host, port, ok):
+    assert host_ok(host, port) is ok
+
+
+@pytest.mark.parametrize("data,ctype,status,needle", [
+    (b"{not json", "application/json", 400, "not valid JSON"),
+    (b"\xff\xfe{}", "application/json", 400, "not UTF-8"),
+    (b"[]", "application/json", 400, "body: must be object"),
+    (json.dumps({"site": "x.com"}).encode(), "application/json", 400, "body.text: required"),
+    (json.dumps(_body(links="https://a.example")).encode(), "application/json", 400, "body.links: must be array"),
+    (json.dumps(_body(links=[1])).encode(), "application/json", 400, "body.links[0]: must be string"),
+    (json.dumps(_body(kind="shout")).encode(), "application/json", 400, "body.kind: must be one of"),
+    (json.dumps(_body(surprise=1)).encode(), "application/json", 400, "unknown field 'surprise'"),
+    (json.dumps(_body(text="x" * 100_001)).encode(), "application/json", 413, "larger than"),
+    (json.dumps(_body(images=[{"name": "a.png", "data": "@@@"}])).encode(), "application/json", 400, "not base64"),
+    (b"text=hi", "application/x-www-form-urlencoded", 415, "application/json"),
+])
+async def test_bad_bodies_get_clear_errors(client, data, ctype, status, needle):
+    r = await client.post("/v1/check", data=data, headers={**GOOD, "Content-Type": ctype})
+    assert r.status == status
+    body = await r.json()
+    assert needle in json.dumps(body)
+
+
+async def test_oversized_chunked_body_is_refused(client):
+    async def gen():
+        for _ in range(100):
+            yield b"x" * 1024
+    r = await client.post("/v1/check", data=gen(), headers={**GOOD, "Content-Type": "application/json"})
+    assert r.status == 413
+
+
+async def test_rate_limit(aiohttp_client, policy, log):
+    cfg = BackendConfig(policy=policy, token=TOKEN, store=log, rate_per_second=0.01, rate_burst=3)
+    c = await aiohttp_client(create_app(cfg))
+    codes = [(await c.get("/v1/policy", headers=GOOD)).status for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+
+
+@pytest.mark.parametrize("text,rule,clause", [
+    (NEEDS_DISCLAIMER, "missing-disclaimer", "P2"),
+    (VIOLATION, "student-privacy", "P5"),
+])
+async def test_check_explains_and_highlights(client, text, rule, clause):
+    r = await client.post("/v1/check", json=_body(text), headers=GOOD)
+    v = await r.json()
+    f = next(f for f in v["findings"] if f["rule"] == rule)
+    assert f["clause"] == clause and f["clause_text"] and f["explanation"]
+    a, b = f["span"]
+    assert text[a:b] == f["excerpt"]
+    assert [a, b] in v["highlights"]
+    assert len(v["request_id"]) == 32
+
+
+async def test_check_clean_and_fix_text(client, policy):
+    r = await client.post("/v1/check", json=_body("Lovely sunset over the lake tonight."), headers=GOOD)
+    assert (await r.json())["action"] == "pass"
+    r = await client.post("/v1/check", json=_body(NEEDS_DISCLAIMER), headers=GOOD)
+    f = (await r.json())["findings"][0]
+    assert f["fix_text"] == policy.district.disclaimer_fix
+    r = await client.post("/v1/check", json=_body(NEEDS_DISCLAIMER + " " + policy.district.disclaimer_fix), headers=GOOD)
+    assert (await r.json())["action"] == "pass"
+
+
+async def test_sponsored_target_decides_account(client):
+    body = _body("Vote for John Smith for state senate!", target="https://www.facebook.com/NonnewaugAthletics")
+    v = await (await client.post("/v1/check", json=body, headers=GOOD)).json()
+    assert v["account"] == "sponsored" and "prohibited-purpose" in v["fired"]
+    v = await (await client.post("/v1/check", json=_body("Vote for John Smith for state senate!"), headers=GOOD)).json()
+    assert v["account"] == "personal" and "prohibited-purpose" not in v["fired"]
+
+
+async def test_policy_and_healthz(client, policy):
+    p = await (await client.get("/v1/policy", headers=GOOD)).json()
+    assert p["notice"] == policy.data.notice and p["clauses"]["P2"]
+    assert "facebook.com" in p["social_hosts"] and p["actions"]["conduct"]["sponsored"] == "block"
+    assert "Quinlan" not in json.dumps(p)  # the roster never leaves the device
+    r = await client.get("/healthz")  # curl-able without an Origin
+    assert r.status == 200
+    r = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert r.status == 403
+
+
+async def test_events_are_logged_with_recomputed_findings(client, log):
+    ev = {"choice": "overridden", "text": NEEDS_DISCLAIMER, "site": "www.facebook.com",
+          "justification": "My own page, I will add it later", "url": "https://www.facebook.com/me?x=1"}
+    r = await client.post("/v1/events", json=ev, headers=GOOD)
+    assert r.status == 201
+    e = log.events[-1]
+    assert (e.source, e.action, e.justification) == ("extension", "overridden", ev["justification"])
+    assert [f["rule"] for f in e.findings] == ["missing-disclaimer"]
+
+
+@pytest.mark.parametrize("choice,action", [
+    ("edited", "edited"), ("cancelled", "cancelled"), ("posted-clean", "passed"), ("unchecked", "error"),
+])
+async def test_event_choices(client, log, choice, action):
+    r = await client.post("/v1/events", json={"events": [
+        {"choice": choice, "text": VIOLATION, "site": "x.com", "queued": True}]}, headers=GOOD)
+    assert r.status == 201
+    assert log.events[-1].action == action
+    assert (log.events[-1].error is not None) is (choice == "unchecked")
+
+
+@pytest.mark.parametrize("ev,needle", [
+    ({"choice": "overridden", "text": "hi", "site": "x.com"}, "justification: needs at least"),
+    ({"choice": "overridden", "text": "hi", "site": "x.com", "justification": "   ok      "}, "needs at least"),
+    ({"choice": "shrug", "text": "hi", "site": "x.com"}, "choice: must be one of"),
+    ({"events": [{"choice": "edited", "site": "x.com"}]}, "body.events[0].text: required"),
+])
+async def test_bad_events(client, log, ev, needle):
+    r = await client.post("/v1/events", json=ev, headers=GOOD)
+    assert r.status == 400 and needle in json.dumps(await r.json())
+    assert log.events == []
