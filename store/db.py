@@ -1,0 +1,157 @@
+"""Connections for the two backends (SQLite, PostgreSQL) behind one small interface."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from store.migrations import MIGRATIONS
+
+# Errors that mean "the database is unreachable or busy", as opposed to a bug in our SQL.
+try:
+    import psycopg
+
+    PG_DOWN: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
+except ImportError:  # pragma: no cover - psycopg is a declared dependency
+    psycopg = None  # type: ignore[assignment]
+    PG_DOWN = ()
+
+DB_DOWN: tuple[type[BaseException], ...] = (sqlite3.OperationalError, OSError, *PG_DOWN)
+
+
+def is_postgres(db: str) -> bool:
+    """True when `db` names a PostgreSQL database rather than a SQLite file."""
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def describe(db: str) -> str:
+    """The database name for messages, without any password."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", db)
+
+
+class Conn:
+    """One connection; SQL is written with `?` placeholders and adapted per backend."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.pg = is_postgres(db)
+        if self.pg:
+            if psycopg is None:
+                raise RuntimeError("psycopg is not installed")
+            self.raw: Any = psycopg.connect(db, autocommit=True, connect_timeout=5)
+        else:
+            path = Path(db)
+            if path.parent and not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writes).
+            self.raw = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+            self.raw.execute("PRAGMA busy_timeout=30000")
+            self.raw.execute("PRAGMA journal_mode=WAL")
+            self.raw.execute("PRAGMA synchronous=NORMAL")
+            self.raw.execute("PRAGMA foreign_keys=ON")
+
+    def sql(self, q: str) -> str:
+        """Adapt placeholders to the backend."""
+        return q.replace("?", "%s") if self.pg else q
+
+    def execute(self, q: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement; return the cursor."""
+        if self.pg:
+            cur = self.raw.cursor()
+            cur.execute(self.sql(q), tuple(params))
+            return cur
+        return self.raw.execute(q, tuple(params))
+
+    def executemany(self, q: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+        if self.pg:
+            with self.raw.cursor() as cur:
+                cur.executemany(self.sql(q), rows)
+        else:
+            self.raw.executemany(q, rows)
+
+    def all(self, q: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Every row as a dict."""
+        cur = self.execute(q, params)
+        cols = [d[0] for d in cur.description] if cur.description else []
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def one(self, q: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        """The first row as a dict, or None."""
+        cur = self.execute(q, params)
+        r = cur.fetchone()
+        if r is None:
+            return None
+        return dict(zip([d[0] for d in cur.description], r, strict=True))
+
+    def scalar(self, q: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        r = self.execute(q, params).fetchone()
+        return None if r is None else r[0]
+
+    @contextmanager
+    def write(self) -> Iterator[Conn]:
+        """A short write transaction; on SQLite it takes the write lock up front so that two
+        processes never deadlock upgrading a read lock."""
+        self.raw.execute("BEGIN IMMEDIATE" if not self.pg else "BEGIN")
+        try:
+            yield self
+        except BaseException:
+            try:
+                self.raw.execute("ROLLBACK")
+            except Exception:  # the connection may be gone; the caller handles that
+                pass
+            raise
+        self.raw.execute("COMMIT")
+
+    def lock_device(self, device: str) -> None:
+        """Serialise chain appends for one device across processes (inside `write()`)."""
+        if self.pg:
+            self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("postguard-chain:" + device,))
+        # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
+
+    def close(self) -> None:
+        """Close, ignoring errors from a dead connection."""
+        try:
+            self.raw.close()
+        except Exception:
+            pass
+
+
+def migrate(conn: Conn) -> int:
+    """Apply every migration not yet recorded in `schema_migrations`; return the version."""
+    with conn.write():
+        if conn.pg:
+            # Two processes starting at once must not both create the tables.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('postguard-migrate'))")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {r["version"] for r in conn.all("SELECT version FROM schema_migrations")}
+        for version, name, statements in MIGRATIONS:
+            if version in done:
+                continue
+            for stmt in statements(conn.pg):
+                conn.execute(stmt)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, _now_iso()),
+            )
+    return max(v for v, _, _ in MIGRATIONS)
+
+
+def _now_iso() -> str:
+    from store.event import iso
+
+    return iso(None)
+
+
+def default_db() -> str:
+    """The log's location: env POSTGUARD_DB, else ./var/postguard.sqlite."""
+    return os.environ.get("POSTGUARD_DB") or str(Path("var") / "postguard.sqlite")

@@ -1,0 +1,222 @@
+"""The event a writer appends, and how it becomes a minimal, hash-chained row."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+SOURCES = ("proxy", "extension")
+ACTIONS = ("warned", "blocked", "logged", "overridden", "edited", "cancelled", "error", "passed")
+CONTENT_MODES = ("none", "redacted", "full")
+REVIEW_STATUSES = ("open", "reviewed", "dismissed", "escalated")
+GENESIS = "0" * 64
+
+# The fields each event's hash covers, in this order; changing it breaks every old chain.
+CHAIN_FIELDS = (
+    "uid", "ts", "device", "seq", "prev_hash", "employee", "source", "site", "url", "account",
+    "target", "kind", "action", "rules", "findings", "justification", "content_mode", "content",
+    "content_hash", "policy_digest", "error", "request_id",
+)
+# The finding fields the log keeps (no message bodies or fix text: the clause id says it).
+FINDING_FIELDS = ("rule", "clause", "reason", "score", "action", "span", "category", "link", "image",
+                  "excerpt")
+
+
+@dataclass
+class Event:
+    """One intercepted action, as a writer (proxy or extension backend) reports it."""
+
+    source: str
+    action: str
+    site: str | None = None
+    url: str | None = None
+    account: str | None = None
+    target: str | None = None
+    kind: str | None = None
+    findings: list[Any] = field(default_factory=list)
+    text: str | None = None
+    justification: str | None = None
+    policy_digest: str | None = None
+    device: str | None = None
+    employee: str | None = None
+    error: str | None = None
+    request_id: str | None = None
+    time: float | None = None
+
+
+def iso(t: float | None) -> str:
+    """UTC time as fixed-width ISO text (sorts as text on both backends)."""
+    dt = datetime.fromtimestamp(time.time() if t is None else t, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_uid(t: float | None = None) -> str:
+    """A time-ordered unique id: 12 hex digits of milliseconds, then 20 random."""
+    ms = int((time.time() if t is None else t) * 1000)
+    return f"{ms:012x}{uuid.uuid4().hex[:20]}"
+
+
+def scrub_url(url: str | None) -> str | None:
+    """The URL without user info, query string or fragment (where tokens such as
+    access_token or fb_dtsg travel), capped in length."""
+    if not url:
+        return url
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return None
+    host = p.hostname or ""
+    if p.port:
+        host = f"{host}:{p.port}"
+    return urlunsplit((p.scheme, host, p.path, "", ""))[:500]
+
+
+def sha256(text: str) -> str:
+    """Hex sha256 of UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def chain_hash(row: dict[str, Any]) -> str:
+    """The hash of one event over its canonical fields (which include the previous hash)."""
+    canon = json.dumps([row.get(k) for k in CHAIN_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    return sha256(canon)
+
+
+_MARK = re.compile(r"(\[[A-Z][A-Z_]*\])")
+
+
+def _offset_map(src: str, dst: str) -> list[tuple[int, int, int, int, bool]]:
+    """Aligned blocks (src_a, src_b, dst_a, dst_b, unchanged) between a text and its redaction, where
+    redaction replaced stretches with markers such as [STUDENT]; difflib as a fallback."""
+    parts = _MARK.split(dst)
+    ops: list[tuple[int, int, int, int, bool]] = []
+    i = j = 0
+    ok = src.startswith(parts[0])
+    if ok:
+        ops.append((0, len(parts[0]), 0, len(parts[0]), True))
+        i = j = len(parts[0])
+        for k in range(1, len(parts), 2):
+            marker, lit = parts[k], parts[k + 1]
+            last = k + 2 >= len(parts)
+            if last:
+                end = len(src) - len(lit) if lit and src.endswith(lit) else (len(src) if not lit else -1)
+            else:
+                end = src.find(lit, i + 1) if lit else -1
+            if end < i + 1:
+                ok = False
+                break
+            ops.append((i, end, j, j + len(marker), False))
+            j += len(marker)
+            ops.append((end, end + len(lit), j, j + len(lit), True))
+            i, j = end + len(lit), j + len(lit)
+        ok = ok and i == len(src) and j == len(dst)
+    if ok:
+        return ops
+    return [(i1, i2, j1, j2, tag == "equal") for tag, i1, i2, j1, j2 in
+            difflib.SequenceMatcher(None, src, dst, autojunk=False).get_opcodes()]
+
+
+def _map_offset(ops: list[tuple[int, int, int, int, bool]], pos: int, end: bool) -> int:
+    """Where an offset in the original text lands in the redacted text."""
+    for i1, i2, j1, j2, same in ops:
+        if i1 <= pos < i2 or (end and pos == i2 and i2 > i1):
+            if same:  # an unchanged block: shift
+                return j1 + (pos - i1)
+            return j2 if end else j1  # inside a replaced stretch: cover all of it
+    return ops[-1][3] if ops else 0
+
+
+def _finding_dict(f: Any) -> dict[str, Any]:
+    d = f.to_dict() if hasattr(f, "to_dict") else dict(f)
+    return {k: d[k] for k in FINDING_FIELDS if d.get(k) is not None}
+
+
+def prepare(ev: Event, *, mode: str, redact: Any, device: str, employee: str | None) -> dict[str, Any]:
+    """Turn an Event into the row to store: content per `mode`, spans re-mapped onto the
+    stored content, URLs scrubbed; the chain fields are filled in when it is written."""
+    if ev.source not in SOURCES:
+        raise ValueError(f"event source must be one of {', '.join(SOURCES)}")
+    if ev.action not in ACTIONS:
+        raise ValueError(f"event action must be one of {', '.join(ACTIONS)}")
+    text = ev.text or ""
+    findings = [_finding_dict(f) for f in ev.findings or ()]
+    if mode == "full":
+        content: str | None = text
+        mask = (lambda s: s)  # noqa: E731 - nothing to mask
+    elif mode == "redacted":
+        content = redact(text) if text else ""
+        mask = redact
+    else:
+        content, mask = None, redact
+    ops = _offset_map(text, content) if mode == "redacted" and content != text else None
+    for f in findings:
+        if "excerpt" in f:
+            if mode == "none":
+                del f["excerpt"]
+            else:
+                f["excerpt"] = mask(str(f["excerpt"]))[:300]
+        if "link" in f:
+            f["link"] = scrub_url(str(f["link"]))
+        span = f.get("span")
+        if span is not None:
+            if mode == "none":
+                del f["span"]
+            elif ops is not None:
+                a, b = int(span[0]), int(span[1])
+                f["span"] = [_map_offset(ops, a, False), _map_offset(ops, b, True)]
+            else:
+                f["span"] = [int(span[0]), int(span[1])]
+    rules = " ".join(sorted({str(f.get("rule")) for f in findings if f.get("rule")}))
+    justification = ev.justification
+    if justification and mode != "full":
+        justification = redact(justification)
+    return {
+        "uid": new_uid(ev.time),
+        "ts": iso(ev.time),
+        "device": (ev.device or device)[:200],
+        "employee": (ev.employee or employee or None),
+        "source": ev.source,
+        "site": (ev.site or None) and ev.site[:253],
+        "url": scrub_url(ev.url),
+        "account": ev.account,
+        "target": scrub_url(ev.target) if ev.target and "://" in ev.target else ev.target,
+        "kind": ev.kind,
+        "action": ev.action,
+        "rules": rules,
+        "findings": json.dumps(findings, ensure_ascii=False, separators=(",", ":")),
+        "justification": justification,
+        "content_mode": mode,
+        "content": content,
+        "content_hash": sha256(text) if text else None,
+        "policy_digest": ev.policy_digest,
+        "error": (ev.error or None) and str(ev.error)[:500],
+        "request_id": ev.request_id,
+    }
+
+
+def default_device() -> str:
+    """This machine's name (env POSTGUARD_DEVICE overrides)."""
+    import socket
+
+    return os.environ.get("POSTGUARD_DEVICE") or socket.gethostname() or "unknown"
+
+
+def default_employee() -> str | None:
+    """The employee as configured: env POSTGUARD_EMPLOYEE, else the OS user."""
+    if e := os.environ.get("POSTGUARD_EMPLOYEE"):
+        return e
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no user name in a container: leave it empty rather than guess
+        return None

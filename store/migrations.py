@@ -1,0 +1,114 @@
+"""Numbered schema migrations; applied ones are recorded in `schema_migrations`.
+
+Never edit a released migration: add the next number. Each entry yields statements for
+SQLite (`pg=False`) or PostgreSQL (`pg=True`); only the key type differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Statements = Callable[[bool], list[str]]
+
+
+def _pk(pg: bool) -> str:
+    return "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" if pg else "INTEGER PRIMARY KEY AUTOINCREMENT"
+
+
+def _v1(pg: bool) -> list[str]:
+    pk = _pk(pg)
+    return [
+        # One row per intercepted action. `seq`/`prev_hash`/`hash` form a chain per device;
+        # `review_status` is review metadata and deliberately outside the chain.
+        f"""CREATE TABLE events (
+            id {pk},
+            uid TEXT NOT NULL UNIQUE,
+            ts TEXT NOT NULL,
+            device TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            employee TEXT,
+            source TEXT NOT NULL,
+            site TEXT,
+            url TEXT,
+            account TEXT,
+            target TEXT,
+            kind TEXT,
+            action TEXT NOT NULL,
+            rules TEXT NOT NULL DEFAULT '',
+            findings TEXT NOT NULL DEFAULT '[]',
+            justification TEXT,
+            content_mode TEXT NOT NULL,
+            content TEXT,
+            content_hash TEXT,
+            policy_digest TEXT,
+            error TEXT,
+            request_id TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            review_status TEXT NOT NULL DEFAULT 'open',
+            UNIQUE (device, seq)
+        )""",
+        """CREATE TABLE event_findings (
+            event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            rule TEXT NOT NULL,
+            clause TEXT NOT NULL
+        )""",
+        "CREATE TABLE chain_heads (device TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+        # Where a device's chain restarts after retention purged its oldest events.
+        """CREATE TABLE chain_anchors (device TEXT PRIMARY KEY, seq BIGINT NOT NULL,
+            hash TEXT NOT NULL, purged_at TEXT NOT NULL)""",
+        f"""CREATE TABLE reviews (
+            id {pk},
+            event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            ts TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            status TEXT NOT NULL,
+            note TEXT
+        )""",
+        # Who did what in the console (views, reviews, exports, logins) and purges.
+        f"""CREATE TABLE audit (
+            id {pk},
+            ts TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            event_uid TEXT,
+            detail TEXT
+        )""",
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            pw_hash TEXT NOT NULL,
+            created TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            csrf TEXT NOT NULL,
+            created TEXT NOT NULL,
+            expires TEXT NOT NULL
+        )""",
+        "CREATE INDEX ix_findings_event ON event_findings (event_id)",
+        "CREATE INDEX ix_reviews_event ON reviews (event_id)",
+        "CREATE INDEX ix_audit_event ON audit (event_uid)",
+    ]
+
+
+def _v2(pg: bool) -> list[str]:
+    # Indexes for the console's event list (newest first, filtered); see bench/store.
+    return [
+        "CREATE INDEX ix_events_ts ON events (ts)",
+        "CREATE INDEX ix_events_action ON events (action, id)",
+        "CREATE INDEX ix_events_site ON events (site, id)",
+        "CREATE INDEX ix_events_employee ON events (employee, id)",
+        "CREATE INDEX ix_events_device ON events (device, id)",
+        "CREATE INDEX ix_events_review ON events (review_status, id)",
+        "CREATE INDEX ix_findings_rule ON event_findings (rule, event_id)",
+        "CREATE INDEX ix_findings_clause ON event_findings (clause, event_id)",
+    ]
+
+
+MIGRATIONS: list[tuple[int, str, Statements]] = [
+    (1, "events, chain, reviews, audit, users, sessions", _v1),
+    (2, "event list indexes", _v2),
+]

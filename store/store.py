@@ -1,0 +1,179 @@
+"""`Store`: the interception log as writers and readers see it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from store import chain
+from store.db import DB_DOWN, Conn, describe, is_postgres, migrate
+from store.event import (
+    ACTIONS,
+    SOURCES,
+    Event,
+    default_device,
+    default_employee,
+    iso,
+    new_uid,
+    prepare,
+)
+from store.writer import Writer
+
+PURGE_EVERY_SECONDS = 86400.0
+
+
+class Store:
+    """An open interception log: `append` from any thread; reads on a per-thread connection."""
+
+    def __init__(self, db: str, *, policy: Any, device: str | None = None, employee: str | None = None,
+                 spool: str | Path | None = None, auto_purge: bool = True) -> None:
+        self.db = db
+        self.policy = policy
+        settings = policy.settings
+        self.content_mode: str = settings.get("content", "redacted")
+        self.retention_days: int = int(settings.get("retention_days", 0))
+        self.device = device or default_device()
+        self.employee = employee if employee is not None else default_employee()
+        self.auto_purge = auto_purge
+        self._last_purge = 0.0
+        self._local = threading.local()
+        self._readers: list[Conn] = []
+        self._readers_lock = threading.Lock()
+        self.spool = Path(spool) if spool else default_spool(db)
+        self.writer = Writer(db, self.spool, on_connect=self._on_connect)
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"Store({describe(self.db)!r}, content={self.content_mode})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+    def append(self, ev: Event) -> str:
+        """Queue one event and return its id; never blocks on or raises for the database
+        (a down database means the event is spooled to a local file and replayed later)."""
+        if ev.source not in SOURCES:
+            raise ValueError(f"event source must be one of {', '.join(SOURCES)}")
+        if ev.action not in ACTIONS:
+            raise ValueError(f"event action must be one of {', '.join(ACTIONS)}")
+        ev = dataclasses.replace(ev, findings=list(ev.findings or ()),
+                                 time=ev.time if ev.time is not None else time.time())
+        uid = new_uid(ev.time)
+        self.writer.submit_event(lambda: self._prepare(ev, uid))
+        return uid
+
+    def _prepare(self, ev: Event, uid: str) -> dict[str, Any]:
+        row = prepare(ev, mode=self.content_mode, redact=self._redact, device=self.device,
+                      employee=self.employee)
+        row["uid"] = uid
+        return row
+
+    def _redact(self, text: str) -> str:
+        from checker import redact
+
+        return redact(text, self.policy)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every appended event is written or spooled; True when the spool is empty."""
+        return self.writer.flush(timeout)
+
+    def close(self) -> None:
+        """Write what is queued and release connections."""
+        self.writer.stop()
+        with self._readers_lock:
+            for c in self._readers:
+                c.close()
+            self._readers.clear()
+
+    def call(self, fn: Callable[[Conn], Any]) -> Any:
+        """Run a write `fn(conn)` on the writer thread (one writer per process)."""
+        return self.writer.call(fn)
+
+    def _on_connect(self, conn: Conn) -> None:
+        if self.auto_purge and time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            chain.purge(conn, self.retention_days)
+
+    # -- reading -------------------------------------------------------------------------
+    def reader(self) -> Conn:
+        """This thread's read connection (the schema is migrated first)."""
+        conn: Conn | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self._ready:
+                self.call(lambda c: None)  # connects and migrates, or raises ConnectionError
+                self._ready = True
+            conn = Conn(self.db)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, fn: Callable[[Conn], Any]) -> Any:
+        """Run a read `fn(conn)`, reconnecting once if the connection dropped."""
+        try:
+            return fn(self.reader())
+        except DB_DOWN:
+            self._local.conn = None
+            return fn(self.reader())
+
+    def verify(self, device: str | None = None) -> tuple[int, list[chain.Problem]]:
+        """Check every device's hash chain: (events checked, problems)."""
+        return self.read(lambda c: chain.verify(c, device))
+
+    def purge(self, days: int | None = None, now: float | None = None) -> int:
+        """Delete events older than the retention period (policy days unless given)."""
+        d = self.retention_days if days is None else days
+        return self.call(lambda c: chain.purge(c, d, now))
+
+    def audit(self, actor: str, action: str, event_uid: str | None = None, detail: str | None = None) -> None:
+        """Record who did what (console views, reviews, exports, logins)."""
+        self.call(lambda c: c.execute(
+            "INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
+            (iso(None), actor, action, event_uid, detail)))
+
+    def schema_version(self) -> int:
+        """The highest migration applied."""
+        return int(self.read(lambda c: c.scalar("SELECT MAX(version) FROM schema_migrations")))
+
+
+def default_spool(db: str) -> Path:
+    """Where events wait while the database is down: next to a SQLite file, else under ./var."""
+    if is_postgres(db):
+        tag = hashlib.sha256(db.encode()).hexdigest()[:12]
+        return Path("var") / f"postguard-spool-{tag}.jsonl"
+    return Path(db + ".spool.jsonl")
+
+
+def open_store(db: str | None = None, policy: Any = None, *, device: str | None = None,
+               employee: str | None = None, spool: str | Path | None = None,
+               auto_purge: bool = True) -> Store:
+    """Open the log at `db` (a SQLite path or postgresql:// URL; None: `default_db()`),
+    migrating it; `policy` (default: the default policy) sets content mode and retention."""
+    from store.db import default_db
+
+    if policy is None:
+        from checker import load_policy
+
+        policy = load_policy(None)
+    st = Store(str(db or default_db()), policy=policy, device=device, employee=employee,
+               spool=spool, auto_purge=auto_purge)
+    st.writer.q.put(("flush", None, _discard()))  # connect + migrate + replay now, in the background
+    return st
+
+
+def _discard() -> Any:
+    from concurrent.futures import Future
+
+    return Future()
+
+
+__all__ = ["Store", "open_store", "migrate"]

@@ -1,0 +1,231 @@
+"""The one writer thread per process: batches appends, chains them, spools when the DB is down."""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from store.db import DB_DOWN, Conn, migrate
+from store.event import GENESIS, chain_hash
+
+log = logging.getLogger("postguard.store")
+
+_EVENT_COLS = (
+    "uid", "ts", "device", "seq", "employee", "source", "site", "url", "account", "target", "kind",
+    "action", "rules", "findings", "justification", "content_mode", "content", "content_hash",
+    "policy_digest", "error", "request_id", "prev_hash", "hash",
+)
+_INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?' * len(_EVENT_COLS))})"
+RETRY_SECONDS = 2.0
+
+
+def insert_events(conn: Conn, rows: list[dict[str, Any]]) -> int:
+    """Chain and insert prepared rows in one short transaction; skip uids already stored
+    (a spool replayed twice). Returns how many were inserted."""
+    n = 0
+    with conn.write():
+        heads: dict[str, tuple[int, str]] = {}
+        for row in rows:
+            if conn.scalar("SELECT 1 FROM events WHERE uid = ?", (row["uid"],)):
+                continue
+            dev = row["device"]
+            if dev not in heads:
+                conn.lock_device(dev)
+                h = conn.one("SELECT seq, hash FROM chain_heads WHERE device = ?", (dev,))
+                heads[dev] = (int(h["seq"]), h["hash"]) if h else (0, GENESIS)
+            seq, prev = heads[dev]
+            full = dict(row, seq=seq + 1, prev_hash=prev)
+            full["hash"] = chain_hash(full)
+            heads[dev] = (seq + 1, full["hash"])
+            conn.execute(_INSERT, [full[c] for c in _EVENT_COLS])
+            eid = conn.scalar("SELECT id FROM events WHERE uid = ?", (row["uid"],))
+            pairs = {(f.get("rule"), f.get("clause") or "") for f in json.loads(row["findings"])}
+            conn.executemany(
+                "INSERT INTO event_findings (event_id, rule, clause) VALUES (?, ?, ?)",
+                [(eid, r, c) for r, c in sorted(pairs) if r],
+            )
+            n += 1
+        for dev, (seq, h) in heads.items():
+            if conn.pg:
+                conn.execute(
+                    "INSERT INTO chain_heads (device, seq, hash) VALUES (?, ?, ?) "
+                    "ON CONFLICT (device) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash",
+                    (dev, seq, h),
+                )
+            else:
+                conn.execute("INSERT OR REPLACE INTO chain_heads (device, seq, hash) VALUES (?, ?, ?)",
+                             (dev, seq, h))
+    return n
+
+
+class Writer:
+    """Owns the process's write connection; everything that writes goes through `submit`."""
+
+    def __init__(self, db: str, spool: Path, on_connect: Callable[[Conn], None] | None = None) -> None:
+        self.db = db
+        self.spool = spool
+        self.on_connect = on_connect
+        self.q: queue.Queue[tuple[str, Any, Future[Any] | None]] = queue.Queue()
+        self.conn: Conn | None = None
+        self.last_try = 0.0
+        self.last_error: str | None = None
+        self._spool_lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="postguard-store-writer", daemon=True)
+        self.thread.start()
+
+    # -- called from any thread ----------------------------------------------------------
+    def submit_event(self, row: Any) -> None:
+        """Queue an event (a prepared row, or a callable producing one)."""
+        self.q.put(("event", row, None))
+
+    def call(self, fn: Callable[[Conn], Any], timeout: float = 30.0) -> Any:
+        """Run `fn(conn)` on the writer thread and return its result (or raise its error)."""
+        fut: Future[Any] = Future()
+        self.q.put(("call", fn, fut))
+        return fut.result(timeout)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything queued so far is written or spooled; True if nothing is
+        left in the spool."""
+        fut: Future[Any] = Future()
+        self.q.put(("flush", None, fut))
+        return bool(fut.result(timeout))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then end the thread."""
+        self.q.put(("stop", None, None))
+        self.thread.join(timeout)
+
+    # -- the thread ----------------------------------------------------------------------
+    def _connect(self) -> Conn | None:
+        if self.conn is not None:
+            return self.conn
+        if time.monotonic() - self.last_try < RETRY_SECONDS:
+            return None
+        self.last_try = time.monotonic()
+        try:
+            conn = Conn(self.db)
+            migrate(conn)
+            if self.on_connect:
+                self.on_connect(conn)
+        except DB_DOWN as e:
+            self._down(e)
+            return None
+        self.conn, self.last_error = conn, None
+        self._replay()
+        return self.conn
+
+    def _down(self, e: BaseException) -> None:
+        msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if msg != self.last_error:
+            log.warning("interception log unavailable (%s); spooling to %s", msg, self.spool)
+        self.last_error = msg
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _spool_write(self, rows: list[dict[str, Any]]) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with self._spool_lock, open(self.spool, "a", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _spool_files(self) -> list[str]:
+        return sorted(glob.glob(f"{glob.escape(str(self.spool))}.replay-*")) + (
+            [str(self.spool)] if self.spool.exists() else [])
+
+    def _replay(self) -> None:
+        """Move spooled events into the database, oldest file first."""
+        for name in self._spool_files():
+            path = Path(name)
+            if path == self.spool:
+                # Claim it atomically so another process replaying at once never double-reads.
+                claimed = path.with_name(f"{path.name}.replay-{time.time_ns()}-{os.getpid()}")
+                try:
+                    os.replace(path, claimed)
+                except FileNotFoundError:
+                    continue
+                path = claimed
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            try:
+                for i in range(0, len(rows), 500):
+                    insert_events(self.conn, rows[i:i + 500])  # type: ignore[arg-type]
+            except DB_DOWN as e:
+                self._down(e)
+                return
+            path.unlink(missing_ok=True)
+            log.info("replayed %d spooled events from %s", len(rows), path)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        conn = self._connect()
+        if conn is not None and self._spool_files():
+            self._replay()  # keep order: what waited in the spool goes first
+        if self.conn is not None and not self._spool_files():
+            try:
+                insert_events(self.conn, rows)
+                return
+            except DB_DOWN as e:
+                self._down(e)
+        self._spool_write(rows)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self.q.get(timeout=RETRY_SECONDS)
+            except queue.Empty:
+                if self._spool_files():
+                    self._connect()
+                    if self.conn is not None:
+                        self._replay()
+                continue
+            batch = [item]
+            while len(batch) < 500:
+                try:
+                    batch.append(self.q.get_nowait())
+                except queue.Empty:
+                    break
+            rows: list[dict[str, Any]] = []
+            for kind, payload, fut in batch:
+                if kind == "event":
+                    try:
+                        rows.append(payload() if callable(payload) else payload)
+                    except Exception:  # a bad event must not stop the writer
+                        log.exception("could not prepare an event")
+                    continue
+                if rows:
+                    self._write(rows)
+                    rows = []
+                if kind == "stop":
+                    if self.conn is not None:
+                        self.conn.close()
+                        self.conn = None
+                    return
+                if kind == "flush":
+                    if self._spool_files() and self._connect() is not None:
+                        self._replay()
+                    fut.set_result(not self._spool_files())  # type: ignore[union-attr]
+                    continue
+                conn = self._connect()
+                if conn is None:
+                    fut.set_exception(ConnectionError(f"interception log unavailable: {self.last_error}"))  # type: ignore[union-attr]
+                    continue
+                try:
+                    fut.set_result(payload(conn))  # type: ignore[union-attr]
+                except DB_DOWN as e:
+                    self._down(e)
+                    fut.set_exception(ConnectionError(f"interception log unavailable: {e}"))  # type: ignore[union-attr]
+                except Exception as e:
+                    fut.set_exception(e)  # type: ignore[union-attr]
+            if rows:
+                self._write(rows)
