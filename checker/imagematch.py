@@ -45,9 +45,11 @@ def open_image(data: bytes) -> Image.Image:
     return img.convert("RGB")
 
 
-def _hash(img: Image.Image) -> np.ndarray:
-    g = ImageOps.autocontrast(ImageOps.grayscale(img))
-    return imagehash.phash(g, hash_size=8).hash.flatten()
+def _hash(img: Image.Image, channel: str = "L") -> np.ndarray:
+    # "L" is luminance (robust to grayscale and tints); "V" is HSV value, which a hue
+    # rotation leaves unchanged (robust to recoloring).
+    g = ImageOps.grayscale(img) if channel == "L" else img.convert("HSV").getchannel("V")
+    return imagehash.phash(ImageOps.autocontrast(g), hash_size=8).hash.flatten()
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,13 @@ class LogoIndex:
         rows: list[np.ndarray] = []
         for name, data in logos.items():
             img = open_image(data)
+            img.thumbnail((128, 128))  # pHash works on 32x32: hashing crops of a small copy is as good, 20x faster
             w, h = img.size
             for l_, t, r, b in itertools.product(CROPS, repeat=4):
                 crop = img.crop((int(w * l_), int(h * t), int(w * (1 - r)), int(h * (1 - b))))
-                rows.append(_hash(crop))
-                names.append(name)
+                for ch in ("L", "V"):
+                    rows.append(_hash(crop, ch))
+                    names.append(name)
                 if l_ == t == r == b == 0:
                     rows.append(_hash(ImageOps.invert(crop)))
                     names.append(name)
@@ -81,7 +85,11 @@ class LogoIndex:
         """The nearest logo variant to an image (NotAnImage if it cannot be decoded)."""
         if not len(self.table):
             return None
-        h = _hash(open_image(data))
-        d = (self.table != h).sum(axis=1)
-        i = int(d.argmin())
-        return LogoMatch(self.names[i], int(d[i]))
+        img = open_image(data)
+        best: LogoMatch | None = None
+        for ch in ("L", "V"):
+            d = (self.table != _hash(img, ch)).sum(axis=1)
+            i = int(d.argmin())
+            if best is None or d[i] < best.distance:
+                best = LogoMatch(self.names[i], int(d[i]))
+        return best

@@ -119,6 +119,11 @@ _REPEAT3 = re.compile(r"(.)\1{2,}")
 _REPEAT2 = re.compile(r"(.)\1+")
 
 
+def destretch(word: str) -> str:
+    """Letters repeated three or more times cut to two ("sooooo" -> "soo"); doubles stay."""
+    return _REPEAT3.sub(r"\1\1", word)
+
+
 def squeeze_variants(word: str) -> tuple[str, ...]:
     """Forms of a word with stretched letters collapsed ("fuuuuck" -> "fuck", "shiit" -> "shit")."""
     a = _REPEAT3.sub(r"\1\1", word)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from checker.text import MASKS, Folded, Token, deleet, joined_letter_runs, squeeze_variants, words
+from checker.text import (
+    MASKS,
+    Folded,
+    Token,
+    deleet,
+    destretch,
+    joined_letter_runs,
+    squeeze_variants,
+    words,
+)
 
 SUFFIXES = ("", "s", "es", "ed", "ing", "er", "ers", "y", "z")
 
@@ -84,8 +93,7 @@ class NormString:
         self.offs: list[tuple[int, int, int]] = []  # norm start, folded start, folded end
         pos = 0
         for t in toks:
-            w = squeeze_variants(deleet(t.text.replace("'", "")))
-            w0 = w[1] if len(w) > 1 else w[0]
+            w0 = destretch(deleet(t.text.replace("'", "")))
             parts.append(w0)
             self.offs.append((pos, t.start, t.end))
             pos += len(w0) + 1

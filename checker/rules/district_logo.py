@@ -17,7 +17,7 @@ class DistrictLogo(Rule):
     id = "district-logo"
     clauses = {"personal": "P3"}
     applies_to = ("personal",)
-    defaults = {"max_distance": 10}
+    defaults = {"max_distance": 8}
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
         super().__init__(data, config)

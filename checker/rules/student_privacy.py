@@ -15,7 +15,8 @@ def compile_table(table: dict[str, list[str]], where: str) -> list[tuple[str, re
     out = []
     for cat, pats in table.items():
         try:
-            out.append((cat, re.compile("|".join(f"(?:{p})" for p in pats))))
+            # An empty list must match nothing (an empty regex would match everything).
+            out.append((cat, re.compile("|".join(f"(?:{p})" for p in pats) or r"(?!x)x")))
         except re.error as e:
             raise ValueError(f"{where}.{cat}: bad pattern: {e}") from None
     return out

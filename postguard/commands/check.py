@@ -13,6 +13,7 @@ from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from, read_stdin_text, validate_text
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_STDIN_BYTES = 16 * 1024 * 1024  # read past the text limit so the error says which limit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,7 +71,7 @@ def render(v: Verdict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Check one post; exit 0 clean, 1 findings, 2 bad input."""
     if args.text == "-":
-        text = read_stdin_text(MAX_TEXT_CHARS * 4)
+        text = read_stdin_text(MAX_STDIN_BYTES)
     else:
         text = args.text or ""
     text = validate_text(text, "text")

@@ -1,0 +1,78 @@
+"""conduct: positives, disguises, near misses (idioms, Scunthorpe, neutral identity words)."""
+
+from __future__ import annotations
+
+import pytest
+
+POSITIVE = [
+    ("You are a complete idiot", "abusive"),
+    ("Honestly that ref is a moron and you're a loser too", "abusive"),
+    ("I'm going to kill you after practice", "threatening"),
+    ("You'd better watch your back. I know where you live.", "threatening"),
+    ("What a piece of shit meeting", "harassing"),
+    ("This is fucking ridiculous", "obscene"),
+    ("kys nobody likes you", "threatening"),
+    ("Immigrants are animals and should go back to their country", "discriminatory"),
+    ("The principal is a thief who embezzled money from the boosters", "defamatory"),
+    ("that new kid is a retard", "discriminatory"),
+]
+EVASIONS = [
+    "this is f u c k i n g stupid",
+    "what a sh!t show",
+    "you b*tch",
+    "sh1t happens but you are an 1d10t",
+    "f\u200bu\u200bc\u200bk this",  # zero-width spaces
+    "\u0455hit",  # Cyrillic dze for s
+    "fuuuuuck",
+    "a$$hole",
+    "f.u.c.k off",
+    "\u0430sshole",  # Cyrillic a
+]
+NEAR_MISS = [
+    "We killed it tonight, great job team!",
+    "That halftime show was the bomb",
+    "Shoot, I forgot to send the permission slips",
+    "Field trip to Scunthorpe next spring",
+    "Mocktail and cocktail recipes for the staff party",
+    "Reading Dickens in AP Lit this week",
+    "The Gay-Straight Alliance meets Tuesday in room 104",
+    "The Black Student Union is hosting a poetry night",
+    "My sister is a lesbian and I'm proud of her",
+    "Our Muslim students are celebrating Eid this week",
+    "Happy Pride month to all our LGBTQ families",
+    "The assassin in Hamlet is a fascinating character",
+    "I am going to beat the traffic today",
+    "The damn printer jammed again",
+    "Pass the class assignments to the front",
+    "Analysis of the assassination of Archduke Franz Ferdinand",
+    "She is a disabled veteran who spoke at our assembly",
+    "Therapists and shitake mushrooms",  # "shitake": not a word boundary hit
+]
+
+
+@pytest.mark.parametrize("text,category", POSITIVE)
+def test_positive(run, text, category):
+    v = run(text)
+    assert "conduct" in v.fired
+    f = [f for f in v.findings if f.rule == "conduct"]
+    assert {x.category for x in f} & {category}, [(x.category, x.excerpt) for x in f]
+    assert all(x.clause == "P9" for x in f)
+
+
+@pytest.mark.parametrize("text", EVASIONS)
+def test_evasion(run, text):
+    assert "conduct" in run(text).fired
+
+
+@pytest.mark.parametrize("text", NEAR_MISS)
+def test_near_miss(run, text):
+    assert "conduct" not in run(text).fired, [(f.reason, f.excerpt) for f in run(text).findings]
+
+
+def test_sponsored_cites_d4_and_span_points_at_original(run):
+    text = "Great win. You're a f*cking id1ot ref."
+    v = run(text, account="sponsored", target="https://www.facebook.com/NonnewaugAthletics")
+    f = [f for f in v.findings if f.rule == "conduct"]
+    assert f and all(x.clause == "D4" for x in f)
+    for x in f:
+        assert text[x.span[0]:x.span[1]] == x.excerpt

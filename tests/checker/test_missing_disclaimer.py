@@ -1,0 +1,52 @@
+"""missing-disclaimer: district references on personal posts need a personal-views statement."""
+
+from __future__ import annotations
+
+import pytest
+
+POSITIVE = [
+    "So proud of the Nonnewaug Chargers tonight!",
+    "Region 14 is cutting the music budget again",
+    "The Region 14 Board of Education voted last night to change start times",
+    "Great turnout at Woodbury Middle School's science fair",
+    "Can't believe what the superintendent said at the meeting",
+    "Go Nonnewaug football!",
+    "Our school district budget is a mess",
+    "Big night for Nonnewaug FFA at the Big E",
+]
+NEAR_MISS = [
+    "Beautiful fall day in Woodbury",
+    "Bethlehem Fair this weekend, who's going?",
+    "Driving down Nonnewaug Road to the farm stand",
+    "Great game tonight, go team!",
+    "So proud of the Nonnewaug Chargers tonight! My views are my own.",
+    "Region 14 is cutting the music budget. Views expressed are mine alone and do not represent the district.",
+    "Woodbury Middle School science fair was fun (speaking for myself, not my employer)",
+    "Region 14 board meeting tonight — these are my personal opinions, not the district's.",
+    "Proud of the Nonnewaug Chargers! #myviewsmyown",
+]
+
+
+@pytest.mark.parametrize("text", POSITIVE)
+def test_positive(run, text):
+    v = run(text, account="personal")
+    assert "missing-disclaimer" in v.fired, text
+    f = next(f for f in v.findings if f.rule == "missing-disclaimer")
+    assert f.clause == "P2"
+    assert f.fix_text and "my own" in f.fix_text and "Regional School District No. 14" in f.fix_text
+
+
+@pytest.mark.parametrize("text", NEAR_MISS)
+def test_near_miss(run, text):
+    v = run(text, account="personal")
+    assert "missing-disclaimer" not in v.fired, [(f.reason, f.excerpt) for f in v.findings]
+
+
+def test_fix_makes_the_post_clean(run):
+    text = "So proud of the Nonnewaug Chargers tonight!"
+    f = next(f for f in run(text).findings if f.rule == "missing-disclaimer")
+    assert "missing-disclaimer" not in run(f"{text} {f.fix_text}").fired
+
+
+def test_sponsored_never_fires(run):
+    assert "missing-disclaimer" not in run("Go Nonnewaug Chargers!", account="sponsored").fired
