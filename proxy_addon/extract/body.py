@@ -326,11 +326,12 @@ class Req:
         out = []
         for p in self.parts:
             if p.filename is not None or p.content_type.lower().startswith("image/"):
-                if p.content_type.lower().startswith("image/") or _looks_image(p.data):
+                if p.content_type.lower().startswith("image/") or looks_image(p.data):
                     out.append((p.filename or p.name, p.data))
         return out
 
 
-def _looks_image(data: bytes) -> bool:
+def looks_image(data: bytes) -> bool:
+    """JPEG, PNG, GIF or WebP magic bytes."""
     return data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or data[:6] in (
         b"GIF87a", b"GIF89a") or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")

@@ -105,8 +105,9 @@ def make(req: Req, spec: str, kind: str | None, texts: Iterable[Any] = (), links
     seen: set[str] = set()
     ls = []
     for u in [*strs(*links), *inline_links(t)]:
-        if u.lower() not in seen:
-            seen.add(u.lower())
+        key = re.sub(r"^(?:https?://)?(?:www\.)?", "", u.lower()).rstrip("/")
+        if key not in seen:
+            seen.add(key)
             ls.append(u)
     imgs = images if images is not None else (req.images() if kind else [])
     return Submission(site=req.host, kind=kind, texts=t, links=ls, images=imgs,
