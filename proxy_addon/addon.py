@@ -1,0 +1,382 @@
+"""The postguard mitmproxy add-on: check post submissions to social sites, then warn, block or log.
+
+Hooks guard first (only live flows to social hosts), decide, then mark `flow.metadata["postguard"]`.
+Extraction and the checker run on a small thread pool with the policy's timeout, so a slow
+check never stalls the one event loop that serves every connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mitmproxy import ctx, exceptions, http
+
+from checker import ImageInput, InputError, Policy, PolicyError, Post, Verdict, check, load_policy
+from proxy_addon import pages
+from proxy_addon.extract import BodyError, Submission, extract, is_social_host
+from proxy_addon.overrides import Overrides, content_key
+
+log = logging.getLogger("postguard.proxy")
+
+BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+FAIL_MODES = ("pass", "block")
+
+
+def social_hosts_regex(policy: Policy) -> str:
+    """An `allow_hosts` regex matching the policy's social domains and their sub-domains."""
+    hosts = sorted({h.strip().lower().rstrip(".") for h in policy.data.social["hosts"]})
+    alts = "|".join(re.escape(h) for h in hosts)
+    # mitmproxy matches "host:port" strings (address, Host header, SNI) with re.search.
+    return rf"^(?:[^:]*\.)?(?:{alts})(?::\d+)?$"
+
+
+def _log_url(url: str) -> str:
+    """The URL without query or fragment: queries carry tokens and ids the log does not need."""
+    s = urlsplit(url)
+    return urlunsplit((s.scheme, s.netloc, s.path, "", ""))
+
+
+class PostguardAddon:
+    """Checks post submissions to social hosts against the Board policy and acts on the verdict."""
+
+    def __init__(self, *, policy: Policy | None = None, store: Any = None,
+                 checker: Callable[[Post, Policy], Verdict] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`policy`, `store` and `checker` may be injected (tests); otherwise options decide."""
+        self._policy_injected = policy is not None
+        self._store_injected = store is not None
+        self.policy: Policy | None = policy
+        self.store = store
+        self._check = checker or check
+        self.overrides = Overrides(600, clock)
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postguard-check")
+        self._social_cache: dict[str, bool] = {}
+        self.fail_mode = "pass"
+        self.max_body = 10 * 1024 * 1024
+        self.timeout = 2.0
+        self.min_chars = 10
+
+    # ---- options ---------------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        """Declare postguard's options (0 or empty = take the value from the policy)."""
+        loader.add_option("postguard_policy", str, "", "Policy folder (default: policies/region14).")
+        loader.add_option("postguard_db", str, "",
+                          "Interception log: SQLite path or postgresql:// URL (default: $POSTGUARD_DB "
+                          "or ./var/postguard.sqlite).")
+        loader.add_option("postguard_fail_mode", str, "",
+                          "When a post cannot be checked (checker error, timeout, unreadable body): "
+                          "pass (and log an error) or block. Empty: the policy's fail_mode.")
+        loader.add_option("postguard_max_body_bytes", int, 0,
+                          "Refuse (413) request bodies to social hosts above this. 0: the policy's value.")
+        loader.add_option("postguard_override_window", int, 0,
+                          "Seconds a warning can be overridden and the override stays valid. 0: the policy's.")
+        loader.add_option("postguard_check_timeout_ms", int, 0,
+                          "Give up checking a post after this many ms (then the fail mode applies). 0: policy.")
+        loader.add_option("postguard_device", str, "", "Device id recorded with each event.")
+        loader.add_option("postguard_employee", str, "", "Employee id recorded with each event.")
+        loader.add_option("postguard_log_passed", bool, True, "Also log clean submissions (action passed).")
+        loader.add_option("postguard_social_only", bool, True,
+                          "If neither allow_hosts nor ignore_hosts is set, set allow_hosts to the "
+                          "policy's social hosts so nothing else is decrypted.")
+
+    def configure(self, updated: set[str]) -> None:
+        """Validate options once; raise OptionsError naming the bad value."""
+        streaming = getattr(ctx.options, "stream_large_bodies", None) if "stream_large_bodies" in ctx.options \
+            else None
+        if streaming:
+            raise exceptions.OptionsError(
+                f"stream_large_bodies={streaming!r} cannot be used with postguard: "
+                "bodies above it are sent upstream before they can be checked; use "
+                "postguard_max_body_bytes to cap sizes instead")
+        if not any(k.startswith("postguard_") for k in updated) and self.policy is not None:
+            return
+        opts = ctx.options
+        if not self._policy_injected and ("postguard_policy" in updated or self.policy is None):
+            self.policy = self._load_policy(opts.postguard_policy)
+            self._social_cache.clear()
+        assert self.policy is not None
+        st = self.policy.settings
+        fail = opts.postguard_fail_mode or st["fail_mode"]
+        if fail not in FAIL_MODES:
+            raise exceptions.OptionsError(f"postguard_fail_mode: must be pass or block (got {fail!r})")
+        for name in ("postguard_max_body_bytes", "postguard_override_window", "postguard_check_timeout_ms"):
+            if getattr(opts, name) < 0:
+                raise exceptions.OptionsError(f"{name}: must be 0 (policy value) or positive "
+                                              f"(got {getattr(opts, name)!r})")
+        self.fail_mode = fail
+        self.max_body = opts.postguard_max_body_bytes or int(st["max_body_bytes"])
+        self.timeout = (opts.postguard_check_timeout_ms or int(st["check_timeout_ms"])) / 1000
+        self.min_chars = int(st.get("justification_min_chars", 10))
+        self.overrides.window = float(opts.postguard_override_window or st["override_window_seconds"])
+        if not self._store_injected and ("postguard_db" in updated or self.store is None):
+            self._open_store(opts.postguard_db)
+        if opts.postguard_social_only and not opts.allow_hosts and not opts.ignore_hosts:
+            # Nested update: mitmproxy runs configure again with {"allow_hosts"}; harmless.
+            opts.update(allow_hosts=[social_hosts_regex(self.policy)])
+
+    def _load_policy(self, folder: str) -> Policy:
+        if folder and not Path(folder).is_dir():
+            raise exceptions.OptionsError(f"postguard_policy: no such policy folder: {folder!r}")
+        try:
+            return load_policy(folder or None)
+        except PolicyError as e:
+            raise exceptions.OptionsError(f"postguard_policy: {e}") from None
+        except OSError as e:
+            raise exceptions.OptionsError(f"postguard_policy: {e.strerror}: {e.filename}") from None
+
+    def _open_store(self, db: str) -> None:
+        from store import open_store  # imported late: the store pulls in database drivers
+
+        old = self.store
+        try:
+            self.store = open_store(db or None)
+        except Exception as e:  # any driver/path error, named for the user
+            raise exceptions.OptionsError(f"postguard_db: cannot open {db or 'the default log'!r}: {e}") from None
+        if old is not None:
+            old.close()
+
+    def done(self) -> None:
+        """Flush the log and stop the check threads."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.store is not None and not self._store_injected:
+            self.store.close()
+
+    # ---- hooks -----------------------------------------------------------------------------
+
+    def _is_social(self, host: str, path: str | None = None) -> bool:
+        host = host.lower().rstrip(".")
+        hit = self._social_cache.get(host)
+        if hit is None:
+            hit = bool(is_social_host(host, self.policy))
+            if len(self._social_cache) > 4096:
+                self._social_cache.clear()
+            self._social_cache[host] = hit
+        # Mastodon and Bluesky run on any host: their API paths make a host social.
+        return hit or (path is not None and is_social_host(host, self.policy, path.split("?", 1)[0]))
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Refuse oversized bodies to social hosts before they are read (413)."""
+        req = flow.request
+        if flow.response or not flow.live or self.policy is None or not self._is_social(req.pretty_host, req.path):
+            return
+        h = flow.request.headers
+        if "content-length" in h:
+            try:
+                size = int(h["content-length"])
+            except ValueError:
+                size = -1
+            if size > self.max_body:
+                self._too_large(flow, size)
+        elif "chunked" in h.get("transfer-encoding", "").lower():
+            flow.metadata["postguard_size_unknown"] = True  # checked in `request` once read
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        """Check a submission to a social host and act on the policy's verdict."""
+        if flow.response or not flow.live or self.policy is None:
+            return
+        req = flow.request
+        if not self._is_social(req.pretty_host, req.path):
+            return
+        if req.path.split("?", 1)[0] == pages.OVERRIDE_PATH:
+            self._override(flow)
+            return
+        body = req.raw_content or b""
+        if req.method in BODYLESS and not body:
+            return
+        # HTTP/2 and chunked bodies may come without Content-Length: check what was read.
+        if len(body) > self.max_body:
+            self._too_large(flow, len(body))
+            return
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self.pool, self._analyse, req.method, req.pretty_url,
+                                   req.headers.copy(), body)
+        try:
+            sub, verdict = await asyncio.wait_for(job, self.timeout)
+        except TimeoutError:
+            self._fail(flow, f"check timed out after {self.timeout * 1000:.0f} ms", None)
+            return
+        except BodyError as e:
+            self._fail(flow, f"unreadable body: {e}", None)
+            return
+        except InputError as e:
+            self._fail(flow, f"checker refused the post: {e}", None)
+            return
+        except Exception as e:  # a checker bug must not break the user's browsing silently
+            log.exception("postguard check failed")
+            self._fail(flow, f"checker error: {type(e).__name__}", None)
+            return
+        if sub is None:
+            return
+        if verdict is None:
+            self._event(flow, "logged", sub, None, error=f"unreadable: {sub.unreadable}")
+            flow.metadata["postguard"] = {"action": "logged", "unreadable": sub.unreadable, "site": sub.site}
+            return
+        self._decide(flow, sub, verdict)
+
+    def _analyse(self, method: str, url: str, headers: Any, body: bytes) -> tuple[Submission | None, Verdict | None]:
+        """Extract and check (runs on the pool). (None, None): not a submission."""
+        sub = extract(method, url, headers, body, self.policy, max_bytes=self.max_body)
+        if sub is None or sub.kind is None:
+            return None, None
+        if sub.unreadable:
+            return sub, None
+        post = Post(text=sub.text, site=sub.site, target=sub.target, links=tuple(sub.links),
+                    images=tuple(ImageInput(name=n, data=d) for n, d in sub.images), kind=sub.kind,
+                    counterpart=sub.counterpart, settings=dict(sub.settings))
+        return sub, self._check(post, self.policy)
+
+    # ---- decisions -------------------------------------------------------------------------
+
+    def _decide(self, flow: http.HTTPFlow, sub: Submission, v: Verdict) -> None:
+        action = v.action
+        meta: dict[str, Any] = {"action": action, "fired": v.fired, "site": sub.site, "kind": sub.kind,
+                                "spec": sub.spec, "account": v.account}
+        flow.metadata["postguard"] = meta
+        findings = v.to_dict()["findings"]
+        if action == "pass":
+            if ctx.options.postguard_log_passed:
+                self._event(flow, "passed", sub, v)
+            return
+        if action == "log":
+            self._event(flow, "logged", sub, v)
+            return
+        client = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
+        key = content_key(sub.site, sub.target, sub.texts, sub.links, sub.images, client)
+        if action == "warn" and self.overrides.consume(key):
+            meta["action"] = "overridden"
+            self._event(flow, "passed", sub, v, error=None, request_id=meta.get("token"))
+            return
+        token = ""
+        if action == "warn":
+            req = flow.request
+            original = (req.method, req.url, list(req.headers.fields), req.raw_content or b"")
+            token = self.overrides.add_pending(key, req.pretty_host, {"sub": sub, "verdict": v}, original)
+            meta["token"] = token
+        self._event(flow, "warned" if action == "warn" else "blocked", sub, v, request_id=token or None)
+        self._respond(flow, action, findings, sub.text, token, v.policy_digest)
+
+    def _respond(self, flow: http.HTTPFlow, kind: str, findings: list[dict[str, Any]], text: str,
+                 token: str, digest: str, *, status: int = 403, error: str = "",
+                 override_error: str = "", justification: str = "") -> None:
+        assert self.policy is not None
+        req = flow.request
+        if pages.is_navigation(req.headers):
+            body = pages.render_html(
+                kind, notice=self.policy.data.notice, clauses=self.policy.data.clauses, findings=findings,
+                text=text, token=token, min_chars=self.min_chars, back_url=self._back_url(flow),
+                override_error=override_error, justification=justification, digest=digest)
+            flow.response = pages.html_response(status, body)
+            return
+        payload: dict[str, Any] = {"action": kind, "findings": findings, "notice": self.policy.data.notice,
+                                   "policy_digest": digest or self.policy.digest}
+        if error:
+            payload["error"] = error
+        if kind == "warn" and token:
+            payload.update(token=token, justification_min_chars=self.min_chars,
+                           override_url=f"{req.scheme}://{req.pretty_host}{pages.OVERRIDE_PATH}",
+                           override_window_seconds=int(self.overrides.window))
+        if override_error:
+            payload["override_error"] = override_error
+        flow.response = pages.json_response(status, payload)
+
+    def _back_url(self, flow: http.HTTPFlow) -> str:
+        ref = flow.request.headers.get("referer", "")
+        s = urlsplit(ref)
+        # Only send the user back within the same site (no open redirect through our page).
+        if s.scheme in ("http", "https") and s.hostname == flow.request.pretty_host.lower():
+            return ref
+        return "/"
+
+    def _too_large(self, flow: http.HTTPFlow, size: int) -> None:
+        err = f"request body of {size:,} bytes exceeds the limit of {self.max_body:,}"
+        flow.metadata["postguard"] = {"action": "blocked", "error": err}
+        self._event(flow, "blocked", None, None, error=err)
+        self._respond(flow, "too_large", [], "", "", "", status=413, error=err)
+
+    def _fail(self, flow: http.HTTPFlow, reason: str, sub: Submission | None) -> None:
+        flow.metadata["postguard"] = {"action": "error", "error": reason, "fail_mode": self.fail_mode}
+        self._event(flow, "error", sub, None, error=reason)
+        if self.fail_mode == "block":
+            self._respond(flow, "error", [], "", "", "", status=503, error=reason)
+
+    # ---- "Post anyway" ---------------------------------------------------------------------
+
+    def _override(self, flow: http.HTTPFlow) -> None:
+        """Record a justified override; replay a form post, or let a script retry its request."""
+        req = flow.request
+        as_json = "json" in req.headers.get("content-type", "").lower()
+        token = justification = ""
+        if req.method == "POST" and len(req.raw_content or b"") <= 64 * 1024:
+            try:
+                if as_json:
+                    data = json.loads(req.get_content() or b"{}")
+                    token, justification = str(data.get("token", "")), str(data.get("justification", ""))
+                else:
+                    form = req.urlencoded_form
+                    token, justification = form.get("token", ""), form.get("justification", "")
+            except (ValueError, AttributeError):
+                token = ""
+        justification = justification.strip()
+        pending = self.overrides.get_pending(token, req.pretty_host) if token else None
+        if pending is None:
+            flow.metadata["postguard"] = {"action": "override-rejected"}
+            self._respond(flow, "error", [], "", "", "", status=410,
+                          error="this warning has expired or was already used; post again to have it checked")
+            return
+        sub: Submission = pending.event["sub"]
+        v: Verdict = pending.event["verdict"]
+        findings = v.to_dict()["findings"]
+        if len(justification) < self.min_chars:
+            self._respond(flow, "warn", findings, sub.text, token, v.policy_digest, status=400,
+                          override_error=f"Please give a reason of at least {self.min_chars} characters.",
+                          justification=justification)
+            return
+        if self.overrides.grant(token, req.pretty_host) is None:
+            self._respond(flow, "error", [], "", "", "", status=410, error="this warning was already used")
+            return
+        self._event(flow, "overridden", sub, v, justification=justification, request_id=token,
+                    url=pending.request[1] if pending.request else None)
+        flow.metadata["postguard"] = {"action": "overridden", "token": token, "fired": v.fired}
+        if as_json or pending.request is None:
+            flow.response = pages.json_response(200, {"action": "overridden", "token": token,
+                                                      "override_window_seconds": int(self.overrides.window)})
+            return
+        # A plain form post: send the original request on, once, in place of this one.
+        self.overrides.consume(pending.key)
+        method, url, fields, body = pending.request
+        req.method = method
+        req.url = url
+        req.headers = http.Headers(fields)
+        req.raw_content = body
+
+    # ---- the log ---------------------------------------------------------------------------
+
+    def _event(self, flow: http.HTTPFlow, action: str, sub: Submission | None, v: Verdict | None, *,
+               error: str | None = None, justification: str | None = None, request_id: str | None = None,
+               url: str | None = None) -> None:
+        from store import Event
+
+        if self.store is None or self.policy is None:
+            return
+        opts = ctx.options
+        try:
+            self.store.append(Event(
+                source="proxy", action=action, site=sub.site if sub else flow.request.pretty_host,
+                url=_log_url(url or flow.request.pretty_url), account=v.account if v else None,
+                target=sub.target if sub else None, kind=sub.kind if sub else None,
+                findings=v.to_dict()["findings"] if v else [], text=sub.text if sub else None,
+                justification=justification, policy_digest=v.policy_digest if v else self.policy.digest,
+                device=opts.postguard_device or None, employee=opts.postguard_employee or None,
+                error=error, request_id=request_id))
+        except Exception:  # the log spools on failure; a bug here must not drop the user's post
+            log.exception("postguard: could not append an event")
