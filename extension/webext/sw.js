@@ -1,0 +1,162 @@
+// postguard service worker: the only part that talks to the local backend.
+// Content scripts cannot fetch the backend themselves (their fetch carries the page's
+// Origin, which the backend rejects); the worker's fetch carries chrome-extension://<id>.
+"use strict";
+
+const DEFAULTS = {
+  backendUrl: "http://127.0.0.1:8731",
+  token: "",
+  mode: "warn",
+  failMode: "pass",
+  hints: true,
+  checkTimeoutMs: 2500,
+};
+const QUEUE_KEY = "pgQueue";
+const QUEUE_MAX = 500;
+let lastStatus = { ok: null, at: 0, error: null };
+let policyCache = null;
+
+// Managed settings (pushed by the district) win over local ones (popup / tests).
+async function config() {
+  let managed = {};
+  try { managed = await chrome.storage.managed.get(null); } catch (_) { managed = {}; }
+  const { pgConfig = {} } = await chrome.storage.local.get("pgConfig");
+  return { ...DEFAULTS, ...pgConfig, ...managed, managedKeys: Object.keys(managed) };
+}
+
+async function call(cfg, method, path, body, timeoutMs) {
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs || cfg.checkTimeoutMs);
+  try {
+    const r = await fetch(cfg.backendUrl.replace(/\/+$/, "") + path, {
+      method,
+      headers: { "Content-Type": "application/json", "X-Postguard-Token": cfg.token || "" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: ctrl.signal,
+      cache: "no-store",
+      credentials: "omit",
+    });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const err = new Error(data.error || `backend answered ${r.status}`);
+      err.status = r.status;
+      err.details = data.details;
+      throw err;
+    }
+    lastStatus = { ok: true, at: Date.now(), error: null };
+    return data;
+  } catch (e) {
+    const msg = e.name === "AbortError" ? "the backend did not answer in time" : String(e.message || e);
+    // A 400 is our own bug, not an outage; anything else means "not usable right now".
+    if (!e.status || e.status >= 401) lastStatus = { ok: false, at: Date.now(), error: msg };
+    throw Object.assign(new Error(msg), { status: e.status, details: e.details });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function queueEvents(events) {
+  const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
+  const next = q.concat(events.map((e) => ({ ...e, queued: true }))).slice(-QUEUE_MAX);
+  await chrome.storage.local.set({ [QUEUE_KEY]: next });
+  return next.length;
+}
+
+let flushing = null;
+async function flushQueue() {
+  if (flushing) return flushing;
+  flushing = (async () => {
+    const cfg = await config();
+    const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
+    if (!q.length) return 0;
+    const batch = q.slice(0, 200);
+    try {
+      await call(cfg, "POST", "/v1/events", { events: batch });
+    } catch (e) {
+      if (e.status === 400) {  // a malformed event would block the queue forever: drop it
+        console.warn("postguard: dropping queued events the backend refused", e.details);
+      } else {
+        return q.length;
+      }
+    }
+    const { [QUEUE_KEY]: now = [] } = await chrome.storage.local.get(QUEUE_KEY);
+    const rest = now.slice(batch.length);
+    await chrome.storage.local.set({ [QUEUE_KEY]: rest });
+    return rest.length;
+  })();
+  try { return await flushing; } finally { flushing = null; }
+}
+
+async function sendEvent(event) {
+  const cfg = await config();
+  try {
+    await call(cfg, "POST", "/v1/events", event);
+    flushQueue();
+    return { ok: true, queued: false };
+  } catch (e) {
+    if (e.status === 400) return { ok: false, error: e.message, details: e.details };
+    return { ok: true, queued: true, pending: await queueEvents([event]) };
+  }
+}
+
+async function getPolicy(cfg) {
+  if (policyCache && Date.now() - policyCache.at < 5 * 60 * 1000) return policyCache.data;
+  const data = await call(cfg, "GET", "/v1/policy");
+  policyCache = { at: Date.now(), data };
+  return data;
+}
+
+async function handle(msg) {
+  const cfg = await config();
+  switch (msg && msg.type) {
+    case "config":
+      return { ok: true, config: { mode: cfg.mode, failMode: cfg.failMode, hints: cfg.hints } };
+    case "check": {
+      if (cfg.mode === "off") return { ok: true, off: true };
+      try {
+        const verdict = await call(cfg, "POST", "/v1/check", msg.post, msg.post.hint ? 1500 : undefined);
+        if (!msg.post.hint) flushQueue();
+        return { ok: true, verdict, mode: cfg.mode };
+      } catch (e) {
+        return { ok: false, error: e.message, status: e.status || 0, failMode: cfg.failMode, mode: cfg.mode };
+      }
+    }
+    case "event":
+      return sendEvent(msg.event);
+    case "status": {
+      let policy = null;
+      try { await call(cfg, "GET", "/healthz"); policy = await getPolicy(cfg); } catch (_) { /* shown as down */ }
+      const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
+      return {
+        ok: true, backend: lastStatus, queued: q.length, policy,
+        config: { backendUrl: cfg.backendUrl, mode: cfg.mode, failMode: cfg.failMode, hints: cfg.hints,
+                  tokenSet: Boolean(cfg.token), managedKeys: cfg.managedKeys },
+      };
+    }
+    case "flush":
+      return { ok: true, pending: await flushQueue() };
+    case "saveConfig": {  // from the popup, for keys the district did not manage
+      const allowed = ["backendUrl", "token", "hints"];
+      const { pgConfig = {} } = await chrome.storage.local.get("pgConfig");
+      for (const k of allowed) if (k in msg.config && !cfg.managedKeys.includes(k)) pgConfig[k] = msg.config[k];
+      await chrome.storage.local.set({ pgConfig });
+      policyCache = null;
+      return { ok: true };
+    }
+    default:
+      return { ok: false, error: "unknown message" };
+  }
+}
+
+chrome.runtime.onMessage.addListener((msg, sender, reply) => {
+  // Only our own content scripts and popup talk to us (no externally_connectable).
+  if (sender.id !== chrome.runtime.id) return false;
+  handle(msg).then(reply, (e) => reply({ ok: false, error: String(e) }));
+  return true;
+});
+
+chrome.alarms.create("pg-flush", { periodInMinutes: 1 });
+chrome.alarms.onAlarm.addListener((a) => { if (a.name === "pg-flush") flushQueue(); });
+chrome.runtime.onStartup.addListener(() => flushQueue());
+chrome.runtime.onInstalled.addListener(() => flushQueue());
+self.postguard = { config, flushQueue, handle };  // handy from DevTools and tests
