@@ -40,7 +40,7 @@ class Store:
         self.device = device or default_device()
         self.employee = employee if employee is not None else default_employee()
         self.auto_purge = auto_purge
-        self._last_purge = 0.0
+        self._last_purge: float | None = None
         self._local = threading.local()
         self._readers: list[Conn] = []
         self._readers_lock = threading.Lock()
@@ -99,7 +99,8 @@ class Store:
         return self.writer.call(fn)
 
     def _on_connect(self, conn: Conn) -> None:
-        if self.auto_purge and time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
+        if self.auto_purge and (self._last_purge is None
+                                or time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS):
             self._last_purge = time.monotonic()
             chain.purge(conn, self.retention_days)
 

@@ -188,6 +188,11 @@ class Writer:
                     self._connect()
                     if self.conn is not None:
                         self._replay()
+                if self.conn is not None and self.on_connect:
+                    try:  # periodic upkeep (the daily retention purge) while idle
+                        self.on_connect(self.conn)
+                    except DB_DOWN as e:
+                        self._down(e)
                 continue
             batch = [item]
             while len(batch) < 500:
