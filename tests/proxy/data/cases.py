@@ -42,7 +42,7 @@ EXPECT: dict[str, tuple[str, str, str | None, str | None]] = {
     "snapchat_web_chat_send": ("snapchat-chat", "message", None, "end-to-end encrypted"),
     "threads_post_app_api": ("threads-app", "reply", "3380000000000000000", None),
     "tiktok_comment_publish": ("tiktok-comment", "comment", "7380000000000000000", None),
-    "tiktok_dm_send": ("tiktok-dm", "message", None, "protobuf"),
+    "tiktok_dm_send": ("tiktok-dm", "message", "0:1:1234567890:9876543210", None),
     "twitter_api_v2_create_tweet": ("x-api-v2", "reply", "1789999999999999999", None),
     "twitter_create_tweet": ("x-graphql", "reply", "1789999999999999999", None),
     "youtube_comment_create": ("youtube-comment", "comment", "dQw4w9WgXcQ", None),
