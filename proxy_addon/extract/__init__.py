@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from checker import ImageInput, Post
+from checker.imagematch import NotAnImage, open_image
 from checker.links import registered_domain
 from proxy_addon.extract.body import Req, decode_body
 from proxy_addon.extract.model import BodyError, Submission
 from proxy_addon.extract.sites import ANY_HOST_SPECS, match_spec
 from proxy_addon.extract.websocket import extract_websocket
 
-__all__ = ["BodyError", "Submission", "extract", "extract_websocket", "is_social_host"]
+__all__ = ["BodyError", "Submission", "as_post", "extract", "extract_websocket", "is_social_host"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -57,3 +59,17 @@ def extract(method: str, url: str, headers: Mapping[str, str], body: bytes, poli
     if sub is None or (sub.kind is None and sub.unreadable is None):
         return None
     return sub
+
+
+def as_post(sub: Submission) -> Post:
+    """The checker's Post for a submission (account left to the registry; undecodable images dropped)."""
+    images = []
+    for name, data in sub.images:
+        try:
+            open_image(data)
+        except NotAnImage:
+            continue  # not an image after all (or a bomb): nothing for the logo rule to see
+        images.append(ImageInput(name=name, data=data))
+    return Post(text=sub.text, account=None, site=sub.site, target=sub.target,
+                links=tuple(sub.links), images=tuple(images), kind=sub.kind or "post",
+                counterpart=sub.counterpart, settings=dict(sub.settings))

@@ -6,7 +6,6 @@ Every failure is a `BodyError` whose message says what was wrong, never the body
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import zlib
@@ -82,14 +81,28 @@ def _unbrotli(data: bytes, limit: int) -> bytes:
 
 
 def _unzstd(data: bytes, limit: int) -> bytes:
+    # One call may expand an RLE block 32,768-fold (4 bytes -> 128 KiB): size the input
+    # slices so a single call cannot pass the budget left.
+    out = bytearray()
+    d = zstandard.ZstdDecompressor().decompressobj()
+    i = 0
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
-        out = reader.read(limit + 1)
+        while i < len(data):
+            step = max(16, (limit - len(out)) // 32768)
+            out += d.decompress(data[i:i + step])
+            i += step
+            if len(out) > limit:
+                raise BodyError(f"decoded body exceeds {limit:,} bytes (compression bomb?)")
+            if d.eof:
+                rest = d.unused_data + data[i:]
+                if not rest:
+                    break
+                d, data, i = zstandard.ZstdDecompressor().decompressobj(), rest, 0
     except zstandard.ZstdError as e:
         raise BodyError(f"Content-Encoding zstd: corrupt data ({e})") from None
-    if len(out) > limit:
-        raise BodyError(f"decoded body exceeds {limit:,} bytes (compression bomb?)")
-    return out
+    if not d.eof:
+        raise BodyError("Content-Encoding zstd: corrupt or truncated data")
+    return bytes(out)
 
 
 _DECODERS = {"gzip": _gunzip, "x-gzip": _gunzip, "deflate": _inflate, "br": _unbrotli,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from proxy_addon.extract.body import Req, looks_image
+from proxy_addon.extract.body import Req, looks_image, parse_json
 from proxy_addon.extract.model import Submission
 from proxy_addon.extract.sites import spec
 from proxy_addon.extract.sites.generic import human_texts
@@ -71,7 +71,8 @@ def meta_graphql(req: Req, spec_name: str) -> Submission | None:
     kind = classify(name)
     if kind is None:
         return not_submission(req, spec_name)
-    v = maybe_json(f.get("variables", "{}"), "form field variables")
+    raw = f.get("variables", "{}")
+    v = parse_json(raw, "form field variables") if isinstance(raw, str) else raw
     inp = dig(v, "input") if isinstance(dig(v, "input"), dict) else v
     user = first(f.get("__user"), f.get("av"))
     actor = first(dig(inp, "actor_id"))

@@ -109,7 +109,7 @@ def human_texts(obj: Any) -> list[str]:
 def guess_kind(path: str) -> str:
     """post, comment, reply or message from the words of an endpoint path."""
     p = path.lower()
-    if re.search(r"message|/dm|direct|chat|conversation|inbox|thread_?send", p):
+    if re.search(r"messag|(?:^|/)dms?(?:/|$)|(?:^|/)direct|chat|conversation|inbox", p):
         return "message"
     if "reply" in p or "replies" in p:
         return "reply"
