@@ -11,9 +11,10 @@ st.close()
 from store.chain import Problem
 from store.db import default_db
 from store.event import ACTIONS, CONTENT_MODES, REVIEW_STATUSES, SOURCES, Event
+from store.query import Filters
 from store.store import Store, open_store
 
 __all__ = [
-    "ACTIONS", "CONTENT_MODES", "REVIEW_STATUSES", "SOURCES", "Event", "Problem", "Store",
+    "ACTIONS", "CONTENT_MODES", "REVIEW_STATUSES", "SOURCES", "Event", "Filters", "Problem", "Store",
     "default_db", "open_store",
 ]

@@ -6,11 +6,11 @@ import dataclasses
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from store import chain
+from store import chain, query
 from store.db import DB_DOWN, Conn, describe, is_postgres, migrate
 from store.event import (
     ACTIONS,
@@ -140,6 +140,28 @@ class Store:
         self.call(lambda c: c.execute(
             "INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
             (iso(None), actor, action, event_uid, detail)))
+
+    def list_events(self, f: query.Filters | None = None, *, limit: int = 50, before: int | None = None,
+                    after: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of events, newest first: (rows, more)."""
+        return self.read(lambda c: query.list_events(c, f or query.Filters(), limit=limit,
+                                                     before=before, after=after))
+
+    def iter_events(self, f: query.Filters | None = None) -> Iterator[dict[str, Any]]:
+        """Every matching event, oldest first (for export)."""
+        return query.iter_events(self.reader(), f or query.Filters())
+
+    def get_event(self, uid: str) -> dict[str, Any] | None:
+        """One event with findings, reviews, views and chain status."""
+        return self.read(lambda c: query.get_event(c, uid))
+
+    def review(self, uid: str, reviewer: str, status: str, note: str = "") -> bool:
+        """Mark an event reviewed / dismissed / escalated with a note (logged in the audit)."""
+        return self.call(lambda c: query.review(c, uid, reviewer, status, note))
+
+    def dashboard(self, days: int = 30) -> dict[str, Any]:
+        """The dashboard figures for the last `days` days."""
+        return self.read(lambda c: query.dashboard(c, days))
 
     def schema_version(self) -> int:
         """The highest migration applied."""

@@ -1,0 +1,189 @@
+"""Reading the log: the filtered event list, one event, the dashboard figures, reviews."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from datetime import date, timedelta
+from typing import Any
+
+from store.db import Conn
+from store.event import ACTIONS, GENESIS, REVIEW_STATUSES, chain_hash, iso
+
+LIST_COLS = ("id, uid, ts, device, employee, source, site, account, target, kind, action, rules, "
+             "review_status, content_mode")
+EXPORT_COLS = ("uid", "ts", "device", "employee", "source", "site", "url", "account", "target", "kind",
+               "action", "rules", "findings", "justification", "content_mode", "content", "content_hash",
+               "policy_digest", "error", "request_id", "review_status", "seq", "hash")
+
+
+@dataclass
+class Filters:
+    """What the console and `postguard logs list` filter on (empty = any)."""
+
+    date_from: str = ""   # YYYY-MM-DD, inclusive
+    date_to: str = ""     # YYYY-MM-DD, inclusive
+    rule: str = ""
+    clause: str = ""
+    site: str = ""
+    employee: str = ""
+    device: str = ""
+    action: str = ""
+    status: str = ""
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> Filters:
+        """Build from a query string / form / argparse dict, ignoring unknown keys."""
+        return cls(**{f.name: str(m.get(f.name) or "").strip() for f in fields(cls)})
+
+    def validate(self) -> None:
+        """Raise ValueError for a value no event could have."""
+        for name in ("date_from", "date_to"):
+            v = getattr(self, name)
+            if v:
+                try:
+                    date.fromisoformat(v)
+                except ValueError:
+                    raise ValueError(f"{name}: expected YYYY-MM-DD, got {v!r}") from None
+        if self.action and self.action not in ACTIONS:
+            raise ValueError(f"action: one of {', '.join(ACTIONS)}")
+        if self.status and self.status not in REVIEW_STATUSES:
+            raise ValueError(f"status: one of {', '.join(REVIEW_STATUSES)}")
+
+    def active(self) -> dict[str, str]:
+        """The filters that are set."""
+        return {k: v for k, v in asdict(self).items() if v}
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition and its parameters."""
+        self.validate()
+        conds: list[str] = []
+        params: list[Any] = []
+        if self.date_from:
+            conds.append("ts >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            conds.append("ts < ?")
+            params.append((date.fromisoformat(self.date_to) + timedelta(days=1)).isoformat())
+        for col, val in (("action", self.action), ("site", self.site), ("employee", self.employee),
+                         ("device", self.device), ("review_status", self.status)):
+            if val:
+                conds.append(f"{col} = ?")
+                params.append(val)
+        for col, val in (("rule", self.rule), ("clause", self.clause)):
+            if val:
+                conds.append(f"id IN (SELECT event_id FROM event_findings WHERE {col} = ?)")
+                params.append(val)
+        return (" AND ".join(conds) or "1=1"), params
+
+
+def list_events(conn: Conn, f: Filters, *, limit: int = 50, before: int | None = None,
+                after: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """One page, newest first (keyset pagination on id): (rows, whether more exist that way)."""
+    where, params = f.where()
+    if before is not None:
+        where += " AND id < ?"
+        params.append(before)
+    if after is not None:
+        where += " AND id > ?"
+        params.append(after)
+    order = "ASC" if after is not None and before is None else "DESC"
+    rows = conn.all(f"SELECT {LIST_COLS} FROM events WHERE {where} ORDER BY id {order} LIMIT {int(limit) + 1}",
+                    params)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if order == "ASC":
+        rows.reverse()
+    return rows, more
+
+
+def iter_events(conn: Conn, f: Filters, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every matching event, oldest first, for export (read in chunks)."""
+    where, params = f.where()
+    last = 0
+    cols = ", ".join(("id", *EXPORT_COLS))
+    while True:
+        rows = conn.all(f"SELECT {cols} FROM events WHERE {where} AND id > ? ORDER BY id LIMIT {chunk}",
+                        [*params, last])
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1]["id"]
+
+
+def get_event(conn: Conn, uid: str) -> dict[str, Any] | None:
+    """One event with its findings decoded, its reviews, its chain status and who viewed it."""
+    r = conn.one("SELECT * FROM events WHERE uid = ?", (uid,))
+    if r is None:
+        return None
+    r["findings"] = json.loads(r["findings"] or "[]")
+    r["reviews"] = conn.all("SELECT ts, reviewer, status, note FROM reviews WHERE event_id = ? ORDER BY id",
+                            (r["id"],))
+    r["views"] = conn.all("SELECT ts, actor, action FROM audit WHERE event_uid = ? ORDER BY id DESC LIMIT 50",
+                          (uid,))
+    r["chain"] = chain_status(conn, r)
+    return r
+
+
+def chain_status(conn: Conn, r: dict[str, Any]) -> str:
+    """`intact`, or what is wrong around this one event (a cheap local check)."""
+    row = conn.one("SELECT * FROM events WHERE id = ?", (r["id"],))
+    if row is None or chain_hash(row) != row["hash"]:
+        return "edited: stored fields do not match the event's hash"
+    prev = conn.one("SELECT hash FROM events WHERE device = ? AND seq = ?", (row["device"], int(row["seq"]) - 1))
+    if prev is None:
+        anchor = conn.one("SELECT seq, hash FROM chain_anchors WHERE device = ?", (row["device"],))
+        start_hash = anchor["hash"] if anchor and int(anchor["seq"]) == int(row["seq"]) - 1 else None
+        if int(row["seq"]) == 1:
+            start_hash = GENESIS
+        if start_hash != row["prev_hash"]:
+            return "broken: the previous event is missing"
+    elif prev["hash"] != row["prev_hash"]:
+        return "broken: the previous event was changed"
+    return "intact"
+
+
+def review(conn: Conn, uid: str, reviewer: str, status: str, note: str) -> bool:
+    """Record a review decision and the event's new status (one transaction)."""
+    if status not in REVIEW_STATUSES[1:]:
+        raise ValueError(f"status: one of {', '.join(REVIEW_STATUSES[1:])}")
+    with conn.write():
+        eid = conn.scalar("SELECT id FROM events WHERE uid = ?", (uid,))
+        if eid is None:
+            return False
+        now = iso(None)
+        conn.execute("INSERT INTO reviews (event_id, ts, reviewer, status, note) VALUES (?, ?, ?, ?, ?)",
+                     (eid, now, reviewer, status, note[:2000]))
+        conn.execute("UPDATE events SET review_status = ? WHERE id = ?", (status, eid))
+        conn.execute("INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
+                     (now, reviewer, f"review:{status}", uid, note[:200] or None))
+    return True
+
+
+def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str, Any]:
+    """Figures for the dashboard over the last `days` days."""
+    today = today or date.fromisoformat(iso(None)[:10])
+    start = (today - timedelta(days=days - 1)).isoformat()
+    per_day = conn.all(
+        "SELECT substr(e.ts, 1, 10) AS day, f.rule AS rule, COUNT(*) AS n FROM event_findings f "
+        "JOIN events e ON e.id = f.event_id WHERE e.ts >= ? GROUP BY substr(e.ts, 1, 10), f.rule",
+        (start,))
+    top = conn.all("SELECT f.rule AS rule, COUNT(*) AS n FROM event_findings f JOIN events e ON e.id = f.event_id "
+                   "WHERE e.ts >= ? GROUP BY f.rule ORDER BY COUNT(*) DESC, f.rule", (start,))
+    actions = {r["action"]: int(r["n"]) for r in conn.all(
+        "SELECT action, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY action", (start,))}
+    status = {r["review_status"]: int(r["n"]) for r in conn.all(
+        "SELECT review_status, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY review_status", (start,))}
+    warned = sum(actions.get(a, 0) for a in ("warned", "overridden", "edited", "cancelled"))
+    day_list = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
+    return {
+        "days": day_list,
+        "per_day": [{"day": r["day"], "rule": r["rule"], "n": int(r["n"])} for r in per_day],
+        "top_rules": [{"rule": r["rule"], "n": int(r["n"])} for r in top],
+        "actions": actions,
+        "status": status,
+        "total": sum(actions.values()),
+        "override_rate": (actions.get("overridden", 0) / warned) if warned else None,
+        "since": start,
+    }
