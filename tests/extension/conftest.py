@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+import sys
+from pathlib import Path
 
 import pytest
 
 from checker import load_policy
 
-
-class RecordingLog:
-    """Stands in for the interception log: keeps every appended event in memory."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-        self.lock = threading.Lock()
-
-    def append(self, event: Any) -> str:
-        """Record `event`; return an id like the store does."""
-        with self.lock:
-            self.events.append(event)
-            return f"ev{len(self.events)}"
-
-    def close(self) -> None:
-        """Nothing to release."""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pg_harness import RecordingLog  # noqa: E402
 
 
 @pytest.fixture(scope="session")
