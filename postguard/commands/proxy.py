@@ -89,7 +89,8 @@ async def _serve(host: str, port: int, confdir: str, args: argparse.Namespace, p
     # An OptionsError raised while deferred options are applied is rolled back and swallowed
     # by mitmproxy; validate once more so a bad value stops the start with its name.
     addon.configure(set(opts.keys()))
-    if opts.deferred:
+    # Options of `--set scripts=...` add-ons appear only once those load (asynchronously).
+    if opts.deferred and not opts.scripts:
         raise UsageError(f"--set: unknown option(s): {', '.join(sorted(opts.deferred))}")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -198,3 +198,168 @@ def wait_for(pred, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return bool(pred())
+
+
+# ---- a live proxy in front of a local upstream (session-wide: starting mitmproxy is slow) ----
+
+def load_cases():
+    """The extraction helper's payload table (tests/proxy/data/cases.py), shared, not copied."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pg_cases", Path(__file__).parent / "data" / "cases.py")
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader
+    spec.loader.exec_module(mod)
+    return mod
+
+
+COMPOSE_PAGE = """<!doctype html><html lang="en"><head><title>Create post</title></head><body>
+<form method="post" action="/composer/mbasic/?av=100001234567890">
+<input type="hidden" name="fb_dtsg" value="AQHsampletoken123">
+<input type="hidden" name="target" value="100001234567890">
+<label for="m">What's on your mind?</label><textarea id="m" name="xc_message"></textarea>
+<button id="post" type="submit">Post</button></form></body></html>"""
+
+
+class Upstream:
+    """An aiohttp HTTPS server standing in for every real host; records what reaches it."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        import asyncio
+        import ssl
+
+        from aiohttp import web
+
+        self.received: list[tuple[str, str, str, bytes]] = []  # (host, method, path_qs, body)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            if request.method == "GET":
+                if request.path == "/compose":
+                    return web.Response(text=COMPOSE_PAGE, content_type="text/html")
+                if request.path == "/posted":
+                    return web.Response(text="<!doctype html><title>Posted</title><h1>Posted</h1>",
+                                        content_type="text/html")
+                return web.Response(text="ok")
+            self.received.append((request.host.split(":")[0], request.method, request.path_qs, body))
+            if request.headers.get("sec-fetch-mode") == "navigate":
+                raise web.HTTPFound("/posted")
+            return web.json_response({"ok": True})
+
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app, access_log=None, auto_decompress=False)  # raw wire bytes
+        started = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.runner.setup())
+            site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ctx)
+            self.loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        started.wait(30)
+
+    def bodies_to(self, path_prefix: str) -> list[bytes]:
+        return [b for _h, _m, p, b in self.received if p.startswith(path_prefix)]
+
+    def stop(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class Live:
+    """Upstream + `postguard proxy` subprocess + the paths a test needs."""
+
+    def __init__(self, tmp: Path, hosts: list[str]) -> None:
+        self.tmp = tmp
+        self.confdir = tmp / "conf"
+        self.confdir.mkdir()
+        self.ca, cert, key = make_ca_and_upstream_cert(self.confdir, hosts)
+        self.upstream = Upstream(cert, key)
+        self.db = tmp / "log.sqlite"
+        hostmap = write_hostmap(tmp)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proxy = Mitmdump([
+            str(Path(sys.executable).with_name("postguard")), "proxy", "--listen", "127.0.0.1:0",
+            "--confdir", str(self.confdir), "--db", str(self.db),
+            "--set", f"scripts={hostmap}", "--set", f"test_hostmap=*=127.0.0.1:{self.upstream.port}",
+            "--set", f"ssl_verify_upstream_trusted_ca={self.ca}",
+            "--set", "postguard_max_body_bytes=1000000", "--set", "postguard_device=test-device",
+        ], env=env)
+        self.port = self.proxy.port
+
+    def events(self) -> list[dict[str, Any]]:
+        from store import open_store
+
+        st = open_store(str(self.db))
+        try:
+            return list(st.iter_events())
+        finally:
+            st.close()
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self.upstream.stop()
+
+
+def payload_hosts() -> list[str]:
+    cases = load_cases()
+    hosts = {"www.facebook.com", "example.org", "www.example.org", "www.reddit.com", "api.twitter.com"}
+    for name in cases.names():
+        if name not in cases.WEBSOCKET:
+            from urllib.parse import urlsplit
+            hosts.add(urlsplit(cases.request(name)[1]).hostname)
+    return sorted(hosts)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory) -> Any:
+    """A running `postguard proxy` (HTTPS interception through its own CA) and its upstream."""
+    if not Path(sys.executable).with_name("postguard").exists():
+        pytest.skip("postguard console script not installed in this environment")
+    lv = Live(tmp_path_factory.mktemp("live"), payload_hosts())
+    yield lv
+    lv.stop()
+
+
+def https_via(proxy_port: int, ca: Path, method: str, url: str, body: bytes | None = None,
+              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request through the proxy with urllib, trusting only the proxy's CA."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    ctx = ssl.create_default_context(cafile=str(ca))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"https": f"http://127.0.0.1:{proxy_port}",
+                                     "http": f"http://127.0.0.1:{proxy_port}"}),
+        urllib.request.HTTPSHandler(context=ctx))
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with opener.open(req, timeout=60) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+@pytest.fixture(scope="session")
+def https():
+    """`https_via` for test modules."""
+    return https_via
+
+
+@pytest.fixture(scope="session")
+def poll():
+    """`wait_for` for test modules."""
+    return wait_for
