@@ -146,7 +146,7 @@ def policy_view(config: BackendConfig) -> dict[str, Any]:
 
 async def _log_ctx(app: web.Application) -> Any:
     cfg = app[CONFIG]
-    log = cfg.store if cfg.store is not None else open_log(cfg.db)
+    log = cfg.store if cfg.store is not None else open_log(cfg.db, cfg.policy)
     app[LOG] = log
     yield
     if cfg.store is None:

@@ -18,15 +18,14 @@ ACTION_OF_CHOICE: dict[str, str] = {
 
 def make_event(**fields: Any) -> Any:
     """A `store.Event` with these fields (imported late so the backend starts without a store)."""
-    try:
-        from store import Event
-    except ImportError:  # the store package exposes it from store.event as well
-        from store.event import Event
+    from store import Event
+
     return Event(source="extension", **fields)
 
 
-def open_log(db: str | None) -> Any:
-    """The interception log for `db` (a SQLite path, a postgresql:// URL, or None = default)."""
+def open_log(db: str | None, policy: Any) -> Any:
+    """The interception log for `db` (a SQLite path, a postgresql:// URL, or None = default);
+    the policy sets what the log keeps of the text (none / redacted / full) and for how long."""
     from store import open_store
 
-    return open_store(db)
+    return open_store(db, policy)

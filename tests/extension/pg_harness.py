@@ -51,6 +51,19 @@ class RecordingLog:
         """Nothing to release."""
 
 
+class TeeLog(RecordingLog):
+    """Records in memory (easy to assert on) and writes to a real interception log too."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__()
+        self.real = real
+
+    def append(self, event: Any) -> str:
+        """Record `event` and append it to the real log; return the real log's id."""
+        super().append(event)
+        return self.real.append(event)
+
+
 def make_cert(directory: Path, hosts: list[str]) -> tuple[Path, Path]:
     """A self-signed certificate for `hosts` (the browser is told to accept it)."""
     from cryptography import x509

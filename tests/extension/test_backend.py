@@ -187,3 +187,25 @@ async def test_bad_events(client, log, ev, needle):
     r = await client.post("/v1/events", json=ev, headers=GOOD)
     assert r.status == 400 and needle in json.dumps(await r.json())
     assert log.events == []
+
+
+async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
+    """Through the store (SQLite): the override, its justification and the clause are kept."""
+    db = str(tmp_path / "log.sqlite")
+    cfg = BackendConfig(policy=policy, token=TOKEN, db=db)
+    app = create_app(cfg)
+    c = await aiohttp_client(app)
+    ev = {"choice": "overridden", "text": NEEDS_DISCLAIMER, "site": "www.facebook.com",
+          "justification": "It is my personal page, views are mine"}
+    assert (await c.post("/v1/events", json=ev, headers=GOOD)).status == 201
+    await c.close()  # cleanup closes the store, which writes what is queued
+    from store import open_store
+    st = open_store(db, policy)
+    try:
+        rows, _more = st.list_events(limit=10)
+        assert len(rows) == 1
+        row = st.get_event(rows[0]["uid"])
+        assert (row["source"], row["action"], row["justification"]) == ("extension", "overridden", ev["justification"])
+        assert "missing-disclaimer" in json.dumps(row["rules"] if "rules" in row else row)
+    finally:
+        st.close()

@@ -37,9 +37,12 @@ def env(policy):
     """Servers, a browser with the extension, and its service worker, for the whole module."""
     from playwright.sync_api import sync_playwright
 
-    log = H.RecordingLog()
-    servers = H.Servers(policy, log).start()
+    from store import open_store
+
     profile = Path(tempfile.mkdtemp(prefix="pg-profile-"))
+    logdir = Path(tempfile.mkdtemp(prefix="pg-log-"))
+    log = H.TeeLog(open_store(str(logdir / "log.sqlite"), policy))
+    servers = H.Servers(policy, log).start()
     with sync_playwright() as p:
         ctx = H.launch(p, servers.site_port, profile)
         try:
@@ -49,6 +52,8 @@ def env(policy):
         finally:
             ctx.close()
             servers.stop()
+            log.real.close()
+            shutil.rmtree(logdir, ignore_errors=True)
             shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -136,6 +141,11 @@ def test_post_anyway_sends_and_logs_the_justification(env, page, site):
     ev = wait_events(env, page, 1)[-1]
     assert (ev.action, ev.source, ev.justification) == ("overridden", "extension", "Personal page; adding the statement in a follow-up")
     assert [f["rule"] for f in ev.findings] == ["missing-disclaimer"] and ev.site == SITES[site][0].split("/")[2]
+    real = env["log"].real
+    real.flush()
+    rows, _ = real.list_events(limit=1)
+    row = real.get_event(rows[0]["uid"])
+    assert (row["source"], row["action"], row["justification"]) == ("extension", "overridden", ev.justification)
 
 
 @pytest.mark.parametrize("site", SITES)
