@@ -98,10 +98,6 @@ def make_flow(method: str, url: str, body: bytes | str = b"", headers: dict[str,
 
 # ---- live proxy helpers --------------------------------------------------------------------
 
-def in_ci() -> bool:
-    return bool(os.environ.get("CI"))
-
-
 class Mitmdump:
     """A running `mitmdump` subprocess; `port` is read from its "proxy listening at" line."""
 
@@ -168,20 +164,6 @@ def write_hostmap(dirpath: Path) -> Path:
     p = dirpath / "test_hostmap_addon.py"
     p.write_text(HOSTMAP_ADDON)
     return p
-
-
-def spki_sha256_b64(ca_pem: Path) -> str:
-    """The base64 SHA-256 of the CA's SubjectPublicKeyInfo (Chromium's SPKI allow-list format)."""
-    import base64
-    import hashlib
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    cert = x509.load_pem_x509_certificate(ca_pem.read_bytes())
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 @pytest.fixture
