@@ -1,0 +1,109 @@
+"""Server-rendered SVG charts for the dashboard (no scripts, no CDN)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from html import escape
+from typing import Any
+
+from markupsafe import Markup
+
+RULE_COLORS = {
+    "conduct": "#c2410c", "student-privacy": "#b91c1c", "directory-opt-out": "#be185d",
+    "prohibited-purpose": "#7c3aed", "misrepresentation": "#4338ca", "personal-link": "#0369a1",
+    "district-link": "#0891b2", "missing-disclaimer": "#0f766e", "district-logo": "#15803d",
+    "student-connection": "#a16207", "unapproved-site": "#57534e",
+}
+ACTION_COLORS = {
+    "blocked": "#b91c1c", "warned": "#d97706", "overridden": "#7c3aed", "edited": "#15803d",
+    "cancelled": "#0369a1", "logged": "#64748b", "error": "#111827", "passed": "#cbd5e1",
+}
+
+
+def swatch(fill: str) -> str:
+    """A small colour square (an SVG, since the CSP forbids inline style attributes)."""
+    return f'<svg class="sw" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="{fill}"/></svg>'
+
+
+def color(rule: str) -> str:
+    """A stable color for a rule id (grey for rules a district added)."""
+    return RULE_COLORS.get(rule, "#6b7280")
+
+
+def _nice_max(v: int) -> int:
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000):
+        if v <= step * 4:
+            return step * 4
+    return (v // 100000 + 1) * 100000
+
+
+def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], width: int = 760, height: int = 240) -> Markup:
+    """Stacked columns: findings per day, one color per rule."""
+    by_day: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in per_day:
+        by_day[r["day"]][r["rule"]] = r["n"]
+    rules = sorted({r["rule"] for r in per_day})
+    top = _nice_max(max([sum(v.values()) for v in by_day.values()] or [0]))
+    left, bottom, right, top_pad = 40, 28, 8, 10
+    plot_w, plot_h = width - left - right, height - bottom - top_pad
+    bw = plot_w / max(1, len(days))
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="Findings per day by rule, last {len(days)} days">']
+    for i in range(5):  # grid lines and y labels
+        y = top_pad + plot_h - plot_h * i / 4
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{top * i // 4}</text>')
+    for i, day in enumerate(days):
+        x = left + i * bw
+        y = top_pad + plot_h
+        for rule in rules:
+            n = by_day.get(day, {}).get(rule, 0)
+            if not n:
+                continue
+            h = plot_h * n / top
+            y -= h
+            out.append(f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(1.0, bw - 2):.1f}" height="{h:.1f}" '
+                       f'fill="{color(rule)}"><title>{escape(day)} · {escape(rule)}: {n}</title></rect>')
+        if i % 5 == 0 or i == len(days) - 1:
+            out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 8}" class="axis" text-anchor="middle">'
+                       f'{escape(day[5:])}</text>')
+    out.append("</svg>")
+    legend = "".join(f'<span class="key">{swatch(color(r))}{escape(r)}</span>' for r in rules)
+    return Markup("".join(out) + f'<div class="legend">{legend}</div>')
+
+
+def top_rules(rows: list[dict[str, Any]], width: int = 360) -> Markup:
+    """Horizontal bars: findings per rule."""
+    if not rows:
+        return Markup('<p class="muted">No findings in this period.</p>')
+    bar_h, gap, label_w = 18, 8, 140
+    height = len(rows) * (bar_h + gap)
+    top = max(r["n"] for r in rows)
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Top rules">']
+    for i, r in enumerate(rows):
+        y = i * (bar_h + gap)
+        w = (width - label_w - 50) * r["n"] / top
+        out.append(f'<text x="{label_w - 6}" y="{y + 13}" class="label" text-anchor="end">{escape(r["rule"])}</text>'
+                   f'<rect x="{label_w}" y="{y}" width="{max(1.0, w):.1f}" height="{bar_h}" rx="3" '
+                   f'fill="{color(r["rule"])}"><title>{escape(r["rule"])}: {r["n"]}</title></rect>'
+                   f'<text x="{label_w + w + 6:.1f}" y="{y + 13}" class="label">{r["n"]}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def actions_bar(actions: dict[str, int], width: int = 360) -> Markup:
+    """One stacked bar: what happened to the posts (blocked, warned, overridden, edited...)."""
+    total = sum(actions.values())
+    if not total:
+        return Markup('<p class="muted">No events in this period.</p>')
+    out = [f'<svg class="chart" viewBox="0 0 {width} 24" role="img" aria-label="Actions">']
+    x = 0.0
+    for a, n in sorted(actions.items(), key=lambda kv: -kv[1]):
+        w = width * n / total
+        out.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="24" fill="{ACTION_COLORS.get(a, "#6b7280")}">'
+                   f'<title>{escape(a)}: {n} ({100 * n / total:.0f}%)</title></rect>')
+        x += w
+    out.append("</svg>")
+    legend = "".join(f'<span class="key">{swatch(ACTION_COLORS.get(a, "#6b7280"))}'
+                     f'{escape(a)} {n}</span>' for a, n in sorted(actions.items(), key=lambda kv: -kv[1]))
+    return Markup("".join(out) + f'<div class="legend">{legend}</div>')
