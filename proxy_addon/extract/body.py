@@ -10,7 +10,7 @@ import json
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
@@ -246,7 +246,7 @@ class Req:
     body: bytes
     host: str = ""
     path: str = ""
-    query: list[tuple[str, str]] = field(default_factory=list)
+    query_string: str = ""
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
@@ -257,7 +257,12 @@ class Req:
         except ValueError:
             raise BodyError("malformed URL") from None
         self.path = parts.path or "/"
-        self.query = parse_qsl(parts.query, keep_blank_values=True)
+        self.query_string = parts.query
+
+    @cached_property
+    def query(self) -> list[tuple[str, str]]:
+        """The URL's query parameters, in order."""
+        return parse_qsl(self.query_string, keep_blank_values=True)
 
     def header(self, name: str) -> str:
         """A header's value ('' when absent)."""
