@@ -20,9 +20,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mitmproxy import ctx, exceptions, http
 
-from checker import ImageInput, InputError, Policy, PolicyError, Post, Verdict, check, load_policy
+from checker import InputError, Policy, PolicyError, Post, Verdict, check, load_policy
 from proxy_addon import pages
-from proxy_addon.extract import BodyError, Submission, extract, is_social_host
+from proxy_addon.extract import (
+    BodyError,
+    Submission,
+    as_post,
+    extract,
+    extract_websocket,
+    is_social_host,
+)
 from proxy_addon.overrides import Overrides, content_key
 
 log = logging.getLogger("postguard.proxy")
@@ -230,10 +237,49 @@ class PostguardAddon:
             return None, None
         if sub.unreadable:
             return sub, None
-        post = Post(text=sub.text, site=sub.site, target=sub.target, links=tuple(sub.links),
-                    images=tuple(ImageInput(name=n, data=d) for n, d in sub.images), kind=sub.kind,
-                    counterpart=sub.counterpart, settings=dict(sub.settings))
-        return sub, self._check(post, self.policy)
+        return sub, self._check(as_post(sub), self.policy)
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Chat sent over a websocket (Messenger, Instagram DMs): block drops it, the rest is logged.
+
+        No page can be shown inside a websocket, so a warning cannot offer "Post anyway" here:
+        it is logged (the extension warns in the page); only `block` drops the message.
+        """
+        assert flow.websocket is not None
+        msg = flow.websocket.messages[-1]
+        if not msg.from_client or self.policy is None or not self._is_social(flow.request.pretty_host):
+            return
+        if len(msg.content) > self.max_body:
+            return
+        loop = asyncio.get_running_loop()
+
+        def analyse() -> tuple[Submission | None, Verdict | None]:
+            sub = extract_websocket(flow.request.pretty_url, msg.content, self.policy)
+            if sub is None or sub.kind is None or sub.unreadable:
+                return sub, None
+            return sub, self._check(as_post(sub), self.policy)
+
+        try:
+            sub, v = await asyncio.wait_for(loop.run_in_executor(self.pool, analyse), self.timeout)
+        except Exception as e:  # timeout, unreadable or checker error: the fail mode decides
+            self._event(flow, "error", None, None, error=f"websocket message: {type(e).__name__}: {e}"[:300])
+            if self.fail_mode == "block":
+                msg.drop()
+            return
+        if sub is None or sub.kind is None:
+            return
+        if v is None:
+            self._event(flow, "logged", sub, None, error=f"unreadable: {sub.unreadable}")
+            return
+        if v.action == "block":
+            msg.drop()
+            self._event(flow, "blocked", sub, v)
+        elif v.action == "pass":
+            if ctx.options.postguard_log_passed:
+                self._event(flow, "passed", sub, v)
+        else:
+            self._event(flow, "logged", sub, v,
+                        error="warning not shown: websocket message" if v.action == "warn" else None)
 
     # ---- decisions -------------------------------------------------------------------------
 

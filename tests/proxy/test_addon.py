@@ -304,3 +304,35 @@ def test_policy_loaded_from_option(rec):
     with taddons.context(a) as tctx:
         tctx.configure(a, postguard_policy=str(load_policy(None).data.path))
     assert a.policy is not None and a.max_body == a.policy.settings["max_body_bytes"]
+
+
+def _ws_flow(text: str | None):
+    import importlib.util
+
+    from mitmproxy import websocket
+    from mitmproxy.test import tflow
+    from wsproto.frame_protocol import Opcode
+
+    spec = importlib.util.spec_from_file_location("pg_cases_ws", Path(__file__).parent / "data" / "cases.py")
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    url, msg = cases.ws_message(text)
+    f = tflow.tflow(ws=True)
+    f.request.url = url
+    f.request.host = "edge-chat.facebook.com"
+    f.request.headers["host"] = "edge-chat.facebook.com"
+    f.websocket.messages.append(websocket.WebSocketMessage(Opcode.BINARY, True, msg))
+    return f
+
+
+@pytest.mark.parametrize("text,action,dropped", [
+    (None, "passed", False),                                                     # the clean sample
+    ("I am going to kill you at the game tomorrow.", "logged", False),           # warn: no page possible
+    ("Mason Brandt was suspended for three days after the fight.", "blocked", True),  # block: dropped
+])
+async def test_websocket_chat_message(policy, rec, text, action, dropped):
+    a, _ = make_addon(policy, rec)
+    f = _ws_flow(text)
+    await a.websocket_message(f)
+    assert rec.actions() == [action]
+    assert f.websocket.messages[-1].dropped is dropped
