@@ -248,3 +248,36 @@ def test_messenger_websocket(policy):
     assert sub.texts == [] and "encrypted" in sub.unreadable
     sub = extract_websocket(url, cases.mqtt_publish("/ls_req", b"\x00\x01binary"), policy)
     assert "not JSON" in sub.unreadable
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("https://upload.facebook.com/ajax/react_composer/attachments/photo/upload?av=1", "farr"),
+    ("https://graph.facebook.com/v19.0/me/photos", "source"),
+    ("https://discord.com/api/v9/channels/42/messages", "files[0]"),
+])
+def test_uploaded_district_logo_fires_and_other_images_do_not(url, field, policy):
+    from checker import check
+    from proxy_addon.extract import as_post
+
+    logo = (Path(__file__).resolve().parents[2] / "policies/region14/logos/region14-shield.png").read_bytes()
+    h, b = multipart({}, {field: ("x.png", logo)})
+    assert "district-logo" in check(as_post(extract("POST", url, h, b, policy)), policy).fired
+    # an upload that is not a decodable image is dropped, not a checker error
+    h, b = multipart({}, {field: ("y.png", PNG)})
+    assert list(check(as_post(extract("POST", url, h, b, policy)), policy).fired) == []
+
+
+@pytest.mark.parametrize(("req", "account"), [
+    (fb("ComposerStoryCreateMutation", {"input": {"message": {"text": T}, "actor_id": "100001234567890",
+                                                  "audience": {"to_id": "555000111222333"}}}), "sponsored"),
+    (fb("ComposerStoryCreateMutation", {"input": {"message": {"text": T}, "actor_id": "123456789012345"}}), "sponsored"),
+    (fb("ComposerStoryCreateMutation", {"input": {"message": {"text": T}, "actor_id": "100001234567890"}}), "personal"),
+    (j("POST", "https://api.linkedin.com/rest/posts", {"author": "urn:li:organization:7654321", "commentary": T}), "sponsored"),
+    (j("POST", "https://api.linkedin.com/rest/posts", {"author": "urn:li:person:AbC123xyz", "commentary": T}), "personal"),
+])
+def test_target_decides_the_account(req, account, policy):
+    from checker import check
+    from proxy_addon.extract import as_post
+
+    method, url, headers, body = req
+    assert check(as_post(extract(method, url, headers, body.encode(), policy)), policy).account == account
