@@ -119,3 +119,42 @@ def test_latin1_charset_is_honoured(policy):
     sub = extract("POST", FB, {"content-type": "application/x-www-form-urlencoded; charset=ISO-8859-1"},
                   body, policy)
     assert sub.texts == ["Café night, go team!"]
+
+
+SHAPES = [b"[]", b"1", b'"x"', b"null", b'{"variables": []}', b'{"variables": "x"}', b'{"record": []}',
+          b'{"items": "x"}', b'{"text": 5}', b'{"input": {"message": 7}}', b"variables=5", b"variables=%5B%5D",
+          b"data=%5B1%5D", b"signed_body=SIG.%5B1%5D", b"payload_json=1", b"thread_ids=x", b"text=%00"]
+CTYPES = [None, "application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+          "text/plain; charset=utf-16"]
+
+
+def test_mangled_payloads_raise_only_body_error(policy):
+    """Truncated, retyped and random bodies on every spec's endpoint: a result or BodyError, never a crash."""
+    import importlib.util
+    import random
+    from pathlib import Path
+
+    from proxy_addon.extract import extract_websocket
+
+    spec = importlib.util.spec_from_file_location("pg_cases", Path(__file__).parent / "data" / "cases.py")
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    rnd = random.Random(14)
+    tried = 0
+    for name in cases.names():
+        if name in cases.WEBSOCKET:
+            url, msg = cases.ws_message()
+            for i in range(0, len(msg), 7):
+                extract_websocket(url, msg[:i] + bytes(rnd.getrandbits(8) for _ in range(5)), policy)
+            continue
+        method, url, headers, body = cases.request(name)
+        bodies = [body[:i] for i in range(0, len(body), max(1, len(body) // 25))] + SHAPES
+        bodies += [bytes(rnd.getrandbits(8) for _ in range(64)) for _ in range(5)]
+        for b in bodies:
+            for ct in [headers.get("content-type"), *CTYPES]:
+                tried += 1
+                try:
+                    extract(method, url, {"content-type": ct} if ct else {}, b, policy)
+                except BodyError:
+                    pass
+    assert tried > 2000

@@ -281,3 +281,17 @@ def test_target_decides_the_account(req, account, policy):
 
     method, url, headers, body = req
     assert check(as_post(extract(method, url, headers, body.encode(), policy)), policy).account == account
+
+
+def test_youtube_community_post_targets_the_channel(policy):
+    import base64
+
+    from checker import check
+    from proxy_addon.extract import as_post
+
+    params = base64.urlsafe_b64encode(cases.pb_field(1, cases.pb_field(2, b"UCregion14schools000000"))).decode()
+    sub = extract(*j("POST", "https://www.youtube.com/youtubei/v1/backstage/create_post",
+                     {"commentText": cases.PRIVACY, "createBackstagePostParams": params})[:3],
+                  json.dumps({"commentText": cases.PRIVACY, "createBackstagePostParams": params}).encode(), policy)
+    assert (sub.kind, sub.target) == ("post", "UCregion14schools000000")
+    assert check(as_post(sub), policy).account == "sponsored"

@@ -7,7 +7,7 @@ import re
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
 from proxy_addon.extract.sites import spec
-from proxy_addon.extract.util import b64_decode, dig, first, make, pb_fields, strs
+from proxy_addon.extract.util import b64_decode, dig, first, make, pb_fields, pb_strings, strs
 
 YT = ("youtube.com",)
 
@@ -21,6 +21,14 @@ def video_id(params: str | None) -> str | None:
         if wt == 2 and fno == 2 and re.fullmatch(rb"[\w-]{11}", val):
             return val.decode()
     return None
+
+
+def channel_id(params: str | None) -> str | None:
+    """The channel id ("UC...") inside a community-post params blob (protobuf)."""
+    raw = b64_decode(params) if params else None
+    if not raw:
+        return None
+    return next((s for s in pb_strings(raw) if re.fullmatch(r"UC[\w-]{20,24}", s)), None)
 
 
 @spec("youtube-comment", YT, r"^/youtubei/v1/comment/(create_comment|create_comment_reply|update_comment)$")
@@ -44,5 +52,6 @@ def _live_chat(req: Req, m: re.Match[str]) -> Submission | None:
 @spec("youtube-post", YT, r"^/youtubei/v1/backstage/create_post$")
 def _post(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
+    params = first(dig(d, "createBackstagePostParams"))
     return make(req, "youtube-post", "post", strs(dig(d, "commentText"), dig(d, "postText")),
-                target=first(dig(d, "createBackstagePostParams")))
+                target=first(channel_id(params), params))
