@@ -248,3 +248,24 @@ def test_fail_mode_block_holds_the_post(env, page):
     button.click()
     page.locator("postguard-toast [role=status]").wait_for()
     assert sent(page) == []
+
+
+def test_chosen_image_is_checked(env, page, tmp_path):
+    """A district logo chosen for upload on Instagram is caught (P3), even with no caption."""
+    from PIL import Image
+
+    logo = Path(H.ROOT / "policies" / "region14" / "logos" / "region14-shield.png")
+    shot = tmp_path / "team-photo.png"  # the logo resized and re-encoded, as a phone would
+    Image.open(logo).convert("RGB").resize((300, 300)).save(shot)
+    composer, button = open_site(page, "instagram")
+    page.locator("#file").set_input_files(str(shot))
+    button.click()
+    p = panel(page)
+    p.wait_for()
+    assert p.locator('li[data-rule="district-logo"][data-clause="P3"]').count() == 1
+    p.locator('[data-act="edit"]').click()
+    plain = tmp_path / "sunset.png"
+    Image.new("RGB", (300, 300), (250, 120, 40)).save(plain)
+    page.locator("#file").set_input_files(str(plain))
+    button.click()
+    page.wait_for_function("() => window.__sent.length === 1")

@@ -83,7 +83,6 @@
   function show({ verdict, text, minChars = 10, onFix, returnFocus }) {
     close();
     const { el, root } = host("postguard-panel");
-    el.setAttribute("data-shown-at", String(performance.now()));
     let resolveChoice;
     const done = new Promise((r) => { resolveChoice = r; });
     const titleId = "pg-title", descId = "pg-desc";
@@ -179,6 +178,7 @@
     }
 
     render(verdict, text);
+    el.setAttribute("data-shown-at", String(performance.now()));  // for bench/extension
     current = { el, finish };
     return done;
   }

@@ -47,7 +47,11 @@ function modelEditor(el, { blockTag = "p", draft = false } = {}) {
     } else if (e.inputType === "insertParagraph" || e.inputType === "insertLineBreak") {
       text += "\n";
     } else if (e.inputType.startsWith("deleteContent")) {
-      text = text.slice(0, -1);
+      const sel = getSelection();
+      const chosen = sel && !sel.isCollapsed ? sel.toString().replace(/\n+/g, "\n") : "";
+      if (chosen && chosen.trim() === text.trim()) text = "";  // select-all + delete
+      else if (chosen && text.includes(chosen)) text = text.replace(chosen, "");
+      else text = text.slice(0, -1);
     }
     render();
     own = true;
@@ -68,6 +72,7 @@ function modelEditor(el, { blockTag = "p", draft = false } = {}) {
 }
 
 function sendPost(text, where) {
+  window.__t1 = performance.now();
   window.__sent.push(text);
   const a = document.createElement("article");
   a.setAttribute("data-sent", where || "post");
