@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +47,34 @@ def social_hosts_regex(policy: Policy) -> str:
     return rf"^(?:[^:]*\.)?(?:{alts})(?::\d+)?$"
 
 
+# ---- the checking worker process -------------------------------------------------------------
+# mitmproxy's event loop already saturates one core (~4 ms per request in its own add-ons);
+# extraction and the checker (~1-2 ms) run in a separate process so they use the other core.
+_worker_policy: Policy | None = None
+
+
+def _worker_init(policy_dir: str) -> None:
+    global _worker_policy
+    _worker_policy = load_policy(policy_dir)
+
+
+def _worker_analyse(method: str, url: str, headers: dict[str, str], body: bytes,
+                    max_bytes: int) -> tuple[Submission | None, Verdict | None]:
+    assert _worker_policy is not None
+    return analyse(method, url, headers, body, _worker_policy, check, max_bytes)
+
+
+def analyse(method: str, url: str, headers: Any, body: bytes, policy: Policy,
+            checker: Callable[[Post, Policy], Verdict], max_bytes: int) -> tuple[Submission | None, Verdict | None]:
+    """Extract and check one request. (None, None): not a submission; (sub, None): unreadable."""
+    sub = extract(method, url, headers, body, policy, max_bytes=max_bytes)
+    if sub is None or sub.kind is None:
+        return None, None
+    if sub.unreadable:
+        return sub, None
+    return sub, checker(as_post(sub), policy)
+
+
 def _log_url(url: str) -> str:
     """The URL without query or fragment: queries carry tokens and ids the log does not need."""
     s = urlsplit(url)
@@ -65,7 +94,10 @@ class PostguardAddon:
         self.store = store
         self._check = checker or check
         self.overrides = Overrides(600, clock)
+        self._checker_injected = checker is not None
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postguard-check")
+        self.procs: ProcessPoolExecutor | None = None
+        self.workers = 1
         self._social_cache: dict[str, bool] = {}
         self.fail_mode = "pass"
         self.max_body = 10 * 1024 * 1024
@@ -91,6 +123,8 @@ class PostguardAddon:
                           "Give up checking a post after this many ms (then the fail mode applies). 0: policy.")
         loader.add_option("postguard_device", str, "", "Device id recorded with each event.")
         loader.add_option("postguard_employee", str, "", "Employee id recorded with each event.")
+        loader.add_option("postguard_workers", int, 1,
+                          "Processes that extract and check posts (0: threads inside the proxy process).")
         loader.add_option("postguard_log_passed", bool, True, "Also log clean submissions (action passed).")
         loader.add_option("postguard_social_only", bool, True,
                           "If neither allow_hosts nor ignore_hosts is set, set allow_hosts to the "
@@ -116,11 +150,15 @@ class PostguardAddon:
         fail = opts.postguard_fail_mode or st["fail_mode"]
         if fail not in FAIL_MODES:
             raise exceptions.OptionsError(f"postguard_fail_mode: must be pass or block (got {fail!r})")
-        for name in ("postguard_max_body_bytes", "postguard_override_window", "postguard_check_timeout_ms"):
+        for name in ("postguard_max_body_bytes", "postguard_override_window", "postguard_check_timeout_ms",
+                     "postguard_workers"):
             if getattr(opts, name) < 0:
                 raise exceptions.OptionsError(f"{name}: must be 0 (policy value) or positive "
                                               f"(got {getattr(opts, name)!r})")
         self.fail_mode = fail
+        if opts.postguard_workers != self.workers or "postguard_policy" in updated:
+            self._stop_procs()
+        self.workers = opts.postguard_workers
         self.max_body = opts.postguard_max_body_bytes or int(st["max_body_bytes"])
         self.timeout = (opts.postguard_check_timeout_ms or int(st["check_timeout_ms"])) / 1000
         self.min_chars = int(st.get("justification_min_chars", 10))
@@ -152,9 +190,24 @@ class PostguardAddon:
         if old is not None:
             old.close()
 
+    def _executor(self) -> Executor:
+        if self.workers <= 0 or self._checker_injected:
+            return self.pool
+        if self.procs is None:
+            assert self.policy is not None
+            self.procs = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_init, initargs=(str(self.policy.data.path),))
+        return self.procs
+
+    def _stop_procs(self) -> None:
+        if self.procs is not None:
+            self.procs.shutdown(wait=False, cancel_futures=True)
+            self.procs = None
+
     def done(self) -> None:
-        """Flush the log and stop the check threads."""
+        """Flush the log and stop the check threads and processes."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self._stop_procs()
         if self.store is not None and not self._store_injected:
             self.store.close()
 
@@ -205,8 +258,13 @@ class PostguardAddon:
             self._too_large(flow, len(body))
             return
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self.pool, self._analyse, req.method, req.pretty_url,
-                                   req.headers.copy(), body)
+        ex = self._executor()
+        if ex is self.pool:
+            job = loop.run_in_executor(ex, analyse, req.method, req.pretty_url, req.headers.copy(), body,
+                                       self.policy, self._check, self.max_body)
+        else:
+            job = loop.run_in_executor(ex, _worker_analyse, req.method, req.pretty_url, dict(req.headers),
+                                       body, self.max_body)
         try:
             sub, verdict = await asyncio.wait_for(job, self.timeout)
         except TimeoutError:
@@ -229,15 +287,6 @@ class PostguardAddon:
             flow.metadata["postguard"] = {"action": "logged", "unreadable": sub.unreadable, "site": sub.site}
             return
         self._decide(flow, sub, verdict)
-
-    def _analyse(self, method: str, url: str, headers: Any, body: bytes) -> tuple[Submission | None, Verdict | None]:
-        """Extract and check (runs on the pool). (None, None): not a submission."""
-        sub = extract(method, url, headers, body, self.policy, max_bytes=self.max_body)
-        if sub is None or sub.kind is None:
-            return None, None
-        if sub.unreadable:
-            return sub, None
-        return sub, self._check(as_post(sub), self.policy)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Chat sent over a websocket (Messenger, Instagram DMs): block drops it, the rest is logged.

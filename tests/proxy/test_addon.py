@@ -49,7 +49,7 @@ async def run(addon: PostguardAddon, flow) -> None:
 def make_addon(policy, rec, **opts) -> tuple[PostguardAddon, taddons.context]:
     a = PostguardAddon(policy=policy, store=rec)
     tctx = taddons.context(a)
-    tctx.configure(a, **opts)
+    tctx.configure(a, **{"postguard_workers": 0, **opts})
     return a, tctx
 
 
@@ -187,7 +187,7 @@ async def test_override_expires(policy, rec):
     now = [1000.0]
     a = PostguardAddon(policy=policy, store=rec, clock=lambda: now[0])
     with taddons.context(a) as tctx:
-        tctx.configure(a, postguard_override_window=60)
+        tctx.configure(a, postguard_override_window=60, postguard_workers=0)
         f1 = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
         await run(a, f1)
         token = json.loads(f1.response.content)["postguard"]["token"]
@@ -235,7 +235,7 @@ async def test_fail_modes(policy, rec, fail_mode, status, kind):
     a = PostguardAddon(policy=policy, store=rec, checker=checker)
     with taddons.context(a) as tctx:
         tctx.configure(a, postguard_fail_mode=fail_mode, postguard_max_body_bytes=100_000,
-                       postguard_check_timeout_ms=50)
+                       postguard_check_timeout_ms=50 if kind == "timeout" else 5000, postguard_workers=0)
         body, headers = tweet(WARN_TEXT), dict(JSONH)
         if kind == "bomb":  # 50 MB of zeros in ~50 KB: refused by the bounded decoder
             body, headers = gzip.compress(b"0" * 50_000_000), {**JSONH, "content-encoding": "gzip"}
@@ -258,7 +258,7 @@ async def test_log_only_policy_forwards_and_records(policy, rec, tmp_path: Path)
                                                'action = "log"', 1))
     a = PostguardAddon(store=rec)
     with taddons.context(a) as tctx:
-        tctx.configure(a, postguard_policy=str(pol_dir))
+        tctx.configure(a, postguard_policy=str(pol_dir), postguard_workers=0)
         f = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
         await run(a, f)
     assert f.response is None and rec.actions() == ["logged"] and rec.events[0].findings[0]["rule"] == "conduct"
@@ -336,3 +336,20 @@ async def test_websocket_chat_message(policy, rec, text, action, dropped):
     await a.websocket_message(f)
     assert rec.actions() == [action]
     assert f.websocket.messages[-1].dropped is dropped
+
+
+async def test_checks_in_a_worker_process(policy, rec):
+    """The default: extraction and checks in a separate process (same decisions, bomb refused)."""
+    a = PostguardAddon(policy=policy, store=rec)
+    with taddons.context(a) as tctx:
+        tctx.configure(a, postguard_workers=1, postguard_max_body_bytes=100_000, postguard_check_timeout_ms=60_000)
+        flows = [make_flow("POST", "https://api.twitter.com/2/tweets", tweet(t), JSONH)
+                 for t in (WARN_TEXT, CLEAN_TEXT, BLOCK_TEXT)]
+        flows.append(make_flow("POST", "https://api.twitter.com/2/tweets", gzip.compress(b"0" * 5_000_000),
+                               {**JSONH, "content-encoding": "gzip"}))
+        for f in flows:
+            await run(a, f)
+        a.done()
+    assert a.procs is None
+    assert [f.response.status_code if f.response else None for f in flows] == [403, None, 403, None]
+    assert rec.actions() == ["warned", "passed", "blocked", "error"]
