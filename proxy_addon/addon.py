@@ -125,7 +125,9 @@ class PostguardAddon:
         loader.add_option("postguard_employee", str, "", "Employee id recorded with each event.")
         loader.add_option("postguard_workers", int, 1,
                           "Processes that extract and check posts (0: threads inside the proxy process).")
-        loader.add_option("postguard_log_passed", bool, True, "Also log clean submissions (action passed).")
+        loader.add_option("postguard_log_passed", bool, False,
+                          "Also log clean submissions (action passed). Off by default: the log keeps "
+                          "what the policy flagged, not every post an employee makes.")
         loader.add_option("postguard_social_only", bool, True,
                           "If neither allow_hosts nor ignore_hosts is set, set allow_hosts to the "
                           "policy's social hosts so nothing else is decrypted.")

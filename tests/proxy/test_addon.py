@@ -49,7 +49,7 @@ async def run(addon: PostguardAddon, flow) -> None:
 def make_addon(policy, rec, **opts) -> tuple[PostguardAddon, taddons.context]:
     a = PostguardAddon(policy=policy, store=rec)
     tctx = taddons.context(a)
-    tctx.configure(a, **{"postguard_workers": 0, **opts})
+    tctx.configure(a, **{"postguard_workers": 0, "postguard_log_passed": True, **opts})
     return a, tctx
 
 
@@ -342,7 +342,8 @@ async def test_checks_in_a_worker_process(policy, rec):
     """The default: extraction and checks in a separate process (same decisions, bomb refused)."""
     a = PostguardAddon(policy=policy, store=rec)
     with taddons.context(a) as tctx:
-        tctx.configure(a, postguard_workers=1, postguard_max_body_bytes=100_000, postguard_check_timeout_ms=60_000)
+        tctx.configure(a, postguard_workers=1, postguard_max_body_bytes=100_000, postguard_check_timeout_ms=60_000,
+                       postguard_log_passed=True)
         flows = [make_flow("POST", "https://api.twitter.com/2/tweets", tweet(t), JSONH)
                  for t in (WARN_TEXT, CLEAN_TEXT, BLOCK_TEXT)]
         flows.append(make_flow("POST", "https://api.twitter.com/2/tweets", gzip.compress(b"0" * 5_000_000),
@@ -353,3 +354,12 @@ async def test_checks_in_a_worker_process(policy, rec):
     assert a.procs is None
     assert [f.response.status_code if f.response else None for f in flows] == [403, None, 403, None]
     assert rec.actions() == ["warned", "passed", "blocked", "error"]
+
+
+async def test_clean_posts_not_logged_by_default(policy, rec):
+    a = PostguardAddon(policy=policy, store=rec)
+    with taddons.context(a) as tctx:
+        tctx.configure(a, postguard_workers=0)
+        f = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(CLEAN_TEXT), JSONH)
+        await run(a, f)
+    assert f.response is None and rec.events == [] and f.metadata["postguard"]["action"] == "pass"
