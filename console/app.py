@@ -44,6 +44,7 @@ CONFIG = web.AppKey("config", ConsoleConfig)
 STORE = web.AppKey("store", Store)
 POLICY = web.AppKey("policy", object)
 LOGIN_FAILS = web.AppKey("login_fails", dict)
+USER = web.RequestKey("user", auth.User)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -80,7 +81,8 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
     matching CSRF token and, when the browser sends one, a same-origin Origin header."""
     st = request.app[STORE]
     user = await in_thread(auth.session_user, st, request.cookies.get(SESSION_COOKIE))
-    request["user"] = user
+    if user is not None:
+        request[USER] = user
     if request.method not in ("GET", "HEAD"):
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"{request.scheme}://{request.host}":
@@ -116,7 +118,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _context(request: web.Request) -> dict[str, Any]:
-    user = request.get("user")
+    user = request.get(USER)
     return {"user": user, "csrf": user.csrf if user else "", "path": request.path}
 
 
@@ -129,7 +131,7 @@ def create_app(config: ConsoleConfig) -> web.Application:
     app[LOGIN_FAILS] = {}
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=jinja2.select_autoescape(default=True),
-                               context_processors=[_context], undefined=jinja2.StrictUndefined)
+                               context_processors=[_context])
     env.filters["when"] = lambda ts: (ts or "")[:19].replace("T", " ")
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     app.cleanup_ctx.append(_store_ctx)

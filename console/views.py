@@ -21,6 +21,7 @@ from console.app import (
     POLICY,
     SESSION_COOKIE,
     STORE,
+    USER,
     in_thread,
 )
 from store import ACTIONS, REVIEW_STATUSES, Filters
@@ -83,7 +84,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """End the session."""
     st = request.app[STORE]
     await in_thread(auth.end_session, st, request.cookies.get(SESSION_COOKIE))
-    await in_thread(st.audit, request["user"].name, "logout")
+    await in_thread(st.audit, request[USER].name, "logout")
     resp = web.HTTPSeeOther("/login")
     resp.del_cookie(SESSION_COOKIE, path="/")
     raise resp
@@ -171,7 +172,7 @@ async def event_page(request: web.Request) -> dict[str, Any]:
     uid = request.match_info["uid"]
     if not UID.match(uid):
         raise web.HTTPNotFound(text="no such event")
-    st, user = request.app[STORE], request["user"]
+    st, user = request.app[STORE], request[USER]
     ev = await in_thread(st.get_event, uid)
     if ev is None:
         raise web.HTTPNotFound(text="no such event")
@@ -190,7 +191,7 @@ async def review(request: web.Request) -> web.StreamResponse:
     if not UID.match(uid) or status not in REVIEW_STATUSES[1:] or len(note) > 2000:
         raise web.HTTPBadRequest(text="choose reviewed, dismissed or escalated; notes up to 2000 characters")
     st = request.app[STORE]
-    if not await in_thread(st.review, uid, request["user"].name, status, note):
+    if not await in_thread(st.review, uid, request[USER].name, status, note):
         raise web.HTTPNotFound(text="no such event")
     raise web.HTTPSeeOther(f"/events/{uid}?saved={status}")
 
@@ -232,7 +233,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(text=error)
     st = request.app[STORE]
     out, n = await in_thread(_write_export, st.db, f, fmt)
-    await in_thread(st.audit, request["user"].name, "export", None,
+    await in_thread(st.audit, request[USER].name, "export", None,
                     json.dumps({"format": fmt, "n": n, **f.active()}))
     resp = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8" if fmt == "csv" else "application/json; charset=utf-8",
@@ -249,7 +250,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 # -- admin: audit trail and chain verification ------------------------------------------------
 def _admin(request: web.Request) -> None:
-    if not request["user"].is_admin:
+    if not request[USER].is_admin:
         raise web.HTTPForbidden(text="admins only")
 
 
@@ -279,5 +280,5 @@ async def verify(request: web.Request) -> dict[str, Any]:
     _admin(request)
     st = request.app[STORE]
     n, problems = await in_thread(st.verify)
-    await in_thread(st.audit, request["user"].name, "verify", None, f"{n} events, {len(problems)} problems")
+    await in_thread(st.audit, request[USER].name, "verify", None, f"{n} events, {len(problems)} problems")
     return {"n": n, "problems": problems}
