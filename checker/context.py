@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from checker.links import Link, find_urls
 from checker.model import Post
 from checker.roster import NameHit, NameView
-from checker.text import Folded, Token, fold, sentences, words
+from checker.text import Folded, Token, deleet_text, fold, sentences, words
 
 if TYPE_CHECKING:
     from checker.policy import Policy, SponsoredSite
@@ -29,6 +29,11 @@ class Context:
     def folded(self) -> Folded:
         """The folded text with its offset map."""
         return fold(self.text)
+
+    @cached_property
+    def deleeted(self) -> str:
+        """The folded text with leetspeak read as letters (same offsets as `folded`)."""
+        return deleet_text(self.folded.text)
 
     @cached_property
     def tokens(self) -> list[Token]:

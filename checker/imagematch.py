@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 50_000_000
 CROPS = (0.0, 0.05, 0.1)
+ROTATIONS = (-5, -3, 3, 5)
 
 
 class NotAnImage(ValueError):
@@ -77,6 +78,11 @@ class LogoIndex:
                     names.append(name)
                 if l_ == t == r == b == 0:
                     rows.append(_hash(ImageOps.invert(crop)))
+                    names.append(name)
+            for deg in ROTATIONS:  # a photo of a printed logo is rarely perfectly level
+                rot = img.rotate(deg, resample=Image.BICUBIC, fillcolor=(255, 255, 255))
+                for ch in ("L", "V"):
+                    rows.append(_hash(rot, ch))
                     names.append(name)
         self.names = names
         self.table = np.array(rows, dtype=bool) if rows else np.zeros((0, 64), dtype=bool)

@@ -77,8 +77,8 @@ def find_urls(text: str) -> list[tuple[tuple[int, int], str]]:
             host = url.split("/", 1)[0]
             if not registered_domain(host) or host.replace(".", "").isdigit():
                 continue
-            # "e.g", "a.m" and friends: a bare domain needs a label of 2+ letters before the suffix.
-            if len(host.split(".")[-2]) < 2:
+            # "e.g", "a.m" and friends: a one-letter label is a domain only with a path (x.com/...).
+            if len(host.split(".")[-2]) < 2 and "/" not in url:
                 continue
         out.append(((m.start(), end), url))
     return out
@@ -93,6 +93,7 @@ class LinkClassifier:
         self.sponsored = data.district.sponsored
         social = data.social
         self.blog_hosts = {h.lower() for h in social.get("blog_hosts", [])}
+        self.aliases = {k.lower(): v.lower() for k, v in social.get("aliases", {}).items()}
         self.profiles: dict[str, list[re.Pattern[str]]] = {
             dom.lower(): [re.compile(p, re.I) for p in pats]
             for dom, pats in social.get("profiles", {}).items()
@@ -103,14 +104,19 @@ class LinkClassifier:
         host, path = split_url(url)
         if not host:
             return None
-        rd = registered_domain(host)
+        rd = self.canonical(registered_domain(host))
+        first = path.split("/")[1] if path.count("/") >= 1 and len(path) > 1 else ""
         for s in self.sponsored:
-            if registered_domain(s.host) != rd:
+            if self.canonical(registered_domain(s.host)) != rd:
                 continue
             sp = s.path.lower()
-            if path == sp or path.startswith(sp + "/"):
+            if path == sp or path.startswith(sp + "/") or (first and first in s.ids):
                 return s
         return None
+
+    def canonical(self, domain: str) -> str:
+        """One name for sites known by two (twitter.com is x.com)."""
+        return self.aliases.get(domain, domain)
 
     def classify(self, url: str, span: tuple[int, int] | None = None) -> Link:
         """Classify one URL."""
@@ -121,11 +127,11 @@ class LinkClassifier:
         s = self.sponsored_match(url)
         if s is not None:
             return Link(url, span, "sponsored-site", f"the district-sponsored site {s.url} (form {s.request_form})")
-        if rd in self.blog_hosts or any(host.endswith("." + b) for b in self.blog_hosts):
+        if host in self.blog_hosts or rd in self.blog_hosts or any(host.endswith("." + b) for b in self.blog_hosts):
             sub = host[: -len(rd)].rstrip(".") if host != rd else ""
             if sub not in ("", "www") or path.strip("/"):
                 return Link(url, span, "personal-page", f"a personal blog or web page on {rd}")
-        for pat in self.profiles.get(rd, ()):
+        for pat in self.profiles.get(self.canonical(rd), ()):
             if pat.search(path or "/"):
                 return Link(url, span, "personal-profile", f"a personal profile on {rd}")
         return Link(url, span, "other", rd or host)

@@ -43,8 +43,17 @@ class NameHit:
 _NAME_WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 
 
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def _squash(word: str) -> str:
+    # Both roster keys and text lose doubled letters, so "MASONNN" meets "Mason" and
+    # "Anna" still meets "Anna"; the rare merge ("Masson"/"Mason") errs on the safe side.
+    return _REPEATS.sub(r"\1", word)
+
+
 def _norm(name: str) -> str:
-    return " ".join(_NAME_WORD.findall(name.lower().replace("'s ", " ")))
+    return " ".join(_squash(w) for w in _NAME_WORD.findall(name.lower().replace("'s ", " ")))
 
 
 class NameView:
@@ -62,6 +71,7 @@ class NameView:
                 w, end = w[:-2], end - 2
             elif w.endswith("'"):
                 w, end = w[:-1], end - 1
+            w = _squash(w)
             parts.append(w)
             offs.append((pos, m.start(), end))
             pos += len(w) + 1

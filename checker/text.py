@@ -22,6 +22,7 @@ CONFUSABLES: dict[str, str] = {
     "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r",
     "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ı": "i", "ł": "l",
     "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th",
+    "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "`": "'",
 }
 # Digits and symbols read as letters inside a word ("sh!t", "b1tch", "@ss").
 LEET: dict[str, str] = {
@@ -70,12 +71,44 @@ def _fold_char(ch: str) -> str:
 _FOLD_CACHE: dict[str, str] = {}
 
 
+# Three or more single letters with one separator between them: "T y l e r", "V.O.T.E".
+_SPACED = re.compile(r"(?<![a-z0-9])[a-z](?:[ .\-_*~][a-z]){2,}(?![a-z0-9])")
+# Once a post spells words out, two-letter words are spelled out too ("V O T E  N O").
+_SPACED2 = re.compile(r"(?<![a-z0-9])[a-z][ .\-_*~][a-z](?![a-z0-9])")
+
+
+def _single_spaces(text: str, src: list[int]) -> tuple[str, list[int]]:
+    keep = [not (c == " " and i and text[i - 1] == " ") for i, c in enumerate(text)]
+    return "".join(c for c, k in zip(text, keep, strict=True) if k), [s for s, k in zip(src, keep, strict=True) if k]
+
+
+def deleet_text(folded: str) -> str:
+    """Folded text with digits and symbols inside words read as letters; same length, so
+    the offset map of the folded text still applies ("pr0mo c0de" -> "promo code")."""
+    return _WORD.sub(lambda m: deleet(m.group()), folded)
+
+
 def fold(text: str) -> Folded:
-    """Fold `text` for matching (see module doc), keeping the offset map."""
+    """Fold `text` for matching (see module doc), keeping the offset map.
+
+    Also splits hashtags at case and digit changes ("#TylerQuinlan" -> "#tyler quinlan") and
+    joins words spelled out letter by letter ("T y l e r  Q u i n l a n" -> "tyler  quinlan").
+    """
     out: list[str] = []
     src: list[int] = []
     cache = _FOLD_CACHE
+    in_tag = False
+    prev = ""
     for i, ch in enumerate(text):
+        if ch == "#":
+            in_tag = True
+        elif in_tag:
+            if not (ch.isalnum() or ch == "_"):
+                in_tag = False
+            elif prev.isalnum() and ((prev.islower() and ch.isupper()) or (prev.isalpha() != ch.isalpha())):
+                out.append(" ")
+                src.append(i)
+        prev = ch
         f = cache.get(ch)
         if f is None:
             f = _fold_char(ch)
@@ -87,7 +120,18 @@ def fold(text: str) -> Folded:
         elif f:
             out.extend(f)
             src.extend([i] * len(f))
-    return Folded("".join(out), tuple(src), text)
+    folded = "".join(out)
+    if _SPACED.search(folded):
+        keep = bytearray(b"\x01") * len(folded)
+        for pat in (_SPACED, _SPACED2):
+            for m in pat.finditer(folded):
+                for j in range(m.start() + 1, m.end(), 2):
+                    keep[j] = 0
+        folded = "".join(c for c, k in zip(folded, keep, strict=True) if k)
+        src = [s for s, k in zip(src, keep, strict=True) if k]
+    if "  " in folded:  # runs of spaces count as one (after the letter joining, which reads them)
+        folded, src = _single_spaces(folded, src)
+    return Folded(folded, tuple(src), text)
 
 
 # A word: letters, digits and the symbols people substitute for letters or use as masks.

@@ -29,10 +29,22 @@ class Misrepresentation(Rule):
         """A finding for the first opinion marker in each sentence."""
         folded = ctx.folded
         out = []
-        for m in self.opinion.finditer(folded.text):
+        for m in self.opinion.finditer(ctx.deleeted):
             span = folded.span(m.start(), m.end())
             lo, hi = ctx.sentence_window(span[0], span[1], 0)
             if self.allow.search(ctx.text[lo:hi].lower()):
                 continue
+            if quoted(ctx.text, span[0]):
+                continue  # someone else's words, quoted and attributed
             out.append(self.finding(ctx, "a personal opinion stated on a district-sponsored site", 0.8, span=span))
         return out
+
+
+QUOTES = '"\u201c\u201d'
+
+
+def quoted(text: str, pos: int) -> bool:
+    """Whether `pos` sits inside a double-quoted passage (an odd number of quotes before it
+    since the start of its paragraph)."""
+    start = text.rfind("\n", 0, pos) + 1
+    return sum(text.count(q, start, pos) for q in QUOTES) % 2 == 1
