@@ -53,8 +53,13 @@ def main() -> None:
         rows.append((first, last, opt, sid, pref, grade))
         seen.add((first, last))
     sid_n = 100100
+    syll = ["ar", "bel", "cor", "dan", "el", "fen", "gar", "hol", "ing", "kes", "lan", "mor",
+            "nor", "os", "pem", "quil", "ros", "sten", "tor", "ul", "vane", "wick", "yor", "zell"]
     while len(rows) < n:
         first, last = rng.choice(FIRST), rng.choice(LAST)
+        if len(seen) > len(FIRST) * len(LAST) // 2:
+            # Past the name lists: invented surnames from syllables (still fictional).
+            last = "".join(rng.choice(syll) for _ in range(rng.randint(2, 3))).capitalize()
         if (first, last) in seen:
             continue
         seen.add((first, last))
