@@ -119,7 +119,7 @@ async def post_events(request: web.Request) -> web.Response:
 
 
 async def get_policy(request: web.Request) -> web.Response:
-    """GET /v1/policy: clauses, the monitoring notice, rule actions and the social hosts."""
+    """GET|POST /v1/policy: clauses, the monitoring notice, rule actions and the social hosts."""
     return web.json_response(request.app[POLICY_VIEW])
 
 
@@ -162,5 +162,8 @@ def create_app(config: BackendConfig) -> web.Application:
     app.router.add_post("/v1/check", check_post)
     app.router.add_post("/v1/events", post_events)
     app.router.add_get("/v1/policy", get_policy)
+    # Chromium sends no Origin on an extension's GET to a host it has permissions for, and
+    # a missing Origin is refused; so the extension reads the policy with a POST.
+    app.router.add_post("/v1/policy", get_policy)
     app.router.add_get("/healthz", healthz)
     return app

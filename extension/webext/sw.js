@@ -99,10 +99,13 @@ async function sendEvent(event) {
   }
 }
 
-async function getPolicy(cfg) {
-  if (policyCache && Date.now() - policyCache.at < 5 * 60 * 1000) return policyCache.data;
-  const data = await call(cfg, "GET", "/v1/policy");
-  policyCache = { at: Date.now(), data };
+async function getPolicy(cfg, fresh = false) {
+  if (!fresh && policyCache && policyCache.url === cfg.backendUrl && Date.now() - policyCache.at < 5 * 60 * 1000) {
+    return policyCache.data;
+  }
+  // POST, not GET: Chromium adds no Origin to an extension's GET, and the backend needs one.
+  const data = await call(cfg, "POST", "/v1/policy", {});
+  policyCache = { at: Date.now(), url: cfg.backendUrl, data };
   return data;
 }
 
@@ -125,7 +128,7 @@ async function handle(msg) {
       return sendEvent(msg.event);
     case "status": {
       let policy = null;
-      try { await call(cfg, "GET", "/healthz"); policy = await getPolicy(cfg); } catch (_) { /* shown as down */ }
+      try { policy = await getPolicy(cfg, true); lastStatus = { ok: true, at: Date.now(), error: null }; } catch (_) { /* shown as down */ }
       const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
       return {
         ok: true, backend: lastStatus, queued: q.length, policy,

@@ -31,6 +31,9 @@ PAGES = {  # host -> fixture page
     "x.com": "x.html",
     "www.linkedin.com": "linkedin.html",
     "www.instagram.com": "instagram.html",
+    "www.youtube.com": "youtube.html",
+    "www.reddit.com": "reddit.html",
+    "www.tiktok.com": "tiktok.html",
 }
 
 

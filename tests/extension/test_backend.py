@@ -147,6 +147,8 @@ async def test_sponsored_target_decides_account(client):
 
 async def test_policy_and_healthz(client, policy):
     p = await (await client.get("/v1/policy", headers=GOOD)).json()
+    assert p == await (await client.post("/v1/policy", json={}, headers=GOOD)).json()
+    assert (await client.post("/v1/policy", json={})).status == 403  # still no Origin, no answer
     assert p["notice"] == policy.data.notice and p["clauses"]["P2"]
     assert "facebook.com" in p["social_hosts"] and p["actions"]["conduct"]["sponsored"] == "block"
     assert "Quinlan" not in json.dumps(p)  # the roster never leaves the device

@@ -29,6 +29,9 @@ SITES = {
     "x": ("https://x.com/home", "#composer", '[data-testid="tweetButtonInline"]'),
     "linkedin": ("https://www.linkedin.com/feed/", "#composer", "#post-btn"),
     "instagram": ("https://www.instagram.com/", "#composer", "#share-btn"),
+    "youtube": ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "#contenteditable-root", "#submit-button button"),
+    "reddit": ("https://www.reddit.com/r/Connecticut/comments/abc123/town_news/", "#composer", 'button[slot="submit-button"]'),
+    "tiktok": ("https://www.tiktok.com/@someone/video/7300000000000000000", "#composer", "#post-btn"),
 }
 
 
@@ -187,7 +190,7 @@ def test_x_ctrl_enter_is_caught(env, page):
     assert wait_events(env, page, 1)[-1].action == "cancelled"
 
 
-@pytest.mark.parametrize("site,selector", [("facebook", "#comment"), ("instagram", "#comment")])
+@pytest.mark.parametrize("site,selector", [("facebook", "#comment"), ("instagram", "#comment"), ("tiktok", "#composer")])
 def test_enter_in_a_comment_box_is_caught_and_replayed(env, page, site, selector):
     open_site(page, site)
     box = page.locator(selector)
@@ -269,3 +272,16 @@ def test_chosen_image_is_checked(env, page, tmp_path):
     page.locator("#file").set_input_files(str(plain))
     button.click()
     page.wait_for_function("() => window.__sent.length === 1")
+
+
+def test_popup_shows_status_notice_and_policy(env, page, policy):
+    from extension.backend import EXTENSION_ID
+
+    assert env["sw"].url.startswith(f"chrome-extension://{EXTENSION_ID}/")  # the manifest key pins the id
+    page.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html")
+    page.locator("#status.ok").wait_for()
+    assert page.locator("#notice").inner_text() == policy.data.notice.strip()
+    assert page.locator("#personal li").count() == 9 and page.locator("#sponsored li").count() == 10
+    H.configure(env["sw"], "http://127.0.0.1:9")
+    page.reload()
+    page.locator("#status.down").wait_for()

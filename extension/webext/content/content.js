@@ -167,7 +167,8 @@
 
   function onClick(e) {
     if (bypass) return;
-    const btn = e.target && e.target.closest && e.target.closest('button, [role="button"], input[type="submit"]');
+    // composedPath: the button may sit in (or be slotted into) a web component's shadow root.
+    const btn = e.composedPath().find((n) => n.nodeType === 1 && n.matches('button, [role="button"], input[type="submit"]'));
     if (!btn || !S.isSubmit(site, btn) || btn.closest("postguard-panel")) return;
     hold(e, S.composerOf(btn, lastEditor), { type: "click", el: btn });
   }
