@@ -427,7 +427,7 @@ class PostguardAddon:
         pending = self.overrides.get_pending(token, req.pretty_host) if token else None
         if pending is None:
             flow.metadata["postguard"] = {"action": "override-rejected"}
-            self._respond(flow, "error", [], "", "", "", status=410,
+            self._respond(flow, "expired", [], "", "", "", status=410,
                           error="this warning has expired or was already used; post again to have it checked")
             return
         sub: Submission = pending.event["sub"]
@@ -439,7 +439,7 @@ class PostguardAddon:
                           justification=justification)
             return
         if self.overrides.grant(token, req.pretty_host) is None:
-            self._respond(flow, "error", [], "", "", "", status=410, error="this warning was already used")
+            self._respond(flow, "expired", [], "", "", "", status=410, error="this warning was already used")
             return
         self._event(flow, "overridden", sub, v, justification=justification, request_id=token,
                     url=pending.request[1] if pending.request else None)

@@ -81,6 +81,9 @@ _TITLES = {
     "error": ("This post could not be checked, so it was not sent",
               "postguard could not read or check this post, and the district's setting is to hold "
               "posts that cannot be checked. Please try again, or contact IT if it keeps happening."),
+    "expired": ("This warning has expired",
+                "The chance to post this anyway has expired or was already used. Go back and post "
+                "again: postguard will check it again."),
     "too_large": ("This upload is too large to check",
                   "The request is larger than the district's limit for posts to social media, so it "
                   "was not sent."),
@@ -90,7 +93,7 @@ _TITLES = {
 def render_html(kind: str, *, notice: str, clauses: dict[str, str], findings: list[dict[str, Any]] = (),
                 text: str = "", token: str = "", min_chars: int = 10, back_url: str = "/",
                 override_error: str = "", justification: str = "", digest: str = "") -> str:
-    """The page for `kind` in warn | block | error | too_large."""
+    """The page for `kind` in warn | block | error | expired | too_large."""
     title, lead = _TITLES[kind]
     spans = [f["span"] for f in findings if f.get("span")]
     return _env.get_template("notice.html").render(

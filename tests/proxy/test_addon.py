@@ -363,3 +363,11 @@ async def test_clean_posts_not_logged_by_default(policy, rec):
         f = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(CLEAN_TEXT), JSONH)
         await run(a, f)
     assert f.response is None and rec.events == [] and f.metadata["postguard"]["action"] == "pass"
+
+
+async def test_expired_override_page_is_kind_and_has_notice(policy, rec):
+    a, _ = make_addon(policy, rec)
+    f = await override(a, "www.facebook.com", "no-such-token", "a sufficiently long reason", as_json=False)
+    html = f.response.get_text()
+    assert f.response.status_code == 410 and "This warning has expired" in html and "P.A. 98-142" in html
+    assert "Post anyway" not in html and rec.events == []
