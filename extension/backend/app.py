@@ -21,6 +21,11 @@ from extension.backend.security import error, guard
 CONFIG = web.AppKey("config", BackendConfig)
 LOG = web.AppKey("log", object)
 POLICY_VIEW = web.AppKey("policy_view", dict)
+CACHE = web.AppKey("verdict_cache", dict)
+# The submit usually re-checks the text the last typing hint just checked; a small LRU of
+# verdicts (text-only posts, short texts) turns that second check into a lookup.
+CACHE_SIZE = 256
+CACHE_MAX_TEXT = 5000
 
 
 async def _json_body(request: web.Request, body_schema: dict[str, Any]) -> dict[str, Any] | web.Response:
@@ -71,15 +76,25 @@ async def check_post(request: web.Request) -> web.Response:
     if isinstance(images, web.Response):
         return images
     policy = request.app[CONFIG].policy
-    post = _post(body, images)
-    try:
-        # Images (perceptual hashing) are the slow part; keep the loop free for them only.
-        verdict = await asyncio.to_thread(check, post, policy) if images else check(post, policy)
-    except InputError as e:
-        return error(400, f"cannot check this post: {e}")
-    out = explain(verdict, policy, body["text"])
-    out["request_id"] = uuid.uuid4().hex
-    return web.json_response(out)
+    cache = request.app[CACHE]
+    key = None if images or len(body["text"]) > CACHE_MAX_TEXT else json.dumps(
+        [body["text"], body["site"], body.get("target"), body.get("links"), body.get("kind"), body.get("account")])
+    out = cache.get(key) if key else None
+    if out is None:
+        post = _post(body, images)
+        try:
+            # Images (perceptual hashing) are the slow part; keep the loop free for them only.
+            verdict = await asyncio.to_thread(check, post, policy) if images else check(post, policy)
+        except InputError as e:
+            return error(400, f"cannot check this post: {e}")
+        out = explain(verdict, policy, body["text"])
+        if key:
+            cache[key] = out
+            if len(cache) > CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+    else:
+        cache[key] = cache.pop(key)  # most recently used last
+    return web.json_response({**out, "request_id": uuid.uuid4().hex})
 
 
 async def post_events(request: web.Request) -> web.Response:
@@ -158,6 +173,7 @@ def create_app(config: BackendConfig) -> web.Application:
     app = web.Application(middlewares=[guard(config)], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app[POLICY_VIEW] = policy_view(config)
+    app[CACHE] = {}
     app.cleanup_ctx.append(_log_ctx)
     app.router.add_post("/v1/check", check_post)
     app.router.add_post("/v1/events", post_events)

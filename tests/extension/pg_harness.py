@@ -34,6 +34,7 @@ PAGES = {  # host -> fixture page
     "www.youtube.com": "youtube.html",
     "www.reddit.com": "reddit.html",
     "www.tiktok.com": "tiktok.html",
+    "mastodon.social": "mastodon.html",
 }
 
 

@@ -211,3 +211,10 @@ async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
         assert "missing-disclaimer" in json.dumps(row["rules"] if "rules" in row else row)
     finally:
         st.close()
+
+
+async def test_repeated_check_gets_a_fresh_request_id(client):
+    a = await (await client.post("/v1/check", json=_body(), headers=GOOD)).json()
+    b = await (await client.post("/v1/check", json=_body(), headers=GOOD)).json()
+    assert a["request_id"] != b["request_id"]
+    assert {k: v for k, v in a.items() if k != "request_id"} == {k: v for k, v in b.items() if k != "request_id"}

@@ -32,6 +32,7 @@ SITES = {
     "youtube": ("https://www.youtube.com/watch?v=dQw4w9WgXcQ", "#contenteditable-root", "#submit-button button"),
     "reddit": ("https://www.reddit.com/r/Connecticut/comments/abc123/town_news/", "#composer", 'button[slot="submit-button"]'),
     "tiktok": ("https://www.tiktok.com/@someone/video/7300000000000000000", "#composer", "#post-btn"),
+    "mastodon (generic)": ("https://mastodon.social/home", "#composer", 'button[type="submit"]'),
 }
 
 
@@ -82,6 +83,11 @@ def write(page, composer, text):
     page.keyboard.type(text)
 
 
+def composer_text(composer):
+    """What the person sees in the composer (a textarea's value, or an editor's text)."""
+    return composer.evaluate("el => el.matches('textarea') ? el.value : el.innerText").strip()
+
+
 def panel(page):
     return page.locator('postguard-panel [role="alertdialog"]')
 
@@ -122,7 +128,7 @@ def test_edit_keeps_the_text(env, page, site):
     assert page.evaluate("() => document.querySelector('postguard-panel').shadowRoot.activeElement.dataset.act") == "edit"
     page.keyboard.press("Enter")  # the focused Edit button, from the keyboard
     panel(page).wait_for(state="detached")
-    assert composer.inner_text().strip() == DISCLAIMER
+    assert composer_text(composer) == DISCLAIMER
     assert sent(page) == []
     assert [e.action for e in wait_events(env, page, 1)] == ["edited"]
 
@@ -171,7 +177,7 @@ def test_disclaimer_fix_inserts_the_statement(env, page, site, policy):
     p = panel(page)
     p.locator("button[data-fix]").click()
     p.locator('[data-act="post"]').wait_for()  # re-checked: nothing left to fix
-    text = composer.inner_text()
+    text = composer_text(composer)
     assert DISCLAIMER in text and policy.district.disclaimer_fix in text
     p.locator('[data-act="post"]').click()
     page.wait_for_function("() => window.__sent.length === 1")
@@ -285,3 +291,16 @@ def test_popup_shows_status_notice_and_policy(env, page, policy):
     H.configure(env["sw"], "http://127.0.0.1:9")
     page.reload()
     page.locator("#status.down").wait_for()
+
+
+def test_generic_form_submit_by_keyboard(env, page):
+    """On a host with no adapter, Ctrl+Enter -> form submit is held, then replayed on Post anyway."""
+    composer, _ = open_site(page, "mastodon (generic)")
+    write(page, composer, DISCLAIMER)
+    page.keyboard.press("Control+Enter")
+    p = panel(page)
+    p.locator('[data-act="anyway"]').click()
+    p.locator("#pg-just").fill("My personal account, my own views")
+    p.locator('[data-act="confirm"]').click()
+    page.wait_for_function("() => window.__sent.length === 1")
+    assert sent(page) == [DISCLAIMER]
