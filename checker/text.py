@@ -154,7 +154,7 @@ def words(folded: str) -> list[Token]:
 
 def deleet(word: str) -> str:
     """Read digits and symbols inside a word as letters; pure numbers stay numbers."""
-    if word.isdigit() or not any(c.isalpha() for c in word):
+    if word.isalpha() or word.isdigit() or not any(c.isalpha() for c in word):
         return word
     return "".join(LEET.get(c, c) for c in word)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -48,11 +49,21 @@ class Lexicon:
     def __init__(self, base_words: tuple[str, ...]) -> None:
         single = tuple(w for w in base_words if " " not in w)
         self.forms = inflect(single)
+        self._cache: dict[str, tuple[str | None, bool]] = {}
         self.by_len: dict[int, list[str]] = {}
         for f in self.forms:
             self.by_len.setdefault(len(f), []).append(f)
 
     def _lookup(self, word: str) -> tuple[str | None, bool]:
+        # Words repeat across posts ("the", "game"): remember answers, bounded.
+        hit = self._cache.get(word)
+        if hit is None:
+            hit = self._lookup_uncached(word)
+            if len(self._cache) < 100_000:
+                self._cache[word] = hit
+        return hit
+
+    def _lookup_uncached(self, word: str) -> tuple[str | None, bool]:
         forms = self.forms
         if word in forms:
             return forms[word], False
@@ -84,6 +95,9 @@ class Lexicon:
         return hits
 
 
+_NORM_CACHE: dict[str, str] = {}
+
+
 class NormString:
     """Tokens deleeted, de-stretched and apostrophe-free, joined by spaces, for phrase patterns."""
 
@@ -93,7 +107,11 @@ class NormString:
         self.offs: list[tuple[int, int, int]] = []  # norm start, folded start, folded end
         pos = 0
         for t in toks:
-            w0 = destretch(deleet(t.text.replace("'", "")))
+            w0 = _NORM_CACHE.get(t.text)
+            if w0 is None:
+                w0 = destretch(deleet(t.text.replace("'", "")))
+                if len(_NORM_CACHE) < 100_000:
+                    _NORM_CACHE[t.text] = w0
             parts.append(w0)
             self.offs.append((pos, t.start, t.end))
             pos += len(w0) + 1
@@ -102,8 +120,6 @@ class NormString:
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """Original-text span of norm-string chars [a, b)."""
-        import bisect
-
         keys = [o[0] for o in self.offs]
         i = max(bisect.bisect_right(keys, a) - 1, 0)
         j = max(bisect.bisect_right(keys, max(b - 1, a)) - 1, 0)
