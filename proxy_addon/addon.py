@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,10 @@ class PostguardAddon:
                           "Seconds a warning can be overridden and the override stays valid. 0: the policy's.")
         loader.add_option("postguard_check_timeout_ms", int, 0,
                           "Give up checking a post after this many ms (then the fail mode applies). 0: policy.")
+        loader.add_option("postguard_override_origins", Sequence[str], [],
+                          "If set, a JSON (fetch) \"Post anyway\" must come with one of these Origin headers, "
+                          "e.g. chrome-extension://<postguard extension id>, so a site's own scripts "
+                          "cannot override a warning by themselves. Repeat for several.")
         loader.add_option("postguard_device", str, "", "Device id recorded with each event.")
         loader.add_option("postguard_employee", str, "", "Employee id recorded with each event.")
         loader.add_option("postguard_workers", int, 1,
@@ -424,6 +428,12 @@ class PostguardAddon:
             except (ValueError, AttributeError):
                 token = ""
         justification = justification.strip()
+        allowed = ctx.options.postguard_override_origins
+        if as_json and allowed and req.headers.get("origin", "") not in allowed:
+            flow.metadata["postguard"] = {"action": "override-rejected"}
+            flow.response = pages.json_response(403, {"action": "override-rejected",
+                                                      "error": "overrides are accepted from the postguard extension only"})
+            return
         pending = self.overrides.get_pending(token, req.pretty_host) if token else None
         if pending is None:
             flow.metadata["postguard"] = {"action": "override-rejected"}

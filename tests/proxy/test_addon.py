@@ -371,3 +371,21 @@ async def test_expired_override_page_is_kind_and_has_notice(policy, rec):
     html = f.response.get_text()
     assert f.response.status_code == 410 and "This warning has expired" in html and "P.A. 98-142" in html
     assert "Post anyway" not in html and rec.events == []
+
+
+@pytest.mark.parametrize("origin,status", [
+    ("chrome-extension://abcdefghijklmnopabcdefghijklmnop", 200),   # the extension
+    ("https://www.facebook.com", 403),                              # the site's own script
+    ("", 403),                                                      # no Origin at all
+])
+async def test_json_override_origin_restriction(policy, rec, origin, status):
+    a, _ = make_addon(policy, rec, postguard_override_origins=["chrome-extension://abcdefghijklmnopabcdefghijklmnop"])
+    f1 = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
+    await run(a, f1)
+    token = json.loads(f1.response.content)["postguard"]["token"]
+    f = make_flow("POST", "https://api.twitter.com/__postguard/override",
+                  json.dumps({"token": token, "justification": "a sufficiently long reason"}),
+                  {**JSONH, **({"origin": origin} if origin else {})})
+    await run(a, f)
+    assert f.response.status_code == status
+    assert ("overridden" in rec.actions()) is (status == 200)
