@@ -56,7 +56,7 @@ async def in_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """No framing, no sniffing, no referrers, scripts and styles from this origin only."""
+    """No framing, no sniffing, no referrers to other sites, scripts and styles from this origin only."""
     try:
         resp = await handler(request)
     except web.HTTPException as e:
@@ -70,7 +70,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 def _headers(resp: web.StreamResponse) -> None:
     resp.headers.setdefault("Content-Security-Policy", CSP)
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts.
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("Cache-Control", "no-store")
 

@@ -30,6 +30,11 @@ def color(rule: str) -> str:
     return RULE_COLORS.get(rule, "#6b7280")
 
 
+def _labelled(i: int, n: int, every: int) -> bool:
+    """Label every `every`-th day, and the last one unless it would crowd its neighbour."""
+    return i % every == 0 or (i == n - 1 and (n - 1) % every >= every / 2)
+
+
 def _nice_max(v: int) -> int:
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000):
         if v <= step * 4:
@@ -64,7 +69,7 @@ def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], width: int =
             y -= h
             out.append(f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(1.0, bw - 2):.1f}" height="{h:.1f}" '
                        f'fill="{color(rule)}"><title>{escape(day)} · {escape(rule)}: {n}</title></rect>')
-        if i % 5 == 0 or i == len(days) - 1:
+        if _labelled(i, len(days), 5):
             out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 8}" class="axis" text-anchor="middle">'
                        f'{escape(day[5:])}</text>')
     out.append("</svg>")
@@ -72,7 +77,7 @@ def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], width: int =
     return Markup("".join(out) + f'<div class="legend">{legend}</div>')
 
 
-def top_rules(rows: list[dict[str, Any]], width: int = 360) -> Markup:
+def top_rules(rows: list[dict[str, Any]], width: int = 560) -> Markup:
     """Horizontal bars: findings per rule."""
     if not rows:
         return Markup('<p class="muted">No findings in this period.</p>')
@@ -91,7 +96,7 @@ def top_rules(rows: list[dict[str, Any]], width: int = 360) -> Markup:
     return Markup("".join(out))
 
 
-def actions_bar(actions: dict[str, int], width: int = 360) -> Markup:
+def actions_bar(actions: dict[str, int], width: int = 560) -> Markup:
     """One stacked bar: what happened to the posts (blocked, warned, overridden, edited...)."""
     total = sum(actions.values())
     if not total:
@@ -107,3 +112,32 @@ def actions_bar(actions: dict[str, int], width: int = 360) -> Markup:
     legend = "".join(f'<span class="key">{swatch(ACTION_COLORS.get(a, "#6b7280"))}'
                      f'{escape(a)} {n}</span>' for a, n in sorted(actions.items(), key=lambda kv: -kv[1]))
     return Markup("".join(out) + f'<div class="legend">{legend}</div>')
+
+
+def override_rate(days: list[str], rows: list[dict[str, Any]], width: int = 560, height: int = 160) -> Markup:
+    """Columns: share of warnings the employee overrode, per day (empty days left blank)."""
+    by_day = {r["day"]: r for r in rows}
+    if not rows:
+        return Markup('<p class="muted">No warnings shown in this period.</p>')
+    left, bottom, top_pad = 36, 22, 8
+    plot_w, plot_h = width - left - 4, height - bottom - top_pad
+    bw = plot_w / max(1, len(days))
+    out = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="Override rate per day">']
+    for pct in (0, 50, 100):
+        y = top_pad + plot_h - plot_h * pct / 100
+        out.append(f'<line x1="{left}" x2="{width - 4}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{pct}%</text>')
+    for i, day in enumerate(days):
+        r = by_day.get(day)
+        x = left + i * bw
+        if r and r["shown"]:
+            rate = r["overridden"] / r["shown"]
+            h = max(1.0, plot_h * rate)
+            out.append(f'<rect x="{x + 1:.1f}" y="{top_pad + plot_h - h:.1f}" width="{max(1.0, bw - 2):.1f}" '
+                       f'height="{h:.1f}" fill="#7c3aed"><title>{escape(day)}: {r["overridden"]} of '
+                       f'{r["shown"]} warnings overridden ({100 * rate:.0f}%)</title></rect>')
+        if _labelled(i, len(days), 7):
+            out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 6}" class="axis" text-anchor="middle">'
+                       f'{escape(day[5:])}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))

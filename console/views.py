@@ -42,7 +42,11 @@ def _safe_next(nxt: str | None) -> str:
 # -- sign in / out ---------------------------------------------------------------------------
 async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     """The sign-in form, with a double-submit CSRF token (there is no session yet)."""
-    token = secrets.token_urlsafe(24)
+    # Reuse the browser's token: a second load (another tab, a favicon fetch bounced here)
+    # must not invalidate the form already on screen.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):
+        token = secrets.token_urlsafe(24)
     resp = aiohttp_jinja2.render_template("login.html", request, {
         "login_csrf": token, "next": _safe_next(request.query.get("next")), "error": error,
         }, status=status)
@@ -206,7 +210,8 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     return {"d": d, "days": days_n,
             "chart_days": charts.per_day_by_rule(d["days"], d["per_day"]),
             "chart_rules": charts.top_rules(d["top_rules"]),
-            "chart_actions": charts.actions_bar(d["actions"])}
+            "chart_actions": charts.actions_bar(d["actions"]),
+            "chart_override": charts.override_rate(d["days"], d["override_per_day"])}
 
 
 # -- export ----------------------------------------------------------------------------------

@@ -18,6 +18,10 @@ EXPORT_COLS = ("uid", "ts", "device", "employee", "source", "site", "url", "acco
                "policy_digest", "error", "request_id", "review_status", "seq", "hash")
 
 
+# A warning was shown to the employee in each of these; the override rate is overridden / these.
+WARNING_SHOWN = ("warned", "overridden", "edited", "cancelled")
+
+
 @dataclass
 class Filters:
     """What the console and `postguard logs list` filter on (empty = any)."""
@@ -175,7 +179,16 @@ def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str
         "SELECT action, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY action", (start,))}
     status = {r["review_status"]: int(r["n"]) for r in conn.all(
         "SELECT review_status, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY review_status", (start,))}
-    warned = sum(actions.get(a, 0) for a in ("warned", "overridden", "edited", "cancelled"))
+    warned = sum(actions.get(a, 0) for a in WARNING_SHOWN)
+    daily: dict[str, list[int]] = {}
+    marks = ", ".join("?" * len(WARNING_SHOWN))
+    for r in conn.all(f"SELECT substr(ts, 1, 10) AS day, action, COUNT(*) AS n FROM events "
+                      f"WHERE ts >= ? AND action IN ({marks}) GROUP BY substr(ts, 1, 10), action",
+                      (start, *WARNING_SHOWN)):
+        shown_overridden = daily.setdefault(r["day"], [0, 0])
+        shown_overridden[0] += int(r["n"])
+        if r["action"] == "overridden":
+            shown_overridden[1] += int(r["n"])
     day_list = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
     return {
         "days": day_list,
@@ -185,5 +198,6 @@ def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str
         "status": status,
         "total": sum(actions.values()),
         "override_rate": (actions.get("overridden", 0) / warned) if warned else None,
+        "override_per_day": [{"day": d, "shown": v[0], "overridden": v[1]} for d, v in sorted(daily.items())],
         "since": start,
     }

@@ -1,7 +1,9 @@
 // Keyboard shortcuts and clickable rows; the console works without this script.
 (() => {
   "use strict";
-  const typing = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  // Shortcuts stay off while typing; radio buttons and checkboxes are not typing.
+  const typing = (el) => el && (el.isContentEditable || /^(TEXTAREA|SELECT)$/.test(el.tagName) ||
+    (el.tagName === "INPUT" && !/^(radio|checkbox|button|submit)$/.test(el.type)));
   const rows = () => Array.from(document.querySelectorAll("#events tbody tr[data-href]"));
   let sel = -1;
   const select = (i) => {

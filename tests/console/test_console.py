@@ -205,7 +205,7 @@ async def test_cross_origin_post_refused(reviewer: Any, store: Store) -> None:
 
 async def test_dashboard(reviewer: Any) -> None:
     html = await (await reviewer.get("/dashboard")).text()
-    assert html.count("<svg class=\"chart\"") == 3
+    assert html.count("<svg class=\"chart\"") == 4
     assert 'id="stat-total">4<' in html
     assert 'id="stat-override">50%<' in html  # 1 overridden of 2 warnings shown
     for rule in ("conduct", "student-privacy", "missing-disclaimer"):
