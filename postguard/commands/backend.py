@@ -56,7 +56,7 @@ def load_token(args: argparse.Namespace) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)
             path.write_text(token + "\n", encoding="utf-8")
-            print(f"postguard backend: created install token in {path} (push it to the extension's managed settings)")
+            print(f"postguard backend: created install token in {path} (push it to the extension's managed settings)", flush=True)
     if len(token) < 16:
         raise UsageError("--token: use at least 16 characters")
     return token
@@ -75,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--extension-id: not a Chrome extension id: {i!r}")
     config = BackendConfig(policy=policy_from(args), token=load_token(args), db=args.db,
                            extension_ids=ids, port=port)
-    print(f"postguard backend: http://{host}:{port} policy {config.policy.digest}, extension {', '.join(ids)}")
+    print(f"postguard backend: http://{host}:{port} policy {config.policy.digest}, extension {', '.join(ids)}", flush=True)
     web.run_app(create_app(config), host=host, port=port, print=None, access_log=None)
     return 0

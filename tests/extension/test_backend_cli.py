@@ -56,3 +56,44 @@ def test_short_token_is_refused():
 def test_cli_exits_2_on_bad_options(argv, capsys):
     assert main(argv) == 2
     assert "postguard: error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_command_serves_on_loopback(tmp_path):
+    """`postguard backend` as a process: healthz answers, a web page's Origin does not."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "POSTGUARD_BACKEND_TOKEN": "a-token-of-sufficient-length"}
+    proc = subprocess.Popen([sys.executable, "-m", "postguard", "backend", "--listen", f"127.0.0.1:{port}",
+                             "--db", str(tmp_path / "log.sqlite")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "postguard backend: http://127.0.0.1:" in proc.stdout.readline()
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    assert json.load(r)["ok"] is True
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        else:
+            pytest.fail("the backend did not answer /healthz")
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/check", data=b'{"text": "hi", "site": "x.com"}',
+                                     headers={"Origin": "https://evil.example", "Content-Type": "application/json",
+                                              "X-Postguard-Token": "a-token-of-sufficient-length"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=5)
+        assert e.value.code == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)
