@@ -121,19 +121,19 @@ async def post_events(request: web.Request) -> web.Response:
     for ev in batch["events"]:
         # Findings are recomputed here, never taken from the client, so the log says what
         # the checker says about the text that was actually posted.
-        try:
-            verdict = check(_post(ev), cfg.policy)
-        except InputError as e:
-            return error(400, f"cannot check this post: {e}")
         err = ev.get("error")
         if ev["choice"] == "unchecked":
             err = err or "not checked when posted: the backend was unreachable"
+        try:
+            verdict = check(_post(ev), cfg.policy)
+            account, findings = verdict.account, [f.to_dict() for f in verdict.findings if f.action != "off"]
+        except InputError as e:  # still a choice the person made: log it, without findings
+            account, findings, err = ev.get("account"), [], f"cannot check this post: {e}"
         ids.append(request.app[LOG].append(make_event(
             action=ACTION_OF_CHOICE[ev["choice"]], site=ev["site"], url=ev.get("url"),
-            account=verdict.account, target=ev.get("target"), kind=ev.get("kind", "post"),
-            findings=[f.to_dict() for f in verdict.findings if f.action != "off"],
-            text=ev["text"], justification=ev.get("justification"),
-            policy_digest=verdict.policy_digest, error=err, request_id=ev.get("request_id"),
+            account=account, target=ev.get("target"), kind=ev.get("kind", "post"),
+            findings=findings, text=ev["text"], justification=ev.get("justification"),
+            policy_digest=cfg.policy.digest, error=err, request_id=ev.get("request_id"),
         )))
     return web.json_response({"ok": True, "ids": ids}, status=201)
 

@@ -63,17 +63,22 @@ async function queueEvents(events) {
 }
 
 let flushing = null;
+// After a successful batch, send the next one (outside the `flushing` guard).
+function flushQueueNext(left) {
+  setTimeout(() => flushQueue(), 0);
+  return left;
+}
 async function flushQueue() {
   if (flushing) return flushing;
   flushing = (async () => {
     const cfg = await config();
     const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
     if (!q.length) return 0;
-    const batch = q.slice(0, 200);
+    const batch = q.slice(0, 20);  // 20 texts of up to 100k characters stay under the body cap
     try {
       await call(cfg, "POST", "/v1/events", { events: batch });
     } catch (e) {
-      if (e.status === 400) {  // a malformed event would block the queue forever: drop it
+      if (e.status === 400 || e.status === 413) {  // refused as such: retrying would block the queue forever
         console.warn("postguard: dropping queued events the backend refused", e.details);
       } else {
         return q.length;
@@ -82,7 +87,7 @@ async function flushQueue() {
     const { [QUEUE_KEY]: now = [] } = await chrome.storage.local.get(QUEUE_KEY);
     const rest = now.slice(batch.length);
     await chrome.storage.local.set({ [QUEUE_KEY]: rest });
-    return rest.length;
+    return rest.length ? flushQueueNext(rest.length) : 0;
   })();
   try { return await flushing; } finally { flushing = null; }
 }

@@ -218,3 +218,12 @@ async def test_repeated_check_gets_a_fresh_request_id(client):
     b = await (await client.post("/v1/check", json=_body(), headers=GOOD)).json()
     assert a["request_id"] != b["request_id"]
     assert {k: v for k, v in a.items() if k != "request_id"} == {k: v for k, v in b.items() if k != "request_id"}
+
+
+async def test_queued_batch_is_logged_in_order(client, log):
+    batch = {"events": [{"choice": c, "text": t, "site": "www.facebook.com", "queued": True}
+                        for c, t in [("unchecked", VIOLATION), ("unchecked", "Lovely sunset."), ("edited", NEEDS_DISCLAIMER)]]}
+    r = await client.post("/v1/events", json=batch, headers=GOOD)
+    assert r.status == 201 and len((await r.json())["ids"]) == 3
+    assert [(e.action, [f["rule"] for f in e.findings]) for e in log.events] == [
+        ("error", ["student-privacy"]), ("error", []), ("edited", ["missing-disclaimer"])]

@@ -75,7 +75,15 @@
   function replay(trigger) {
     bypass = true;
     try {
-      if (trigger.type === "click") trigger.el.click();
+      if (trigger.type === "click") {
+        // React may have re-rendered the button while we waited: find its successor.
+        let el = trigger.el;
+        if (!el.isConnected && trigger.root && trigger.root.isConnected) {
+          el = Array.from(trigger.root.querySelectorAll('button, [role="button"], input[type="submit"]'))
+            .find((b) => S.isSubmit(site, b)) || el;
+        }
+        el.click();
+      }
       else if (trigger.type === "key") {
         trigger.el.dispatchEvent(new KeyboardEvent("keydown", { ...trigger.init, bubbles: true, cancelable: true, composed: true }));
       } else if (trigger.type === "submit") {
@@ -170,7 +178,8 @@
     // composedPath: the button may sit in (or be slotted into) a web component's shadow root.
     const btn = e.composedPath().find((n) => n.nodeType === 1 && n.matches('button, [role="button"], input[type="submit"]'));
     if (!btn || !S.isSubmit(site, btn) || btn.closest("postguard-panel")) return;
-    hold(e, S.composerOf(btn, lastEditor), { type: "click", el: btn });
+    const composer = S.composerOf(btn, lastEditor);
+    hold(e, composer, { type: "click", el: btn, root: composer && composer.root });
   }
 
   function onKey(e) {
