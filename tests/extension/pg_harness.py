@@ -8,6 +8,7 @@ ports; the sites' real host names are pointed at the fixture server with
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
 import os
 import shutil
@@ -176,4 +177,5 @@ def home_env() -> dict[str, str]:
     """Environment for the browser: HOME in a temp dir so nothing touches the real profile."""
     env = dict(os.environ)
     env["HOME"] = tempfile.mkdtemp(prefix="pg-home-")
+    atexit.register(shutil.rmtree, env["HOME"], ignore_errors=True)
     return env
