@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -264,14 +265,14 @@ class PostguardAddon:
             self._too_large(flow, len(body))
             return
         loop = asyncio.get_running_loop()
-        ex = self._executor()
-        if ex is self.pool:
-            job = loop.run_in_executor(ex, analyse, req.method, req.pretty_url, req.headers.copy(), body,
-                                       self.policy, self._check, self.max_body)
-        else:
-            job = loop.run_in_executor(ex, _worker_analyse, req.method, req.pretty_url, dict(req.headers),
-                                       body, self.max_body)
         try:
+            ex = self._executor()
+            if ex is self.pool:
+                job = loop.run_in_executor(ex, analyse, req.method, req.pretty_url, req.headers.copy(), body,
+                                           self.policy, self._check, self.max_body)
+            else:
+                job = loop.run_in_executor(ex, _worker_analyse, req.method, req.pretty_url, dict(req.headers),
+                                           body, self.max_body)
             sub, verdict = await asyncio.wait_for(job, self.timeout)
         except TimeoutError:
             self._fail(flow, f"check timed out after {self.timeout * 1000:.0f} ms", None)
@@ -281,6 +282,10 @@ class PostguardAddon:
             return
         except InputError as e:
             self._fail(flow, f"checker refused the post: {e}", None)
+            return
+        except BrokenExecutor:
+            self._stop_procs()  # a worker died (killed, out of memory): start fresh next time
+            self._fail(flow, "check worker stopped unexpectedly", None)
             return
         except Exception as e:  # a checker bug must not break the user's browsing silently
             log.exception("postguard check failed")

@@ -213,10 +213,18 @@ class Upstream:
         from aiohttp import web
 
         self.received: list[tuple[str, str, str, bytes]] = []  # (host, method, path_qs, body)
+        self.ws_received: list[bytes] = []
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
 
         async def handle(request: web.Request) -> web.StreamResponse:
+            if request.path == "/chat" and request.headers.get("upgrade", "").lower() == "websocket":
+                ws = web.WebSocketResponse()
+                await ws.prepare(request)
+                async for m in ws:
+                    self.ws_received.append(m.data if isinstance(m.data, bytes) else m.data.encode())
+                    await ws.send_bytes(b"ack")
+                return ws
             body = await request.read()
             if request.method == "GET":
                 if request.path == "/compose":
@@ -297,7 +305,8 @@ class Live:
 
 def payload_hosts() -> list[str]:
     cases = load_cases()
-    hosts = {"www.facebook.com", "example.org", "www.example.org", "www.reddit.com", "api.twitter.com"}
+    hosts = {"www.facebook.com", "example.org", "www.example.org", "www.reddit.com", "api.twitter.com",
+             "edge-chat.facebook.com"}
     for name in cases.names():
         if name not in cases.WEBSOCKET:
             from urllib.parse import urlsplit

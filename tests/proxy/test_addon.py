@@ -389,3 +389,27 @@ async def test_json_override_origin_restriction(policy, rec, origin, status):
     await run(a, f)
     assert f.response.status_code == status
     assert ("overridden" in rec.actions()) is (status == 200)
+
+
+async def test_killed_worker_fails_per_mode_then_recovers(policy, rec):
+    import os
+    import signal
+
+    a = PostguardAddon(policy=policy, store=rec)
+    with taddons.context(a) as tctx:
+        tctx.configure(a, postguard_workers=1, postguard_fail_mode="block", postguard_check_timeout_ms=60_000)
+        first = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
+        await run(a, first)
+        for pid in list(a.procs._processes):
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(50):  # the pool notices the death asynchronously
+            if a.procs._broken:
+                break
+            time.sleep(0.1)
+        broken = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
+        await run(a, broken)
+        after = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
+        await run(a, after)
+        a.done()
+    assert [f.response.status_code for f in (first, broken, after)] == [403, 503, 403]
+    assert rec.actions() == ["warned", "error", "warned"]

@@ -116,3 +116,27 @@ def test_only_social_hosts_are_decrypted(live):
     upstream_cert = ssl.PEM_cert_to_DER_cert((live.confdir / "upstream-cert.pem").read_text())
     assert _peer_cert(live, "www.example.org") == upstream_cert   # passed through: the server's own cert
     assert _peer_cert(live, "www.facebook.com") != upstream_cert  # intercepted: a cert minted by the proxy
+
+
+@pytest.mark.parametrize("text,expect_delivered,action", [
+    (None, True, None),                       # the clean sample: delivered, nothing logged by default
+    (cases.PRIVACY, False, "blocked"),        # student-privacy (block): the message is dropped
+])
+async def test_messenger_websocket_payload(live, poll, text, expect_delivered, action):
+    import aiohttp
+
+    url, msg = cases.ws_message(text)
+    ctx = ssl.create_default_context(cafile=str(live.ca))
+    before = len(live.upstream.ws_received)
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect(url, proxy=f"http://127.0.0.1:{live.port}", ssl=ctx) as ws:
+            await ws.send_bytes(msg)
+            await ws.send_bytes(b"\xc0\x00")  # an MQTT PINGREQ after it: delivered either way
+            reply = await ws.receive(timeout=30)
+            assert reply.data == b"ack"
+            await ws.close()
+    assert poll(lambda: b"\xc0\x00" in live.upstream.ws_received[before:])
+    assert (msg in live.upstream.ws_received[before:]) is expect_delivered
+    if action:
+        assert poll(lambda: any(e["action"] == action and e.get("kind") == "message"
+                                and "edge-chat" in (e.get("site") or "") for e in live.events()))
