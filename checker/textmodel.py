@@ -42,28 +42,44 @@ class Word:
     end: int
 
 
+def _norm_word(w: str) -> str:
+    """A raw word as the models see it ("" = skip)."""
+    if w[0] == "&" and len(w) > 1:
+        return ""
+    if len(w) > 1:
+        w = w.strip("'!")  # "idiot!!!" is not leet for "idiotiii"
+        if not w:
+            return ""
+        if not w.isdigit():
+            w = _REPEAT.sub(r"\1\1", deleet(w))
+        w = _DIGITS.sub("0", w)
+        if w == "url":  # OLID's placeholder for links
+            w = "zurlz"
+    return w
+
+
+_WORD_CACHE: dict[str, str] = {}
+
+
 def tokens(folded: str) -> list[Word]:
     """Words (deleeted, stretched letters squeezed, digits as 0), placeholders and symbols."""
     out = []
+    cache = _WORD_CACHE
     for m in _TOKEN.finditer(folded):
-        if m.group("url"):
-            w = "zurlz"
-        elif m.group("user"):
-            w = "zuserz"
-        else:
-            w = m.group()
-            if w[0] == "&" and len(w) > 1:
-                continue
-            if len(w) > 1:
-                w = w.strip("'!")  # "idiot!!!" is not leet for "idiotiii"
-                if not w:
-                    continue
-                if not w.isdigit():
-                    w = _REPEAT.sub(r"\1\1", deleet(w))
-                w = _DIGITS.sub("0", w)
-                if w == "url":  # OLID's placeholder for links
-                    w = "zurlz"
-        out.append(Word(w, m.start(), m.end()))
+        raw = m.group()
+        w = cache.get(raw)
+        if w is None:
+            if m.group("url"):
+                w = "zurlz"
+            elif m.group("user"):
+                w = "zuserz"
+            else:
+                w = _norm_word(raw)
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[raw] = w
+        if w:
+            out.append(Word(w, m.start(), m.end()))
     return out
 
 
@@ -75,13 +91,19 @@ def char_grams(word: str) -> tuple[str, ...]:
     return tuple(p[i:i + k] for k in range(CHAR_MIN, CHAR_MAX + 1) for i in range(n - k + 1))
 
 
-def grams_of(words: list[Word]) -> list[tuple[str, int]]:
-    """Every feature n-gram with the index of the word it belongs to (bigrams: the first word)."""
+def grams_of(words: list[Word], mask: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
+    """Every feature n-gram with the index of the word it belongs to (bigrams: the first word).
+
+    Words in `mask` contribute nothing, not even to bigrams: the identity guard uses this so
+    that naming a group ("my gay neighbor") can never be what pushes a score up.
+    """
     out: list[tuple[str, int]] = []
     texts = [w.text for w in words]
     for i, w in enumerate(texts):
+        if w in mask:
+            continue
         out.append(("w " + w, i))
-        if i + 1 < len(texts):
+        if i + 1 < len(texts) and texts[i + 1] not in mask:
             out.append(("b " + w + " " + texts[i + 1], i))
         if w not in PLACEHOLDERS:
             for g in char_grams(w):
@@ -102,55 +124,104 @@ class Score:
     top: tuple[tuple[str, float, int, int], ...]  # (word, contribution, start, end) in the folded text
 
 
+@lru_cache(maxsize=16)
+def cached_tokens(folded: str) -> tuple[Word, ...]:
+    """tokens() shared by every model that scores the same post."""
+    return tuple(tokens(folded))
+
+
 class TextModel:
-    """A binary linear model over TF-IDF (sublinear tf, L2 norm) word 1-2-grams + char 2-5-grams."""
+    """A binary linear model over TF-IDF word 1-2-grams + char 2-5-grams.
+
+    Features are x_g = tf_g * idf_g / sqrt(sum_g tf_g * idf_g^2) (raw counts). That scaling is
+    additive over words, so each word's contribution (its unigram and char n-grams) is computed
+    once and cached: scoring a post costs a dict lookup per word and per word pair.
+    """
+
+    CACHE_MAX = 200_000
 
     def __init__(self, path: Path) -> None:
         z = np.load(path, allow_pickle=False)
         self.meta = json.loads(str(z["meta"]))
         grams = z["grams"].tolist()
-        self.w: dict[str, tuple[float, float]] = dict(
-            zip(grams, zip(z["wi"].astype(np.float64).tolist(), z["idf"].astype(np.float64).tolist(), strict=True),
-                strict=True)
-        )
+        wi = z["wi"].astype(np.float64).tolist()
+        idf2 = (z["idf"].astype(np.float64) ** 2).tolist()
+        self.w: dict[str, tuple[float, float]] = dict(zip(grams, zip(wi, idf2, strict=True), strict=True))
         self.intercept = float(self.meta["intercept"])
         self.name = str(self.meta.get("name", path.stem))
+        self._words: dict[str, tuple[float, float]] = {}
+        self._guarded: dict[str, tuple[float, float]] = {}
 
-    def score(self, folded: str, top_n: int = 3) -> Score:
+    def word_value(self, word: str, guard: bool = False) -> tuple[float, float]:
+        """(sum of coef*idf, sum of idf^2) over a word's unigram and char n-grams.
+
+        With `guard`, a known word whose own weight is not offensive gets no char n-grams: they
+        exist to read misspellings and disguises, not to find "dick" in "Dickens".
+        """
+        cache = self._guarded if guard else self._words
+        v = cache.get(word)
+        if v is None:
+            w = self.w
+            d = q = 0.0
+            e = w.get("w " + word)
+            if e is not None:
+                d, q = e
+            if word not in PLACEHOLDERS and not (guard and e is not None and e[0] <= 0):
+                for g in char_grams(word):
+                    e = w.get("c" + g)
+                    if e is not None:
+                        d += e[0]
+                        q += e[1]
+            if len(cache) >= self.CACHE_MAX:
+                cache.clear()
+            v = cache[word] = (d, q)
+        return v
+
+    def score(self, folded: str, top_n: int = 3, mask: frozenset[str] = frozenset(), guard: bool = False) -> Score:
         """Probability for folded text and the words (folded spans) that pushed it up most."""
-        words = tokens(folded)
-        gs = grams_of(words)
-        counts: dict[str, int] = {}
-        owner: dict[str, int] = {}
-        for g, i in gs:
-            if g in counts:
-                counts[g] += 1
-            else:
-                counts[g] = 1
-                owner[g] = i
+        words = cached_tokens(folded)
+        texts = [x.text for x in words]
+        n = len(texts)
+        per_word = [0.0] * n
+        dot = sq = 0.0
         w = self.w
-        dot = 0.0
-        sq = 0.0
-        per_word = [0.0] * len(words)
-        for g, c in counts.items():
-            e = w.get(g)
-            if e is None:
+        for i, t in enumerate(texts):
+            if t in mask:
                 continue
-            tf = 1.0 + math.log(c) if c > 1 else 1.0
-            contrib = tf * e[0]
-            dot += contrib
-            sq += (tf * e[1]) ** 2
-            per_word[owner[g]] += contrib
-        norm_l2 = math.sqrt(sq) or 1.0
-        z = self.intercept + dot / norm_l2
+            d, q = self.word_value(t, guard)
+            if i + 1 < n and texts[i + 1] not in mask:
+                e = w.get("b " + t + " " + texts[i + 1])
+                if e is not None:
+                    d += e[0]
+                    q += e[1]
+            per_word[i] = d
+            dot += d
+            sq += q
+        scale = 1.0 / math.sqrt(sq) if sq > 0 else 1.0
+        z = self.intercept + dot * scale
         prob = 1.0 / (1.0 + math.exp(-z)) if z > -30 else 0.0
-        order = sorted(range(len(words)), key=lambda i: -per_word[i])[:top_n]
+        order = sorted(range(n), key=lambda i: -per_word[i])[:top_n]
         top = tuple(
-            (words[i].text, per_word[i] / norm_l2, words[i].start, words[i].end)
-            for i in order if per_word[i] > 0 and len(words[i].text) > 1
+            (texts[i], per_word[i] * scale, words[i].start, words[i].end)
+            for i in order if per_word[i] > 0 and len(texts[i]) > 1
         )
         return Score(prob, top)
 
+
+# Identity words (singular and plural) that the conduct model may never count as evidence; slurs
+# are not here (the rule layer's slur lexicon handles them) and demeaning words next to a group
+# ("... are animals") still count.
+IDENTITY_TERMS = frozenset("""
+gay gays lesbian lesbians bisexual bisexuals bi queer queers homosexual homosexuals lgbt lgbtq
+lgbtq+ lgbtqia pride trans transgender transgenders nonbinary non-binary intersex straight
+black blacks white whites asian asians latino latinos latina latinas latinx hispanic hispanics
+african africans american americans arab arabs mexican mexicans chinese indian indians native
+somali haitian puerto rican ricans korean japanese jamaican nigerian immigrant immigrants
+refugee refugees migrant migrants muslim muslims islam islamic jewish jew jews judaism christian
+christians catholic catholics hindu hindus sikh sikhs buddhist buddhists atheist atheists
+mormon mormons deaf blind autistic autism disabled disability disabilities wheelchair
+women woman girls girl men man boys boy female females male males
+""".split())
 
 _LOADED: dict[str, TextModel] = {}
 

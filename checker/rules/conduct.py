@@ -8,6 +8,8 @@ from checker.context import Context
 from checker.model import Finding, Post
 from checker.rules import Rule, register
 from checker.rules._match import Lexicon, NormString, alternation, compile_patterns, inflect
+from checker.textmodel import IDENTITY_TERMS, load_model
+from checker.textmodel import tokens as model_tokens
 
 # (pattern setting, category, score, reason)
 PATTERN_KINDS = (
@@ -40,6 +42,9 @@ class Conduct(Rule):
         "sexual_patterns": [],
         "obscene_score": 0.9,
         "slur_score": 0.95,
+        "model": "",  # checker/models/<name>.npz; "" = word lists and patterns only
+        "model_threshold": 0.5,  # artifacts are shifted so 0.5 is the threshold chosen on validation
+        "model_ignore_lexicon": "mild",  # words the model may not count as evidence (plus identity words)
     }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
@@ -68,6 +73,9 @@ class Conduct(Rule):
             (compile_patterns(p[key], subs, f"rules.conduct.{key}"), cat, score, reason)
             for key, cat, score, reason in PATTERN_KINDS
         ]
+        self.model = load_model(p["model"]) if p["model"] else None
+        mild = lex.get(p["model_ignore_lexicon"], ()) if p["model_ignore_lexicon"] else ()
+        self.model_mask = IDENTITY_TERMS | frozenset(w.lower() for w in mild)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for obscene words, slurs and every phrase pattern."""
@@ -94,4 +102,36 @@ class Conduct(Rule):
                 taken.append(span)
                 how = " (disguised spelling)" if h.disguised else ""
                 out.append(self.finding(ctx, f"{cat}: {what}{how}", score, span=span, category=cat))
+        if not out and self.model is not None:
+            out.extend(self.model_finding(ctx))
         return out
+
+    def model_finding(self, ctx: Context) -> list[Finding]:
+        """A finding when the text model scores the post above the threshold (identity words masked)."""
+        assert self.model is not None
+        folded = ctx.folded
+        s = self.model.score(folded.text, mask=self.model_mask, guard=True)
+        if s.prob < self.p["model_threshold"] or not s.top:
+            return []
+        words = {w.text for w in model_tokens(folded.text)}
+        if words & THREAT_WORDS:
+            cat = "threatening"
+        elif words & GROUP_TERMS:
+            cat = "discriminatory"
+        else:
+            cat = "abusive"
+        _, _, a, b = s.top[0]
+        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in s.top)
+        reason = f"{cat}: the language model rates this {s.prob:.2f} likely abusive; words that drove it: {drivers}"
+        return [self.finding(ctx, reason, s.prob, span=folded.span(a, b), category=cat)]
+
+
+# Identity words that make a model-flagged post discriminatory (category only): "man" or "girl"
+# alone does not name a group.
+GROUP_TERMS = IDENTITY_TERMS - {"man", "woman", "boy", "girl", "male", "female", "white", "black"}
+
+# Words that make a model-flagged post a threat rather than plain abuse (category only).
+THREAT_WORDS = frozenset(
+    "kill killing die dead death shoot shot stab hurt beat punch burn bomb gun knife murder hang "
+    "choke strangle regret".split()
+)

@@ -9,6 +9,7 @@ from checker.context import Context
 from checker.model import Finding, Post
 from checker.rules import Rule, register
 from checker.rules.student_privacy import compile_table
+from checker.textmodel import load_model
 
 
 @register
@@ -18,12 +19,26 @@ class ProhibitedPurpose(Rule):
     id = "prohibited-purpose"
     clauses = {"sponsored": "D9"}
     applies_to = ("sponsored",)
-    defaults = {"categories": {}, "allow": {}, "reasons": {}}
+    defaults = {
+        "categories": {},
+        "allow": {},
+        "reasons": {},
+        # text models as "category:model" (checker/models/<model>.npz); [] = patterns only
+        "models": [],
+        "model_threshold": 0.5,  # artifacts are shifted so 0.5 is the threshold chosen on validation
+    }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
         super().__init__(data, config)
         self.categories = compile_table(self.p["categories"], "rules.prohibited-purpose.categories")
         self.allow = dict(compile_table(self.p["allow"], "rules.prohibited-purpose.allow"))
+        self.models = []
+        for entry in self.p["models"]:
+            cat, sep, name = entry.partition(":")
+            if not sep or not cat or not name:
+                raise ValueError(f"models: {entry!r} must be 'category:model'")
+            self.models.append((cat, load_model(name)))
+        self.model = self.models or None  # bench/quality switches this off for "rules alone"
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per category that matches outside an allowed use."""
@@ -39,7 +54,29 @@ class ProhibitedPurpose(Rule):
                 reason = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
                 out.append(self.finding(ctx, reason, 0.85, span=span, category=cat))
                 break
+        if not out and self.model:
+            out.extend(self.model_findings(ctx))
         return out
+
+    def model_findings(self, ctx: Context) -> list[Finding]:
+        """At most one finding from the text models, unless an allowed district use is in the post."""
+        folded = ctx.folded
+        best = None
+        for cat, model in self.model or ():
+            s = model.score(folded.text, guard=True)
+            if s.prob >= self.p["model_threshold"] and s.top and (best is None or s.prob > best[1].prob):
+                best = (cat, s)
+        if best is None:
+            return []
+        cat, s = best
+        allow = self.allow.get(cat)
+        if allow is not None and allow.search(folded.text):
+            return []
+        _, _, a, b = s.top[0]
+        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in s.top)
+        what = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
+        reason = f"{what}: the language model rates this {s.prob:.2f} likely; words that drove it: {drivers}"
+        return [self.finding(ctx, reason, s.prob, span=folded.span(a, b), category=cat)]
 
 
 def fold_slice(ctx: Context, lo: int, hi: int) -> str:
