@@ -117,7 +117,7 @@ def _cursor(v: str | None) -> int | None:
 async def event_list(request: web.Request) -> dict[str, Any]:
     """Filtered, paginated events, newest first."""
     f, error = _filters(request)
-    before, after = _cursor(request.query.get("before")), _cursor(request.query.get("after"))
+    before, after = request.query.get("before") or None, request.query.get("after") or None
     st = request.app[STORE]
     rows, more = await in_thread(st.list_events, f, limit=request.app[CONFIG].page_size,
                                  before=before, after=after)
@@ -126,11 +126,11 @@ async def event_list(request: web.Request) -> dict[str, Any]:
     if rows:
         page = lambda **kw: "/events?" + urlencode({**qs, **kw})  # noqa: E731
         if after is not None:  # walking towards newer events
-            older = page(before=rows[-1]["id"])
-            newer = page(after=rows[0]["id"]) if more else None
+            older = page(before=rows[-1]["cursor"])
+            newer = page(after=rows[0]["cursor"]) if more else None
         else:
-            older = page(before=rows[-1]["id"]) if more else None
-            newer = page(after=rows[0]["id"]) if before is not None else None
+            older = page(before=rows[-1]["cursor"]) if more else None
+            newer = page(after=rows[0]["cursor"]) if before is not None else None
     for r in rows:
         r["rule_list"] = r["rules"].split() if r["rules"] else []
     policy = request.app[POLICY]

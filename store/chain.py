@@ -114,7 +114,8 @@ def purge(conn: Conn, days: int, now: float | None = None) -> int:
                 for i in range(0, len(ids), 500):
                     part = ids[i:i + 500]
                     marks = ", ".join("?" * len(part))
-                    conn.execute(f"DELETE FROM event_findings WHERE event_id IN ({marks})", part)
+                    conn.execute(f"DELETE FROM event_rules WHERE event_id IN ({marks})", part)
+                    conn.execute(f"DELETE FROM event_clauses WHERE event_id IN ({marks})", part)
                     conn.execute(f"DELETE FROM reviews WHERE event_id IN ({marks})", part)
                     conn.execute(f"DELETE FROM events WHERE id IN ({marks})", part)
                 if last is not None:

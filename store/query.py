@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
@@ -11,8 +12,9 @@ from typing import Any
 from store.db import Conn
 from store.event import ACTIONS, GENESIS, REVIEW_STATUSES, chain_hash, iso
 
-LIST_COLS = ("id, uid, ts, device, employee, source, site, account, target, kind, action, rules, "
-             "review_status, content_mode")
+LIST_COLS = ", ".join(f"e.{c}" for c in (
+    "id", "uid", "ts", "device", "employee", "source", "site", "account", "target", "kind", "action", "rules",
+    "review_status", "content_mode"))
 EXPORT_COLS = ("uid", "ts", "device", "employee", "source", "site", "url", "account", "target", "kind",
                "action", "rules", "findings", "justification", "content_mode", "content", "content_hash",
                "policy_digest", "error", "request_id", "review_status", "seq", "hash")
@@ -59,61 +61,90 @@ class Filters:
         """The filters that are set."""
         return {k: v for k, v in asdict(self).items() if v}
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The SQL condition and its parameters."""
+    def sql(self) -> tuple[str, str, list[Any], tuple[str, str]]:
+        """(FROM clause, WHERE condition, parameters, (time column, id column) to order by).
+
+        Rule and clause are joins carrying the event's time, and the order follows the most
+        selective-looking index (rule, then clause, then the event itself), so each filter's
+        (value, ts) index returns rows already in order and a page stops after `limit` rows."""
         self.validate()
+        joins = ["events e"]
         conds: list[str] = []
         params: list[Any] = []
+        key = ("e.ts", "e.id")
+        if self.rule:
+            joins.append("JOIN event_rules r ON r.event_id = e.id AND r.rule = ?")
+            params.append(self.rule)
+            key = ("r.ts", "r.event_id")
+        if self.clause:
+            joins.append("JOIN event_clauses c ON c.event_id = e.id AND c.clause = ?")
+            params.append(self.clause)
+            if not self.rule:
+                key = ("c.ts", "c.event_id")
         if self.date_from:
-            conds.append("ts >= ?")
+            conds.append(f"{key[0]} >= ?")
             params.append(self.date_from)
         if self.date_to:
-            conds.append("ts < ?")
+            conds.append(f"{key[0]} < ?")
             params.append((date.fromisoformat(self.date_to) + timedelta(days=1)).isoformat())
         for col, val in (("action", self.action), ("site", self.site), ("employee", self.employee),
                          ("device", self.device), ("review_status", self.status)):
             if val:
-                conds.append(f"{col} = ?")
+                conds.append(f"e.{col} = ?")
                 params.append(val)
-        for col, val in (("rule", self.rule), ("clause", self.clause)):
-            if val:
-                conds.append(f"id IN (SELECT event_id FROM event_findings WHERE {col} = ?)")
-                params.append(val)
-        return (" AND ".join(conds) or "1=1"), params
+        return " ".join(joins), (" AND ".join(conds) or "1=1"), params, key
 
 
-def list_events(conn: Conn, f: Filters, *, limit: int = 50, before: int | None = None,
-                after: int | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """One page, newest first (keyset pagination on id): (rows, whether more exist that way)."""
-    where, params = f.where()
-    if before is not None:
-        where += " AND id < ?"
-        params.append(before)
-    if after is not None:
-        where += " AND id > ?"
-        params.append(after)
-    order = "ASC" if after is not None and before is None else "DESC"
-    rows = conn.all(f"SELECT {LIST_COLS} FROM events WHERE {where} ORDER BY id {order} LIMIT {int(limit) + 1}",
-                    params)
+_CURSOR = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_(\d{1,18})$")
+
+
+def cursor_of(row: dict[str, Any]) -> str:
+    """The position of an event in the list (time, then id), for "older"/"newer" links."""
+    return f"{row['ts']}_{row['id']}"
+
+
+def parse_cursor(cur: str | None) -> tuple[str, int] | None:
+    """A cursor back into (ts, id); None when absent or malformed."""
+    m = _CURSOR.match(cur or "")
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def list_events(conn: Conn, f: Filters, *, limit: int = 50, before: str | None = None,
+                after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """One page, newest first, keyset-paginated on (time, id) with cursors from `cursor_of`:
+    (rows, whether more exist in that direction)."""
+    src, where, params, (ts, eid) = f.sql()
+    b, a = parse_cursor(before), parse_cursor(after)
+    if b:
+        where += f" AND {ts} <= ? AND ({ts} < ? OR {eid} < ?)"
+        params += [b[0], b[0], b[1]]
+    if a:
+        where += f" AND {ts} >= ? AND ({ts} > ? OR {eid} > ?)"
+        params += [a[0], a[0], a[1]]
+    order = "ASC" if a and not b else "DESC"
+    rows = conn.all(f"SELECT {LIST_COLS} FROM {src} WHERE {where} ORDER BY {ts} {order}, {eid} {order} "
+                    f"LIMIT {int(limit) + 1}", params)
     more = len(rows) > limit
     rows = rows[:limit]
     if order == "ASC":
         rows.reverse()
+    for r in rows:
+        r["cursor"] = cursor_of(r)
     return rows, more
 
 
 def iter_events(conn: Conn, f: Filters, chunk: int = 2000) -> Iterator[dict[str, Any]]:
     """Every matching event, oldest first, for export (read in chunks)."""
-    where, params = f.where()
-    last = 0
-    cols = ", ".join(("id", *EXPORT_COLS))
+    src, where, params, (ts, eid) = f.sql()
+    last: tuple[str, int] = ("", 0)
+    cols = ", ".join(f"e.{c}" for c in ("id", *EXPORT_COLS))
     while True:
-        rows = conn.all(f"SELECT {cols} FROM events WHERE {where} AND id > ? ORDER BY id LIMIT {chunk}",
-                        [*params, last])
+        rows = conn.all(f"SELECT {cols} FROM {src} WHERE {where} AND {ts} >= ? AND ({ts} > ? OR {eid} > ?) "
+                        f"ORDER BY {ts}, {eid} LIMIT {chunk}", [*params, last[0], last[0], last[1]])
         if not rows:
             return
         yield from rows
-        last = rows[-1]["id"]
+        last = (rows[-1]["ts"], rows[-1]["id"])
 
 
 def get_event(conn: Conn, uid: str) -> dict[str, Any] | None:
@@ -170,10 +201,10 @@ def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str
     today = today or date.fromisoformat(iso(None)[:10])
     start = (today - timedelta(days=days - 1)).isoformat()
     per_day = conn.all(
-        "SELECT substr(e.ts, 1, 10) AS day, f.rule AS rule, COUNT(*) AS n FROM event_findings f "
+        "SELECT substr(e.ts, 1, 10) AS day, f.rule AS rule, COUNT(*) AS n FROM event_rules f "
         "JOIN events e ON e.id = f.event_id WHERE e.ts >= ? GROUP BY substr(e.ts, 1, 10), f.rule",
         (start,))
-    top = conn.all("SELECT f.rule AS rule, COUNT(*) AS n FROM event_findings f JOIN events e ON e.id = f.event_id "
+    top = conn.all("SELECT f.rule AS rule, COUNT(*) AS n FROM event_rules f JOIN events e ON e.id = f.event_id "
                    "WHERE e.ts >= ? GROUP BY f.rule ORDER BY COUNT(*) DESC, f.rule", (start,))
     actions = {r["action"]: int(r["n"]) for r in conn.all(
         "SELECT action, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY action", (start,))}

@@ -141,9 +141,9 @@ class Store:
             "INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
             (iso(None), actor, action, event_uid, detail)))
 
-    def list_events(self, f: query.Filters | None = None, *, limit: int = 50, before: int | None = None,
-                    after: int | None = None) -> tuple[list[dict[str, Any]], bool]:
-        """One page of events, newest first: (rows, more)."""
+    def list_events(self, f: query.Filters | None = None, *, limit: int = 50, before: str | None = None,
+                    after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """One page of events, newest first: (rows, more); `before`/`after` are row cursors."""
         return self.read(lambda c: query.list_events(c, f or query.Filters(), limit=limit,
                                                      before=before, after=after))
 

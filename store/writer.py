@@ -28,14 +28,16 @@ _INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?'
 RETRY_SECONDS = 2.0
 
 
-def insert_events(conn: Conn, rows: list[dict[str, Any]]) -> int:
-    """Chain and insert prepared rows in one short transaction; skip uids already stored
-    (a spool replayed twice). Returns how many were inserted."""
+def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) -> int:
+    """Chain and insert prepared rows in one short transaction; with `dedupe` (a spool being
+    replayed, perhaps twice) skip uids already stored. Returns how many were inserted."""
     n = 0
+    rules: list[tuple[int, str, str]] = []
+    clauses: list[tuple[int, str, str]] = []
     with conn.write():
         heads: dict[str, tuple[int, str]] = {}
         for row in rows:
-            if conn.scalar("SELECT 1 FROM events WHERE uid = ?", (row["uid"],)):
+            if dedupe and conn.scalar("SELECT 1 FROM events WHERE uid = ?", (row["uid"],)):
                 continue
             dev = row["device"]
             if dev not in heads:
@@ -46,14 +48,15 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]]) -> int:
             full = dict(row, seq=seq + 1, prev_hash=prev)
             full["hash"] = chain_hash(full)
             heads[dev] = (seq + 1, full["hash"])
-            conn.execute(_INSERT, [full[c] for c in _EVENT_COLS])
-            eid = conn.scalar("SELECT id FROM events WHERE uid = ?", (row["uid"],))
-            pairs = {(f.get("rule"), f.get("clause") or "") for f in json.loads(row["findings"])}
-            conn.executemany(
-                "INSERT INTO event_findings (event_id, rule, clause) VALUES (?, ?, ?)",
-                [(eid, r, c) for r, c in sorted(pairs) if r],
-            )
+            eid = conn.execute(_INSERT + " RETURNING id", [full[c] for c in _EVENT_COLS]).fetchone()[0]
+            found = json.loads(row["findings"])
+            rules += [(eid, r, row["ts"]) for r in sorted({str(f["rule"]) for f in found if f.get("rule")})]
+            clauses += [(eid, c, row["ts"]) for c in sorted({str(f["clause"]) for f in found if f.get("clause")})]
             n += 1
+        if rules:
+            conn.executemany("INSERT INTO event_rules (event_id, rule, ts) VALUES (?, ?, ?)", rules)
+        if clauses:
+            conn.executemany("INSERT INTO event_clauses (event_id, clause, ts) VALUES (?, ?, ?)", clauses)
         for dev, (seq, h) in heads.items():
             if conn.pg:
                 conn.execute(
@@ -160,7 +163,7 @@ class Writer:
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
             try:
                 for i in range(0, len(rows), 500):
-                    insert_events(self.conn, rows[i:i + 500])  # type: ignore[arg-type]
+                    insert_events(self.conn, rows[i:i + 500], dedupe=True)  # type: ignore[arg-type]
             except DB_DOWN as e:
                 self._down(e)
                 return

@@ -13,7 +13,7 @@ from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
 from store import ACTIONS, REVIEW_STATUSES, Filters, Store, default_db, open_store
 from store.db import describe
-from store.query import EXPORT_COLS
+from store.query import EXPORT_COLS, parse_cursor
 
 
 def add_db_arg(p: argparse.ArgumentParser) -> None:
@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_arg(q)
     add_filter_args(q)
     q.add_argument("--limit", type=int, default=50, help="events per page (default 50)")
-    q.add_argument("--before", type=int, metavar="ID", help="only events older than this id (next page)")
+    q.add_argument("--before", metavar="CURSOR", help="the next page: events older than this cursor "
+                   "(printed at the end of a page)")
     q.add_argument("--json", action="store_true", help="one JSON object per line")
     q.set_defaults(func=run_list)
 
@@ -114,6 +115,8 @@ def run_list(args: argparse.Namespace) -> int:
     if args.limit < 1 or args.limit > 10000:
         raise UsageError("--limit: between 1 and 10000")
     f = _filters(args)
+    if args.before and parse_cursor(args.before) is None:
+        raise UsageError("--before: use the cursor printed after a page (TIME_ID)")
     with _open(args) as st:
         rows, more = _read(st, lambda: st.list_events(f, limit=args.limit, before=args.before))
     if args.json:
@@ -128,7 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
                  for r in rows],
                 ["ID", "TIME (UTC)", "DEVICE", "EMPLOYEE", "SOURCE", "SITE", "ACTION", "RULES", "REVIEW"]))
     if more:
-        print(f"\nmore: postguard logs list --before {rows[-1]['id']}  (same filters)")
+        print(f"\nmore: postguard logs list --before {rows[-1]['cursor']}  (same filters)")
     return 0
 
 

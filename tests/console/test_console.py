@@ -235,7 +235,6 @@ async def test_admin_only_pages(reviewer: Any, admin: Any, store: Store) -> None
     assert "All 4 events verified" in html
     with store.reader().write() as c:
         eid = c.scalar("SELECT MAX(id) FROM events WHERE device = 'pc-1'")
-        c.execute("DELETE FROM event_findings WHERE event_id = ?", (eid,))
         c.execute("DELETE FROM events WHERE id = ?", (eid,))
     html = await (await admin.post("/verify", data={"csrf": token})).text()
     assert "Tampering detected" in html and "deleted" in html

@@ -125,18 +125,17 @@ def _tamper_action(c: Any, ids: list[int]) -> None:
 
 
 def _tamper_delete_middle(c: Any, ids: list[int]) -> None:
-    c.execute("DELETE FROM event_findings WHERE event_id = ?", (ids[2],))
     c.execute("DELETE FROM events WHERE id = ?", (ids[2],))
 
 
 def _tamper_delete_last(c: Any, ids: list[int]) -> None:
-    c.execute("DELETE FROM event_findings WHERE event_id = ?", (ids[-1],))
     c.execute("DELETE FROM events WHERE id = ?", (ids[-1],))
 
 
 def _tamper_swap(c: Any, ids: list[int]) -> None:
     # Swap the rows' storage order (ids) but leave every hashed field intact.
-    c.execute("DELETE FROM event_findings WHERE event_id IN (?, ?)", (ids[1], ids[3]))
+    for t in ("event_rules", "event_clauses"):
+        c.execute(f"DELETE FROM {t} WHERE event_id IN (?, ?)", (ids[1], ids[3]))
     c.execute("UPDATE events SET id = -1 WHERE id = ?", (ids[1],))
     c.execute("UPDATE events SET id = ? WHERE id = ?", (ids[1], ids[3]))
     c.execute("UPDATE events SET id = ? WHERE id = -1", (ids[3],))
@@ -201,7 +200,6 @@ def test_retention_purge_keeps_chain_verifiable(db_url: str, policy_with: Any, t
         assert st.verify() == (4, [])
         # Deleting the oldest remaining event is still caught after a purge.
         with st.reader().write() as c:
-            c.execute("DELETE FROM event_findings WHERE event_id = (SELECT MIN(id) FROM events)")
             c.execute("DELETE FROM events WHERE id = (SELECT MIN(id) FROM events)")
         assert "deleted" in {x.kind for x in st.verify()[1]}
 
