@@ -277,3 +277,36 @@ def test_nothing_lost_when_database_down(pg_url: str, policy: Any, tmp_path: Pat
         assert got[-1]["content"] == "after"
         assert st.verify() == (6, [])
     assert not spool.exists()
+
+
+def test_migration_from_version_2_keeps_findings(db_url: str, policy: Any, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A log written before migration 3 (findings in event_findings) opens and filters as before.
+    from store import db as dbmod
+    from store.event import GENESIS, chain_hash, prepare
+    from store.migrations import MIGRATIONS
+    from store.writer import _EVENT_COLS
+
+    monkeypatch.setattr(dbmod, "MIGRATIONS", MIGRATIONS[:2])
+    conn = dbmod.Conn(db_url)
+    assert dbmod.migrate(conn) == 2
+    row = prepare(ev(device="old-pc"), mode="redacted", redact=lambda s: s.replace("Tyler Quinlan", "[STUDENT]"),
+                  device="old-pc", employee="e")
+    full = dict(row, seq=1, prev_hash=GENESIS)
+    full["hash"] = chain_hash(full)
+    with conn.write():
+        conn.execute(f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?' * len(_EVENT_COLS))})",
+                     [full[c] for c in _EVENT_COLS])
+        eid = conn.scalar("SELECT id FROM events")
+        conn.execute("INSERT INTO event_findings (event_id, rule, clause) VALUES (?, 'student-privacy', 'P5')", (eid,))
+        conn.execute("INSERT INTO chain_heads (device, seq, hash) VALUES ('old-pc', 1, ?)", (full["hash"],))
+    conn.close()
+    monkeypatch.undo()
+    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+        assert st.schema_version() == len(MIGRATIONS)
+        from store import Filters
+
+        for f in (Filters(rule="student-privacy"), Filters(clause="P5"), Filters(rule="student-privacy", clause="P5")):
+            assert [r["uid"] for r in st.list_events(f)[0]] == [full["uid"]]
+        assert st.list_events(Filters(rule="conduct"))[0] == []
+        assert st.verify() == (1, [])
