@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
+import pickle
 import re
+import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,23 +48,6 @@ def social_hosts_regex(policy: Policy) -> str:
     return rf"^(?:[^:]*\.)?(?:{alts})(?::\d+)?$"
 
 
-# ---- the checking worker process -------------------------------------------------------------
-# mitmproxy's event loop already saturates one core (~4 ms per request in its own add-ons);
-# extraction and the checker (~1-2 ms) run in a separate process so they use the other core.
-_worker_policy: Policy | None = None
-
-
-def _worker_init(policy_dir: str) -> None:
-    global _worker_policy
-    _worker_policy = load_policy(policy_dir)
-
-
-def _worker_analyse(method: str, url: str, headers: dict[str, str], body: bytes,
-                    max_bytes: int) -> tuple[Submission | None, Verdict | None]:
-    assert _worker_policy is not None
-    return analyse(method, url, headers, body, _worker_policy, check, max_bytes)
-
-
 def analyse(method: str, url: str, headers: Any, body: bytes, policy: Policy,
             checker: Callable[[Post, Policy], Verdict], max_bytes: int) -> tuple[Submission | None, Verdict | None]:
     """Extract and check one request. (None, None): not a submission; (sub, None): unreadable."""
@@ -74,6 +57,99 @@ def analyse(method: str, url: str, headers: Any, body: bytes, policy: Policy,
     if sub.unreadable:
         return sub, None
     return sub, checker(as_post(sub), policy)
+
+
+class WorkerGone(RuntimeError):
+    """The check worker process exited (killed, out of memory) with requests in flight."""
+
+
+# Exceptions the worker sends back by name, re-raised here so the fail mode sees their kind.
+_WORKER_ERRORS: dict[str, type[Exception]] = {"BodyError": BodyError, "InputError": InputError}
+
+
+class CheckWorker:
+    """A child process running `analyse`, driven from the event loop over its stdin/stdout.
+
+    mitmproxy's loop already saturates one core; the checker (~1-2 ms a post) runs on the
+    other. Pipes are read by the loop itself: an executor's helper threads would fight the
+    loop for the GIL on every request, which costs more than the check saves.
+    """
+
+    def __init__(self, policy_dir: str) -> None:
+        """Nothing starts until the first `analyse` (or `start`)."""
+        self.policy_dir = policy_dir
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pending: dict[int, asyncio.Future] = {}
+        self._next = 0
+        self._lock: asyncio.Lock | None = None
+        self._reader: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Start the process (once; again after it died) and wait until it has loaded the policy."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.proc is not None and self.proc.returncode is None and self._reader and not self._reader.done():
+                return
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "proxy_addon.main", "--check-worker", self.policy_dir,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
+            assert self.proc.stdout
+            if await self.proc.stdout.readexactly(4) != b"PGW1":
+                raise WorkerGone("check worker did not start")
+            self._reader = asyncio.create_task(self._read(self.proc))
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout
+        try:
+            while True:
+                size = int.from_bytes(await proc.stdout.readexactly(4), "big")
+                rid, ok, value = pickle.loads(await proc.stdout.readexactly(size))
+                fut = self.pending.pop(rid, None)
+                if fut is None or fut.done():
+                    continue  # timed out meanwhile
+                if ok:
+                    fut.set_result(value)
+                else:
+                    name, msg = value
+                    fut.set_exception(_WORKER_ERRORS.get(name, RuntimeError)(msg if name in _WORKER_ERRORS
+                                                                            else f"{name}: {msg}"))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(WorkerGone("check worker stopped unexpectedly"))
+        self.pending.clear()
+
+    async def analyse(self, method: str, url: str, headers: dict[str, str], body: bytes,
+                      max_bytes: int, timeout: float) -> tuple[Submission | None, Verdict | None]:
+        """The worker's (submission, verdict); raises TimeoutError after `timeout` seconds."""
+        await self.start()
+        assert self.proc and self.proc.stdin
+        self._next += 1
+        rid = self._next
+        fut = asyncio.get_running_loop().create_future()
+        self.pending[rid] = fut
+        data = pickle.dumps((rid, (method, url, headers, body, max_bytes)), protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self.pending.pop(rid, None)
+
+    def stop(self) -> None:
+        """Stop the process (its stdin closes; it is killed if still running)."""
+        if self.proc is not None:
+            if self.proc.returncode is None:
+                try:
+                    self.proc.kill()
+                except ProcessLookupError:
+                    pass
+            # Close the pipes now: left to the garbage collector they may outlive the loop.
+            transport = getattr(self.proc, "_transport", None)
+            if transport is not None:
+                transport.close()
+        self.proc = None
 
 
 def _log_url(url: str) -> str:
@@ -97,8 +173,8 @@ class PostguardAddon:
         self.overrides = Overrides(600, clock)
         self._checker_injected = checker is not None
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postguard-check")
-        self.procs: ProcessPoolExecutor | None = None
-        self.workers = 1
+        self.workers: list[CheckWorker] = []
+        self.n_workers = 1
         self._social_cache: dict[str, bool] = {}
         self.fail_mode = "pass"
         self.max_body = 10 * 1024 * 1024
@@ -163,9 +239,9 @@ class PostguardAddon:
                 raise exceptions.OptionsError(f"{name}: must be 0 (policy value) or positive "
                                               f"(got {getattr(opts, name)!r})")
         self.fail_mode = fail
-        if opts.postguard_workers != self.workers or "postguard_policy" in updated:
-            self._stop_procs()
-        self.workers = opts.postguard_workers
+        if opts.postguard_workers != self.n_workers or "postguard_policy" in updated:
+            self._stop_workers()
+        self.n_workers = opts.postguard_workers
         self.max_body = opts.postguard_max_body_bytes or int(st["max_body_bytes"])
         self.timeout = (opts.postguard_check_timeout_ms or int(st["check_timeout_ms"])) / 1000
         self.min_chars = int(st.get("justification_min_chars", 10))
@@ -197,24 +273,29 @@ class PostguardAddon:
         if old is not None:
             old.close()
 
-    def _executor(self) -> Executor:
-        if self.workers <= 0 or self._checker_injected:
-            return self.pool
-        if self.procs is None:
+    def _worker(self) -> CheckWorker | None:
+        """The least busy check worker, or None to check on threads in this process."""
+        if self.n_workers <= 0 or self._checker_injected:
+            return None
+        if not self.workers:
             assert self.policy is not None
-            self.procs = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init, initargs=(str(self.policy.data.path),))
-        return self.procs
+            self.workers = [CheckWorker(str(self.policy.data.path)) for _ in range(self.n_workers)]
+        return min(self.workers, key=lambda w: len(w.pending))
 
-    def _stop_procs(self) -> None:
-        if self.procs is not None:
-            self.procs.shutdown(wait=False, cancel_futures=True)
-            self.procs = None
+    def _stop_workers(self) -> None:
+        for w in self.workers:
+            w.stop()
+        self.workers = []
+
+    async def running(self) -> None:
+        """Start the check workers with the proxy, not on the first post."""
+        if self._worker() is not None:
+            await asyncio.gather(*(w.start() for w in self.workers), return_exceptions=True)
 
     def done(self) -> None:
         """Flush the log and stop the check threads and processes."""
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self._stop_procs()
+        self._stop_workers()
         if self.store is not None and not self._store_injected:
             self.store.close()
 
@@ -266,14 +347,14 @@ class PostguardAddon:
             return
         loop = asyncio.get_running_loop()
         try:
-            ex = self._executor()
-            if ex is self.pool:
-                job = loop.run_in_executor(ex, analyse, req.method, req.pretty_url, req.headers.copy(), body,
+            worker = self._worker()
+            if worker is None:
+                job = loop.run_in_executor(self.pool, analyse, req.method, req.pretty_url, req.headers.copy(), body,
                                            self.policy, self._check, self.max_body)
+                sub, verdict = await asyncio.wait_for(job, self.timeout)
             else:
-                job = loop.run_in_executor(ex, _worker_analyse, req.method, req.pretty_url, dict(req.headers),
-                                           body, self.max_body)
-            sub, verdict = await asyncio.wait_for(job, self.timeout)
+                sub, verdict = await worker.analyse(req.method, req.pretty_url, dict(req.headers), body,
+                                                    self.max_body, self.timeout)
         except TimeoutError:
             self._fail(flow, f"check timed out after {self.timeout * 1000:.0f} ms", None)
             return
@@ -283,9 +364,8 @@ class PostguardAddon:
         except InputError as e:
             self._fail(flow, f"checker refused the post: {e}", None)
             return
-        except BrokenExecutor:
-            self._stop_procs()  # a worker died (killed, out of memory): start fresh next time
-            self._fail(flow, "check worker stopped unexpectedly", None)
+        except WorkerGone as e:  # it is started again on the next post
+            self._fail(flow, str(e), None)
             return
         except Exception as e:  # a checker bug must not break the user's browsing silently
             log.exception("postguard check failed")

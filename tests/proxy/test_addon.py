@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import shutil
@@ -351,7 +352,7 @@ async def test_checks_in_a_worker_process(policy, rec):
         for f in flows:
             await run(a, f)
         a.done()
-    assert a.procs is None
+    assert a.workers == []
     assert [f.response.status_code if f.response else None for f in flows] == [403, None, 403, None]
     assert rec.actions() == ["warned", "passed", "blocked", "error"]
 
@@ -392,6 +393,7 @@ async def test_json_override_origin_restriction(policy, rec, origin, status):
 
 
 async def test_killed_worker_fails_per_mode_then_recovers(policy, rec):
+    """A post in flight when the worker dies gets the fail mode; the next post starts a new worker."""
     import os
     import signal
 
@@ -400,16 +402,18 @@ async def test_killed_worker_fails_per_mode_then_recovers(policy, rec):
         tctx.configure(a, postguard_workers=1, postguard_fail_mode="block", postguard_check_timeout_ms=60_000)
         first = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
         await run(a, first)
-        for pid in list(a.procs._processes):
-            os.kill(pid, signal.SIGKILL)
-        for _ in range(50):  # the pool notices the death asynchronously
-            if a.procs._broken:
-                break
-            time.sleep(0.1)
-        broken = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
-        await run(a, broken)
+        w = a.workers[0]
+        inflight = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
+        os.kill(w.proc.pid, signal.SIGSTOP)  # paused: it cannot answer before it is killed
+        task = asyncio.create_task(run(a, inflight))
+        while not w.pending:  # until the request is written to the worker's pipe
+            await asyncio.sleep(0)
+        os.kill(w.proc.pid, signal.SIGKILL)
+        await task
+        await asyncio.wait_for(w._reader, 30)  # the death has been noticed
         after = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
         await run(a, after)
         a.done()
-    assert [f.response.status_code for f in (first, broken, after)] == [403, 503, 403]
+    assert [f.response.status_code for f in (first, inflight, after)] == [403, 503, 403]
     assert rec.actions() == ["warned", "error", "warned"]
+    assert "stopped" in rec.events[1].error
