@@ -177,10 +177,10 @@ async def event_page(request: web.Request) -> dict[str, Any]:
     if not UID.match(uid):
         raise web.HTTPNotFound(text="no such event")
     st, user = request.app[STORE], request[USER]
+    await in_thread(st.audit, user.name, "view", uid)  # who saw what (recorded before it is shown)
     ev = await in_thread(st.get_event, uid)
     if ev is None:
         raise web.HTTPNotFound(text="no such event")
-    await in_thread(st.audit, user.name, "view", uid)  # who saw what
     return {"ev": ev, "segments": segments(ev["content"], ev["findings"]) if ev["content"] else None,
             "clauses": quoted_clauses(request.app[POLICY], ev["findings"]),
             "statuses": REVIEW_STATUSES[1:], "saved": request.query.get("saved"),

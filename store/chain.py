@@ -116,6 +116,7 @@ def purge(conn: Conn, days: int, now: float | None = None) -> int:
                     marks = ", ".join("?" * len(part))
                     conn.execute(f"DELETE FROM event_rules WHERE event_id IN ({marks})", part)
                     conn.execute(f"DELETE FROM event_clauses WHERE event_id IN ({marks})", part)
+                    conn.execute(f"DELETE FROM event_pairs WHERE event_id IN ({marks})", part)
                     conn.execute(f"DELETE FROM reviews WHERE event_id IN ({marks})", part)
                     conn.execute(f"DELETE FROM events WHERE id IN ({marks})", part)
                 if last is not None:

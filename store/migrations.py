@@ -131,8 +131,30 @@ def _v3(pg: bool) -> list[str]:
     return stmts
 
 
+def _v4(pg: bool) -> list[str]:
+    # (rule, clause) pairs as found together in one finding: "conduct findings citing P9" is
+    # then one index range, even when the answer is empty (a rule/clause join would scan).
+    if pg:
+        fill = ("INSERT INTO event_pairs (event_id, rule, clause, ts) SELECT DISTINCT e.id, j->>'rule', "
+                "j->>'clause', e.ts FROM events e, jsonb_array_elements(e.findings::jsonb) j "
+                "WHERE j->>'rule' IS NOT NULL AND j->>'clause' IS NOT NULL")
+    else:
+        fill = ("INSERT INTO event_pairs (event_id, rule, clause, ts) SELECT DISTINCT e.id, "
+                "json_extract(j.value, '$.rule'), json_extract(j.value, '$.clause'), e.ts "
+                "FROM events e, json_each(e.findings) j "
+                "WHERE json_extract(j.value, '$.rule') IS NOT NULL AND json_extract(j.value, '$.clause') IS NOT NULL")
+    return [
+        """CREATE TABLE event_pairs (event_id BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            rule TEXT NOT NULL, clause TEXT NOT NULL, ts TEXT NOT NULL, PRIMARY KEY (event_id, rule, clause))"""
+        + ("" if pg else " WITHOUT ROWID"),
+        fill,
+        "CREATE INDEX ix_event_pairs ON event_pairs (rule, clause, ts, event_id)",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
     (3, "time-ordered event list: event_rules, event_clauses, (filter, ts) indexes", _v3),
+    (4, "event_pairs: rule and clause found together", _v4),
 ]

@@ -34,6 +34,7 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
     n = 0
     rules: list[tuple[int, str, str]] = []
     clauses: list[tuple[int, str, str]] = []
+    pairs: list[tuple[int, str, str, str]] = []
     with conn.write():
         heads: dict[str, tuple[int, str]] = {}
         for row in rows:
@@ -52,11 +53,15 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
             found = json.loads(row["findings"])
             rules += [(eid, r, row["ts"]) for r in sorted({str(f["rule"]) for f in found if f.get("rule")})]
             clauses += [(eid, c, row["ts"]) for c in sorted({str(f["clause"]) for f in found if f.get("clause")})]
+            pairs += [(eid, r, c, row["ts"]) for r, c in sorted({(str(f["rule"]), str(f["clause"])) for f in found
+                                                                 if f.get("rule") and f.get("clause")})]
             n += 1
         if rules:
             conn.executemany("INSERT INTO event_rules (event_id, rule, ts) VALUES (?, ?, ?)", rules)
         if clauses:
             conn.executemany("INSERT INTO event_clauses (event_id, clause, ts) VALUES (?, ?, ?)", clauses)
+        if pairs:
+            conn.executemany("INSERT INTO event_pairs (event_id, rule, clause, ts) VALUES (?, ?, ?, ?)", pairs)
         for dev, (seq, h) in heads.items():
             if conn.pg:
                 conn.execute(

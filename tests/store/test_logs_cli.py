@@ -57,6 +57,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     (["--device", "pc-3"], ["www.instagram.com"]),
     (["--status", "reviewed"], []),
     (["--rule", "district-logo"], []),  # near miss: a rule nobody triggered
+    (["--rule", "conduct", "--clause", "P9"], ["x.com"]),
+    (["--rule", "conduct", "--clause", "P5"], []),  # near miss: both in the log, never together
+    (["--rule", "student-privacy", "--clause", "P5", "--employee", "a.teacher"], ["www.facebook.com"]),
+    (["--rule", "conduct", "--employee", "a.teacher"], []),
+    (["--clause", "P2", "--device", "pc-1"], ["www.facebook.com"]),
+    (["--rule", "missing-disclaimer", "--site", "www.facebook.com", "--status", "open"], ["www.facebook.com"]),
 ])
 def test_list_filters(log: str, capsys: Any, filters: list[str], want_sites: list[str]) -> None:
     rc, out, _ = run(capsys, "logs", "list", "--db", log, "--json", *filters)

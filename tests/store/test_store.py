@@ -134,7 +134,7 @@ def _tamper_delete_last(c: Any, ids: list[int]) -> None:
 
 def _tamper_swap(c: Any, ids: list[int]) -> None:
     # Swap the rows' storage order (ids) but leave every hashed field intact.
-    for t in ("event_rules", "event_clauses"):
+    for t in ("event_rules", "event_clauses", "event_pairs"):
         c.execute(f"DELETE FROM {t} WHERE event_id IN (?, ?)", (ids[1], ids[3]))
     c.execute("UPDATE events SET id = -1 WHERE id = ?", (ids[1],))
     c.execute("UPDATE events SET id = ? WHERE id = ?", (ids[1], ids[3]))
