@@ -48,6 +48,9 @@ class Conn:
             path = Path(db)
             if path.parent and not path.parent.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # Owner-only from the start; SQLite gives the -wal/-shm files the same mode.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writes).
             self.raw = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             self.raw.execute("PRAGMA busy_timeout=30000")

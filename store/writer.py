@@ -143,7 +143,9 @@ class Writer:
 
     def _spool_write(self, rows: list[dict[str, Any]]) -> None:
         self.spool.parent.mkdir(parents=True, exist_ok=True)
-        with self._spool_lock, open(self.spool, "a", encoding="utf-8") as f:
+        # Owner-only: the spool holds (redacted) posts until the database takes them.
+        fd = os.open(self.spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with self._spool_lock, open(fd, "a", encoding="utf-8") as f:
             for r in rows:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
             f.flush()

@@ -110,6 +110,13 @@ def test_url_secrets_dropped(tmp_path: Path, policy: Any, url: str | None, want:
     assert r["url"] == want
 
 
+def test_sqlite_file_is_owner_only(tmp_path: Path, policy: Any) -> None:
+    with open_store(str(tmp_path / "l.sqlite"), policy) as st:
+        st.append(ev())
+        assert st.flush()
+    assert (tmp_path / "l.sqlite").stat().st_mode & 0o077 == 0
+
+
 @pytest.mark.parametrize("bad", [dict(action="posted"), dict(source="mail")])
 def test_append_rejects_unknown_values(tmp_path: Path, policy: Any, bad: dict) -> None:
     with open_store(str(tmp_path / "l.sqlite"), policy) as st, pytest.raises(ValueError):
@@ -267,6 +274,7 @@ def test_nothing_lost_when_database_down(pg_url: str, policy: Any, tmp_path: Pat
     uids = [st.append(ev(text=f"while down {i}")) for i in range(5)]
     assert st.flush() is False  # still in the spool
     st.close()
+    assert spool.stat().st_mode & 0o077 == 0  # owner-only
     spooled = [json.loads(x) for x in spool.read_text().splitlines()]
     assert [r["uid"] for r in spooled] == uids
     assert all("Tyler" not in json.dumps(r) for r in spooled)  # the spool is as minimal as the log
