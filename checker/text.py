@@ -85,7 +85,16 @@ def _single_spaces(text: str, src: list[int]) -> tuple[str, list[int]]:
 def deleet_text(folded: str) -> str:
     """Folded text with digits and symbols inside words read as letters; same length, so
     the offset map of the folded text still applies ("pr0mo c0de" -> "promo code")."""
-    return _WORD.sub(lambda m: deleet(m.group()), folded)
+    return _WORD.sub(_deleet_inner, folded)
+
+
+_EDGE_PUNCT = "!|+("  # at the edge of a word these are punctuation ("you!"), not letters
+
+
+def _deleet_inner(m: re.Match[str]) -> str:
+    w = m.group()
+    core = w.rstrip(_EDGE_PUNCT)
+    return deleet(core) + w[len(core):] if core else w
 
 
 def fold(text: str) -> Folded:

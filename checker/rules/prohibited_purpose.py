@@ -46,7 +46,7 @@ class ProhibitedPurpose(Rule):
         out = []
         for cat, pat in self.categories:
             allow = self.allow.get(cat)
-            for m in pat.finditer(folded.text):
+            for m in pat.finditer(ctx.deleeted):  # "pr0mo c0de" reads as "promo code"
                 span = folded.span(m.start(), m.end())
                 lo, hi = ctx.sentence_window(span[0], span[1], 0)
                 if allow is not None and allow.search(fold_slice(ctx, lo, hi)):
