@@ -63,6 +63,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         resp = e
         _headers(resp)
         raise
+    except ConnectionError:
+        # The database is down: say so plainly (writers keep spooling meanwhile).
+        resp = web.Response(status=503, text="The interception log is unavailable right now; "
+                            "events are being kept and will appear when it is back.")
     _headers(resp)
     return resp
 
