@@ -117,13 +117,19 @@ class NormString:
             pos += len(w0) + 1
         self.text = " ".join(parts)
         self.folded = folded
+        self._keys = [o[0] for o in self.offs]
 
     def span(self, a: int, b: int) -> tuple[int, int]:
         """Original-text span of norm-string chars [a, b)."""
-        keys = [o[0] for o in self.offs]
+        keys = self._keys
         i = max(bisect.bisect_right(keys, a) - 1, 0)
         j = max(bisect.bisect_right(keys, max(b - 1, a)) - 1, 0)
         return self.folded.span(self.offs[i][1], self.offs[j][2])
+
+
+def one_regex(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
+    """Several compiled patterns as one alternation (named groups must not repeat)."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
 
 
 def alternation(items: tuple[str, ...] | list[str]) -> str:

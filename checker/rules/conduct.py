@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.model import Finding, Post
 from checker.rules import Rule, register
-from checker.rules._match import Lexicon, NormString, alternation, compile_patterns, inflect
+from checker.rules._match import (
+    Lexicon,
+    NormString,
+    alternation,
+    compile_patterns,
+    inflect,
+    one_regex,
+)
 from checker.textmodel import IDENTITY_TERMS, load_model
 from checker.textmodel import tokens as model_tokens
 
@@ -69,11 +76,16 @@ class Conduct(Rule):
             "profanity": alternation(tuple(inflect(words_of("obscene_lexicon")))),
             "group": alternation(words_of("group_lexicon")),
         }
+        # One alternation per kind: a single pass over the text instead of one per pattern.
         self.patterns = [
-            (compile_patterns(p[key], subs, f"rules.conduct.{key}"), cat, score, reason)
+            (one_regex(compile_patterns(p[key], subs, f"rules.conduct.{key}")), cat, score, reason)
             for key, cat, score, reason in PATTERN_KINDS
+            if p[key]
         ]
         self.model = load_model(p["model"]) if p["model"] else None
+        # Evidence must be concentrated: the top word must carry at least this much (chosen in
+        # training with the threshold; a post that is only vaguely "tweet-like" does not fire).
+        self.min_word = float(self.model.meta.get("min_word", 0.0)) if self.model else 0.0
         mild = lex.get(p["model_ignore_lexicon"], ()) if p["model_ignore_lexicon"] else ()
         self.model_mask = IDENTITY_TERMS | frozenset(w.lower() for w in mild)
 
@@ -83,14 +95,13 @@ class Conduct(Rule):
         out: list[Finding] = []
         taken: list[tuple[int, int]] = []
         norm = NormString(folded, ctx.tokens)
-        for pats, cat, score, reason in self.patterns:
-            for pat in pats:
-                for m in pat.finditer(norm.text):
-                    span = norm.span(m.start(), m.end())
-                    if any(a < span[1] and span[0] < b for a, b in taken):
-                        continue
-                    taken.append(span)
-                    out.append(self.finding(ctx, f"{cat}: {reason}", score, span=span, category=cat))
+        for pat, cat, score, reason in self.patterns:
+            for m in pat.finditer(norm.text):
+                span = norm.span(m.start(), m.end())
+                if any(a < span[1] and span[0] < b for a, b in taken):
+                    continue
+                taken.append(span)
+                out.append(self.finding(ctx, f"{cat}: {reason}", score, span=span, category=cat))
         for lexicon, cat, score, what in (
             (self.slurs, "discriminatory", self.p["slur_score"], "a slur"),
             (self.obscene, "obscene", self.p["obscene_score"], "an obscene word"),
@@ -111,7 +122,7 @@ class Conduct(Rule):
         assert self.model is not None
         folded = ctx.folded
         s = self.model.score(folded.text, mask=self.model_mask, guard=True)
-        if s.prob < self.p["model_threshold"] or not s.top:
+        if s.prob < self.p["model_threshold"] or not s.top or s.top[0][1] < self.min_word:
             return []
         words = {w.text for w in model_tokens(folded.text)}
         if words & THREAT_WORDS:
