@@ -445,8 +445,11 @@ class PostguardAddon:
         token = ""
         if action == "warn":
             req = flow.request
-            original = (req.method, req.url, list(req.headers.fields), req.raw_content or b"")
-            token = self.overrides.add_pending(key, req.pretty_host, {"sub": sub, "verdict": v}, original)
+            # Only a page navigation is replayed by the proxy; a script resends its own request.
+            original = ((req.method, req.url, list(req.headers.fields), req.raw_content or b"")
+                        if pages.is_navigation(req.headers) else None)
+            token = self.overrides.add_pending(key, req.pretty_host, {"sub": sub, "verdict": v, "url": req.pretty_url},
+                                                original)
             meta["token"] = token
         self._event(flow, "warned" if action == "warn" else "blocked", sub, v, request_id=token or None)
         self._respond(flow, action, findings, sub.text, token, v.policy_digest)
@@ -537,7 +540,7 @@ class PostguardAddon:
             self._respond(flow, "expired", [], "", "", "", status=410, error="this warning was already used")
             return
         self._event(flow, "overridden", sub, v, justification=justification, request_id=token,
-                    url=pending.request[1] if pending.request else None)
+                    url=pending.event.get("url"))
         flow.metadata["postguard"] = {"action": "overridden", "token": token, "fired": v.fired}
         if as_json or pending.request is None:
             flow.response = pages.json_response(200, {"action": "overridden", "token": token,
