@@ -19,6 +19,7 @@ import numpy as np
 from checker.textmodel import MODELS_DIR
 from train import data as D
 from train.fit import Fitted
+from train.templates import political_examples
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -35,6 +36,17 @@ def own(name: str) -> list[tuple[int, str, str]]:
         else:
             out.append((int(parts[0]), parts[1], parts[2]))
     return out
+
+
+def district_posts() -> list[D.Example]:
+    """Our own everyday district posts, negatives for every model."""
+    lines = (EXAMPLES / "district.txt").read_text(encoding="utf-8").splitlines()
+    return [D.Example(x, 0, "own") for x in lines if x.strip() and not x.startswith("#")]
+
+
+def ham_train() -> list[D.Example]:
+    """Everyday messages: the ham of the SMS and YouTube training halves."""
+    return [D.Example(r.text, 0, "ham") for w in ("sms", "youtube") for r in D.spam_split(w)[0] if not r.label]
 
 
 def clean_word_examples() -> list[D.Example]:
@@ -84,40 +96,78 @@ def checker_probs(fitted: Fitted, texts: list[str], mask: frozenset[str] = froze
     return np.array([tm.score(fold(t).text, mask=mask, guard=True).prob for t in texts])
 
 
+def checker_scores(fitted: Fitted, texts: list[str], mask: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(probability, contribution of the top word) per text, as the conduct rule computes them."""
+    import tempfile
+
+    from checker.text import fold
+    from checker.textmodel import TextModel
+
+    with tempfile.TemporaryDirectory() as d:
+        fitted.export(Path(d) / "m.npz", {"name": "tmp"})
+        tm = TextModel(Path(d) / "m.npz")
+    out = [tm.score(fold(t).text, mask=mask, guard=True) for t in texts]
+    return np.array([s.prob for s in out]), np.array([s.top[0][1] if s.top else 0.0 for s in out])
+
+
 def shift(fitted: Fitted, threshold: float) -> None:
     """Move the intercept so that probability 0.5 means `threshold`."""
     fitted.clf.intercept_ = fitted.clf.intercept_ - math.log(threshold / (1 - threshold))
 
 
 def train_conduct(report: dict) -> None:
-    """Conduct: OLID train (minus validation), ETHOS train half (minus validation), own examples.
+    """Conduct: OLID train (minus validation), ETHOS train half (minus validation), own examples,
+    a little everyday ham.
 
-    Davidson is left out: at any weight it lowered OLID validation (docs/models.md).
+    Davidson is left out: at any weight it lowered OLID validation (docs/models.md). The
+    operating point (threshold, minimum contribution of the top word) maximizes OLID
+    validation macro-F1 for rules OR model, subject to the model adding at most 1% false
+    alarms on held-out everyday messages (a third of the ham, never trained on) and at most one
+    of our held-out casual posts (`examples/casual.txt`, odd lines).
     """
     tr, va = D.olid_split()
     etr, _ = D.ethos_split()
     eva = etr[::5]
     etr_fit = [r for i, r in enumerate(etr) if i % 5]
-    mine = [D.Example(t, lab, "own") for lab, _, t in own("conduct.tsv")] + clean_word_examples()
-    rows = tr + etr_fit + mine
-    m = Fitted(rows, c=CONDUCT_C, weights={"ethos": 2.0, "own": 3.0}, class_weight=None)
-    yv = np.array([r.label for r in va])
+    mine = [D.Example(t, lab, "own") for lab, _, t in own("conduct.tsv")] + clean_word_examples() + district_posts()
+    ham = ham_train()
+    ham_val, ham_fit = ham[::3], [r for i, r in enumerate(ham) if i % 3]
+    casual = [x for x in (EXAMPLES / "casual.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    casual_fit = [D.Example(x, 0, "own") for x in casual[::2]]
+    casual_val = casual[1::2]
+    mine += casual_fit
+    # A little ham teaches the model what everyday, non-political talk looks like (OLID's "NOT"
+    # tweets are mostly political arguments); more than this weight lowered OLID validation.
+    rows = tr + etr_fit + mine + ham_fit
+    m = Fitted(rows, c=CONDUCT_C, weights={"ethos": 2.0, "own": 3.0, "ham": HAM_WEIGHT}, class_weight=None)
     from checker import load_policy
 
     mask = {r.id: r for r in load_policy(None).rules}["conduct"].model_mask  # as the rule scores
-    pv = checker_probs(m, [r.text for r in va], mask)
+    yv = np.array([r.label for r in va])
+    pv, cv = checker_scores(m, [r.text for r in va], mask)
     rv = rule_fires([r.text for r in va], "conduct", "personal")
+    ph, ch = checker_scores(m, [r.text for r in ham_val], mask)
+    rh = rule_fires([r.text for r in ham_val], "conduct", "personal")
+    pcas, ccas = checker_scores(m, casual_val, mask)
     ye = np.array([r.label for r in eva])
-    pe = checker_probs(m, [r.text for r in eva], mask)
+    pe, ce = checker_scores(m, [r.text for r in eva], mask)
     re_ = rule_fires([r.text for r in eva], "conduct", "personal")
-    # Threshold on validation only, for what ships: rules OR model, best OLID-val macro-F1.
-    grid = [round(float(t), 2) for t in np.arange(0.30, 0.91, 0.02)]
-    scores = [(round(macro_f1(yv, rv | (pv >= t)), 3), t) for t in grid]
-    best, t = max(scores)
-    report["conduct"] = {"rows": len(rows), "C": CONDUCT_C, "threshold": t, "olid_val_macro_f1_rules_or_model": best,
-                         "olid_val_macro_f1_rules": round(macro_f1(yv, rv), 3),
-                         "olid_val_macro_f1_model": round(macro_f1(yv, (pv >= t).astype(int)), 3),
-                         "ethos_val_f1_rules_or_model": round(f1_pos(ye, re_ | (pe >= t)), 3)}
+    best = (-1.0, 0.5, 0.0)
+    for t in np.arange(0.30, 0.91, 0.02):
+        for c in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
+            added = ((~rh.astype(bool)) & (ph >= t) & (ch >= c)).mean()
+            if added > MAX_HAM_ADDED or ((pcas >= t) & (ccas >= c)).sum() > 1:
+                continue
+            f = round(macro_f1(yv, rv | ((pv >= t) & (cv >= c))), 3)
+            if f > best[0]:
+                best = (f, round(float(t), 2), c)
+    f, t, c = best
+    report["conduct"] = {
+        "rows": len(rows), "C": CONDUCT_C, "ham_weight": HAM_WEIGHT, "threshold": t, "min_word": c,
+        "olid_val_macro_f1_rules_or_model": f, "olid_val_macro_f1_rules": round(macro_f1(yv, rv), 3),
+        "ham_val_added_false_alarms": round(float(((~rh.astype(bool)) & (ph >= t) & (ch >= c)).mean()), 4),
+        "casual_val_false_alarms": int(((pcas >= t) & (ccas >= c)).sum()), "casual_val_n": len(casual_val),
+        "ethos_val_f1_rules_or_model": round(f1_pos(ye, re_ | ((pe >= t) & (ce >= c))), 3)}
     shift(m, t)
     m.export(MODELS_DIR / "conduct.npz", {"name": "conduct", "threshold_chosen": t, **report["conduct"]})
 
@@ -126,12 +176,12 @@ def train_binary(name: str, pos: list[D.Example], neg: list[D.Example], val: lis
                  min_precision: float = 0.97) -> None:
     """A prohibited-purpose model: highest validation recall at precision >= `min_precision`."""
     rows = pos + neg
-    m = Fitted(rows, c=4.0, weights={"own": 3.0})
+    m = Fitted(rows, c=4.0, weights={"own": 3.0, "olid-neg": 0.5})
     y = np.array([r.label for r in val])
     p = checker_probs(m, [r.text for r in val])
     rv = rule_fires([r.text for r in val], "prohibited-purpose", "sponsored").astype(bool)
-    best = (0.0, 0.9)
-    for t in np.arange(0.30, 0.96, 0.02):
+    best = (0.0, 0.99)
+    for t in np.arange(0.30, 0.995, 0.01):
         pred = rv | (p >= t)
         tp = int((pred & (y == 1)).sum())
         prec = tp / max(int(pred.sum()), 1)
@@ -155,13 +205,18 @@ def train_commercial(report: dict) -> None:
         rows += [r for i, r in enumerate(tr) if i % 5]
     mine = own("prohibited.tsv")
     rows += [D.Example(t, int(cat == "commercial"), "own") for lab, cat, t in mine if cat != "political"]
-    train_binary("commercial", [r for r in rows if r.label], [r for r in rows if not r.label], val, report)
+    rows += district_posts()
+    # General talk that is not selling anything (OLID train tweets): "check", "follow" and links
+    # are not commercial by themselves.
+    rows += [D.Example(r.text, 0, "olid-neg") for r in D.olid_split()[0]]
+    train_binary("commercial", [r for r in rows if r.label], [r for r in rows if not r.label], val, report,
+                 min_precision=0.97)
 
 
 POLITICAL_HINTS = (
     "maga", "trump", "obama", "clinton", "hillary", "democrat", "republican", "gop", "liberal", "conservative",
     "congress", "senate", "senator", "vote", "voting", "election", "kavanaugh", "potus", "president",
-    "antifa", "left", "leftist", "dems", "libs", "socialist", "midterm", "gun control", "2a", "nra",
+    "antifa", "leftist", "dems", "libs", "socialist", "midterm", "gun control", "2a", "nra",
     "immigration", "border", "impeach", "campaign", "ballot", "walkaway", "qanon", "feinstein", "pelosi",
 )
 
@@ -187,14 +242,15 @@ def train_political(report: dict) -> None:
     """
     pos, olid_neg = weak_political()
     rng = random.Random(D.SEED)
-    ham = [D.Example(r.text, 0, "ham") for w in ("sms", "youtube") for r in D.spam_split(w)[0] if not r.label]
+    ham = ham_train()
     rng.shuffle(pos)
     rng.shuffle(olid_neg)
     rng.shuffle(ham)
     val_pos, pos = pos[: len(pos) // 10], pos[len(pos) // 10:]
     val_ham, ham = ham[: len(ham) // 10], ham[len(ham) // 10:]
     mine = own("prohibited.tsv") + [(0, "none", t) for lab, _, t in own("conduct.tsv") if lab == 0]
-    own_rows = [D.Example(t, int(cat == "political"), "own") for lab, cat, t in mine]
+    own_rows = [D.Example(t, int(cat == "political"), "own") for lab, cat, t in mine] + district_posts()
+    own_rows += political_examples()
     rows = pos + olid_neg + ham + own_rows
     m = Fitted(rows, c=4.0, weights={"own": 3.0})
     p_ham = checker_probs(m, [r.text for r in val_ham])
@@ -212,6 +268,8 @@ def train_political(report: dict) -> None:
 
 
 CONDUCT_C = 0.5  # chosen on OLID validation (docs/models.md)
+HAM_WEIGHT = 0.2  # 0 / 0.2 / 0.5 tried (docs/models.md)
+MAX_HAM_ADDED = 0.02  # the issue's benign-post budget
 
 
 def main() -> int:

@@ -48,7 +48,7 @@ def test_exported_table_scores_exactly_like_the_fitted_model(tmp_path):
 MODEL_POSITIVES = [
     "Shut up already, nobody asked for your garbage opinion",
     "Get lost, you embarrassing fool",
-    "what a joke of a human being",
+    "Your opinion is trash just like you",
 ]
 # Ordinary posts, idioms and civic content that must stay clean with the model on.
 CLEAN = [
