@@ -8,6 +8,7 @@ check never stalls the one event loop that serves every connection.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import pickle
@@ -448,7 +449,7 @@ class PostguardAddon:
             # Only a page navigation is replayed by the proxy; a script resends its own request.
             original = ((req.method, req.url, list(req.headers.fields), req.raw_content or b"")
                         if pages.is_navigation(req.headers) else None)
-            token = self.overrides.add_pending(key, req.pretty_host, {"sub": sub, "verdict": v, "url": req.pretty_url},
+            token = self.overrides.add_pending(key, req.pretty_host, {"sub": dataclasses.replace(sub, images=[]), "verdict": v, "url": req.pretty_url},
                                                 original)
             meta["token"] = token
         self._event(flow, "warned" if action == "warn" else "blocked", sub, v, request_id=token or None)

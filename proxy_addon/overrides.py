@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-# Bounds so that a client producing endless warnings cannot grow the proxy's memory.
+# Bounds so that a client producing endless warnings cannot grow the proxy's memory: entries,
+# and bytes of original requests kept for replay (oldest warnings are forgotten first).
 MAX_PENDING = 2048
 MAX_OVERRIDES = 2048
+MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 
 def content_key(site: str, target: str | None, texts: Iterable[str], links: Iterable[str],
@@ -67,11 +69,17 @@ class Overrides:
         self._lock = threading.Lock()
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._granted: OrderedDict[str, float] = OrderedDict()  # key -> expiry
+        self._bytes = 0  # request bytes held by pending entries
+
+    @staticmethod
+    def _size(p: Pending) -> int:
+        return len(p.request[3]) + sum(len(k) + len(v) for k, v in p.request[2]) if p.request else 0
 
     def _expire(self, now: float) -> None:
         while self._pending and (next(iter(self._pending.values())).created + self.window < now
-                                 or len(self._pending) > MAX_PENDING):
-            self._pending.popitem(last=False)
+                                 or len(self._pending) > MAX_PENDING or self._bytes > MAX_PENDING_BYTES):
+            _, old = self._pending.popitem(last=False)
+            self._bytes -= self._size(old)
         for k in [k for k, exp in self._granted.items() if exp < now]:
             del self._granted[k]
         while len(self._granted) > MAX_OVERRIDES:
@@ -83,7 +91,9 @@ class Overrides:
         token = secrets.token_urlsafe(18)
         with self._lock:
             now = self._clock()
-            self._pending[token] = Pending(token, key, host, now, event, request)
+            p = Pending(token, key, host, now, event, request)
+            self._pending[token] = p
+            self._bytes += self._size(p)
             self._expire(now)
         return token
 
@@ -105,6 +115,8 @@ class Overrides:
             if p is None or p.host.lower() != host.lower() or p.used:
                 return None
             p.used = True
+            self._bytes -= self._size(p)
+            self._pending.pop(token, None)  # the caller holds it; nothing to keep
             self._granted[p.key] = now + self.window
             return p
 
