@@ -32,14 +32,21 @@ class Fitted:
     """
 
     def __init__(self, rows: list[Example], c: float = 4.0, min_df: int = 2, weights: dict[str, float] | None = None,
-                 max_features: int = 150_000, class_weight: str | None = "balanced") -> None:
+                 max_features: int = 150_000, class_weight: str | None = "balanced", nb: bool = False) -> None:
         self.vec = CountVectorizer(analyzer=feats, min_df=min_df, max_features=max_features, dtype=np.float64)
         counts = self.vec.fit_transform([r.text for r in rows])
         n = counts.shape[0]
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf = np.log((1 + n) / (1 + df)) + 1.0  # scikit-learn's smoothed idf
-        x = self._scale(counts)
         y = np.array([r.label for r in rows])
+        # Optional NB-LR (Wang & Manning 2012): scale features by their log-count ratio.
+        self.r = np.ones(counts.shape[1])
+        if nb:
+            pres = (counts > 0).astype(np.float64)
+            pos = np.asarray(pres[y == 1].sum(axis=0)).ravel() + 1.0
+            neg = np.asarray(pres[y == 0].sum(axis=0)).ravel() + 1.0
+            self.r = np.log((pos / pos.sum()) / (neg / neg.sum()))
+        x = self._scale(counts)
         sw = np.array([(weights or {}).get(r.source, 1.0) for r in rows])
         self.clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight, random_state=SEED)
         self.clf.fit(x, y, sample_weight=sw)
@@ -47,7 +54,7 @@ class Fitted:
     def _scale(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         q = counts @ (self.idf ** 2)
         inv = 1.0 / np.sqrt(np.where(q > 0, q, 1.0))
-        return sp.diags(inv) @ counts @ sp.diags(self.idf)
+        return sp.diags(inv) @ counts @ sp.diags(self.idf * self.r)
 
     def prob(self, texts: list[str]) -> np.ndarray:
         """Positive-class probabilities."""
@@ -59,7 +66,7 @@ class Fitted:
         grams = sorted(vocab, key=vocab.get)
         idx = np.array([vocab[g] for g in grams])
         idf = self.idf[idx]
-        coef = self.clf.coef_[0][idx]
+        coef = self.clf.coef_[0][idx] * self.r[idx]
         meta = {**meta, "intercept": float(self.clf.intercept_[0]), "n_grams": len(grams)}
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, grams=np.array(grams), wi=(coef * idf).astype(np.float32),

@@ -51,7 +51,8 @@ class Conduct(Rule):
         "slur_score": 0.95,
         "model": "",  # checker/models/<name>.npz; "" = word lists and patterns only
         "model_threshold": 0.5,  # artifacts are shifted so 0.5 is the threshold chosen on validation
-        "model_ignore_lexicon": "mild",  # words the model may not count as evidence (plus identity words)
+        "model_ignore_lexicon": "mild",  # words the model may not count as evidence
+        "model_ignore_identity": True,  # identity words never count as evidence (docs/models.md)
     }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
@@ -87,7 +88,8 @@ class Conduct(Rule):
         # training with the threshold; a post that is only vaguely "tweet-like" does not fire).
         self.min_word = float(self.model.meta.get("min_word", 0.0)) if self.model else 0.0
         mild = lex.get(p["model_ignore_lexicon"], ()) if p["model_ignore_lexicon"] else ()
-        self.model_mask = IDENTITY_TERMS | frozenset(w.lower() for w in mild)
+        ident = IDENTITY_TERMS if p["model_ignore_identity"] else frozenset()
+        self.model_mask = ident | frozenset(w.lower() for w in mild)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for obscene words, slurs and every phrase pattern."""
