@@ -152,9 +152,35 @@ def _v4(pg: bool) -> list[str]:
     ]
 
 
+LEAD_TABLES = (("event_rules", "rule", "ix_event_rules_rule"), ("event_clauses", "clause", "ix_event_clauses_clause"),
+               ("event_pairs", "rule, clause", "ix_event_pairs"))
+
+
+def _v5(pg: bool) -> list[str]:
+    # Copies of the low-selectivity event columns (site, action, review status) beside each rule
+    # and clause, inside the index that leads the query: "conduct on facebook, warned, open" is
+    # filtered in the index, and only the events shown are read (PostgreSQL otherwise paid one
+    # heap visit per rule row, ~0.4 s for an empty answer at 1,000,000 events).
+    stmts = []
+    for table, cols, ix in LEAD_TABLES:
+        stmts += [
+            f"ALTER TABLE {table} ADD COLUMN site TEXT",
+            f"ALTER TABLE {table} ADD COLUMN action TEXT NOT NULL DEFAULT ''",
+            f"ALTER TABLE {table} ADD COLUMN review_status TEXT NOT NULL DEFAULT 'open'",
+            f"UPDATE {table} SET site = (SELECT e.site FROM events e WHERE e.id = {table}.event_id), "
+            f"action = (SELECT e.action FROM events e WHERE e.id = {table}.event_id), "
+            f"review_status = (SELECT e.review_status FROM events e WHERE e.id = {table}.event_id)",
+            f"DROP INDEX {ix}",
+            (f"CREATE INDEX {ix} ON {table} ({cols}, ts, event_id) INCLUDE (site, action, review_status)" if pg
+             else f"CREATE INDEX {ix} ON {table} ({cols}, ts, event_id, site, action, review_status)"),
+        ]
+    return stmts
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
     (3, "time-ordered event list: event_rules, event_clauses, (filter, ts) indexes", _v3),
     (4, "event_pairs: rule and clause found together", _v4),
+    (5, "site, action and review status beside rules and clauses, in their indexes", _v5),
 ]

@@ -103,10 +103,13 @@ class Filters:
         if self.date_to:
             conds.append(f"{key[0]} < ?")
             params.append((date.fromisoformat(self.date_to) + timedelta(days=1)).isoformat())
+        # When a rule/clause table leads, its copies of site/action/status are filtered in its index.
+        lead_alias = key[0].split(".")[0]
         for col, val in (("action", self.action), ("site", self.site), ("employee", self.employee),
                          ("device", self.device), ("review_status", self.status)):
             if val:
-                conds.append(f"e.{col} = ?")
+                alias = lead_alias if col in ("action", "site", "review_status") else "e"
+                conds.append(f"{alias}.{col} = ?")
                 params.append(val)
         return src, (" AND ".join(conds) or "1=1"), params, key
 
@@ -207,6 +210,8 @@ def review(conn: Conn, uid: str, reviewer: str, status: str, note: str) -> bool:
         conn.execute("INSERT INTO reviews (event_id, ts, reviewer, status, note) VALUES (?, ?, ?, ?, ?)",
                      (eid, now, reviewer, status, note[:2000]))
         conn.execute("UPDATE events SET review_status = ? WHERE id = ?", (status, eid))
+        for table in ("event_rules", "event_clauses", "event_pairs"):  # the list indexes' copies
+            conn.execute(f"UPDATE {table} SET review_status = ? WHERE event_id = ?", (status, eid))
         conn.execute("INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
                      (now, reviewer, f"review:{status}", uid, note[:200] or None))
     return True

@@ -32,9 +32,9 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
     """Chain and insert prepared rows in one short transaction; with `dedupe` (a spool being
     replayed, perhaps twice) skip uids already stored. Returns how many were inserted."""
     n = 0
-    rules: list[tuple[int, str, str]] = []
-    clauses: list[tuple[int, str, str]] = []
-    pairs: list[tuple[int, str, str, str]] = []
+    rules: list[tuple[Any, ...]] = []
+    clauses: list[tuple[Any, ...]] = []
+    pairs: list[tuple[Any, ...]] = []
     with conn.write():
         heads: dict[str, tuple[int, str]] = {}
         for row in rows:
@@ -51,17 +51,18 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
             heads[dev] = (seq + 1, full["hash"])
             eid = conn.execute(_INSERT + " RETURNING id", [full[c] for c in _EVENT_COLS]).fetchone()[0]
             found = json.loads(row["findings"])
-            rules += [(eid, r, row["ts"]) for r in sorted({str(f["rule"]) for f in found if f.get("rule")})]
-            clauses += [(eid, c, row["ts"]) for c in sorted({str(f["clause"]) for f in found if f.get("clause")})]
-            pairs += [(eid, r, c, row["ts"]) for r, c in sorted({(str(f["rule"]), str(f["clause"])) for f in found
-                                                                 if f.get("rule") and f.get("clause")})]
+            tail = (row["ts"], row["site"], row["action"], "open")  # copies for the list's indexes
+            rules += [(eid, r, *tail) for r in sorted({str(f["rule"]) for f in found if f.get("rule")})]
+            clauses += [(eid, c, *tail) for c in sorted({str(f["clause"]) for f in found if f.get("clause")})]
+            pairs += [(eid, r, c, *tail) for r, c in sorted({(str(f["rule"]), str(f["clause"])) for f in found
+                                                             if f.get("rule") and f.get("clause")})]
             n += 1
-        if rules:
-            conn.executemany("INSERT INTO event_rules (event_id, rule, ts) VALUES (?, ?, ?)", rules)
-        if clauses:
-            conn.executemany("INSERT INTO event_clauses (event_id, clause, ts) VALUES (?, ?, ?)", clauses)
-        if pairs:
-            conn.executemany("INSERT INTO event_pairs (event_id, rule, clause, ts) VALUES (?, ?, ?, ?)", pairs)
+        for table, cols, vals in (("event_rules", "rule", rules), ("event_clauses", "clause", clauses),
+                                  ("event_pairs", "rule, clause", pairs)):
+            if vals:
+                marks = ", ".join("?" * len(vals[0]))
+                conn.executemany(f"INSERT INTO {table} (event_id, {cols}, ts, site, action, review_status) "
+                                 f"VALUES ({marks})", vals)
         for dev, (seq, h) in heads.items():
             if conn.pg:
                 conn.execute(

@@ -190,8 +190,12 @@ async def test_review_workflow(reviewer: Any, store: Store) -> None:
     assert ev["review_status"] == "escalated"
     assert [(x["reviewer"], x["status"], x["note"]) for x in ev["reviews"]] == [("rita", "escalated", "tell the principal")]
     assert audit_rows(store, "review:escalated")[0]["actor"] == "rita"
-    html = await (await reviewer.get("/events?status=escalated")).text()
-    assert uids_on(html) == [uid]
+    for q in ("status=escalated", "status=escalated&rule=student-privacy", "status=escalated&clause=P5",
+              "status=escalated&rule=student-privacy&clause=P5"):
+        html = await (await reviewer.get(f"/events?{q}")).text()
+        assert uids_on(html) == [uid], q
+    html = await (await reviewer.get("/events?status=open&rule=student-privacy")).text()
+    assert uids_on(html) == []
     assert store.verify()[1] == []  # reviewing is not tampering
 
 
