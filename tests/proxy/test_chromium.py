@@ -93,3 +93,36 @@ def test_form_post_warned_then_posted_anyway(live, browser, poll):
                             for e in live.events()))
     warned = [e for e in live.events() if e["action"] == "warned" and "composer" in (e.get("url") or "")]
     assert len(warned) >= 2  # one per submission the user saw warned
+
+
+def test_pac_file_sends_only_social_hosts_to_the_proxy(live, tmp_path):
+    """Chromium with the PAC from `postguard pac`: a social host loads through the proxy; any other
+    host is sent DIRECT, which fails here because the browser itself may resolve no names."""
+    import base64
+
+    from postguard.cli import main as cli
+
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is required in CI")
+        pytest.skip("Debian chromium is not installed")
+    pac = tmp_path / "postguard.pac"
+    assert cli(["pac", "--proxy", f"127.0.0.1:{live.port}", "--out", str(pac)]) == 0
+    url = "data:application/x-ns-proxy-autoconfig;base64," + base64.b64encode(pac.read_bytes()).decode()
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, env={**os.environ, "HOME": str(tmp_path)},
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  f"--proxy-pac-url={url}", f"--ignore-certificate-errors-spki-list={_spki(live.ca)}",
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+        try:
+            page = b.new_page()
+            page.goto("https://www.facebook.com/compose")
+            assert page.locator("#m").count() == 1            # via the proxy
+            with pytest.raises(Error, match="ERR_NAME_NOT_RESOLVED"):
+                page.goto("https://www.example.org/")         # DIRECT: not the proxy
+        finally:
+            b.close()
