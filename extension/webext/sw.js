@@ -17,9 +17,13 @@ let lastStatus = { ok: null, at: 0, error: null };
 let policyCache = null;
 
 // Managed settings (pushed by the district) win over local ones (popup / tests).
+// Reading managed storage can take seconds on Linux (no policy → it waits on the policy
+// service), so it is read once per worker start and again only when the district changes it.
+let managedCache = null;
+chrome.storage.onChanged.addListener((_changes, area) => { if (area === "managed") managedCache = null; });
 async function config() {
-  let managed = {};
-  try { managed = await chrome.storage.managed.get(null); } catch (_) { managed = {}; }
+  if (!managedCache) managedCache = chrome.storage.managed.get(null).catch(() => ({}));
+  const managed = (await managedCache) || {};
   const { pgConfig = {} } = await chrome.storage.local.get("pgConfig");
   return { ...DEFAULTS, ...pgConfig, ...managed, managedKeys: Object.keys(managed) };
 }
@@ -114,7 +118,47 @@ async function getPolicy(cfg, fresh = false) {
   return data;
 }
 
-async function handle(msg) {
+// The social hosts (the content scripts' match patterns): the only hosts we send overrides to.
+function socialHost(host) {
+  const pats = (chrome.runtime.getManifest().content_scripts || []).flatMap((c) => c.matches || []);
+  return pats.some((p) => {
+    const m = /^\*:\/\/(\*\.)?([^/]+)\/\*$/.exec(p);
+    return m && (host === m[2] || (m[1] && host.endsWith("." + m[2])));
+  });
+}
+const siteOf = (host) => host.split(".").slice(-2).join(".");
+
+// "Post anyway" on a proxy warning: POST the token and reason to the proxy's override URL.
+// Our fetch carries Origin chrome-extension://<id>, which the proxy can require
+// (postguard_override_origins), so the site's own scripts cannot override by themselves.
+async function proxyOverride(msg, senderUrl) {
+  let u, from;
+  try { u = new URL(String(msg.url)); from = new URL(String(senderUrl)); } catch (_) { return { ok: false, error: "bad override url" }; }
+  // Only the proxy's path on a social host of the same site as the tab: never send a reason elsewhere.
+  if (u.protocol !== "https:" || u.pathname !== "/__postguard/override" || u.search || u.username || u.password ||
+      !socialHost(u.hostname) || siteOf(u.hostname) !== siteOf(from.hostname)) {
+    return { ok: false, error: "refused override url" };
+  }
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), 10000);
+  try {
+    const r = await fetch(u.href, {
+      method: "POST", headers: { "Content-Type": "application/json" }, credentials: "omit", cache: "no-store",
+      body: JSON.stringify({ token: String(msg.token || ""), justification: String(msg.justification || "") }),
+      signal: ctrl.signal,
+    });
+    const data = await r.json().catch(() => ({}));
+    const pg = (data && data.postguard) || data || {};
+    return { ok: r.ok && pg.action === "overridden", status: r.status, error: pg.error || pg.override_error || null };
+  } catch (e) {
+    return { ok: false, error: String(e.message || e) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function handle(msg, sender = {}) {
+  if (msg && msg.type === "override") return proxyOverride(msg, sender.url || (sender.tab && sender.tab.url) || "");
   const cfg = await config();
   switch (msg && msg.type) {
     case "config":
@@ -159,7 +203,7 @@ async function handle(msg) {
 chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   // Only our own content scripts and popup talk to us (no externally_connectable).
   if (sender.id !== chrome.runtime.id) return false;
-  handle(msg).then(reply, (e) => reply({ ok: false, error: String(e) }));
+  handle(msg, sender).then(reply, (e) => reply({ ok: false, error: String(e) }));
   return true;
 });
 

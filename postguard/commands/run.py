@@ -49,6 +49,7 @@ def first_admin(db: str, policy_dir: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the services as child processes and stop them all on Ctrl-C or when one dies."""
+    from extension.backend import EXTENSION_ID
     from store import default_db
 
     policy = policy_from(args)  # fail fast, with a clear message, before starting anything
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     common = ["--db", db] + (["--policy", args.policy] if args.policy else [])
     wanted = args.only or list(SERVICES)
     cmds = {
-        "proxy": ["proxy", *common, "--listen", args.proxy_listen, "--confdir", args.confdir],
+        # A JSON "Post anyway" is accepted only from the extension (its pinned id), not from a site's scripts.
+        "proxy": ["proxy", *common, "--listen", args.proxy_listen, "--confdir", args.confdir,
+                  "--set", f"postguard_override_origins=chrome-extension://{EXTENSION_ID}"],
         "backend": ["backend", *common, "--listen", args.backend_listen],
         "console": ["console", *common, "--listen", args.console_listen],
     }

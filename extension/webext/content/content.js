@@ -140,6 +140,8 @@
       });
       const after = { ...describe(composer, result.text), request_id: result.verdict.request_id };
       if (result.choice === "overridden") {
+        // Remembered first: if the proxy warns about the replayed post, it is overridden with this reason.
+        if (globalThis.PostguardApprovals) globalThis.PostguardApprovals.add(result.text, result.justification);
         replay(trigger);
         event("overridden", after, { justification: result.justification });
       } else if (result.choice === "posted-clean") {

@@ -80,9 +80,10 @@
 
   // Show the panel for `verdict`; resolves with {choice, justification} once the person decides.
   // `onFix(finding)` inserts the fix text and resolves with a fresh verdict (or null).
-  function show({ verdict, text, minChars = 10, onFix, returnFocus }) {
+  function show({ verdict, text, minChars = 10, onFix, returnFocus, source = "extension" }) {
     close();
     const { el, root } = host("postguard-panel");
+    el.setAttribute("data-source", source);  // "proxy": findings from the district's filter, not our check
     let resolveChoice;
     const done = new Promise((r) => { resolveChoice = r; });
     const titleId = "pg-title", descId = "pg-desc";

@@ -1,0 +1,166 @@
+"""A real `postguard proxy` in front of a local HTTPS upstream, for the extension + proxy tests.
+
+Reuses the proxy tests' helpers (tests/proxy/conftest.py: the proxy's CA and an upstream
+certificate it signs, the test-only host-mapping add-on, the subprocess wrapper), loaded by
+path so neither test folder needs to be a package. The upstream stands in for x.com: it
+serves a small page whose script posts with fetch, and records every POST it receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import importlib.util
+import os
+import ssl
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from extension.backend import EXTENSION_ID
+
+_spec = importlib.util.spec_from_file_location(
+    "pg_proxy_conftest", Path(__file__).resolve().parents[1] / "proxy" / "conftest.py")
+proxy_helpers = importlib.util.module_from_spec(_spec)
+assert _spec.loader
+_spec.loader.exec_module(proxy_helpers)
+
+HOST = "x.com"
+POST_PATH = "/i/api/graphql/q1w2e3/CreateTweet"  # the proxy's x-graphql extraction reads tweet_text
+
+# Two send buttons over one textarea: "Go" is nothing the extension recognises as a send control
+# (so only the proxy can catch that post); "Post" with X's test id is (the extension warns first).
+# Both post with fetch, as X's own scripts do; the page records what fetch gave it.
+PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Home / X</title></head><body>
+<main><label for="box">Notes</label><textarea id="box"></textarea>
+<button id="go" type="button">Go</button>
+<button id="post" type="button" data-testid="tweetButtonInline">Post</button></main>
+<script>
+window.__results = [];
+async function send() {{
+  const text = document.getElementById("box").value;
+  try {{
+    const r = await fetch("{POST_PATH}", {{method: "POST", headers: {{"content-type": "application/json"}},
+      body: JSON.stringify({{variables: {{tweet_text: text}}, queryId: "q1w2e3"}})}});
+    let body = null;
+    try {{ body = await r.json(); }} catch (e) {{ body = null; }}
+    window.__results.push({{status: r.status, body}});
+  }} catch (e) {{
+    window.__results.push({{status: 0, error: String(e)}});
+  }}
+}}
+document.getElementById("go").addEventListener("click", send);
+document.getElementById("post").addEventListener("click", send);
+</script></body></html>"""
+
+
+class Upstream:
+    """The local HTTPS server behind the proxy: serves PAGE, records POST bodies."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.received: list[tuple[str, bytes]] = []  # (path, body)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            if request.method == "GET":
+                return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
+            self.received.append((request.path, body))
+            return web.json_response({"data": {"create_tweet": {"ok": True}}})
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app, access_log=None)
+        started = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.runner.setup())
+            site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ctx)
+            self.loop.run_until_complete(site.start())
+            self.port = self.runner.addresses[0][1]
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        started.wait(30)
+
+    def posts_with(self, needle: str) -> list[bytes]:
+        """POST bodies to the send endpoint that contain `needle`."""
+        return [b for p, b in self.received if p == POST_PATH and needle.encode() in b]
+
+    def stop(self) -> None:
+        """Stop the server and its loop."""
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class ProxyStack:
+    """Upstream + `postguard proxy` (overrides accepted only from the extension's Origin)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.confdir = tmp / "conf"
+        self.confdir.mkdir()
+        self.ca, cert, key = proxy_helpers.make_ca_and_upstream_cert(self.confdir, [HOST])
+        self.upstream = Upstream(cert, key)
+        self.db = tmp / "proxy-log.sqlite"
+        hostmap = proxy_helpers.write_hostmap(tmp)
+        self.proxy = proxy_helpers.Mitmdump([
+            str(Path(sys.executable).with_name("postguard")), "proxy", "--listen", "127.0.0.1:0",
+            "--confdir", str(self.confdir), "--db", str(self.db),
+            "--set", f"scripts={hostmap}", "--set", f"test_hostmap=*=127.0.0.1:{self.upstream.port}",
+            "--set", f"ssl_verify_upstream_trusted_ca={self.ca}",
+            "--set", f"postguard_override_origins=chrome-extension://{EXTENSION_ID}",
+        ], env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.port = self.proxy.port
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event in the proxy's interception log."""
+        from store import open_store
+
+        st = open_store(str(self.db))
+        try:
+            return list(st.iter_events())
+        finally:
+            st.close()
+
+    def spki(self) -> str:
+        """Base64 SHA-256 of the CA's public key, for --ignore-certificate-errors-spki-list."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        cert = x509.load_pem_x509_certificate(self.ca.read_bytes())
+        der = cert.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+    def stop(self) -> None:
+        """Stop the proxy and the upstream."""
+        self.proxy.stop()
+        self.upstream.stop()
+
+
+def launch_via_proxy(playwright: Any, stack: ProxyStack, profile: Path, ext_dir: Path, env: dict[str, str]) -> Any:
+    """Chromium with the unpacked extension, all traffic through the proxy, its CA trusted by key hash.
+
+    The browser resolves no names itself (only 127.0.0.1, where the extension's backend is);
+    no certificate error is ignored other than for the proxy's own CA.
+    """
+    ext = str(ext_dir)
+    return playwright.chromium.launch_persistent_context(
+        str(profile), executable_path="/usr/bin/chromium", headless=True, env=env,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+              "--disable-component-update", "--no-first-run", "--disable-sync",
+              f"--proxy-server=http://127.0.0.1:{stack.port}",
+              f"--ignore-certificate-errors-spki-list={stack.spki()}",
+              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+              f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
+    )

@@ -1,0 +1,227 @@
+"""The extension and the proxy together: real Chromium with the unpacked extension, all traffic
+through a real `postguard proxy` (overrides accepted only from the extension's Origin), x.com
+served by a local HTTPS upstream behind it, and the extension's backend on a free port.
+
+The page posts with fetch. Its "Go" button is nothing the extension recognises, so only the
+proxy sees that post; its "Post" button is X's, so the extension warns first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pg_harness as H  # noqa: E402
+import proxy_harness as PH  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+if not Path(H.CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{H.CHROMIUM} is required in CI")
+    pytest.skip(f"{H.CHROMIUM} is not installed", allow_module_level=True)
+
+URL = f"https://{PH.HOST}/home"
+REASON = "Quoting the message I received so IT can see it"
+
+# Record which panels appear (extension's own check or the proxy's warning) in the page.
+WATCH_PANELS = """
+window.__panels = [];
+new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
+  if (n.nodeName === "POSTGUARD-PANEL") window.__panels.push(n.getAttribute("data-source")); })
+  .observe(document, {childList: true, subtree: true});
+"""
+
+
+def warn_text() -> str:
+    """A post the policy warns about (conduct, P9), unique per test: the proxy keys overrides on content."""
+    return f"You are a worthless idiot and I will hurt you ({uuid.uuid4().hex[:8]})"
+
+
+@pytest.fixture(scope="module")
+def env(policy):
+    """Proxy + upstream, the extension's backend, and Chromium with the extension, for the module."""
+    from playwright.sync_api import sync_playwright
+
+    from store import open_store
+
+    tmp = Path(tempfile.mkdtemp(prefix="pg-withproxy-"))
+    stack = PH.ProxyStack(tmp)
+    log = H.TeeLog(open_store(str(tmp / "backend-log.sqlite"), policy))
+    servers = H.Servers(policy, log).start()
+    try:
+        with sync_playwright() as p:
+            ctx = PH.launch_via_proxy(p, stack, tmp / "profile", H.EXT_DIR, H.home_env())
+            ctx.add_init_script(WATCH_PANELS)
+            try:
+                yield {"ctx": ctx, "sw": H.service_worker(ctx), "log": log, "stack": stack,
+                       "backend": f"http://127.0.0.1:{servers.backend_port}"}
+            finally:
+                ctx.close()
+    finally:
+        servers.stop()
+        stack.stop()
+        log.real.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def page(env):
+    """A fresh tab on the x.com page, the extension pointed at the live backend."""
+    H.configure(env["sw"], env["backend"], hints=False)
+    env["log"].events.clear()
+    pg = env["ctx"].new_page()
+    pg.goto(URL)
+    pg.wait_for_function("() => document.readyState === 'complete'")
+    yield pg
+    pg.close()
+
+
+def panel(page, source):
+    return page.locator(f'postguard-panel[data-source="{source}"] [role="alertdialog"]')
+
+
+def results(page, n=1):
+    page.wait_for_function(f"() => window.__results.length >= {n}", timeout=30000)
+    return page.evaluate("() => window.__results")
+
+
+def poll(get, tries=200):
+    """Call `get` until it returns something non-empty (writes land on other threads); its last value."""
+    for _ in range(tries):
+        got = get()
+        if got:
+            return got
+        time.sleep(0.1)
+    return get()
+
+
+def proxy_events(env, pred):
+    """The proxy's log events matching `pred`, once there are any."""
+    return poll(lambda: [e for e in env["stack"].events() if pred(e)])
+
+
+def backend_events(env, action):
+    """The extension backend's log events with `action`, once there are any."""
+    return poll(lambda: [e for e in env["log"].events if e.action == action])
+
+
+def post_anyway(p, reason):
+    p.locator('[data-act="anyway"]').click()
+    p.locator("#pg-just").fill(reason)
+    p.locator('[data-act="confirm"]').click()
+
+
+def test_clean_post_goes_straight_through(env, page):
+    text = f"Lovely sunset over the lake this evening ({uuid.uuid4().hex[:8]})"
+    page.fill("#box", text)
+    page.click("#go")
+    assert [r["status"] for r in results(page)] == [200]
+    assert len(env["stack"].upstream.posts_with(text)) == 1
+    assert page.evaluate("() => window.__panels") == []
+
+
+def test_proxy_warning_post_anyway_overrides_and_resends_once(env, page):
+    text = warn_text()
+    page.fill("#box", text)
+    page.click("#go")  # the extension does not recognise "Go": the proxy is the one that warns
+    p = panel(page, "proxy")
+    p.wait_for()
+    assert p.get_attribute("data-action") == "warn"
+    assert p.locator('li[data-clause="P9"]').count() >= 1
+    assert "worthless idiot" in " ".join(p.locator("mark").all_inner_texts())
+    assert env["stack"].upstream.posts_with(text) == []  # held by the proxy, nothing sent yet
+    post_anyway(p, REASON)
+    res = results(page)
+    assert [r["status"] for r in res] == [200] and res[0]["body"] == {"data": {"create_tweet": {"ok": True}}}
+    assert len(env["stack"].upstream.posts_with(text)) == 1
+    over = proxy_events(env, lambda e: e["action"] == "overridden" and e.get("justification") == REASON)
+    warned = [e for e in env["stack"].events() if e["action"] == "warned" and e.get("request_id") == over[0]["request_id"]]
+    assert over and over[0]["source"] == "proxy" and len(warned) == 1
+    assert page.evaluate("() => window.__panels") == ["proxy"]
+    # the proxy logged the override; the extension does not log it a second time
+    assert [e.action for e in env["log"].events if e.action == "overridden"] == []
+
+
+def test_proxy_warning_edit_returns_the_403_and_sends_nothing(env, page):
+    text = warn_text()
+    page.fill("#box", text)
+    page.click("#go")
+    p = panel(page, "proxy")
+    p.wait_for()
+    p.locator('[data-act="edit"]').click()
+    res = results(page)
+    assert res[0]["status"] == 403
+    pg = res[0]["body"]["postguard"]
+    assert pg["action"] == "warn" and pg["override_url"] == f"https://{PH.HOST}/__postguard/override"
+    assert env["stack"].upstream.posts_with(text) == []
+    assert page.input_value("#box") == text  # the post stays in the composer
+    edited = backend_events(env, "edited")  # page -> service worker -> backend, on their own time
+    assert len(edited) == 1 and edited[0].source == "extension" and edited[0].request_id == pg["token"]
+    assert not [e for e in env["stack"].events() if e["action"] == "overridden" and e.get("request_id") == pg["token"]]
+
+
+def test_extension_warned_first_proxy_overridden_automatically(env, page):
+    text = warn_text()
+    page.fill("#box", text)
+    page.click("#post")  # X's send button: the extension checks it first
+    p = panel(page, "extension")
+    p.wait_for()
+    assert env["stack"].upstream.posts_with(text) == []
+    post_anyway(p, REASON + " (extension)")
+    res = results(page)
+    assert [r["status"] for r in res] == [200]
+    assert len(env["stack"].upstream.posts_with(text)) == 1
+    assert page.evaluate("() => window.__panels") == ["extension"]  # no second panel
+    over = proxy_events(env, lambda e: e["action"] == "overridden" and e.get("justification") == REASON + " (extension)")
+    assert len(over) == 1
+    ext = backend_events(env, "overridden")
+    assert len(ext) == 1 and ext[0].justification == REASON + " (extension)"
+
+
+def test_proxy_block_shows_edit_only_and_returns_the_403(env, page):
+    text = f"Tyler Quinlan failed the chemistry final again ({uuid.uuid4().hex[:8]})"
+    page.fill("#box", text)
+    page.click("#go")
+    p = panel(page, "proxy")
+    p.wait_for()
+    assert p.get_attribute("data-action") == "block"
+    assert p.locator('[data-act="anyway"]').count() == 0
+    assert p.locator('li[data-clause="P5"]').count() == 1
+    p.locator('[data-act="edit"]').click()
+    res = results(page)
+    assert res[0]["status"] == 403 and res[0]["body"]["postguard"]["action"] == "block"
+    assert env["stack"].upstream.posts_with("chemistry final") == []
+
+
+def test_page_script_cannot_override_without_the_extension(env, page):
+    """The site's own script also reads the 403 JSON; an override it sends itself (the page's
+    Origin, not the extension's) is refused, and the post never reaches the site."""
+    text = warn_text()
+    out = page.evaluate("""async ([path, text]) => {
+      const xhr = (method, url, body) => new Promise((res) => {
+        const x = new XMLHttpRequest();  // not wrapped: this is the page acting on its own
+        x.open(method, url);
+        x.setRequestHeader("content-type", "application/json");
+        x.onloadend = () => res({status: x.status, body: x.responseText});
+        x.send(body);
+      });
+      const body = JSON.stringify({variables: {tweet_text: text}});
+      const warned = await xhr("POST", path, body);
+      const pg = JSON.parse(warned.body).postguard;
+      const over = await xhr("POST", pg.override_url, JSON.stringify({token: pg.token, justification: "the page did it by itself"}));
+      const again = await xhr("POST", path, body);
+      return {warned: warned.status, action: pg.action, over: over.status, overBody: over.body, again: again.status};
+    }""", [PH.POST_PATH, text])
+    assert (out["warned"], out["action"], out["over"], out["again"]) == (403, "warn", 403, 403)
+    assert "extension" in json.loads(out["overBody"])["postguard"]["error"]
+    assert env["stack"].upstream.posts_with(text) == []
+    assert page.evaluate("() => window.__panels") == []  # XHR is not wrapped (see docs)
