@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import hashlib
 import io
 import re
@@ -399,4 +400,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
             raise
         except (ValueError, KeyError, TypeError, re.error) as e:
             raise _err("rules.toml", f"rules.{rid}", f"invalid setting: {e}") from None
+    # A policy lives as long as the process: its hundreds of thousands of objects (model
+    # vocabularies, the roster automaton) need never be scanned by the cyclic GC again, which
+    # otherwise shows up as 10-40 ms pauses in the middle of a check.
+    gc.collect()
+    gc.freeze()
     return policy

@@ -46,10 +46,18 @@ _NAME_WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 _REPEATS = re.compile(r"(.)\1+")
 
 
+_SQUASHED: dict[str, str] = {}
+
+
 def _squash(word: str) -> str:
     # Both roster keys and text lose doubled letters, so "MASONNN" meets "Mason" and
     # "Anna" still meets "Anna"; the rare merge ("Masson"/"Mason") errs on the safe side.
-    return _REPEATS.sub(r"\1", word)
+    out = _SQUASHED.get(word)
+    if out is None:
+        out = _REPEATS.sub(r"\1", word)
+        if len(_SQUASHED) < 100_000:  # words repeat across posts; bounded memory
+            _SQUASHED[word] = out
+    return out
 
 
 def _norm(name: str) -> str:

@@ -72,9 +72,9 @@ _FOLD_CACHE: dict[str, str] = {}
 
 
 # Three or more single letters with one separator between them: "T y l e r", "V.O.T.E".
-_SPACED = re.compile(r"(?<![a-z0-9])[a-z](?:[ .\-_*~][a-z]){2,}(?![a-z0-9])")
+_SPACED = re.compile(r"(?<![a-z0-9@$!|+*#%'])[a-z](?:[ .\-_*~][a-z]){2,}(?![a-z0-9@$!|+*#%'])")
 # Once a post spells words out, two-letter words are spelled out too ("V O T E  N O").
-_SPACED2 = re.compile(r"(?<![a-z0-9])[a-z][ .\-_*~][a-z](?![a-z0-9])")
+_SPACED2 = re.compile(r"(?<![a-z0-9@$!|+*#%'])[a-z][ .\-_*~][a-z](?![a-z0-9@$!|+*#%'])")
 
 
 def _single_spaces(text: str, src: list[int]) -> tuple[str, list[int]]:
@@ -103,6 +103,33 @@ def fold(text: str) -> Folded:
     Also splits hashtags at case and digit changes ("#TylerQuinlan" -> "#tyler quinlan") and
     joins words spelled out letter by letter ("T y l e r  Q u i n l a n" -> "tyler  quinlan").
     """
+    folded = text.translate(_TABLE) if "#" not in text else ""
+    if folded and len(folded) == len(text) and _ODD.isdisjoint(map(ord, text)):
+        # Fast path (most posts): every character folds to exactly one, so offsets are 1:1.
+        src: list[int] = list(range(len(text)))
+    else:
+        folded, src = _fold_slow(text)
+    return _finish(text, folded, src)
+
+
+class _FoldTable(dict):
+    """str.translate table that folds each character on first sight and remembers it."""
+
+    def __missing__(self, key: int) -> str:
+        f = _fold_char(chr(key))
+        if len(f) != 1:
+            _ODD.add(key)
+        if len(self) < 20000:
+            self[key] = f
+        return f
+
+
+_ODD: set[int] = set()  # characters that fold to nothing or to several characters
+_TABLE = _FoldTable()
+
+
+def _fold_slow(text: str) -> tuple[str, list[int]]:
+    """Character by character: hashtag splitting and folds that change the length."""
     out: list[str] = []
     src: list[int] = []
     cache = _FOLD_CACHE
@@ -129,7 +156,11 @@ def fold(text: str) -> Folded:
         elif f:
             out.extend(f)
             src.extend([i] * len(f))
-    folded = "".join(out)
+    return "".join(out), src
+
+
+def _finish(text: str, folded: str, src: list[int]) -> Folded:
+    """Join spelled-out words and collapse runs of spaces, keeping the offset map."""
     if _SPACED.search(folded):
         keep = bytearray(b"\x01") * len(folded)
         for pat in (_SPACED, _SPACED2):
