@@ -149,3 +149,15 @@ def compile_patterns(patterns: list[str], subs: dict[str, str], where: str) -> l
         except re.error as e:
             raise ValueError(f"{where}: bad pattern {p!r}: {e}") from None
     return out
+
+
+def compile_table(table: dict[str, list[str]], where: str) -> list[tuple[str, re.Pattern[str]]]:
+    """Compile {category: [regex...]} into one pattern per category."""
+    out = []
+    for cat, pats in table.items():
+        try:
+            # An empty list must match nothing (an empty regex would match everything).
+            out.append((cat, re.compile("|".join(f"(?:{p})" for p in pats) or r"(?!x)x")))
+        except re.error as e:
+            raise ValueError(f"{where}.{cat}: bad pattern: {e}") from None
+    return out

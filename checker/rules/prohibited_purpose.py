@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.model import Finding, Post
 from checker.rules import Rule, register
-from checker.rules.student_privacy import compile_table
+from checker.rules._match import compile_table
 from checker.textmodel import load_model
 
 

@@ -8,18 +8,7 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.model import Finding, Post
 from checker.rules import Rule, register
-
-
-def compile_table(table: dict[str, list[str]], where: str) -> list[tuple[str, re.Pattern[str]]]:
-    """Compile {category: [regex...]} into one pattern per category."""
-    out = []
-    for cat, pats in table.items():
-        try:
-            # An empty list must match nothing (an empty regex would match everything).
-            out.append((cat, re.compile("|".join(f"(?:{p})" for p in pats) or r"(?!x)x")))
-        except re.error as e:
-            raise ValueError(f"{where}.{cat}: bad pattern: {e}") from None
-    return out
+from checker.rules._match import compile_table
 
 
 @register
