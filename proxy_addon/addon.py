@@ -478,6 +478,20 @@ class PostguardAddon:
         if override_error:
             payload["override_error"] = override_error
         flow.response = pages.json_response(status, payload)
+        self._allow_social_origin(flow)
+
+    def _allow_social_origin(self, flow: http.HTTPFlow) -> None:
+        """Let a social site's own page read our JSON answer to its cross-origin post (e.g. a page
+        on www.reddit.com posting to oauth.reddit.com): without CORS headers the page, and the
+        extension's fetch wrapper inside it, would only see a network error."""
+        assert self.policy is not None and flow.response is not None
+        origin = flow.request.headers.get("origin", "")
+        host = urlsplit(origin).hostname or ""
+        if origin.startswith("https://") and host and is_social_host(host, self.policy):
+            flow.response.headers["Access-Control-Allow-Origin"] = origin
+            flow.response.headers["Access-Control-Allow-Credentials"] = "true"
+            flow.response.headers["Access-Control-Expose-Headers"] = "X-Postguard"
+            flow.response.headers["Vary"] = "Origin"
 
     def _back_url(self, flow: http.HTTPFlow) -> str:
         ref = flow.request.headers.get("referer", "")

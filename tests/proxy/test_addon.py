@@ -417,3 +417,23 @@ async def test_killed_worker_fails_per_mode_then_recovers(policy, rec):
     assert [f.response.status_code for f in (first, inflight, after)] == [403, 503, 403]
     assert rec.actions() == ["warned", "error", "warned"]
     assert "stopped" in rec.events[1].error
+
+
+@pytest.mark.parametrize("origin,allowed", [
+    ("https://www.reddit.com", True),       # a social site's page posting cross-origin to its API
+    ("https://evil.example", False),        # any other page gets no CORS grant
+    ("http://www.reddit.com", False),       # not over HTTPS
+    ("", False),
+])
+async def test_json_answers_readable_by_the_social_sites_own_pages(policy, rec, origin, allowed):
+    a, _ = make_addon(policy, rec)
+    headers = {**JSONH, **({"origin": origin} if origin else {})}
+    f = make_flow("POST", "https://oauth.reddit.com/api/comment", json.dumps({"text": WARN_TEXT, "thing_id": "t3_abc"}),
+                  headers)
+    await run(a, f)
+    assert f.response is not None and f.response.status_code == 403
+    got = f.response.headers.get("access-control-allow-origin")
+    assert (got == origin) if allowed else got is None
+    if allowed:
+        assert f.response.headers["access-control-allow-credentials"] == "true"
+        assert "X-Postguard" in f.response.headers["access-control-expose-headers"]
