@@ -3,7 +3,7 @@
 Reuses the proxy tests' helpers (tests/proxy/conftest.py: the proxy's CA and an upstream
 certificate it signs, the test-only host-mapping add-on, the subprocess wrapper), loaded by
 path so neither test folder needs to be a package. The upstream stands in for x.com: it
-serves a small page whose script posts with fetch, and records every POST it receives.
+serves a small page whose script posts with fetch or XMLHttpRequest, and records every POST it receives.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ _spec.loader.exec_module(proxy_helpers)
 HOST = "x.com"
 POST_PATH = "/i/api/graphql/q1w2e3/CreateTweet"  # the proxy's x-graphql extraction reads tweet_text
 
-# Two send buttons over one textarea: "Go" is nothing the extension recognises as a send control
-# (so only the proxy can catch that post); "Post" with X's test id is (the extension warns first).
-# Both post with fetch, as X's own scripts do; the page records what fetch gave it.
+# Send buttons over one textarea: "Go" and "Go (xhr)" are nothing the extension recognises as a
+# send control (so only the proxy can catch those posts); "Post" with X's test id is (the extension
+# warns first). "Go" and "Post" post with fetch, as X's own scripts do; "Go (xhr)" with XMLHttpRequest.
 PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Home / X</title></head><body>
 <main><label for="box">Notes</label><textarea id="box"></textarea>
 <button id="go" type="button">Go</button>
+<button id="xgo" type="button">Go (xhr)</button>
 <button id="post" type="button" data-testid="tweetButtonInline">Post</button></main>
 <script>
 window.__results = [];
@@ -53,6 +54,31 @@ async function send() {{
     window.__results.push({{status: 0, error: String(e)}});
   }}
 }}
+// The same post with XMLHttpRequest, as many sites still do: records, in order, every
+// readystatechange/load/loadend the page's XHR sees (with readyState and status), and what
+// its onload handler reads. responseType comes from window.__xhrType ("" unless a test sets it).
+window.__xhr = [];
+window.__seen = [];
+function sendXhr() {{
+  const text = document.getElementById("box").value;
+  const x = new XMLHttpRequest();
+  const seen = window.__seen = [];
+  const out = {{}};
+  x.onreadystatechange = function () {{ seen.push(`rs${{this.readyState}}:${{x.status}}`); }};
+  x.open("POST", "{POST_PATH}");
+  x.setRequestHeader("content-type", "application/json");
+  x.responseType = window.__xhrType || "";
+  x.addEventListener("load", (e) => seen.push(`${{e.type}}:${{x.status}}`));
+  x.onload = () => {{
+    out.status = x.status; out.statusText = x.statusText;
+    out.body = x.responseType === "json" ? x.response : JSON.parse(x.responseText);
+    out.headers = x.getAllResponseHeaders().toLowerCase();
+    out.contentType = x.getResponseHeader("content-type");
+  }};
+  x.addEventListener("loadend", () => {{ seen.push(`loadend:${{x.status}}`); window.__xhr.push({{...out, seen: seen.slice()}}); }});
+  x.send(JSON.stringify({{variables: {{tweet_text: text}}, queryId: "q1w2e3"}}));
+}}
+document.getElementById("xgo").addEventListener("click", sendXhr);
 document.getElementById("go").addEventListener("click", send);
 document.getElementById("post").addEventListener("click", send);
 </script></body></html>"""

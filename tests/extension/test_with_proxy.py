@@ -2,8 +2,9 @@
 through a real `postguard proxy` (overrides accepted only from the extension's Origin), x.com
 served by a local HTTPS upstream behind it, and the extension's backend on a free port.
 
-The page posts with fetch. Its "Go" button is nothing the extension recognises, so only the
-proxy sees that post; its "Post" button is X's, so the extension warns first.
+The page posts with fetch ("Go", "Post") or XMLHttpRequest ("Go (xhr)"). "Go" and "Go (xhr)" are
+nothing the extension recognises, so only the proxy sees those posts; "Post" is X's, so the
+extension warns first.
 """
 
 from __future__ import annotations
@@ -207,21 +208,108 @@ def test_page_script_cannot_override_without_the_extension(env, page):
     Origin, not the extension's) is refused, and the post never reaches the site."""
     text = warn_text()
     out = page.evaluate("""async ([path, text]) => {
+      // A native XHR from a blank frame (the wrapper runs in the top frame only): the page
+      // acting on its own, without the extension in the way.
+      const f = document.body.appendChild(document.createElement("iframe"));
       const xhr = (method, url, body) => new Promise((res) => {
-        const x = new XMLHttpRequest();  // not wrapped: this is the page acting on its own
+        const x = new f.contentWindow.XMLHttpRequest();
         x.open(method, url);
         x.setRequestHeader("content-type", "application/json");
         x.onloadend = () => res({status: x.status, body: x.responseText});
         x.send(body);
       });
       const body = JSON.stringify({variables: {tweet_text: text}});
-      const warned = await xhr("POST", path, body);
+      const warned = await xhr("POST", location.origin + path, body);
       const pg = JSON.parse(warned.body).postguard;
       const over = await xhr("POST", pg.override_url, JSON.stringify({token: pg.token, justification: "the page did it by itself"}));
-      const again = await xhr("POST", path, body);
+      const again = await xhr("POST", location.origin + path, body);
       return {warned: warned.status, action: pg.action, over: over.status, overBody: over.body, again: again.status};
     }""", [PH.POST_PATH, text])
     assert (out["warned"], out["action"], out["over"], out["again"]) == (403, "warn", 403, 403)
     assert "extension" in json.loads(out["overBody"])["postguard"]["error"]
     assert env["stack"].upstream.posts_with(text) == []
-    assert page.evaluate("() => window.__panels") == []  # XHR is not wrapped (see docs)
+    assert page.evaluate("() => window.__panels") == []  # the frame's XHR is not wrapped (see docs)
+
+
+# ---- XMLHttpRequest: the same warnings when the site posts with XHR ----
+
+UPSTREAM_BODY = {"data": {"create_tweet": {"ok": True}}}
+
+
+def xhr_results(page, n=1):
+    page.wait_for_function(f"() => window.__xhr.length >= {n}", timeout=30000)
+    return page.evaluate("() => window.__xhr")
+
+
+def shape(seen: list[str]) -> list[str]:
+    """The event sequence with repeated LOADING (readyState 3) events collapsed: their count depends on chunking."""
+    out: list[str] = []
+    for s in seen:
+        if not (out and s.startswith("rs3:") and out[-1] == s):
+            out.append(s)
+    return out
+
+
+def native_shape(status: int) -> list[str]:
+    """What a native async XHR's readystatechange/load/loadend listeners see for a response with `status`."""
+    return ["rs1:0", f"rs2:{status}", f"rs3:{status}", f"rs4:{status}", f"load:{status}", f"loadend:{status}"]
+
+
+def test_xhr_clean_post_goes_straight_through(env, page):
+    text = f"Team photo day went well, thanks everyone ({uuid.uuid4().hex[:8]})"
+    page.fill("#box", text)
+    page.click("#xgo")
+    res = xhr_results(page)
+    assert len(res) == 1 and res[0]["status"] == 200 and res[0]["body"] == UPSTREAM_BODY
+    assert shape(res[0]["seen"]) == native_shape(200)
+    assert len(env["stack"].upstream.posts_with(text)) == 1
+    assert page.evaluate("() => window.__panels") == []
+
+
+@pytest.mark.parametrize("response_type", ["", "json"])
+def test_xhr_proxy_warning_post_anyway_resends_once(env, page, response_type):
+    page.evaluate("(t) => { window.__xhrType = t; }", response_type)
+    text = warn_text()
+    page.fill("#box", text)
+    page.click("#xgo")
+    p = panel(page, "proxy")
+    p.wait_for()
+    assert p.get_attribute("data-action") == "warn"
+    assert "worthless idiot" in " ".join(p.locator("mark").all_inner_texts())
+    # while the person decides, the page's XHR looks in flight: no 403 event reached it
+    assert page.evaluate("() => window.__seen") == ["rs1:0"]
+    assert page.evaluate("() => window.__xhr") == []
+    assert env["stack"].upstream.posts_with(text) == []
+    reason = f"{REASON} (xhr, responseType {response_type!r})"  # unique in the module's proxy log
+    post_anyway(p, reason)
+    res = xhr_results(page)
+    assert len(res) == 1
+    r = res[0]
+    assert (r["status"], r["statusText"], r["body"]) == (200, "OK", UPSTREAM_BODY)
+    assert r["contentType"].startswith("application/json") and "x-postguard" not in r["headers"]
+    assert shape(r["seen"]) == native_shape(200)  # the 403's events never reached the page
+    assert len(env["stack"].upstream.posts_with(text)) == 1
+    over = proxy_events(env, lambda e: e["action"] == "overridden" and e.get("justification") == reason)
+    assert len(over) == 1
+    assert page.evaluate("() => window.__panels") == ["proxy"]
+
+
+def test_xhr_proxy_warning_edit_returns_the_403_and_sends_nothing(env, page):
+    text = warn_text()
+    page.fill("#box", text)
+    page.click("#xgo")
+    p = panel(page, "proxy")
+    p.wait_for()
+    assert page.evaluate("() => window.__seen") == ["rs1:0"]
+    p.locator('[data-act="edit"]').click()
+    res = xhr_results(page)
+    r = res[0]
+    assert r["status"] == 403 and "x-postguard: 1" in r["headers"]
+    pg = r["body"]["postguard"]
+    assert pg["action"] == "warn" and pg["override_url"] == f"https://{PH.HOST}/__postguard/override"
+    assert shape(r["seen"]) == native_shape(403)  # delivered in order, once, after the choice
+    assert env["stack"].upstream.posts_with(text) == []
+    assert page.input_value("#box") == text
+    edited = backend_events(env, "edited")
+    assert len(edited) == 1 and edited[0].request_id == pg["token"]
+    assert not [e for e in env["stack"].events() if e["action"] == "overridden" and e.get("request_id") == pg["token"]]
