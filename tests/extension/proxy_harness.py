@@ -31,6 +31,7 @@ _spec.loader.exec_module(proxy_helpers)
 
 HOST = "x.com"
 POST_PATH = "/i/api/graphql/q1w2e3/CreateTweet"  # the proxy's x-graphql extraction reads tweet_text
+FORBIDDEN_PATH = "/i/api/forbidden"  # the upstream answers 403 itself here
 
 # Send buttons over one textarea: "Go" and "Go (xhr)" are nothing the extension recognises as a
 # send control (so only the proxy can catch those posts); "Post" with X's test id is (the extension
@@ -97,6 +98,11 @@ class Upstream:
             if request.method == "GET":
                 return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
             self.received.append((request.path, body))
+            if request.path == FORBIDDEN_PATH:  # the site's own 403s (not the proxy's), for the XHR table
+                pg = request.query.get("pg")
+                if pg == "header":   # X-Postguard: 1 and JSON, but no postguard warn/block in it
+                    return web.json_response({"postguard": {"action": "log"}}, status=403, headers={"X-Postguard": "1"})
+                return web.json_response({"error": "not allowed"}, status=403)
             return web.json_response({"data": {"create_tweet": {"ok": True}}})
 
         app = web.Application()

@@ -313,3 +313,48 @@ def test_xhr_proxy_warning_edit_returns_the_403_and_sends_nothing(env, page):
     edited = backend_events(env, "edited")
     assert len(edited) == 1 and edited[0].request_id == pg["token"]
     assert not [e for e in env["stack"].events() if e["action"] == "overridden" and e.get("request_id") == pg["token"]]
+
+
+# What the wrapped XHR (top frame) and a native one (blank frame, no wrapper) see must be
+# identical for everything the wrapper should leave alone: (method, path, body, async, responseType).
+AS_NATIVE = [
+    ("GET", "/home", None, True, ""),
+    ("POST", PH.FORBIDDEN_PATH, '{"a": 1}', True, ""),                # the site's own 403
+    ("POST", PH.FORBIDDEN_PATH + "?pg=header", '{"a": 1}', True, ""),  # X-Postguard: 1 but no warning: held, then the original
+    ("PUT", PH.FORBIDDEN_PATH + "?pg=header", '{"a": 1}', True, "json"),
+    ("POST", PH.POST_PATH, '{"variables": {"tweet_text": "Lovely sunset over the lake tonight"}}', True, "text"),
+    ("POST", PH.POST_PATH, '{"variables": {"tweet_text": "Bus schedule for Friday is posted"}}', False, ""),  # sync
+    ("GET", "/home", None, False, ""),
+]
+
+RUN_BOTH = """async ([method, path, body, isAsync, type]) => {
+  const f = document.body.appendChild(document.createElement("iframe"));
+  const run = (X) => new Promise((res) => {
+    const x = new X(), seen = [];
+    const note = (e) => seen.push([e.type, x.readyState, x.status, e.type === "progress" ? e.loaded > 0 : null].join(":"));
+    x.onreadystatechange = note;
+    for (const t of ["loadstart", "progress", "load", "error", "loadend"]) x.addEventListener(t, note);
+    x.open(method, location.origin + path, isAsync);
+    if (isAsync) x.responseType = type;
+    if (body) x.setRequestHeader("content-type", "application/json");
+    const done = () => res({seen, status: x.status, statusText: x.statusText, readyState: x.readyState,
+      body: x.responseType === "json" ? JSON.stringify(x.response) : x.responseText,
+      headers: x.getAllResponseHeaders().split("\\r\\n").filter((h) => !/^date:/i.test(h)).sort()});
+    if (isAsync) x.addEventListener("loadend", done);
+    x.send(body);
+    if (!isAsync) done();
+  });
+  return {wrapped: await run(XMLHttpRequest), native: await run(f.contentWindow.XMLHttpRequest)};
+}"""
+
+
+@pytest.mark.parametrize("case", AS_NATIVE, ids=lambda c: f"{c[0]}-{c[1]}-{'async' if c[3] else 'sync'}-{c[4] or 'default'}")
+def test_xhr_wrapper_behaves_as_native(env, page, case):
+    got = page.evaluate(RUN_BOTH, list(case))
+    w, n = got["wrapped"], got["native"]
+    for r in (w, n):  # how often LOADING/progress repeat depends on chunking
+        r["seen"] = [s for i, s in enumerate(r["seen"]) if i == 0 or s != r["seen"][i - 1]]
+    assert w == n
+    assert w["seen"][-1].startswith("loadend:4:") or not case[3]
+    assert w["readyState"] == 4 and w["status"] in (200, 403)
+    assert page.evaluate("() => window.__panels") == []
