@@ -1,6 +1,6 @@
-// postguard main-world script: wraps window.fetch on the social hosts so that a warning the
-// proxy answers to a script's post (HTTP 403 JSON with X-Postguard: 1) reaches the employee
-// instead of ending as the site's generic error. It runs in the page's own JS world (MV3
+// postguard main-world script: wraps window.fetch and XMLHttpRequest (below) on the social
+// hosts so that a warning the proxy answers to a script's post (HTTP 403 JSON with
+// X-Postguard: 1) reaches the employee instead of ending as the site's generic error. It runs in the page's own JS world (MV3
 // "world": "MAIN"), so it holds no secret and trusts nothing the page could send: it only
 // asks the isolated content script (window.postMessage + a per-page nonce) what to do, and
 // on "resend" replays a clone of the request it kept, once. Any failure: the page gets the
