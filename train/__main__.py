@@ -19,7 +19,14 @@ import numpy as np
 from checker.textmodel import MODELS_DIR
 from train import data as D
 from train.fit import Fitted
-from train.templates import political_examples
+from train.templates import (
+    advocacy_examples,
+    civic_negatives,
+    everyday_negatives,
+    figure_examples,
+    policy_examples,
+    political_examples,
+)
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -38,9 +45,11 @@ def own(name: str) -> list[tuple[int, str, str]]:
     return out
 
 
-def district_posts() -> list[D.Example]:
-    """Our own everyday district posts, negatives for every model."""
-    lines = (EXAMPLES / "district.txt").read_text(encoding="utf-8").splitlines()
+def district_posts(*extra: str) -> list[D.Example]:
+    """Our own everyday district posts, negatives for every model (+ `extra` example files)."""
+    lines = []
+    for name in ("district.txt", *extra):
+        lines += (EXAMPLES / name).read_text(encoding="utf-8").splitlines()
     return [D.Example(x, 0, "own") for x in lines if x.strip() and not x.startswith("#")]
 
 
@@ -174,10 +183,10 @@ def train_conduct(report: dict) -> None:
 
 
 def train_binary(name: str, pos: list[D.Example], neg: list[D.Example], val: list[D.Example], report: dict,
-                 min_precision: float = 0.97) -> None:
+                 min_precision: float = 0.97, c: float = 4.0) -> None:
     """A prohibited-purpose model: highest validation recall at precision >= `min_precision`."""
     rows = pos + neg
-    m = Fitted(rows, c=4.0, weights={"own": 3.0, "olid-neg": 0.5})
+    m = Fitted(rows, c=c, weights={"own": 3.0, "olid-neg": 0.5})
     y = np.array([r.label for r in val])
     p = checker_probs(m, [r.text for r in val])
     rv = rule_fires([r.text for r in val], "prohibited-purpose", "sponsored").astype(bool)
@@ -206,12 +215,12 @@ def train_commercial(report: dict) -> None:
         rows += [r for i, r in enumerate(tr) if i % 5]
     mine = own("prohibited.tsv")
     rows += [D.Example(t, int(cat == "commercial"), "own") for lab, cat, t in mine if cat != "political"]
-    rows += district_posts()
+    rows += district_posts("district_ads.txt")
     # General talk that is not selling anything (OLID train tweets): "check", "follow" and links
     # are not commercial by themselves.
     rows += [D.Example(r.text, 0, "olid-neg") for r in D.olid_split()[0]]
     train_binary("commercial", [r for r in rows if r.label], [r for r in rows if not r.label], val, report,
-                 min_precision=0.97)
+                 min_precision=COMMERCIAL_FLOOR, c=COMMERCIAL_C)
 
 
 POLITICAL_HINTS = (
@@ -239,7 +248,7 @@ def train_political(report: dict) -> None:
 
     The weak labels are keyword-made, so validation recall on them says little; the threshold is
     instead the lowest one that keeps false alarms on held-out ham (everyday, non-political
-    messages) at or under 0.5%.
+    messages) at or under POLITICAL_HAM_BUDGET.
     """
     pos, olid_neg = weak_political()
     rng = random.Random(D.SEED)
@@ -248,26 +257,45 @@ def train_political(report: dict) -> None:
     rng.shuffle(olid_neg)
     rng.shuffle(ham)
     val_pos, pos = pos[: len(pos) // 10], pos[len(pos) // 10:]
-    val_ham, ham = ham[: len(ham) // 10], ham[len(ham) // 10:]
+    k = int(len(ham) * POLITICAL_HAM_VAL)
+    val_ham, ham = ham[:k], ham[k:]
     mine = own("prohibited.tsv") + [(0, "none", t) for lab, _, t in own("conduct.tsv") if lab == 0]
-    own_rows = [D.Example(t, int(cat == "political"), "own") for lab, cat, t in mine] + district_posts()
+    own_rows = [D.Example(t, int(cat == "political"), "own") for lab, cat, t in mine]
+    own_rows += district_posts("district_ads.txt")
     own_rows += political_examples()
+    # Many registers of advocacy (floor votes, press, petitions, ballot questions) and civic
+    # district near misses, templated (train/templates.py), plus everyday posts that use campaign words.
+    own_rows += advocacy_examples(2500) + policy_examples(2500) + figure_examples() + civic_negatives()
+    own_rows += everyday_negatives()
     rows = pos + olid_neg + ham + own_rows
-    m = Fitted(rows, c=4.0, weights={"own": 3.0})
+    # C and the weights were chosen by recall on our held-out hand-written posts
+    # (examples/political_val.txt) at the ham-budget threshold (docs/models.md).
+    m = Fitted(rows, c=POLITICAL_C, weights={"own": 3.0, "tmpl": 2.0, "tmpl-neg": 2.0, "olid-political": 0.3,
+                                             "olid-other": 0.5})
     p_ham = checker_probs(m, [r.text for r in val_ham])
     p_pos = checker_probs(m, [r.text for r in val_pos])
     t = 0.95
     for cand in np.arange(0.30, 0.96, 0.02):
-        if (p_ham >= cand).mean() <= 0.005:
+        if (p_ham >= cand).mean() <= POLITICAL_HAM_BUDGET:
             t = round(float(cand), 2)
             break
+    own_val = [x for x in (EXAMPLES / "political_val.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    p_own = checker_probs(m, own_val)
     report["political"] = {"rows": len(rows), "positives": sum(r.label for r in rows), "threshold": t,
+                           "own_val_recall": round(float((p_own >= t).mean()), 3),
                            "val_ham_false_alarms": round(float((p_ham >= t).mean()), 4),
                            "val_weak_political_recall": round(float((p_pos >= t).mean()), 3)}
     shift(m, t)
     m.export(MODELS_DIR / "political.npz", {"name": "political", "threshold_chosen": t, **report["political"]})
 
 
+# The political threshold: lowest with <= 0.1% false alarms on a held-out quarter of the ham. A 0.5%
+# budget on a tenth (one message) let more everyday messages through (docs/models.md).
+POLITICAL_HAM_VAL = 0.25
+POLITICAL_HAM_BUDGET = 0.001
+POLITICAL_C = 2.0  # 0.5 / 1 / 2 / 4 / 16 tried (docs/models.md)
+COMMERCIAL_C = 8.0  # 4 / 8 / 16 tried (docs/models.md)
+COMMERCIAL_FLOOR = 0.97  # validation precision floor for the commercial threshold
 CONDUCT_C = 0.5  # chosen on OLID validation (docs/models.md)
 HAM_WEIGHT = 0.2  # 0 / 0.2 / 0.5 tried (docs/models.md)
 MAX_HAM_ADDED = 0.02  # the issue's benign-post budget
