@@ -17,13 +17,8 @@ MAX_TEXT = 100_000
 _URL = {"type": "string", "maxLength": 4096}
 _NULLABLE_URL = {"type": ["string", "null"], "maxLength": 4096}
 KINDS = ["post", "comment", "reply", "message"]
-CHOICES = ["edited", "overridden", "cancelled", "posted-clean", "logged", "unchecked", "blocked"]
-
-CHECK = {
-    "type": "object",
-    "required": ["text", "site"],
-    "additionalProperties": False,
-    "properties": {
+# The fields that describe a post, shared by a check request and an event.
+_POST: dict[str, Any] = {
         "text": {"type": "string", "maxLength": MAX_TEXT},
         "site": {"type": "string", "minLength": 1, "maxLength": 253},
         "target": _NULLABLE_URL,
@@ -31,6 +26,15 @@ CHECK = {
         "links": {"type": "array", "maxItems": 50, "items": _URL},
         "kind": {"type": "string", "enum": KINDS},
         "account": {"type": ["string", "null"], "enum": ["personal", "sponsored", None]},
+}
+CHOICES = ["edited", "overridden", "cancelled", "posted-clean", "logged", "unchecked", "blocked"]
+
+CHECK = {
+    "type": "object",
+    "required": ["text", "site"],
+    "additionalProperties": False,
+    "properties": {
+        **_POST,
         "hint": {"type": "boolean"},
         "images": {
             "type": "array", "maxItems": 10,
@@ -49,13 +53,7 @@ EVENT = {
     "additionalProperties": False,
     "properties": {
         "choice": {"type": "string", "enum": CHOICES},
-        "text": {"type": "string", "maxLength": MAX_TEXT},
-        "site": {"type": "string", "minLength": 1, "maxLength": 253},
-        "target": _NULLABLE_URL,
-        "url": _NULLABLE_URL,
-        "links": {"type": "array", "maxItems": 50, "items": _URL},
-        "kind": {"type": "string", "enum": KINDS},
-        "account": {"type": ["string", "null"], "enum": ["personal", "sponsored", None]},
+        **_POST,
         "justification": {"type": ["string", "null"], "maxLength": 2000},
         "request_id": {"type": ["string", "null"], "maxLength": 64},
         "queued": {"type": "boolean"},
