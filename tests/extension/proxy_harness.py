@@ -9,12 +9,8 @@ serves a small page whose script posts with fetch or XMLHttpRequest, and records
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import importlib.util
-import os
 import ssl
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -135,49 +131,12 @@ class Upstream:
         self.thread.join(10)
 
 
-class ProxyStack:
+class ProxyStack(proxy_helpers.Live):
     """Upstream + `postguard proxy` (overrides accepted only from the extension's Origin)."""
 
     def __init__(self, tmp: Path) -> None:
-        self.confdir = tmp / "conf"
-        self.confdir.mkdir()
-        self.ca, cert, key = proxy_helpers.make_ca_and_upstream_cert(self.confdir, [HOST])
-        self.upstream = Upstream(cert, key)
-        self.db = tmp / "proxy-log.sqlite"
-        hostmap = proxy_helpers.write_hostmap(tmp)
-        self.proxy = proxy_helpers.Mitmdump([
-            str(Path(sys.executable).with_name("postguard")), "proxy", "--listen", "127.0.0.1:0",
-            "--confdir", str(self.confdir), "--db", str(self.db),
-            "--set", f"scripts={hostmap}", "--set", f"test_hostmap=*=127.0.0.1:{self.upstream.port}",
-            "--set", f"ssl_verify_upstream_trusted_ca={self.ca}",
-            "--set", f"postguard_override_origins=chrome-extension://{EXTENSION_ID}",
-        ], env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.port = self.proxy.port
-
-    def events(self) -> list[dict[str, Any]]:
-        """Every event in the proxy's interception log."""
-        from store import open_store
-
-        st = open_store(str(self.db))
-        try:
-            return list(st.iter_events())
-        finally:
-            st.close()
-
-    def spki(self) -> str:
-        """Base64 SHA-256 of the CA's public key, for --ignore-certificate-errors-spki-list."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        cert = x509.load_pem_x509_certificate(self.ca.read_bytes())
-        der = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-        return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-    def stop(self) -> None:
-        """Stop the proxy and the upstream."""
-        self.proxy.stop()
-        self.upstream.stop()
+        super().__init__(tmp, [HOST], upstream=Upstream,
+                         extra_sets=(f"postguard_override_origins=chrome-extension://{EXTENSION_ID}",))
 
 
 def launch_via_proxy(playwright: Any, stack: ProxyStack, profile: Path, ext_dir: Path, env: dict[str, str]) -> Any:

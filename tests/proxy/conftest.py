@@ -268,26 +268,49 @@ class Upstream:
         self.thread.join(10)
 
 
-class Live:
-    """Upstream + `postguard proxy` subprocess + the paths a test needs."""
+def spki(ca: Path) -> str:
+    """Base64 SHA-256 of a CA's public key, for Chromium's --ignore-certificate-errors-spki-list."""
+    import base64
+    import hashlib
 
-    def __init__(self, tmp: Path, hosts: list[str]) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(ca.read_bytes())
+    der = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+class Live:
+    """Upstream + `postguard proxy` subprocess + the paths a test needs.
+
+    `upstream` builds the stand-in site from (cert, key) (default: the recording `Upstream`);
+    `extra_sets` are more `--set name=value` options for the proxy.
+    """
+
+    def __init__(self, tmp: Path, hosts: list[str], *, upstream: Any = None,
+                 extra_sets: tuple[str, ...] = ()) -> None:
         self.tmp = tmp
         self.confdir = tmp / "conf"
         self.confdir.mkdir()
         self.ca, cert, key = make_ca_and_upstream_cert(self.confdir, hosts)
-        self.upstream = Upstream(cert, key)
+        self.upstream = (upstream or Upstream)(cert, key)
         self.db = tmp / "log.sqlite"
         hostmap = write_hostmap(tmp)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        sets = [f"scripts={hostmap}", f"test_hostmap=*=127.0.0.1:{self.upstream.port}",
+                f"ssl_verify_upstream_trusted_ca={self.ca}", "postguard_max_body_bytes=1000000",
+                "postguard_device=test-device", *extra_sets]
         self.proxy = Mitmdump([
             str(Path(sys.executable).with_name("postguard")), "proxy", "--listen", "127.0.0.1:0",
             "--confdir", str(self.confdir), "--db", str(self.db),
-            "--set", f"scripts={hostmap}", "--set", f"test_hostmap=*=127.0.0.1:{self.upstream.port}",
-            "--set", f"ssl_verify_upstream_trusted_ca={self.ca}",
-            "--set", "postguard_max_body_bytes=1000000", "--set", "postguard_device=test-device",
+            *[a for v in sets for a in ("--set", v)],
         ], env=env)
         self.port = self.proxy.port
+
+    def spki(self) -> str:
+        """The proxy CA's SPKI hash (Chromium trusts it by this)."""
+        return spki(self.ca)
 
     def events(self) -> list[dict[str, Any]]:
         from store import open_store

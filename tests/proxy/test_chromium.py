@@ -29,18 +29,6 @@ def browser(live, tmp_path):
     yield from _launch(live, tmp_path)
 
 
-def _spki(ca: Path) -> str:
-    import base64
-    import hashlib
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    cert = x509.load_pem_x509_certificate(ca.read_bytes())
-    der = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
 def _launch(live, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -52,7 +40,7 @@ def _launch(live, tmp_path):
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   f"--proxy-server=http://127.0.0.1:{live.port}",
-                  f"--ignore-certificate-errors-spki-list={_spki(live.ca)}",
+                  f"--ignore-certificate-errors-spki-list={live.spki()}",
                   # the proxy resolves names (to the local upstream); the browser resolves none
                   "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
         try:
@@ -116,7 +104,7 @@ def test_pac_file_sends_only_social_hosts_to_the_proxy(live, tmp_path):
             executable_path=str(CHROMIUM), headless=True, env={**os.environ, "HOME": str(tmp_path)},
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  f"--proxy-pac-url={url}", f"--ignore-certificate-errors-spki-list={_spki(live.ca)}",
+                  f"--proxy-pac-url={url}", f"--ignore-certificate-errors-spki-list={live.spki()}",
                   "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
         try:
             page = b.new_page()
