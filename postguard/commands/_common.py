@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from checker import Policy, PolicyError, load_policy
 from postguard.cli import UsageError
@@ -22,6 +23,18 @@ def policy_from(args: argparse.Namespace) -> Policy:
         raise UsageError(f"policy: {e}") from None
     except OSError as e:
         raise UsageError(f"policy: {e.strerror}: {e.filename}") from None
+
+
+def read_input_file(path: str | Path, limit: int, *, shown: str | None = None, what: str = "") -> bytes:
+    """A user-named file's bytes, at most `limit`; UsageError ("name: reason", one line) otherwise."""
+    name = shown if shown is not None else str(path)
+    p = Path(path)
+    try:
+        if p.stat().st_size > limit:
+            raise UsageError(f"{name}: {what}larger than {limit:,} bytes")
+        return p.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{name}: {e.strerror}") from None
 
 
 def validate_text(text: str, where: str) -> str:

@@ -10,7 +10,13 @@ from checker import ImageInput, InputError, Post, Verdict, check
 from checker.engine import MAX_TEXT_CHARS
 from checker.imagematch import NotAnImage, open_image
 from postguard.cli import UsageError
-from postguard.commands._common import add_policy_arg, policy_from, read_stdin_text, validate_text
+from postguard.commands._common import (
+    add_policy_arg,
+    policy_from,
+    read_input_file,
+    read_stdin_text,
+    validate_text,
+)
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_STDIN_BYTES = 16 * 1024 * 1024  # read past the text limit so the error says which limit
@@ -36,12 +42,7 @@ def load_images(paths: list[str], base: Path | None = None) -> tuple[ImageInput,
     out = []
     for p in paths:
         path = (base / p) if base is not None else Path(p)
-        try:
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise UsageError(f"{p}: image larger than {MAX_IMAGE_BYTES:,} bytes")
-            data = path.read_bytes()
-        except OSError as e:
-            raise UsageError(f"{p}: {e.strerror}") from None
+        data = read_input_file(path, MAX_IMAGE_BYTES, shown=p, what="image ")
         try:
             open_image(data)
         except NotAnImage as e:

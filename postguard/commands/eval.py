@@ -10,11 +10,10 @@ from typing import Any
 from checker import InputError, Policy, Post, check
 from checker.imagematch import NotAnImage
 from postguard.cli import UsageError
-from postguard.commands._common import add_policy_arg, policy_from
+from postguard.commands._common import add_policy_arg, policy_from, read_input_file
 from postguard.commands.check import load_images
 
-KNOWN_KEYS = {"id", "text", "account", "site", "target", "links", "images", "expect", "kind",
-              "counterpart", "settings", "note", "tags"}
+MAX_CASES_BYTES = 512 * 1024 * 1024
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,10 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_cases(path: Path) -> list[dict[str, Any]]:
     """Parse and validate a cases file; UsageError names the line and the key."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: {e.strerror}") from None
+    raw = read_input_file(path, MAX_CASES_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -7,14 +7,13 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from checker import InputError, Policy, check
 from checker.imagematch import NotAnImage
 from postguard.cli import UsageError
-from postguard.commands._common import add_policy_arg, policy_from
+from postguard.commands._common import add_policy_arg, policy_from, read_input_file
 from proxy_addon.extract import Submission, as_post, extract, extract_websocket
 from proxy_addon.extract.body import Req
 
@@ -33,13 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_har(path: str) -> list[Any]:
     """The entries of a HAR file (UsageError, one line, for anything that is not a HAR)."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_HAR_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_HAR_BYTES:,} bytes")
-        raw = p.read_bytes()
-    except OSError as e:
-        raise UsageError(f"{path}: {e.strerror}") from None
+    raw = read_input_file(path, MAX_HAR_BYTES)
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
