@@ -8,6 +8,7 @@ the text the user actually typed.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ class Folded:
     text: str
     src: tuple[int, ...]
     original: str
+
+    def slice(self, start: int, end: int) -> str:
+        """The folded text of original characters [start, end) (no second fold)."""
+        return self.text[bisect.bisect_left(self.src, start):bisect.bisect_left(self.src, end)]
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span [a, b) behind folded characters [start, end)."""

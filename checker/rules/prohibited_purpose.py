@@ -49,7 +49,7 @@ class ProhibitedPurpose(Rule):
             for m in pat.finditer(ctx.deleeted):  # "pr0mo c0de" reads as "promo code"
                 span = folded.span(m.start(), m.end())
                 lo, hi = ctx.sentence_window(span[0], span[1], 0)
-                if allow is not None and allow.search(fold_slice(ctx, lo, hi)):
+                if allow is not None and allow.search(ctx.folded.slice(lo, hi)):
                     continue
                 reason = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
                 out.append(self.finding(ctx, reason, 0.85, span=span, category=cat))
@@ -78,9 +78,3 @@ class ProhibitedPurpose(Rule):
         reason = f"{what}: the language model rates this {s.prob:.2f} likely; words that drove it: {drivers}"
         return [self.finding(ctx, reason, s.prob, span=folded.span(a, b), category=cat)]
 
-
-def fold_slice(ctx: Context, lo: int, hi: int) -> str:
-    """The folded text of original chars [lo, hi)."""
-    from checker.text import fold
-
-    return fold(ctx.text[lo:hi]).text

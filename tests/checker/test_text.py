@@ -47,3 +47,10 @@ def test_spans_point_back_to_original_characters():
     i = f.text.index("tyler quinlan")
     a, b = f.span(i, i + len("tyler quinlan"))
     assert text[a:b] == "T y l e r  Q u i n l a n"
+
+
+def test_slice_is_the_fold_of_the_original_slice():
+    text = "Caf\u00e9 news. \u0455ale t\u200bonight! Buy one get one."
+    f = fold(text)
+    for lo, hi in [(0, 10), (11, 27), (28, len(text)), (0, len(text))]:
+        assert f.slice(lo, hi).strip() == fold(text[lo:hi]).text.strip()
