@@ -58,9 +58,7 @@ class Context:
     @cached_property
     def links(self) -> list[Link]:
         """Links written in the text and attached to the post, classified."""
-        from checker.engine import link_classifier
-
-        clf = link_classifier(self.policy)
+        clf = self.data.links
         seen: set[str] = set()
         out: list[Link] = []
         for span, url in find_urls(self.text):

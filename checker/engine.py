@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checker.context import Context
-from checker.links import LinkClassifier, registered_domain, split_url
+from checker.links import registered_domain, split_url
 from checker.model import ACCOUNTS, Finding, Post, Verdict
 from checker.policy import Policy, SponsoredSite
 from checker.text import clean_input
@@ -15,11 +15,6 @@ class InputError(ValueError):
     """A post the checker cannot read (too long, an image that is not an image...)."""
 
 
-def link_classifier(policy: Policy) -> LinkClassifier:
-    """The link classifier of a policy (built once, at load)."""
-    return policy.data.links
-
-
 def find_sponsored(policy: Policy, target: str | None, site: str | None = None) -> SponsoredSite | None:
     """The registry entry a target names: a URL, an API id, or a page name on `site`."""
     if not target:
@@ -29,7 +24,7 @@ def find_sponsored(policy: Policy, target: str | None, site: str | None = None) 
         if t in s.ids:
             return s
     if "/" in t or "." in t:
-        hit = link_classifier(policy).sponsored_match(t)
+        hit = policy.data.links.sponsored_match(t)
         if hit is not None:
             return hit
     name = t.lstrip("@").rstrip("/").lower()

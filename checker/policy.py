@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checker.links import LinkClassifier, split_url
 from checker.model import ACCOUNTS, ACTION_RANK
 from checker.roster import Roster, Student
 from checker.rules import Rule, RuleConfig, discover
@@ -83,7 +84,7 @@ class PolicyData:
     social: dict[str, Any]
     logos: dict[str, bytes]
     digest: str = ""
-    links: Any = None  # LinkClassifier, built once at load
+    links: LinkClassifier | None = None  # built once at load
 
 
 @dataclass
@@ -161,8 +162,6 @@ def _str(file: str, table: dict[str, Any], key: str, default: str | None = None)
 
 def _parse_district(raw: dict[str, Any]) -> District:
     f = "district.toml"
-    from checker.links import split_url  # local import: links imports policy types
-
     sponsored = []
     entries = raw.get("sponsored", [])
     if not isinstance(entries, list):
@@ -383,8 +382,6 @@ def load_policy(path: str | Path | None = None) -> Policy:
         clauses=clauses, notice=notice, settings=_settings(rules_raw), lexicons=lexicons,
         social={**social, "hosts": social_hosts}, logos=logos, digest=h.hexdigest()[:16],
     )
-    from checker.links import LinkClassifier
-
     data.links = LinkClassifier(data)
     registry = discover()
     configs = _rule_configs(rules_raw, registry)
