@@ -290,3 +290,40 @@ def everyday_negatives(n: int = 600) -> list[Example]:
             contest=rng.choice(["state library grant contest", "green school award", "best playground poll"]))
         out.add(s[0].upper() + s[1:])
     return [Example(s, 0, "tmpl-neg") for s in sorted(out)]
+
+
+# Everyday posts that are mostly a link: a label and an address (class pages, schedules, photos,
+# sign-up forms, a teacher's portfolio). Without them, spam's "check this out <link>" taught the
+# model that every link post is an ad.
+LINK_LABELS = [
+    "Photos from today", "Full schedule", "Game recap", "Lab demo videos", "Math help videos", "Portfolio",
+    "Sketchbook", "Results and stats", "Event details", "Closing details", "Budget documents", "Slides from tonight",
+    "Practice plan", "Homework help", "Reading list for the summer", "Field trip forms", "Lunch menu",
+    "Bus routes", "Class notes", "Study guide for Friday", "Highlights", "Concert program", "Meeting minutes",
+    "Science fair rules", "Supply list", "Permission slip", "Parent night slides", "Rubric for the essay",
+    "Weather updates", "Our robotics build log", "Art show pictures", "Library hours", "Running log",
+    "Coding club projects", "Yearbook deadlines", "Tryout information", "Volunteer sign-up", "Band camp packet",
+    "Spelling words", "Recipe from the culinary class", "Map of the course", "Livestream of the game",
+    "Newsletter", "Graduation details", "Award list", "Notes from the board meeting", "Garden club pictures",
+    "Kindergarten registration", "Updated calendar", "Snow day packet", "Play rehearsal schedule",
+    "Our class blog", "Podcast episode from the journalism class", "Debate topics", "Vocabulary list",
+    "College essay tips", "Scholarship information", "Poetry from our students", "Track times", "Morning announcements",
+]
+LINK_FORMS = ["{label}: {url}", "{label} {url}", "{label} here: {url}", "{label} 👉 {url}", "{url} - {label}",
+              "{label}! {url}", "{label} are up: {url}", "{label} is posted {url}"]
+LINK_HOSTS = ["https://www.ctreg14.org/{p}", "https://sites.google.com/view/{p}", "https://www.youtube.com/@{p}",
+              "https://www.instagram.com/{p}", "https://x.com/{p}", "https://docs.google.com/document/d/{p}",
+              "https://www.facebook.com/{p}", "https://{p}.blogspot.com", "https://linktr.ee/{p}",
+              "https://www.tiktok.com/@{p}", "https://drive.google.com/file/d/{p}", "www.{p}.org"]
+
+
+def link_posts(held_out: bool = False, n: int = 400) -> list[Example]:
+    """`n` seeded "label: link" posts; training uses the even labels, calibration the odd ones."""
+    rng = random.Random(f"{SEED}-link-posts-{held_out}")
+    labels = LINK_LABELS[int(held_out)::2]
+    out: set[str] = set()
+    while len(out) < n:
+        path = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 12)))
+        url = rng.choice(LINK_HOSTS).format(p=path)
+        out.add(rng.choice(LINK_FORMS).format(label=rng.choice(labels), url=url))
+    return [Example(s, 0, "tmpl-neg") for s in sorted(out)]

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
+from checker.neural import load_encoder, neutral_view
 from checker.rules import Rule, register
 from checker.rules._match import (
     Lexicon,
@@ -15,7 +16,7 @@ from checker.rules._match import (
     inflect,
     one_regex,
 )
-from checker.textmodel import IDENTITY_TERMS, load_model
+from checker.textmodel import IDENTITY_TERMS, Score, load_model
 from checker.textmodel import tokens as model_tokens
 
 # (pattern setting, category, score, reason)
@@ -53,6 +54,7 @@ class Conduct(Rule):
         "model_threshold": 0.5,  # artifacts are shifted so 0.5 is the threshold chosen on validation
         "model_ignore_lexicon": "mild",  # words the model may not count as evidence
         "model_ignore_identity": True,  # identity words never count as evidence (docs/models.md)
+        "encoder": "",  # checker/models/<name>.onnx, its "conduct" head blended with `model`; "" = none
     }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
@@ -90,6 +92,9 @@ class Conduct(Rule):
         mild = lex.get(p["model_ignore_lexicon"], ()) if p["model_ignore_lexicon"] else ()
         ident = IDENTITY_TERMS if p["model_ignore_identity"] else frozenset()
         self.model_mask = ident | frozenset(w.lower() for w in mild)
+        self.encoder = load_encoder(p["encoder"]) if p["encoder"] else None
+        if self.encoder is not None and "conduct" not in self.encoder.heads:
+            raise ValueError(f"encoder {p['encoder']!r} has no 'conduct' head")
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for obscene words, slurs and every phrase pattern."""
@@ -115,17 +120,38 @@ class Conduct(Rule):
                 taken.append(span)
                 how = " (disguised spelling)" if h.disguised else ""
                 out.append(self.finding(ctx, f"{cat}: {what}{how}", score, span=span, category=cat))
-        if not out and self.model is not None:
+        if not out and (self.model is not None or self.encoder is not None):
             out.extend(self.model_finding(ctx))
         return out
 
+    def model_score(self, folded: str) -> tuple[float, Score | None]:
+        """(score, linear model's score) of folded text; 0.5 = the validated threshold."""
+        s = self.model.score(folded, mask=self.model_mask, guard=True) if self.model is not None else None
+        if self.encoder is None:
+            assert s is not None
+            return (s.prob if s.top and s.top[0][1] >= self.min_word else 0.0), s
+        lin = s.prob if s is not None else None
+        if lin is not None and self.encoder.combined("conduct", 1.0, lin) < self.p["model_threshold"]:
+            # Even a certain encoder could not lift the blend over the threshold: skip its pass.
+            return self.encoder.combined("conduct", 0.0, lin), s
+        return self.encoder.combined("conduct", self.encoder.probs(folded)["conduct"], lin), s
+
     def model_finding(self, ctx: Context) -> list[Finding]:
-        """A finding when the text model scores the post above the threshold (identity words masked)."""
-        assert self.model is not None
+        """A finding when the text models score the post above the threshold.
+
+        Identity words never count as evidence: the linear model masks them, and for the encoder
+        the post is scored again with each identity (and mild) word replaced by a neutral one;
+        if that falls under the threshold, naming the group is what pushed it over.
+        """
         folded = ctx.folded
-        s = self.model.score(folded.text, mask=self.model_mask, guard=True)
-        if s.prob < self.p["model_threshold"] or not s.top or s.top[0][1] < self.min_word:
+        threshold = self.p["model_threshold"]
+        prob, s = self.model_score(folded.text)
+        if prob < threshold:
             return []
+        if self.encoder is not None and self.p["model_ignore_identity"]:
+            alt = neutral_view(folded.text, self.model_mask)
+            if alt is not None and self.model_score(alt)[0] < threshold:
+                return []
         words = {w.text for w in model_tokens(folded.text)}
         if words & THREAT_WORDS:
             cat = "threatening"
@@ -133,10 +159,13 @@ class Conduct(Rule):
             cat = "discriminatory"
         else:
             cat = "abusive"
+        reason = f"{cat}: the language model rates this {prob:.2f} likely abusive"
+        if s is None or not s.top:
+            return [self.finding(ctx, reason, prob, span=(0, len(folded.original)), category=cat)]
         _, _, a, b = s.top[0]
         drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in s.top)
-        reason = f"{cat}: the language model rates this {s.prob:.2f} likely abusive; words that drove it: {drivers}"
-        return [self.finding(ctx, reason, s.prob, span=folded.span(a, b), category=cat)]
+        return [self.finding(ctx, f"{reason}; words that drove it: {drivers}", prob, span=folded.span(a, b),
+                             category=cat)]
 
 
 # Identity words that make a model-flagged post discriminatory (category only): "man" or "girl"

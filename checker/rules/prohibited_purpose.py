@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
+from checker.neural import load_encoder
 from checker.rules import Rule, register
 from checker.rules._match import compile_table
 from checker.textmodel import load_model
@@ -26,6 +27,9 @@ class ProhibitedPurpose(Rule):
         # text models as "category:model" (checker/models/<model>.npz); [] = patterns only
         "models": [],
         "model_threshold": 0.5,  # artifacts are shifted so 0.5 is the threshold chosen on validation
+        # checker/models/<name>.onnx: its head named after a category is blended with that
+        # category's model; "" = linear models only
+        "encoder": "",
     }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
@@ -39,6 +43,11 @@ class ProhibitedPurpose(Rule):
                 raise ValueError(f"models: {entry!r} must be 'category:model'")
             self.models.append((cat, load_model(name)))
         self.model = self.models or None  # bench/quality switches this off for "rules alone"
+        self.encoder = load_encoder(self.p["encoder"]) if self.p["encoder"] else None
+        if self.encoder is not None:
+            missing = [cat for cat, _ in self.models if cat not in self.encoder.heads]
+            if missing:
+                raise ValueError(f"encoder {self.p['encoder']!r} has no head for {', '.join(missing)}")
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per category that matches outside an allowed use."""
@@ -62,19 +71,24 @@ class ProhibitedPurpose(Rule):
         """At most one finding from the text models, unless an allowed district use is in the post."""
         folded = ctx.folded
         best = None
-        for cat, model in self.model or ():
-            s = model.score(folded.text, guard=True)
-            if s.prob >= self.p["model_threshold"] and s.top and (best is None or s.prob > best[1].prob):
-                best = (cat, s)
+        threshold = self.p["model_threshold"]
+        scores = [(cat, model.score(folded.text, guard=True)) for cat, model in self.model or ()]
+        enc = None
+        if self.encoder is not None and any(self.encoder.combined(c, 1.0, s.prob) >= threshold for c, s in scores):
+            enc = self.encoder.probs(folded.text)  # skipped when even a certain encoder could not fire
+        for cat, s in scores:
+            p = s.prob if self.encoder is None else self.encoder.combined(cat, enc[cat] if enc else 0.0, s.prob)
+            if p >= threshold and s.top and (best is None or p > best[1]):
+                best = (cat, p, s)
         if best is None:
             return []
-        cat, s = best
+        cat, p, s = best
         allow = self.allow.get(cat)
         if allow is not None and allow.search(folded.text):
             return []
         _, _, a, b = s.top[0]
         drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in s.top)
         what = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
-        reason = f"{what}: the language model rates this {s.prob:.2f} likely; words that drove it: {drivers}"
-        return [self.finding(ctx, reason, s.prob, span=folded.span(a, b), category=cat)]
+        reason = f"{what}: the language model rates this {p:.2f} likely; words that drove it: {drivers}"
+        return [self.finding(ctx, reason, p, span=folded.span(a, b), category=cat)]
 

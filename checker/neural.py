@@ -1,0 +1,143 @@
+"""The fine-tuned encoder (`checker/models/<name>.onnx`): one pass per post, a probability per head.
+
+A 6-layer MiniLM fine-tuned by `python -m train.neural` with three heads (conduct, commercial,
+political), exported to ONNX and quantized to int8. It runs in ONNX Runtime on one thread, so a
+post costs ~1 ms for a tweet-sized text and ~3.5 ms at the 64-token cap (docs/models.md).
+
+Calibration (`<name>.json`, written by `python -m train.neural calibrate`): per head, a blend
+weight with the head's linear model (`checker/models/<head>.npz`) and a threshold, both chosen on
+validation; `combined()` maps the blended score so that 0.5 is that threshold, like the linear
+models' shifted intercepts (a rule's `model_threshold = 0.5` means "as validated").
+
+The encoder reads the checker's folded text (the same view training used). Texts longer than
+`max_tokens` word pieces are read in their first `max_tokens` pieces; the rules and the linear
+models still read the whole text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from checker.links import find_urls
+from checker.textmodel import MODELS_DIR
+
+
+class Encoder:
+    """An ONNX text encoder with named sigmoid heads."""
+
+    def __init__(self, onnx_path: Path, meta: dict, tokenizer_path: Path) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as e:  # a policy asks for it, so this is a load error, not a silent skip
+            raise ValueError(f"encoder {onnx_path.stem!r} needs onnxruntime and tokenizers ({e})") from None
+        self.name = onnx_path.stem
+        self.meta = meta
+        self.heads: tuple[str, ...] = tuple(meta["heads"])
+        self.max_tokens = int(meta.get("max_tokens", 64))
+        self.thresholds = {h: float(meta.get("thresholds", {}).get(h, 0.5)) for h in self.heads}
+        self.blend = {h: float(meta.get("blend", {}).get(h, 1.0)) for h in self.heads}
+        for h in self.heads:
+            if not (0.0 < self.thresholds[h] < 1.0 and 0.0 <= self.blend[h] <= 1.0):
+                raise ValueError(f"encoder {self.name!r}: head {h!r} needs 0 < threshold < 1 and 0 <= blend <= 1")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # one core per check: the proxy runs checks in worker processes
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self._np = __import__("numpy")
+        self.probs = lru_cache(maxsize=32)(self._probs)
+
+    def _probs(self, text: str) -> dict[str, float]:
+        """Probability per head for (folded) text; cached, so the post's other rules reuse the pass."""
+        return dict(zip(self.heads, self.raw_probs([text])[0], strict=True))
+
+    def combined(self, head: str, p_encoder: float, p_linear: float | None) -> float:
+        """The head's blended score, mapped so that 0.5 is the validated threshold."""
+        a = self.blend[head]
+        s = p_encoder if p_linear is None else a * p_encoder + (1 - a) * p_linear
+        t = self.thresholds[head]
+        return s / (2 * t) if s < t else 0.5 + (s - t) / (2 * (1 - t))
+
+    def logits(self, texts: list[str]) -> list[list[float]]:
+        """Uncalibrated logits per text (batched; for training and calibration)."""
+        np = self._np
+        encs = self.tokenizer.encode_batch(texts)
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return out.tolist()
+
+    def raw_probs(self, texts: list[str]) -> list[list[float]]:
+        """Probabilities per (folded) text and head, before blending and calibration."""
+        return [[_sigmoid(z) for z in row] for row in self.logits([encoder_input(t) for t in texts])]
+
+
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+
+
+def encoder_input(folded: str) -> str:
+    """What the encoder reads: links as "URL" and mentions as "@USER", OLID's convention.
+
+    A link says nothing about abuse or advocacy, and spam's links would otherwise teach the
+    model that every link is an ad (a district page's "Photos: https://...").
+    """
+    if "." in folded:
+        urls = find_urls(folded)
+        for (a, b), _ in reversed(urls):
+            folded = folded[:a] + "URL" + folded[b:]
+    return _MENTION.sub("@USER", folded) if "@" in folded else folded
+
+
+def neutral_view(folded: str, words: frozenset[str]) -> str | None:
+    """`folded` with every word of `words` replaced by a neutral one, or None if it has none.
+
+    The counterfactual behind the identity guard: if a post scores under the threshold once the
+    group it names is replaced, naming the group is what pushed it over, and it is not flagged.
+    """
+    from checker.textmodel import tokens
+
+    hits = [w for w in tokens(folded) if w.text in words]
+    if not hits:
+        return None
+    out, last = [], 0
+    for w in hits:
+        out += [folded[last:w.start], "local"]
+        last = w.end
+    out.append(folded[last:])
+    return "".join(out)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -30 else 0.0
+
+
+_LOADED: dict[str, Encoder] = {}
+
+
+def load_encoder(name: str) -> Encoder:
+    """`checker/models/<name>.onnx` with its `<name>.json` and `<name>-tokenizer.json`, once per process."""
+    if name not in _LOADED:
+        onnx_path = MODELS_DIR / f"{name}.onnx"
+        meta_path = MODELS_DIR / f"{name}.json"
+        tok_path = MODELS_DIR / f"{name}-tokenizer.json"
+        for p in (onnx_path, meta_path, tok_path):
+            if not p.is_file():
+                raise ValueError(f"encoder {name!r}: {p} not found (run `python -m train.neural`)")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ValueError(f"encoder {name!r}: {meta_path} is not valid JSON ({e})") from None
+        _LOADED[name] = Encoder(onnx_path, meta, tok_path)
+    return _LOADED[name]

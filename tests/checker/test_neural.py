@@ -1,0 +1,164 @@
+"""The fine-tuned encoder: artifact, one pass per post, calibration, identity guard, rule findings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from checker import PolicyError, Post, check, load_policy
+from checker.neural import Encoder, load_encoder, neutral_view
+from checker.text import fold
+
+ROOT = Path(__file__).parents[2]
+MODELS = ROOT / "checker" / "models"
+SPONSORED = "https://www.facebook.com/NonnewaugAthletics"
+
+
+@pytest.fixture()
+def enc():
+    e = load_encoder("neural")
+    e.probs.cache_clear()
+    yield e
+    e.probs.cache_clear()
+
+
+def test_artifact_is_small_quantized_and_loads_once(enc):
+    assert load_encoder("neural") is enc
+    assert enc.heads == ("conduct", "commercial", "political")
+    assert (MODELS / "neural.onnx").stat().st_size < 30_000_000
+    meta = json.loads((MODELS / "neural.json").read_text(encoding="utf-8"))
+    assert "int8" in meta["quantization"]
+    for h in enc.heads:  # chosen by `python -m train.neural calibrate`, not left at defaults
+        assert meta["validation"][h]["threshold"] == enc.thresholds[h]
+
+
+def test_shipped_policy_uses_the_encoder(policy):
+    rules = {r.id: r for r in policy.rules}
+    assert rules["conduct"].encoder is load_encoder("neural")
+    assert rules["prohibited-purpose"].encoder is load_encoder("neural")
+
+
+def test_combined_maps_the_validated_threshold_to_one_half(enc):
+    for h in enc.heads:
+        t, a = enc.thresholds[h], enc.blend[h]
+        # a score exactly at the threshold (encoder and linear model agreeing) maps to 0.5
+        assert enc.combined(h, t, t) == pytest.approx(0.5)
+        lo, hi = enc.combined(h, 0.0, 0.0), enc.combined(h, 1.0, 1.0)
+        assert lo == pytest.approx(0.0) and hi == pytest.approx(1.0)
+        xs = [enc.combined(h, p, 0.3) for p in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]
+        assert xs == sorted(xs) and (a == 0.0 or xs[0] < xs[-1])
+
+
+def test_one_encoder_pass_serves_conduct_and_prohibited_purpose(policy, enc, monkeypatch):
+    calls = []
+    real = enc.session.run
+
+    def counting(names, feeds):
+        calls.append(feeds["input_ids"].shape)
+        return real(names, feeds)
+
+    monkeypatch.setattr(enc.session, "run", counting)
+    v = check(Post(text="Practice moved to the upper field this afternoon", account="sponsored",
+                   target=SPONSORED), policy)
+    assert not v.fired
+    assert len(calls) <= 1, calls  # 0 when the linear scores already rule every head out
+    enc.probs("a second rule asks again")
+    enc.probs("a second rule asks again")
+    assert len(calls) <= 2, calls
+
+
+def test_the_encoder_pass_is_skipped_only_when_it_cannot_matter(policy, enc, monkeypatch):
+    conduct = {r.id: r for r in policy.rules}["conduct"]
+    lin = conduct.model.score(fold("Practice moved to the upper field").text, mask=conduct.model_mask, guard=True).prob
+    reachable = enc.combined("conduct", 1.0, lin) >= conduct.p["model_threshold"]
+    calls = []
+    monkeypatch.setattr(enc, "probs", lambda t: calls.append(t) or {h: 1.0 for h in enc.heads})
+    fired = "conduct" in check(Post(text="Practice moved to the upper field", account="personal"), policy).fired
+    # With a certain encoder the post fires exactly when the blend can reach the threshold.
+    assert bool(calls) == reachable
+    assert fired == reachable
+
+
+def test_long_posts_are_read_up_to_max_tokens(enc, monkeypatch):
+    shapes = []
+    real = enc.session.run
+    monkeypatch.setattr(enc.session, "run", lambda n, f: shapes.append(f["input_ids"].shape) or real(n, f))
+    enc.probs(fold("word " * 2000).text)
+    assert shapes == [(1, enc.max_tokens)]
+
+
+def test_neutral_view_replaces_only_the_listed_words():
+    assert neutral_view("my gay neighbor is kind", frozenset({"gay"})) == "my local neighbor is kind"
+    assert neutral_view("great game tonight", frozenset({"gay"})) is None
+
+
+def _fake_probs(enc, monkeypatch, scores):
+    """Make the encoder return fixed conduct probabilities by a substring of the text (and make
+    the conduct score the encoder's alone, so the linear model cannot decide the case)."""
+    monkeypatch.setitem(enc.blend, "conduct", 1.0)
+
+    def probs(text):
+        p = next((v for k, v in scores.items() if k in text), 0.0)
+        return {"conduct": p, "commercial": 0.0, "political": 0.0}
+
+    monkeypatch.setattr(enc, "probs", probs)
+
+
+def test_identity_guard_drops_a_finding_that_naming_a_group_drove(policy, enc, monkeypatch):
+    conduct = {r.id: r for r in policy.rules}["conduct"]
+    text = "The Muslim parents met the principal about the schedule"
+    # High only while the group word is present: the guard's neutral view scores low -> no finding.
+    _fake_probs(enc, monkeypatch, {"muslim": 1.0})
+    assert "conduct" not in check(Post(text=text, account="personal"), policy).fired
+    # High with the group word replaced too: the rest of the post carries it -> a finding.
+    _fake_probs(enc, monkeypatch, {"muslim": 1.0, "local": 1.0})
+    v = check(Post(text=text, account="personal"), policy)
+    assert "conduct" in v.fired
+    f = next(x for x in v.findings if x.rule == "conduct")
+    assert f.clause == "P9" and f.category == "discriminatory"
+    assert conduct.p["model_ignore_identity"] is True
+
+
+def test_an_encoder_finding_explains_itself(policy, enc, monkeypatch):
+    text = "The cafeteria menu changed again today"
+    _fake_probs(enc, monkeypatch, {"cafeteria": 1.0})
+    v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
+    f = next(x for x in v.findings if x.rule == "conduct")
+    assert f.clause == "D4" and f.score >= 0.5
+    assert "language model rates this" in f.reason
+    assert text[f.span[0]:f.span[1]] == f.excerpt
+
+
+def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, monkeypatch):
+    def probs(text):
+        return {"conduct": 0.0, "commercial": 1.0 if "menu" in text else 0.0, "political": 0.0}
+
+    monkeypatch.setattr(enc, "probs", probs)
+    monkeypatch.setitem(enc.blend, "commercial", 1.0)
+    text = "The new menu is here, come try it this week"
+    v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
+    assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["commercial"]
+    assert "prohibited-purpose" not in check(Post(text=text, account="personal"), policy).fired
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ('encoder = "no-such-encoder"', "no-such-encoder"),
+])
+def test_a_missing_encoder_is_a_policy_error_naming_the_rule(tmp_path, bad, needle):
+    dst = tmp_path / "p"
+    shutil.copytree(ROOT / "policies" / "region14", dst)
+    rules = (dst / "rules.toml").read_text(encoding="utf-8")
+    assert 'encoder = "neural"' in rules
+    (dst / "rules.toml").write_text(rules.replace('encoder = "neural"', bad, 1), encoding="utf-8")
+    with pytest.raises(PolicyError) as e:
+        load_policy(dst)
+    assert "rules.conduct" in str(e.value) and needle in str(e.value)
+
+
+def test_bad_calibration_is_refused(tmp_path):
+    meta = {"heads": ["conduct"], "thresholds": {"conduct": 1.5}}
+    with pytest.raises(ValueError, match="threshold"):
+        Encoder(MODELS / "neural.onnx", meta, MODELS / "neural-tokenizer.json")

