@@ -122,6 +122,15 @@ def spam_split(which: str) -> tuple[list[Example], list[Example]]:
     return _split(rows, 0.50, which)
 
 
+def ham_split() -> tuple[list[Example], list[Example]]:
+    """Everyday messages, (fit, held out): the ham of the SMS and YouTube training halves minus
+    their validation fifths (those choose the commercial thresholds), every third one held out.
+    One split for every model, so no model's validation ham was another's training ham."""
+    ham = [Example(r.text, 0, "ham") for w in ("sms", "youtube") for i, r in enumerate(spam_split(w)[0])
+           if i % 5 and not r.label]
+    return [r for i, r in enumerate(ham) if i % 3], ham[::3]
+
+
 def political_all() -> list[Example]:
     """Political Social Media Posts (evaluation only: licence unverified); partisan = 1."""
     raw = (DATA / "political_social_media" / "political_social_media.csv").read_text(encoding="utf-8-sig")

@@ -64,7 +64,6 @@ def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
         EXAMPLES,
         clean_word_examples,
         district_posts,
-        ham_train,
         own,
         weak_political,
     )
@@ -86,8 +85,7 @@ def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
     for r in olid_tr:
         # OLID: abuse labels; topic-made political weak labels (low weight); not commercial.
         out.append(Row(r.text, (r.label, 0, int(r.text in political_tweets)), (1.0, 0.5, 0.3)))
-    ham = ham_train()
-    val["ham"], ham_fit = ham[::3], [r for i, r in enumerate(ham) if i % 3]
+    ham_fit, val["ham"] = D.ham_split()  # the same held-out everyday messages as the linear models
     for r in ham_fit:
         out.append(Row(r.text, (0, 0, 0), (0.5, 1.0, 1.0)))
     for which in ("sms", "youtube"):
