@@ -16,6 +16,7 @@ models still read the whole text.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -30,11 +31,9 @@ class Encoder:
     """An ONNX text encoder with named sigmoid heads."""
 
     def __init__(self, onnx_path: Path, meta: dict, tokenizer_path: Path) -> None:
-        try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-        except ImportError as e:  # a policy asks for it, so this is a load error, not a silent skip
-            raise ValueError(f"encoder {onnx_path.stem!r} needs onnxruntime and tokenizers ({e})") from None
+        missing = [m for m in ("onnxruntime", "tokenizers") if importlib.util.find_spec(m) is None]
+        if missing:  # a policy asks for it, so this is a load error, not a silent skip
+            raise ValueError(f"encoder {onnx_path.stem!r} needs {' and '.join(missing)} (pip install -e .)")
         self.name = onnx_path.stem
         self.meta = meta
         self.heads: tuple[str, ...] = tuple(meta["heads"])
@@ -44,16 +43,45 @@ class Encoder:
         for h in self.heads:
             if not (0.0 < self.thresholds[h] < 1.0 and 0.0 <= self.blend[h] <= 1.0):
                 raise ValueError(f"encoder {self.name!r}: head {h!r} needs 0 < threshold < 1 and 0 <= blend <= 1")
+        self._paths = (onnx_path, tokenizer_path)
+        self._session = None
+        self._tokenizer = None
+        self.probs = lru_cache(maxsize=32)(self._probs)
+
+    def warm(self) -> None:
+        """Create the ONNX Runtime session and tokenizer now (≈0.3 s, ≈120 MB).
+
+        They are created on first use, so a process that loads the policy but never checks (the
+        proxy's event loop, whose checks run in worker processes) does not pay for them; processes
+        that do check call this at start so the first post is not the slow one."""
+        if self._session is not None:
+            return
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        onnx_path, tokenizer_path = self._paths
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # one core per check: the proxy runs checks in worker processes
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(self.max_tokens)
-        self._np = __import__("numpy")
-        self.probs = lru_cache(maxsize=32)(self._probs)
+        try:
+            session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+            tok = Tokenizer.from_file(str(tokenizer_path))
+        except Exception as e:  # a corrupt artifact: say which, once
+            raise ValueError(f"encoder {self.name!r}: cannot load {onnx_path.name} ({e})") from None
+        tok.no_padding()
+        tok.enable_truncation(self.max_tokens)
+        self._tokenizer, self._session = tok, session
+
+    @property
+    def session(self):  # noqa: ANN201 - onnxruntime.InferenceSession, imported lazily
+        self.warm()
+        return self._session
+
+    @property
+    def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer, imported lazily
+        self.warm()
+        return self._tokenizer
 
     def _probs(self, text: str) -> dict[str, float]:
         """Probability per head for (folded) text; cached, so the post's other rules reuse the pass."""
@@ -68,7 +96,8 @@ class Encoder:
 
     def logits(self, texts: list[str]) -> list[list[float]]:
         """Uncalibrated logits per text (batched; for training and calibration)."""
-        np = self._np
+        import numpy as np
+
         encs = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
@@ -124,6 +153,20 @@ def _sigmoid(z: float) -> float:
 
 
 _LOADED: dict[str, Encoder] = {}
+
+
+def disable_encoders(policy) -> None:  # noqa: ANN001 - checker.Policy (import cycle)
+    """Switch a loaded policy's encoder off (rules + linear models only), e.g. for a proxy
+    that must trade judgement for throughput (`postguard_encoder=false`)."""
+    for r in policy.rules:
+        if getattr(r, "encoder", None) is not None:
+            r.encoder = None
+
+
+def warm_encoders() -> None:
+    """Create every loaded encoder's session now (processes that check: workers, the backend)."""
+    for enc in _LOADED.values():
+        enc.warm()
 
 
 def load_encoder(name: str) -> Encoder:

@@ -1,7 +1,7 @@
 """Process entry points: the mitmdump script and the check worker.
 
 - `mitmdump -s proxy_addon/main.py [--set postguard_policy=DIR ...]` loads the add-on.
-- `python -m proxy_addon.main --check-worker POLICY_DIR` is the worker process the add-on
+- `python -m proxy_addon.main --check-worker POLICY_DIR [--no-encoder]` is the worker process the add-on
   starts itself: it reads framed requests on stdin and writes verdicts on stdout, so the
   proxy's event loop only pickles and pipes (no threads in the proxy contending for its GIL).
 """
@@ -12,12 +12,17 @@ import pickle
 import sys
 
 
-def serve_check_worker(policy_dir: str) -> int:
+def serve_check_worker(policy_dir: str, encoder: bool = True) -> int:
     """Answer (id, (method, url, headers, body, max_bytes)) frames with (id, ok, result|error)."""
     from checker import check, load_policy
+    from checker.neural import disable_encoders, warm_encoders
     from proxy_addon.addon import analyse
 
     policy = load_policy(policy_dir)
+    if encoder:
+        warm_encoders()  # before "ready", so the first post is not the slow one
+    else:
+        disable_encoders(policy)
     rd, wr = sys.stdin.buffer, sys.stdout.buffer
     wr.write(b"PGW1")  # ready
     wr.flush()
@@ -36,9 +41,10 @@ def serve_check_worker(policy_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--check-worker":
-        sys.exit(serve_check_worker(sys.argv[2]))
-    sys.exit("usage: python -m proxy_addon.main --check-worker POLICY_DIR  (or: mitmdump -s proxy_addon/main.py)")
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--check-worker" and sys.argv[3:] in ([], ["--no-encoder"]):
+        sys.exit(serve_check_worker(sys.argv[2], encoder=sys.argv[3:] != ["--no-encoder"]))
+    sys.exit("usage: python -m proxy_addon.main --check-worker POLICY_DIR [--no-encoder]  "
+             "(or: mitmdump -s proxy_addon/main.py)")
 else:
     from proxy_addon.addon import PostguardAddon
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from checker import ImageInput, InputError, Post, check
+from checker.neural import warm_encoders
 from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.events import ACTION_OF_CHOICE, make_event, open_log
@@ -166,6 +167,7 @@ def policy_view(config: BackendConfig) -> dict[str, Any]:
 
 async def _log_ctx(app: web.Application) -> Any:
     cfg = app[CONFIG]
+    warm_encoders()  # the text encoder's session, before the first /v1/check rather than during it
     log = cfg.store if cfg.store is not None else open_log(cfg.db, cfg.policy)
     app[LOG] = log
     yield

@@ -162,3 +162,20 @@ def test_bad_calibration_is_refused(tmp_path):
     meta = {"heads": ["conduct"], "thresholds": {"conduct": 1.5}}
     with pytest.raises(ValueError, match="threshold"):
         Encoder(MODELS / "neural.onnx", meta, MODELS / "neural-tokenizer.json")
+
+
+def test_the_session_is_created_on_first_use_or_warm_up():
+    meta = json.loads((MODELS / "neural.json").read_text(encoding="utf-8"))
+    e = Encoder(MODELS / "neural.onnx", meta, MODELS / "neural-tokenizer.json")
+    assert e._session is None  # a process that never checks (the proxy's event loop) pays nothing
+    e.warm()
+    assert e._session is not None
+    assert e.raw_probs(["great game tonight"])[0] == load_encoder("neural").raw_probs(["great game tonight"])[0]
+
+
+def test_a_corrupt_artifact_is_a_clear_error(tmp_path):
+    bad = tmp_path / "neural.onnx"
+    bad.write_bytes(b"not an onnx graph")
+    e = Encoder(bad, {"heads": ["conduct"]}, MODELS / "neural-tokenizer.json")
+    with pytest.raises(ValueError, match="cannot load neural.onnx"):
+        e.warm()

@@ -140,3 +140,25 @@ async def test_messenger_websocket_payload(live, poll, text, expect_delivered, a
     if action:
         assert poll(lambda: any(e["action"] == action and e.get("kind") == "message"
                                 and "edge-chat" in (e.get("site") or "") for e in live.events()))
+
+
+# Only the text encoder reads this as abuse: the word lists and the linear model pass it.
+ENCODER_ONLY = "You are a waste of space"
+
+
+def test_the_encoder_judges_posts_in_the_proxy_and_can_be_switched_off(live, https, tmp_path_factory):
+    import sys
+
+    harness = sys.modules[type(live).__module__]  # tests/proxy/conftest.py, whatever its import name
+    name = "facebook_web_timeline_post"
+    (status, _h, body), url, sent = send(live, https, name, ENCODER_ONLY)
+    assert status == 403, body[:300]
+    assert "conduct" in {f["rule"] for f in json.loads(body)["postguard"]["findings"]}
+    off = harness.Live(tmp_path_factory.mktemp("live-no-encoder"), harness.payload_hosts(),
+                       extra_sets=("postguard_encoder=false",))
+    try:
+        (status, _h, body), url, sent = send(off, https, name, ENCODER_ONLY)
+        assert status == 200, body[:300]
+        assert sent in off.upstream.bodies_to(path_of(url))
+    finally:
+        off.stop()
