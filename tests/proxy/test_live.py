@@ -147,15 +147,13 @@ ENCODER_ONLY = "You are a waste of space"
 
 
 def test_the_encoder_judges_posts_in_the_proxy_and_can_be_switched_off(live, https, tmp_path_factory):
-    import sys
-
-    harness = sys.modules[type(live).__module__]  # tests/proxy/conftest.py, whatever its import name
+    live_cls = type(live)  # tests/proxy/conftest.py's Live (several conftest modules share that name)
+    payload_hosts = live_cls.__init__.__globals__["payload_hosts"]
     name = "facebook_web_timeline_post"
     (status, _h, body), url, sent = send(live, https, name, ENCODER_ONLY)
     assert status == 403, body[:300]
     assert "conduct" in {f["rule"] for f in json.loads(body)["postguard"]["findings"]}
-    off = harness.Live(tmp_path_factory.mktemp("live-no-encoder"), harness.payload_hosts(),
-                       extra_sets=("postguard_encoder=false",))
+    off = live_cls(tmp_path_factory.mktemp("live-no-encoder"), payload_hosts(), extra_sets=("postguard_encoder=false",))
     try:
         (status, _h, body), url, sent = send(off, https, name, ENCODER_ONLY)
         assert status == 200, body[:300]
