@@ -135,9 +135,9 @@ def neutral_view(folded: str, words: frozenset[str]) -> str | None:
     The counterfactual behind the identity guard: if a post scores under the threshold once the
     group it names is replaced, naming the group is what pushed it over, and it is not flagged.
     """
-    from checker.textmodel import tokens
+    from checker.textmodel import cached_tokens
 
-    hits = [w for w in tokens(folded) if w.text in words]
+    hits = [w for w in cached_tokens(folded) if w.text in words]
     if not hits:
         return None
     out, last = [], 0

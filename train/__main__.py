@@ -79,13 +79,13 @@ def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
 def rule_fires(texts: list[str], rule: str, account: str) -> np.ndarray:
     """1 where the rule layer alone (models switched off) fires on the text."""
     from checker import Post, check, load_policy
+    from checker.neural import disable_encoders
 
     policy = load_policy(None)
+    disable_encoders(policy)
     for r in policy.rules:
         if hasattr(r, "model"):
             r.model = None
-        if hasattr(r, "encoder"):
-            r.encoder = None
     return np.array([int(rule in check(Post(text=t, account=account), policy).fired) for t in texts])
 
 

@@ -25,7 +25,7 @@ from checker.neural import Encoder, neutral_view
 from checker.text import fold
 from checker.textmodel import MODELS_DIR, load_model
 from train import data as D
-from train.__main__ import macro_f1
+from train.__main__ import macro_f1, rule_fires
 from train.neural import HEADS, MAX_TOKENS, rows
 
 BLENDS = (1.0, 0.8, 0.65, 0.5)
@@ -36,29 +36,17 @@ MAX_LINK_POSTS = 0.02
 POLITICAL_HAM_BUDGET = 1  # held-out everyday messages (of ~960) the political head may flag
 
 
-def _rules_only_policy():
-    from checker import load_policy
-
-    policy = load_policy(None)
-    for r in policy.rules:
-        if hasattr(r, "model"):
-            r.model = None
-        if hasattr(r, "encoder"):
-            r.encoder = None
-    return policy
-
-
-def _rule_fires(policy, texts: list[str], rule: str, account: str) -> np.ndarray:
-    from checker import Post, check
-
-    return np.array([rule in check(Post(text=t, account=account), policy).fired for t in texts])
-
-
 def _enc_probs(enc: Encoder, folded: list[str], head: int) -> np.ndarray:
     out = []
     for i in range(0, len(folded), 64):
         out += [row[head] for row in enc.raw_probs(folded[i:i + 64])]
     return np.array(out)
+
+
+def _scores(enc: Encoder, head: int, linear: str, folded: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(encoder, linear model) probabilities of the folded texts for one prohibited-purpose head."""
+    lin = load_model(linear)
+    return _enc_probs(enc, folded, head), np.array([lin.score(f, guard=True).prob for f in folded])
 
 
 def calibrate() -> dict:
@@ -67,9 +55,10 @@ def calibrate() -> dict:
     enc = Encoder(MODELS_DIR / "neural.onnx", {"heads": list(HEADS), "max_tokens": MAX_TOKENS},
                   MODELS_DIR / "neural-tokenizer.json")
     _, val = rows()
-    policy = _rules_only_policy()
-    conduct_rule = next(r for r in policy.rules if r.id == "conduct")
-    pp_rule = next(r for r in policy.rules if r.id == "prohibited-purpose")
+    from checker import load_policy
+
+    rules = {r.id: r for r in load_policy(None).rules}
+    conduct_rule, pp_rule = rules["conduct"], rules["prohibited-purpose"]
     mask = conduct_rule.model_mask
     report: dict = {}
 
@@ -87,7 +76,7 @@ def calibrate() -> dict:
         if alt_idx:
             pa[alt_idx] = _enc_probs(enc, [alts[i] for i in alt_idx], 0)
         pl = np.array([lin.score(f, mask=mask, guard=True).prob for f in folded])
-        cols[name] = (np.array([r.label for r in exs]), _rule_fires(policy, texts, "conduct", "personal"), pe, pa, pl)
+        cols[name] = (np.array([r.label for r in exs]), rule_fires(texts, "conduct", "personal").astype(bool), pe, pa, pl)
     best = None
     for a in BLENDS:
         for t in GRID:
@@ -118,17 +107,12 @@ def calibrate() -> dict:
     folded = [fold(t).text for t in texts]
     y = np.array([r.label for r in exs])
     is_sms = np.arange(len(exs)) < len(val["sms"])
-    rf = _rule_fires(policy, texts, "prohibited-purpose", "sponsored")
-    pe = _enc_probs(enc, folded, 1)
-    pl = np.array([load_model("commercial").score(f, guard=True).prob for f in folded])
+    rf = rule_fires(texts, "prohibited-purpose", "sponsored").astype(bool)
+    pe, pl = _scores(enc, 1, "commercial", folded)
     allow = pp_rule.allow.get("commercial")
     allowed = np.array([bool(allow and allow.search(f)) for f in folded])
-    casual = [fold(r.text).text for r in val["casual"]]
-    pc_e = _enc_probs(enc, casual, 1)
-    pc_l = np.array([load_model("commercial").score(f, guard=True).prob for f in casual])
-    links = [fold(r.text).text for r in val["link_posts"]]
-    pk_e = _enc_probs(enc, links, 1)
-    pk_l = np.array([load_model("commercial").score(f, guard=True).prob for f in links])
+    pc_e, pc_l = _scores(enc, 1, "commercial", [fold(r.text).text for r in val["casual"]])
+    pk_e, pk_l = _scores(enc, 1, "commercial", [fold(r.text).text for r in val["link_posts"]])
     best = None
     for a in BLENDS:
         for t in GRID:
@@ -153,10 +137,8 @@ def calibrate() -> dict:
     # political
     ham = [fold(r.text).text for r in val["ham"]]
     own = [fold(r.text).text for r in val["political_own"]]
-    ph_e, po_e = _enc_probs(enc, ham, 2), _enc_probs(enc, own, 2)
-    pol = load_model("political")
-    ph_l = np.array([pol.score(f, guard=True).prob for f in ham])
-    po_l = np.array([pol.score(f, guard=True).prob for f in own])
+    ph_e, ph_l = _scores(enc, 2, "political", ham)
+    po_e, po_l = _scores(enc, 2, "political", own)
     best = None
     for a in BLENDS:
         sh, so = a * ph_e + (1 - a) * ph_l, a * po_e + (1 - a) * po_l
