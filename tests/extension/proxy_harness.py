@@ -8,10 +8,7 @@ serves a small page whose script posts with fetch or XMLHttpRequest, and records
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import ssl
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +78,11 @@ document.getElementById("post").addEventListener("click", send);
 </script></body></html>"""
 
 
-class Upstream:
+class Upstream(proxy_helpers.ThreadedHttps):
     """The local HTTPS server behind the proxy: serves PAGE, records POST bodies."""
 
     def __init__(self, cert: Path, key: Path) -> None:
         self.received: list[tuple[str, bytes]] = []  # (path, body)
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(cert, key)
 
         async def handle(request: web.Request) -> web.StreamResponse:
             body = await request.read()
@@ -103,32 +98,11 @@ class Upstream:
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handle)
-        self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(app, access_log=None)
-        started = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.runner.setup())
-            site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ctx)
-            self.loop.run_until_complete(site.start())
-            self.port = self.runner.addresses[0][1]
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        started.wait(30)
+        self.serve(app, cert, key)
 
     def posts_with(self, needle: str) -> list[bytes]:
         """POST bodies to the send endpoint that contain `needle`."""
         return [b for p, b in self.received if p == POST_PATH and needle.encode() in b]
-
-    def stop(self) -> None:
-        """Stop the server and its loop."""
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 class ProxyStack(proxy_helpers.Live):

@@ -203,19 +203,52 @@ COMPOSE_PAGE = """<!doctype html><html lang="en"><head><title>Create post</title
 <button id="post" type="submit">Post</button></form></body></html>"""
 
 
-class Upstream:
-    """An aiohttp HTTPS server standing in for every real host; records what reaches it."""
+class ThreadedHttps:
+    """Serve an aiohttp app over HTTPS on 127.0.0.1 from a thread with its own loop (test upstreams)."""
 
-    def __init__(self, cert: Path, key: Path) -> None:
+    def serve(self, app: Any, cert: Path, key: Path, **runner_kwargs: Any) -> None:
+        """Start serving `app`; `self.port` is set when this returns."""
         import asyncio
         import ssl
 
         from aiohttp import web
 
-        self.received: list[tuple[str, str, str, bytes]] = []  # (host, method, path_qs, body)
-        self.ws_received: list[bytes] = []
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
+        self.loop = asyncio.new_event_loop()
+        self.runner = web.AppRunner(app, access_log=None, **runner_kwargs)
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.runner.setup())
+            site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ctx)
+            self.loop.run_until_complete(site.start())
+            self.port = self.runner.addresses[0][1]
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        started.wait(30)
+
+    def stop(self) -> None:
+        """Stop the server and its loop."""
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class Upstream(ThreadedHttps):
+    """An aiohttp HTTPS server standing in for every real host; records what reaches it."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        from aiohttp import web
+
+        self.received: list[tuple[str, str, str, bytes]] = []  # (host, method, path_qs, body)
+        self.ws_received: list[bytes] = []
 
         async def handle(request: web.Request) -> web.StreamResponse:
             if request.path == "/chat" and request.headers.get("upgrade", "").lower() == "websocket":
@@ -240,32 +273,10 @@ class Upstream:
 
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", handle)
-        self.loop = asyncio.new_event_loop()
-        self.runner = web.AppRunner(app, access_log=None, auto_decompress=False)  # raw wire bytes
-        started = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(self.runner.setup())
-            site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ctx)
-            self.loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=serve, daemon=True)
-        self.thread.start()
-        started.wait(30)
+        self.serve(app, cert, key, auto_decompress=False)  # raw wire bytes
 
     def bodies_to(self, path_prefix: str) -> list[bytes]:
         return [b for _h, _m, p, b in self.received if p.startswith(path_prefix)]
-
-    def stop(self) -> None:
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def spki(ca: Path) -> str:
