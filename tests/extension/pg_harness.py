@@ -26,6 +26,19 @@ ROOT = Path(__file__).resolve().parents[2]
 EXT_DIR = ROOT / "extension" / "webext"
 SITES_DIR = Path(__file__).resolve().parent / "sites"
 CHROMIUM = "/usr/bin/chromium"
+
+
+def require_chromium() -> None:
+    """For browser test modules: Debian's Chromium must be there in CI; elsewhere skip the module."""
+    import os
+
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"{CHROMIUM} is required in CI")
+        pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+
 TOKEN = "browser-test-token-0123456789"
 PAGES = {  # host -> fixture page
     "www.facebook.com": "facebook.html",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -14,10 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pg_harness as H  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-if not Path(H.CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{H.CHROMIUM} is required in CI")
-    pytest.skip(f"{H.CHROMIUM} is not installed", allow_module_level=True)
+H.require_chromium()
 
 STUDENT = "Tyler Quinlan failed the chemistry final again"
 DISCLAIMER = "So proud of the Nonnewaug Chargers tonight!"

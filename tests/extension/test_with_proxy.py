@@ -10,7 +10,6 @@ extension warns first.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -25,10 +24,7 @@ import pg_harness as H  # noqa: E402
 import proxy_harness as PH  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-if not Path(H.CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{H.CHROMIUM} is required in CI")
-    pytest.skip(f"{H.CHROMIUM} is not installed", allow_module_level=True)
+H.require_chromium()
 
 URL = f"https://{PH.HOST}/home"
 REASON = "Quoting the message I received so IT can see it"
