@@ -53,6 +53,8 @@ def test_combined_maps_the_validated_threshold_to_one_half(enc):
 
 
 def test_one_encoder_pass_serves_conduct_and_prohibited_purpose(policy, enc, monkeypatch):
+    for h in enc.heads:  # the encoder alone decides every head: no rule may skip its pass
+        monkeypatch.setitem(enc.blend, h, 1.0)
     calls = []
     real = enc.session.run
 
@@ -61,13 +63,12 @@ def test_one_encoder_pass_serves_conduct_and_prohibited_purpose(policy, enc, mon
         return real(names, feeds)
 
     monkeypatch.setattr(enc.session, "run", counting)
-    v = check(Post(text="Practice moved to the upper field this afternoon", account="sponsored",
-                   target=SPONSORED), policy)
-    assert not v.fired
-    assert len(calls) <= 1, calls  # 0 when the linear scores already rule every head out
+    check(Post(text="Practice moved to the upper field this afternoon", account="sponsored",
+               target=SPONSORED), policy)
+    assert len(calls) == 1, calls  # conduct, commercial and political share one pass
     enc.probs("a second rule asks again")
     enc.probs("a second rule asks again")
-    assert len(calls) <= 2, calls
+    assert len(calls) == 2, calls  # the same text again is served from the cache
 
 
 def test_the_encoder_pass_is_skipped_only_when_it_cannot_matter(policy, enc, monkeypatch):
