@@ -149,7 +149,7 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
         data = data[:limit]
     tok = AutoTokenizer.from_pretrained(base_model_dir())
     enc = AutoModel.from_pretrained(base_model_dir())
-    model = Encoder(enc, len(HEADS))
+    model = build_model(enc, len(HEADS))
     texts = [fold_text(r.text) for r in data]
     ids = tok(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
     y = torch.tensor([r.y for r in data], dtype=torch.float32)
@@ -202,29 +202,24 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     print("saved", WORK, flush=True)
 
 
-def _encoder_class():
+def build_model(enc, n: int):  # noqa: ANN001, ANN201 - torch is a training-only dependency, imported here
+    """Mean-pooled MiniLM + one linear layer with a logit per head."""
     import torch
 
-    class _Encoder(torch.nn.Module):
-        """Mean-pooled MiniLM + one linear layer with a logit per head."""
-
-        def __init__(self, enc, n: int) -> None:
+    class HeadedEncoder(torch.nn.Module):
+        def __init__(self) -> None:
             super().__init__()
             self.enc = enc
             self.drop = torch.nn.Dropout(0.1)
             self.head = torch.nn.Linear(enc.config.hidden_size, n)
 
-        def forward(self, input_ids, attention_mask):
+        def forward(self, input_ids, attention_mask):  # noqa: ANN001, ANN202
             h = self.enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(h.dtype)
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
             return self.head(self.drop(pooled))
 
-    return _Encoder
-
-
-def Encoder(enc, n: int):  # noqa: N802 - a class made lazily (torch is a training-only dependency)
-    return _encoder_class()(enc, n)
+    return HeadedEncoder()
 
 
 def export() -> None:
@@ -234,7 +229,7 @@ def export() -> None:
     from transformers import AutoModel
 
     enc = AutoModel.from_pretrained(base_model_dir())
-    model = Encoder(enc, len(HEADS))
+    model = build_model(enc, len(HEADS))
     model.load_state_dict(torch.load(WORK / "model.pt"))
     model.eval()
     x = torch.ones((1, 8), dtype=torch.long)

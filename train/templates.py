@@ -318,7 +318,8 @@ LINK_HOSTS = ["https://www.ctreg14.org/{p}", "https://sites.google.com/view/{p}"
 
 
 def link_posts(held_out: bool = False, n: int = 400) -> list[Example]:
-    """`n` seeded "label: link" posts; training uses the even labels, calibration the odd ones."""
+    """`n` seeded "label: link" posts. Calibration uses the odd labels (`held_out=True`); the even
+    ones were training rows in variant C (docs/models.md) and are kept to reproduce it."""
     rng = random.Random(f"{SEED}-link-posts-{held_out}")
     labels = LINK_LABELS[int(held_out)::2]
     out: set[str] = set()
