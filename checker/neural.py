@@ -20,6 +20,7 @@ import importlib.util
 import json
 import math
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,6 +95,31 @@ class Encoder:
         t = self.thresholds[head]
         return s / (2 * t) if s < t else 0.5 + (s - t) / (2 * (1 - t))
 
+    def drivers(self, head: str, folded: str, linear: Callable[[str], float] | None,
+                skip: frozenset[str] = frozenset(), top_n: int = 3) -> tuple[tuple[str, float, int, int], ...]:
+        """The words whose deletion lowers the head's blended score most: (word, drop, start, end).
+
+        Occlusion: the post is scored again with each candidate word deleted, all variants and
+        the post in one batched pass, and each variant's linear score recomputed with `linear`. So the
+        words a finding names are the ones the blended decision actually rests on, not the linear
+        model's guess. Candidates are the words the encoder reads (the first OCCLUDE_MAX words of
+        two or more letters), minus `skip` (identity and mild words, which never count as
+        evidence). Only findings pay for this: one pass over at most OCCLUDE_MAX short variants.
+        """
+        i = self.heads.index(head)
+        cands = [w for w in _words(folded) if w.text not in skip][:OCCLUDE_MAX]
+        if not cands:
+            return ()
+        variants = [folded[:w.start] + folded[w.end:] for w in cands]
+        # The post itself rides in the same batch: int8 activations are scaled per batch, so
+        # the drops compare scores computed under the same scales.
+        enc = [row[i] for row in self.raw_probs([folded, *variants])]
+        base = self.combined(head, enc[0], linear(folded) if linear else None)
+        drops = [base - self.combined(head, e, linear(v) if linear else None)
+                 for e, v in zip(enc[1:], variants, strict=True)]
+        order = sorted(range(len(cands)), key=lambda k: -drops[k])[:top_n]
+        return tuple((cands[k].text, drops[k], cands[k].start, cands[k].end) for k in order if drops[k] > 0)
+
     def logits(self, texts: list[str]) -> list[list[float]]:
         """Uncalibrated logits per text (batched; for training and calibration)."""
         import numpy as np
@@ -114,6 +140,14 @@ class Encoder:
 
 
 _MENTION = re.compile(r"(?<![\w@])@\w+")
+OCCLUDE_MAX = 24  # candidate words for `drivers`; the encoder reads ~40-50 words at most (64 pieces)
+
+
+def _words(folded: str) -> list:  # list[checker.textmodel.Word]
+    """The folded text's words of two or more letters (no links, mentions, numbers or symbols)."""
+    from checker.textmodel import cached_tokens
+
+    return [w for w in cached_tokens(folded) if len(w.text) > 1 and w.text.isalpha()]
 
 
 def encoder_input(folded: str) -> str:

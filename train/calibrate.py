@@ -37,10 +37,10 @@ POLITICAL_HAM_BUDGET = 1  # held-out everyday messages (of ~960) the political h
 
 
 def _enc_probs(enc: Encoder, folded: list[str], head: int) -> np.ndarray:
-    out = []
-    for i in range(0, len(folded), 64):
-        out += [row[head] for row in enc.raw_probs(folded[i:i + 64])]
-    return np.array(out)
+    """One pass per text, as the checker runs it: dynamic int8 quantization scales activations
+    over the whole batch, so a batched pass scores a text slightly differently (on OLID
+    validation, 6 of 300 texts crossed the threshold)."""
+    return np.array([enc.raw_probs([t])[0][head] for t in folded])
 
 
 def _scores(enc: Encoder, head: int, linear: str, folded: list[str]) -> tuple[np.ndarray, np.ndarray]:

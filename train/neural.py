@@ -14,7 +14,8 @@ about abuse). Data: the same training splits and own examples as the linear mode
 (licence unverified) are never trained on.
 
 Steps (the first two need the `train` extra: torch 2.13.0 CPU, transformers, onnx):
-  fit        fine-tune, fixed seeds, save the PyTorch weights to var/neural/
+  fit        fine-tune, fixed seeds, save the PyTorch weights to var/neural/ (or a --run folder)
+  soup       average several fitted runs (other --seed) into one model, greedily on validation
   export     export to ONNX, quantize to int8 (the shipped `checker/models/neural.onnx`)
   calibrate  choose each head's threshold on validation splits with the checker's own
              inference path (rules OR model, under the false-alarm budgets); writes
@@ -135,8 +136,12 @@ def fold_text(text: str) -> str:
     return encoder_input(fold(text).text)
 
 
-def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int = 0) -> None:
-    """Fine-tune the encoder with three heads; save to var/neural/."""
+def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int = 0, seed: int = SEED,
+        out: Path = WORK) -> None:
+    """Fine-tune the encoder with three heads; save to `out` (var/neural/ by default).
+
+    The head is always initialised under SEED, so runs with other `seed`s (which change the data
+    order and dropout) start from the same point and can be averaged (`soup`)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -150,6 +155,8 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     tok = AutoTokenizer.from_pretrained(base_model_dir())
     enc = AutoModel.from_pretrained(base_model_dir())
     model = build_model(enc, len(HEADS))
+    if seed != SEED:
+        torch.manual_seed(seed)
     texts = [fold_text(r.text) for r in data]
     ids = tok(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
     y = torch.tensor([r.y for r in data], dtype=torch.float32)
@@ -159,7 +166,7 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     warm = int(0.06 * total)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     step = 0
     t0 = time.time()
     print(f"{len(data)} rows, {total} steps of {batch}", flush=True)
@@ -193,13 +200,100 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
                 el = time.time() - t0
                 print(f"step {step}/{total} loss {loss.item():.4f} {el / step:.2f} s/step, eta {(total - step) * el / step / 60:.1f} min",
                       flush=True)
-    WORK.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), WORK / "model.pt")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    tok.save_pretrained(out / "tokenizer")
+    (out / "fit.json").write_text(json.dumps({"rows": len(data), "epochs": epochs, "lr": lr, "batch": batch,
+                                              "davidson": davidson, "seed": seed,
+                                              "steps": step, "seconds": round(time.time() - t0)}))
+    print("saved", out, flush=True)
+
+
+def _val_metrics(model, tok) -> dict[str, float]:  # noqa: ANN001 - torch module and tokenizer
+    """Each head's validation figure for a fitted model (fp32, model alone; calibration does the rest).
+
+    conduct: best OLID-val macro-F1 over thresholds; commercial: mean recall on the SMS and
+    YouTube validation fifths at the lowest threshold with precision >= 0.97 on each; political:
+    recall on our held-out advocacy posts at the lowest threshold flagging at most one held-out
+    everyday message."""
+    import numpy as np
+    import torch
+
+    from train.__main__ import macro_f1
+
+    _, val = rows()
+    model.eval()
+
+    def probs(exs: list[D.Example], head: int) -> np.ndarray:
+        texts = [fold_text(r.text) for r in exs]
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(texts), 64):
+                b = tok(texts[i:i + 64], truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
+                out.append(torch.sigmoid(model(b["input_ids"], b["attention_mask"]))[:, head].numpy())
+        return np.concatenate(out)
+
+    grid = np.round(np.arange(0.05, 0.996, 0.005), 3)
+    y = np.array([r.label for r in val["olid"]])
+    p = probs(val["olid"], 0)
+    conduct = max(macro_f1(y, p >= t) for t in grid)
+    sets = [(np.array([r.label for r in val[w]]), probs(val[w], 1)) for w in ("sms", "youtube")]
+    commercial = 0.0
+    for t in grid:
+        pr = [(((p >= t) & (y == 1)).sum() / max((p >= t).sum(), 1), ((p >= t) & (y == 1)).sum() / (y == 1).sum())
+              for y, p in sets]
+        if all(prec >= 0.97 for prec, _ in pr):
+            commercial = float(np.mean([r for _, r in pr]))
+            break
+    ham = np.sort(probs(val["ham"], 2))
+    t = ham[-2] if len(ham) > 1 else 0.5  # flags at most one held-out everyday message
+    political = float((probs(val["political_own"], 2) > t).mean())
+    return {"conduct": round(float(conduct), 4), "commercial": round(commercial, 4), "political": round(political, 4)}
+
+
+def soup(runs: list[str]) -> None:
+    """Average fitted runs' weights into one model (a greedy "model soup", Wortsman et al. 2022).
+
+    The runs share their starting point (the packaged weights and a head initialised under SEED)
+    and differ in data order and dropout, so their average is one model of the same size and
+    speed. Runs are ranked by their own validation figures (`_val_metrics`, mean over heads), and
+    each is added only if the average with it scores higher on that mean. Writes the result to the
+    work dir for `export`."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    if not runs:
+        raise SystemExit("soup: name the fitted runs to average (folders under the work dir)")
+    torch.set_num_threads(2)
+    tok = AutoTokenizer.from_pretrained(base_model_dir())
+    model = build_model(AutoModel.from_pretrained(base_model_dir()), len(HEADS))
+    states = {r: torch.load(WORK / r / "model.pt") for r in runs}
+
+    def score(names: list[str]) -> tuple[float, dict[str, float]]:
+        avg = {k: sum(states[n][k].float() for n in names) / len(names) for k in states[names[0]]}
+        model.load_state_dict(avg)
+        m = _val_metrics(model, tok)
+        return sum(m.values()) / len(m), m
+
+    single = {r: score([r]) for r in runs}
+    for r, (mean, m) in single.items():
+        print(f"{r}: mean {mean:.4f} {m}", flush=True)
+    order = sorted(runs, key=lambda r: -single[r][0])
+    kept, (best, best_m) = [order[0]], single[order[0]]
+    for r in order[1:]:
+        mean, m = score([*kept, r])
+        print(f"soup {'+'.join([*kept, r])}: mean {mean:.4f} {m}", flush=True)
+        if mean > best:
+            kept, best, best_m = [*kept, r], mean, m
+    avg = {k: sum(states[n][k].float() for n in kept) / len(kept) for k in states[kept[0]]}
+    torch.save(avg, WORK / "model.pt")
     tok.save_pretrained(WORK / "tokenizer")
-    (WORK / "fit.json").write_text(json.dumps({"rows": len(data), "epochs": epochs, "lr": lr, "batch": batch,
-                                               "davidson": davidson,
-                                               "steps": step, "seconds": round(time.time() - t0)}))
-    print("saved", WORK, flush=True)
+    fits = [json.loads((WORK / r / "fit.json").read_text()) for r in kept]
+    info = {**fits[0], "seeds": [f.get("seed", SEED) for f in fits], "soup": kept, "soup_val": best_m,
+            "seconds": sum(f["seconds"] for f in fits)}
+    info.pop("seed", None)
+    (WORK / "fit.json").write_text(json.dumps(info))
+    print(f"kept {'+'.join(kept)}: mean {best:.4f} {best_m}; saved", WORK, flush=True)
 
 
 def build_model(enc, n: int):  # noqa: ANN001, ANN201 - torch is a training-only dependency, imported here
@@ -256,15 +350,20 @@ def export() -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m train.neural", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=("fit", "export", "calibrate"))
+    ap.add_argument("step", choices=("fit", "soup", "export", "calibrate"))
+    ap.add_argument("runs", nargs="*", help="soup: the fitted runs (folders under the work dir) to average")
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--limit", type=int, default=None, help="train on a sample (timing runs)")
     ap.add_argument("--davidson", type=int, default=4000, help="add this many Davidson training tweets (conduct)")
+    ap.add_argument("--seed", type=int, default=SEED, help="fit: data order and dropout (the head starts from SEED)")
+    ap.add_argument("--run", default="", help="fit: save under this folder of the work dir (default: the work dir)")
     args = ap.parse_args()
     if args.step == "fit":
-        fit(args.epochs, args.lr, args.batch, args.limit, args.davidson)
+        fit(args.epochs, args.lr, args.batch, args.limit, args.davidson, args.seed, WORK / args.run)
+    elif args.step == "soup":
+        soup(args.runs)
     elif args.step == "export":
         export()
     else:

@@ -160,10 +160,15 @@ class Conduct(Rule):
         else:
             cat = "abusive"
         reason = f"{cat}: the language model rates this {prob:.2f} likely abusive"
-        if s is None or not s.top:
+        top = s.top if s is not None else ()
+        if self.encoder is not None:  # the words the blended score rests on (occlusion)
+            model = self.model
+            linear = (lambda t: model.score(t, mask=self.model_mask, guard=True).prob) if model is not None else None
+            top = self.encoder.drivers("conduct", folded.text, linear, skip=self.model_mask) or top
+        if not top:
             return [self.finding(ctx, reason, prob, span=(0, len(folded.original)), category=cat)]
-        _, _, a, b = s.top[0]
-        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in s.top)
+        _, _, a, b = top[0]
+        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in top)
         return [self.finding(ctx, f"{reason}; words that drove it: {drivers}", prob, span=folded.span(a, b),
                              category=cat)]
 

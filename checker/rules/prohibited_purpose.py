@@ -86,8 +86,12 @@ class ProhibitedPurpose(Rule):
         allow = self.allow.get(cat)
         if allow is not None and allow.search(folded.text):
             return []
-        _, _, a, b = s.top[0]
-        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in s.top)
+        top = s.top
+        if self.encoder is not None:  # the words the blended score rests on (occlusion)
+            model = dict(self.model)[cat]
+            top = self.encoder.drivers(cat, folded.text, lambda t: model.score(t, guard=True).prob) or top
+        _, _, a, b = top[0]
+        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in top)
         what = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
         reason = f"{what}: the language model rates this {p:.2f} likely; words that drove it: {drivers}"
         return [self.finding(ctx, reason, p, span=folded.span(a, b), category=cat)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def _fake_probs(enc, monkeypatch, scores):
         return {"conduct": p, "commercial": 0.0, "political": 0.0}
 
     monkeypatch.setattr(enc, "probs", probs)
+    monkeypatch.setattr(enc, "raw_probs", lambda texts: [list(probs(t).values()) for t in texts])
 
 
 def test_identity_guard_drops_a_finding_that_naming_a_group_drove(policy, enc, monkeypatch):
@@ -131,6 +133,41 @@ def test_an_encoder_finding_explains_itself(policy, enc, monkeypatch):
     assert f.clause == "D4" and f.score >= 0.5
     assert "language model rates this" in f.reason
     assert text[f.span[0]:f.span[1]] == f.excerpt
+    # The words named are the ones the score rests on: deleting "cafeteria" is what lowers it,
+    # and no other word changes it, so it is the only one named.
+    assert f.excerpt == "cafeteria"
+    assert f.reason.endswith("words that drove it: 'cafeteria'")
+
+
+def test_drivers_are_found_by_deleting_each_word_in_one_batched_pass(policy, enc, monkeypatch):
+    text = "Shut up already, nobody asked for your garbage opinion"
+    folded = fold(text).text
+    shapes = []
+    real = enc.session.run
+    monkeypatch.setattr(enc.session, "run", lambda n, f: shapes.append(f["input_ids"].shape) or real(n, f))
+    conduct = {r.id: r for r in policy.rules}["conduct"]
+
+    def linear(t):
+        return conduct.model.score(t, mask=conduct.model_mask, guard=True).prob
+
+    top = enc.drivers("conduct", folded, linear, skip=conduct.model_mask)
+    words = [w for w, *_ in top]
+    assert len(shapes) == 1 and shapes[0][0] == 10  # the post and its 9 words deleted one at a time: one pass
+    assert 1 <= len(top) <= 3 and all(d > 0 for _, d, _, _ in top)
+    spans = [(m.start(), m.end()) for m in re.finditer(r"[a-z]+", folded)]
+    batch = enc.raw_probs([folded, *(folded[:a] + folded[b:] for a, b in spans)])
+    base = enc.combined("conduct", batch[0][0], linear(folded))
+    for w, drop, a, b in top:  # each drop is what deleting that word does to the blended score
+        assert folded[a:b] == w
+        v = folded[:a] + folded[b:]
+        k = spans.index((a, b)) + 1
+        assert drop == pytest.approx(base - enc.combined("conduct", batch[k][0], linear(v)))
+    assert [d for _, d, _, _ in top] == sorted((d for _, d, _, _ in top), reverse=True)
+    assert not {"up", "for", "your"} & set(words[:1])  # a function word does not lead
+    # identity and mild words are never named as what drove a finding
+    assert enc.drivers("conduct", "those gay people are garbage", linear, skip=frozenset({"gay"}))
+    assert "gay" not in [w for w, *_ in enc.drivers("conduct", "those gay people are garbage", linear,
+                                                    skip=frozenset({"gay"}))]
 
 
 def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, monkeypatch):
@@ -138,10 +175,13 @@ def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, 
         return {"conduct": 0.0, "commercial": 1.0 if "menu" in text else 0.0, "political": 0.0}
 
     monkeypatch.setattr(enc, "probs", probs)
+    monkeypatch.setattr(enc, "raw_probs", lambda texts: [list(probs(t).values()) for t in texts])
     monkeypatch.setitem(enc.blend, "commercial", 1.0)
     text = "The new menu is here, come try it this week"
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
     assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["commercial"]
+    f = next(x for x in v.findings if x.rule == "prohibited-purpose")
+    assert f.excerpt == "menu" and f.reason.endswith("words that drove it: 'menu'")
     assert "prohibited-purpose" not in check(Post(text=text, account="personal"), policy).fired
 
 
