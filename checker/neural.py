@@ -140,14 +140,25 @@ class Encoder:
 
 
 _MENTION = re.compile(r"(?<![\w@])@\w+")
-OCCLUDE_MAX = 24  # candidate words for `drivers`; the encoder reads ~40-50 words at most (64 pieces)
+OCCLUDE_MAX = 16  # candidate words for `drivers` (one batched pass costs about half a pass per word)
+
+# Function words are never named as what drove a finding ("'You', 'the'" explains nothing), and
+# leaving them out keeps the occlusion pass small.
+FUNCTION_WORDS = frozenset(
+    "a an the of to in on at for from with by about into over as and or but so if than then that "
+    "this these those there here is are was were be been being am do does did have has had will "
+    "would can could should may might must it its i me my we us our you your he him his she her "
+    "they them their what which who whom when where how just also very too up out".split()
+)
 
 
 def _words(folded: str) -> list:  # list[checker.textmodel.Word]
-    """The folded text's words of two or more letters (no links, mentions, numbers or symbols)."""
+    """The folded text's content words: two or more letters, no function words, numbers or
+    symbols; a link or a mention counts as one word (a promoted link can be what drove it)."""
     from checker.textmodel import cached_tokens
 
-    return [w for w in cached_tokens(folded) if len(w.text) > 1 and w.text.isalpha()]
+    return [w for w in cached_tokens(folded)
+            if len(w.text) > 1 and w.text.isalpha() and w.text not in FUNCTION_WORDS]
 
 
 def encoder_input(folded: str) -> str:

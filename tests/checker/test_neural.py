@@ -152,9 +152,10 @@ def test_drivers_are_found_by_deleting_each_word_in_one_batched_pass(policy, enc
 
     top = enc.drivers("conduct", folded, linear, skip=conduct.model_mask)
     words = [w for w, *_ in top]
-    assert len(shapes) == 1 and shapes[0][0] == 10  # the post and its 9 words deleted one at a time: one pass
+    content = ["shut", "already", "nobody", "asked", "garbage", "opinion"]  # not up, for, your
+    assert len(shapes) == 1 and shapes[0][0] == 1 + len(content)  # the post and each content word deleted: one pass
     assert 1 <= len(top) <= 3 and all(d > 0 for _, d, _, _ in top)
-    spans = [(m.start(), m.end()) for m in re.finditer(r"[a-z]+", folded)]
+    spans = [(m.start(), m.end()) for m in re.finditer(r"[a-z]+", folded) if m.group() in content]
     batch = enc.raw_probs([folded, *(folded[:a] + folded[b:] for a, b in spans)])
     base = enc.combined("conduct", batch[0][0], linear(folded))
     for w, drop, a, b in top:  # each drop is what deleting that word does to the blended score
@@ -163,7 +164,7 @@ def test_drivers_are_found_by_deleting_each_word_in_one_batched_pass(policy, enc
         k = spans.index((a, b)) + 1
         assert drop == pytest.approx(base - enc.combined("conduct", batch[k][0], linear(v)))
     assert [d for _, d, _, _ in top] == sorted((d for _, d, _, _ in top), reverse=True)
-    assert not {"up", "for", "your"} & set(words[:1])  # a function word does not lead
+    assert set(words) <= set(content)
     # identity and mild words are never named as what drove a finding
     assert enc.drivers("conduct", "those gay people are garbage", linear, skip=frozenset({"gay"}))
     assert "gay" not in [w for w, *_ in enc.drivers("conduct", "those gay people are garbage", linear,
