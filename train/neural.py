@@ -31,6 +31,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,6 +252,22 @@ def _val_metrics(model, tok) -> dict[str, float]:  # noqa: ANN001 - torch module
     return {"conduct": round(float(conduct), 4), "commercial": round(commercial, 4), "political": round(political, 4)}
 
 
+def greedy_soup(runs: list[str], score: Callable[[list[str]], tuple[float, dict]]) -> tuple[list[str], float, dict]:
+    """Greedy soup: rank runs by their own score, then add each only if the average with it
+    scores higher than without. Returns (kept runs, their score, its figures)."""
+    single = {r: score([r]) for r in runs}
+    for r, (mean, m) in single.items():
+        print(f"{r}: mean {mean:.4f} {m}", flush=True)
+    order = sorted(runs, key=lambda r: -single[r][0])
+    kept, (best, best_m) = [order[0]], single[order[0]]
+    for r in order[1:]:
+        mean, m = score([*kept, r])
+        print(f"soup {'+'.join([*kept, r])}: mean {mean:.4f} {m}", flush=True)
+        if mean > best:
+            kept, best, best_m = [*kept, r], mean, m
+    return kept, best, best_m
+
+
 def soup(runs: list[str]) -> None:
     """Average fitted runs' weights into one model (a greedy "model soup", Wortsman et al. 2022).
 
@@ -275,16 +292,7 @@ def soup(runs: list[str]) -> None:
         m = _val_metrics(model, tok)
         return sum(m.values()) / len(m), m
 
-    single = {r: score([r]) for r in runs}
-    for r, (mean, m) in single.items():
-        print(f"{r}: mean {mean:.4f} {m}", flush=True)
-    order = sorted(runs, key=lambda r: -single[r][0])
-    kept, (best, best_m) = [order[0]], single[order[0]]
-    for r in order[1:]:
-        mean, m = score([*kept, r])
-        print(f"soup {'+'.join([*kept, r])}: mean {mean:.4f} {m}", flush=True)
-        if mean > best:
-            kept, best, best_m = [*kept, r], mean, m
+    kept, best, best_m = greedy_soup(runs, score)
     avg = {k: sum(states[n][k].float() for n in kept) / len(kept) for k in states[kept[0]]}
     torch.save(avg, WORK / "model.pt")
     tok.save_pretrained(WORK / "tokenizer")
