@@ -118,7 +118,8 @@ class Encoder:
         drops = [base - self.combined(head, e, linear(v) if linear else None)
                  for e, v in zip(enc[1:], variants, strict=True)]
         order = sorted(range(len(cands)), key=lambda k: -drops[k])[:top_n]
-        return tuple((cands[k].text, drops[k], cands[k].start, cands[k].end) for k in order if drops[k] > 0)
+        return tuple((cands[k].text, drops[k], *_unquoted(folded, cands[k].start, cands[k].end))
+                     for k in order if drops[k] > 0)
 
     def logits(self, texts: list[str]) -> list[list[float]]:
         """Uncalibrated logits per text (batched; for training and calibration)."""
@@ -150,6 +151,15 @@ FUNCTION_WORDS = frozenset(
     "would can could should may might must it its i me my we us our you your he him his she her "
     "they them their what which who whom when where how just also very too up out".split()
 )
+
+
+def _unquoted(text: str, a: int, b: int) -> tuple[int, int]:
+    """The span without the quotes a word token may carry ("'INFO'" names INFO)."""
+    while a < b and text[a] == "'":
+        a += 1
+    while b > a and text[b - 1] == "'":
+        b -= 1
+    return a, b
 
 
 def _words(folded: str) -> list:  # list[checker.textmodel.Word]
