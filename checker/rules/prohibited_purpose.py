@@ -30,6 +30,7 @@ class ProhibitedPurpose(Rule):
         # checker/models/<name>.onnx: its head named after a category is blended with that
         # category's model; "" = linear models only
         "encoder": "",
+        "encoder_explain": False,  # name the words by occlusion (see conduct), ~3-5 ms per finding
     }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
@@ -87,7 +88,7 @@ class ProhibitedPurpose(Rule):
         if allow is not None and allow.search(folded.text):
             return []
         top = s.top
-        if self.encoder is not None:  # the words the blended score rests on (occlusion)
+        if self.encoder is not None and self.p["encoder_explain"]:  # what the blended score rests on
             model = dict(self.model)[cat]
             top = self.encoder.drivers(cat, folded.text, lambda t: model.score(t, guard=True).prob) or top
         _, _, a, b = top[0]

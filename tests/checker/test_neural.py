@@ -128,10 +128,16 @@ def test_identity_guard_drops_a_finding_that_naming_a_group_drove(policy, enc, m
 def test_an_encoder_finding_explains_itself(policy, enc, monkeypatch):
     text = "The cafeteria menu changed again today"
     _fake_probs(enc, monkeypatch, {"cafeteria": 1.0})
+    conduct = {r.id: r for r in policy.rules}["conduct"]
+    assert conduct.p["encoder_explain"] is False  # the shipped policy names the linear model's words
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
     f = next(x for x in v.findings if x.rule == "conduct")
     assert f.clause == "D4" and f.score >= 0.5
     assert "language model rates this" in f.reason
+    assert text[f.span[0]:f.span[1]] == f.excerpt
+    monkeypatch.setitem(conduct.p, "encoder_explain", True)
+    f = next(x for x in check(Post(text=text, account="sponsored", target=SPONSORED), policy).findings
+             if x.rule == "conduct")
     assert text[f.span[0]:f.span[1]] == f.excerpt
     # The words named are the ones the score rests on: deleting "cafeteria" is what lowers it,
     # and no other word changes it, so it is the only one named.
@@ -178,6 +184,7 @@ def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, 
     monkeypatch.setattr(enc, "probs", probs)
     monkeypatch.setattr(enc, "raw_probs", lambda texts: [list(probs(t).values()) for t in texts])
     monkeypatch.setitem(enc.blend, "commercial", 1.0)
+    monkeypatch.setitem({r.id: r for r in policy.rules}["prohibited-purpose"].p, "encoder_explain", True)
     text = "The new menu is here, come try it this week"
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
     assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["commercial"]
