@@ -100,11 +100,12 @@ class Encoder:
         """The words whose deletion lowers the head's blended score most: (word, drop, start, end).
 
         Occlusion: the post is scored again with each candidate word deleted, all variants and
-        the post in one batched pass, and each variant's linear score recomputed with `linear`. So the
-        words a finding names are the ones the blended decision actually rests on, not the linear
-        model's guess. Candidates are the words the encoder reads (the first OCCLUDE_MAX words of
-        two or more letters), minus `skip` (identity and mild words, which never count as
-        evidence). Only findings pay for this: one pass over at most OCCLUDE_MAX short variants.
+        the post in one batched pass, and each variant's linear score recomputed with `linear`.
+        So the words a finding names are the ones the blended decision actually rests on, not
+        the linear model's guess. Candidates are the first OCCLUDE_MAX content words (`_words`:
+        no function words), minus `skip` (identity and mild words, which never count as
+        evidence). Rules call this only for findings and only with `encoder_explain` on: the
+        pass costs about half a single pass per candidate.
         """
         i = self.heads.index(head)
         cands = [w for w in _words(folded) if w.text not in skip][:OCCLUDE_MAX]
@@ -122,7 +123,9 @@ class Encoder:
                      for k in order if drops[k] > 0)
 
     def logits(self, texts: list[str]) -> list[list[float]]:
-        """Uncalibrated logits per text (batched; for training and calibration)."""
+        """Uncalibrated logits per text, in one batched pass. Batch members are scored slightly
+        differently than alone (int8 activations are scaled per batch), so the checker and
+        calibration pass one text at a time; `drivers` batches a post with its variants."""
         import numpy as np
 
         encs = self.tokenizer.encode_batch(texts)

@@ -210,7 +210,7 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     print("saved", out, flush=True)
 
 
-def _val_metrics(model, tok) -> dict[str, float]:  # noqa: ANN001 - torch module and tokenizer
+def _val_metrics(model, tok, val: dict[str, list[D.Example]]) -> dict[str, float]:  # noqa: ANN001 - torch module and tokenizer
     """Each head's validation figure for a fitted model (fp32, model alone; calibration does the rest).
 
     conduct: best OLID-val macro-F1 over thresholds; commercial: mean recall on the SMS and
@@ -222,7 +222,6 @@ def _val_metrics(model, tok) -> dict[str, float]:  # noqa: ANN001 - torch module
 
     from train.__main__ import macro_f1
 
-    _, val = rows()
     model.eval()
 
     def probs(exs: list[D.Example], head: int) -> np.ndarray:
@@ -285,11 +284,12 @@ def soup(runs: list[str]) -> None:
     tok = AutoTokenizer.from_pretrained(base_model_dir())
     model = build_model(AutoModel.from_pretrained(base_model_dir()), len(HEADS))
     states = {r: torch.load(WORK / r / "model.pt") for r in runs}
+    _, val = rows()
 
     def score(names: list[str]) -> tuple[float, dict[str, float]]:
         avg = {k: sum(states[n][k].float() for n in names) / len(names) for k in states[names[0]]}
         model.load_state_dict(avg)
-        m = _val_metrics(model, tok)
+        m = _val_metrics(model, tok, val)
         return sum(m.values()) / len(m), m
 
     kept, best, best_m = greedy_soup(runs, score)
