@@ -36,6 +36,12 @@ MAX_LINK_POSTS = 0.02
 POLITICAL_HAM_BUDGET = 1  # held-out everyday messages (of ~960) the political head may flag
 
 
+def precision_recall(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Precision and recall of boolean predictions against 0/1 labels (0 where undefined)."""
+    tp = int((pred & (y == 1)).sum())
+    return tp / max(int(pred.sum()), 1), tp / max(int((y == 1).sum()), 1)
+
+
 def _enc_probs(enc: Encoder, folded: list[str], head: int) -> np.ndarray:
     """One pass per text, as the checker runs it: dynamic int8 quantization scales activations
     over the whole batch, so a batched pass scores a text slightly differently (on OLID
@@ -121,10 +127,7 @@ def calibrate() -> dict:
             if ((a * pk_e + (1 - a) * pk_l) >= t).mean() > MAX_LINK_POSTS:
                 continue
             pred = rf | (((a * pe + (1 - a) * pl) >= t) & ~allowed)
-            per = []
-            for part in (is_sms, ~is_sms):  # SMS and YouTube each, not only pooled
-                tp = int((pred & (y == 1) & part).sum())
-                per.append((tp / max(int((pred & part).sum()), 1), tp / max(int(((y == 1) & part).sum()), 1)))
+            per = [precision_recall(pred[part], y[part]) for part in (is_sms, ~is_sms)]  # each, not only pooled
             if min(p for p, _ in per) >= COMMERCIAL_FLOOR:
                 rec = sum(r for _, r in per) / 2
                 if best is None or rec > best[0]:
