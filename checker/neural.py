@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from checker.links import find_urls
-from checker.textmodel import MODELS_DIR
+from checker.textmodel import MODELS_DIR, cached_tokens
 
 
 class Encoder:
@@ -168,8 +168,6 @@ def _unquoted(text: str, a: int, b: int) -> tuple[int, int]:
 def _words(folded: str) -> list:  # list[checker.textmodel.Word]
     """The folded text's content words: two or more letters, no function words, numbers or
     symbols; a link or a mention counts as one word (a promoted link can be what drove it)."""
-    from checker.textmodel import cached_tokens
-
     return [w for w in cached_tokens(folded)
             if len(w.text) > 1 and w.text.isalpha() and w.text not in FUNCTION_WORDS]
 
@@ -193,8 +191,6 @@ def neutral_view(folded: str, words: frozenset[str]) -> str | None:
     The counterfactual behind the identity guard: if a post scores under the threshold once the
     group it names is replaced, naming the group is what pushed it over, and it is not flagged.
     """
-    from checker.textmodel import cached_tokens
-
     hits = [w for w in cached_tokens(folded) if w.text in words]
     if not hits:
         return None

@@ -20,6 +20,15 @@ from checker.text import (
 SUFFIXES = ("", "s", "es", "ed", "ing", "er", "ers", "y", "z")
 
 
+def drivers_text(folded: Folded, top: tuple[tuple[str, float, int, int], ...]) -> tuple[tuple[int, int], str]:
+    """A model finding's span (its top word, in the original text) and "'w1', 'w2'" for its reason.
+
+    `top` is (word, contribution, start, end) in the folded text, from a linear model's score or
+    the encoder's occlusion (`Encoder.drivers`)."""
+    words_ = ", ".join(f"'{folded.original[slice(*folded.span(a, b))]}'" for _, _, a, b in top)
+    return folded.span(top[0][2], top[0][3]), words_
+
+
 def inflect(words_: tuple[str, ...]) -> dict[str, str]:
     """Every word with its common suffixes -> the base word."""
     out: dict[str, str] = {}

@@ -13,6 +13,7 @@ from checker.rules._match import (
     NormString,
     alternation,
     compile_patterns,
+    drivers_text,
     inflect,
     one_regex,
 )
@@ -170,10 +171,8 @@ class Conduct(Rule):
             top = self.encoder.drivers("conduct", folded.text, linear, skip=self.model_mask) or top
         if not top:
             return [self.finding(ctx, reason, prob, span=(0, len(folded.original)), category=cat)]
-        _, _, a, b = top[0]
-        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in top)
-        return [self.finding(ctx, f"{reason}; words that drove it: {drivers}", prob, span=folded.span(a, b),
-                             category=cat)]
+        span, drivers = drivers_text(folded, top)
+        return [self.finding(ctx, f"{reason}; words that drove it: {drivers}", prob, span=span, category=cat)]
 
 
 # Identity words that make a model-flagged post discriminatory (category only): "man" or "girl"

@@ -9,7 +9,7 @@ from checker.context import Context
 from checker.model import Finding, Post
 from checker.neural import load_encoder
 from checker.rules import Rule, register
-from checker.rules._match import compile_table
+from checker.rules._match import compile_table, drivers_text
 from checker.textmodel import load_model
 
 
@@ -91,9 +91,8 @@ class ProhibitedPurpose(Rule):
         if self.encoder is not None and self.p["encoder_explain"]:  # what the blended score rests on
             model = dict(self.model)[cat]
             top = self.encoder.drivers(cat, folded.text, lambda t: model.score(t, guard=True).prob) or top
-        _, _, a, b = top[0]
-        drivers = ", ".join(f"'{folded.original[slice(*folded.span(x, y))]}'" for _, _, x, y in top)
+        span, drivers = drivers_text(folded, top)
         what = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
         reason = f"{what}: the language model rates this {p:.2f} likely; words that drove it: {drivers}"
-        return [self.finding(ctx, reason, p, span=folded.span(a, b), category=cat)]
+        return [self.finding(ctx, reason, p, span=span, category=cat)]
 

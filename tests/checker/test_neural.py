@@ -172,9 +172,8 @@ def test_drivers_are_found_by_deleting_each_word_in_one_batched_pass(policy, enc
     assert [d for _, d, _, _ in top] == sorted((d for _, d, _, _ in top), reverse=True)
     assert set(words) <= set(content)
     # identity and mild words are never named as what drove a finding
-    assert enc.drivers("conduct", "those gay people are garbage", linear, skip=frozenset({"gay"}))
-    assert "gay" not in [w for w, *_ in enc.drivers("conduct", "those gay people are garbage", linear,
-                                                    skip=frozenset({"gay"}))]
+    named = [w for w, *_ in enc.drivers("conduct", "those gay people are garbage", linear, skip=frozenset({"gay"}))]
+    assert named and "gay" not in named
 
 
 def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, monkeypatch):
