@@ -105,7 +105,7 @@ class Encoder:
         the linear model's guess. Candidates are the first OCCLUDE_MAX content words (`_words`:
         no function words), minus `skip` (identity and mild words, which never count as
         evidence). Rules call this only for findings and only with `encoder_explain` on: the
-        pass costs about half a single pass per candidate.
+        pass costs about two thirds of a single pass per candidate.
         """
         i = self.heads.index(head)
         cands = [w for w in _words(folded) if w.text not in skip][:OCCLUDE_MAX]
@@ -144,7 +144,7 @@ class Encoder:
 
 
 _MENTION = re.compile(r"(?<![\w@])@\w+")
-OCCLUDE_MAX = 16  # candidate words for `drivers` (one batched pass costs about half a pass per word)
+OCCLUDE_MAX = 16  # candidate words for `drivers` (one batched pass costs ~2/3 of a single pass per word)
 
 # Function words are never named as what drove a finding ("'You', 'the'" explains nothing), and
 # leaving them out keeps the occlusion pass small.

@@ -57,7 +57,7 @@ class Conduct(Rule):
         "model_ignore_identity": True,  # identity words never count as evidence (docs/models.md)
         "encoder": "",  # checker/models/<name>.onnx, its "conduct" head blended with `model`; "" = none
         # Name the words by deleting each one and scoring again (the encoder's own reasons; one
-        # batched pass, ~3-5 ms per finding) instead of the linear model's top words
+        # batched pass per finding, 8-12 ms for a tweet, docs/models.md) instead of the linear model's
         "encoder_explain": False,
     }
 

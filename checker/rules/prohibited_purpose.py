@@ -30,7 +30,7 @@ class ProhibitedPurpose(Rule):
         # checker/models/<name>.onnx: its head named after a category is blended with that
         # category's model; "" = linear models only
         "encoder": "",
-        "encoder_explain": False,  # name the words by occlusion (see conduct), ~3-5 ms per finding
+        "encoder_explain": False,  # name the words by occlusion (see conduct); costly, see docs/models.md
     }
 
     def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
