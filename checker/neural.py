@@ -166,10 +166,11 @@ def _unquoted(text: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _words(folded: str) -> list:  # list[checker.textmodel.Word]
-    """The folded text's content words: two or more letters, no function words, numbers or
-    symbols; a link or a mention counts as one word (a promoted link can be what drove it)."""
+    """The folded text's content words: two or more letters or digits, no function words or
+    symbols. A number counts (a premium-rate number drives much spam), and so does a link or a
+    mention (a promoted link can be what drove it)."""
     return [w for w in cached_tokens(folded)
-            if len(w.text) > 1 and w.text.isalpha() and w.text not in FUNCTION_WORDS]
+            if len(w.text) > 1 and w.text.isalnum() and w.text not in FUNCTION_WORDS]
 
 
 def encoder_input(folded: str) -> str:

@@ -176,6 +176,16 @@ def test_drivers_are_found_by_deleting_each_word_in_one_batched_pass(policy, enc
     assert named and "gay" not in named
 
 
+def test_occlusion_can_name_a_number_but_never_a_function_word_or_symbol(policy, enc):
+    # A premium-rate number is what drives much spam; "to", "£" and single digits explain nothing.
+    folded = fold("URGENT! Call 09066350750 to claim your £900 prize now").text
+    commercial = dict({r.id: r for r in policy.rules}["prohibited-purpose"].model)["commercial"]
+    top = enc.drivers("commercial", folded, lambda t: commercial.score(t, guard=True).prob, top_n=16)
+    named = {folded[a:b] for _, _, a, b in top}
+    assert "09066350750" in named
+    assert not named & {"to", "your", "£", "!"}
+
+
 def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, monkeypatch):
     def probs(text):
         return {"conduct": 0.0, "commercial": 1.0 if "menu" in text else 0.0, "political": 0.0}
