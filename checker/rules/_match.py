@@ -118,7 +118,10 @@ class NormString:
         for t in toks:
             w0 = _NORM_CACHE.get(t.text)
             if w0 is None:
-                w0 = destretch(deleet(t.text.replace("'", "")))
+                # A trailing "!" is punctuation, not a leet "i": "I know where you live!" must
+                # read "live", not "livei" ("sh!t" keeps its "!" inside the word).
+                raw = t.text.replace("'", "")
+                w0 = destretch(deleet(raw.rstrip("!") or raw))
                 if len(_NORM_CACHE) < 100_000:
                     _NORM_CACHE[t.text] = w0
             parts.append(w0)

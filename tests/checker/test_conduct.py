@@ -15,6 +15,13 @@ POSITIVE = [
     ("Immigrants are animals and should go back to their country", "discriminatory"),
     ("The principal is a thief who embezzled money from the boosters", "defamatory"),
     ("that new kid is a retard", "discriminatory"),
+    # A trailing "!" is punctuation, not a leet "i" ("live!" once read "livei" and missed).
+    ("I know where you live!", "threatening"),
+    ("Shut your mouth!!", "harassing"),
+    # violence against a group, and demeaning words right before one
+    ("We should kill all the immigrants!", "threatening"),
+    ("Let's go beat up those Muslims", "threatening"),
+    ("Filthy Pakistanis everywhere downtown", "discriminatory"),
 ]
 EVASIONS = [
     "this is f u c k i n g stupid",
@@ -47,6 +54,11 @@ NEAR_MISS = [
     "Analysis of the assassination of Archduke Franz Ferdinand",
     "She is a disabled veteran who spoke at our assembly",
     "Therapists and shitake mushrooms",  # "shitake": not a word boundary hit
+    "The women's relay team beat the men tonight!",  # the group patterns leave men and women out
+    "We beat the Catholics 3-1 in the rivalry game",  # "beat the" is a game
+    "You can sleep when you're dead! Big week ahead",  # an idiom, not a threat
+    "Burning questions from immigrants at tonight's forum",
+    "Kill the lights before you leave the gym!",
 ]
 
 
@@ -57,6 +69,16 @@ def test_positive(run, text, category):
     f = [f for f in v.findings if f.rule == "conduct"]
     assert {x.category for x in f} & {category}, [(x.category, x.excerpt) for x in f]
     assert all(x.clause == "P9" for x in f)
+
+
+@pytest.mark.parametrize("text", [
+    "We should kill all the immigrants!", "Let's go beat up those Muslims", "kill the refugees",
+    "Filthy Pakistanis everywhere downtown", "I know where you live!",
+])
+def test_the_phrase_patterns_catch_it_not_only_the_model(run, text):
+    # These must not rest on the language model's judgement: a pattern names the exact words.
+    f = [x for x in run(text).findings if x.rule == "conduct"]
+    assert any("language model" not in x.reason for x in f), [(x.reason, x.excerpt) for x in f]
 
 
 @pytest.mark.parametrize("text", EVASIONS)
