@@ -22,6 +22,8 @@ POSITIVE = [
     ("We should kill all the immigrants!", "threatening"),
     ("Let's go beat up those Muslims", "threatening"),
     ("Filthy Pakistanis everywhere downtown", "discriminatory"),
+    ("Immigrants are cockroaches", "discriminatory"),
+    ("Autistic people aren't fully human", "discriminatory"),
 ]
 EVASIONS = [
     "this is f u c k i n g stupid",
@@ -59,6 +61,8 @@ NEAR_MISS = [
     "You can sleep when you're dead! Big week ahead",  # an idiom, not a threat
     "Burning questions from immigrants at tonight's forum",
     "Kill the lights before you leave the gym!",
+    "Refugees are not people we should fear",
+    "Our students are not robots, and immigrants are not a problem to solve",
 ]
 
 
