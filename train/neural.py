@@ -72,6 +72,7 @@ def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
     from train.templates import (
         advocacy_examples,
         civic_negatives,
+        counter_speech_examples,
         everyday_negatives,
         figure_examples,
         link_posts,
@@ -118,6 +119,8 @@ def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
         out.append(Row(t.text, (0, 0, t.label), (0.0, 1.0, 2.0)))
     for t in civic_negatives() + everyday_negatives():
         out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
+    for t in counter_speech_examples():  # talk about harm is not abuse (session 4)
+        out.append(Row(t.text, (0, 0, 0), (1.0, 1.0, 1.0)))
     if davidson:
         dav = D.davidson_split()[0]
         random.Random(SEED).shuffle(dav)

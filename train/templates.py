@@ -328,3 +328,64 @@ def link_posts(held_out: bool = False, n: int = 400) -> list[Example]:
         url = rng.choice(LINK_HOSTS).format(p=path)
         out.add(rng.choice(LINK_FORMS).format(label=rng.choice(labels), url=url))
     return [Example(s, 0, "tmpl-neg") for s in sorted(out)]
+
+
+# Posts that talk about harm without doing it: anti-bullying notes, support for targeted
+# groups, outrage at an incident, history and literature lessons. The encoder read their harm
+# words ("bullied", "cruel", "hateful") as abuse. Written for training only; the evaluation set
+# (tests/data/counter_speech.jsonl) was written separately, before these, and shares no sentence.
+CS_FEEL = ["It makes me sad", "It's not okay", "We're upset", "It hurts to hear", "It is unacceptable",
+           "It worries me", "I'm tired of hearing", "It's painful", "It should never happen", "We are troubled",
+           "Too often", "It still happens", "Parents told us", "Our students told us", "Staff have noticed"]
+CS_WHO = ["kids", "students", "our students", "young people", "teenagers", "classmates", "new students",
+          "younger kids", "our athletes", "some families", "our staff", "a few of our students"]
+CS_GWHO = ["kids", "students", "teenagers", "classmates", "families", "athletes", "staff members", "neighbors"]
+CS_GROUP = ["gay", "trans", "Black", "Muslim", "Jewish", "immigrant", "disabled", "Asian", "Latino", "refugee",
+            "autistic", "deaf", "LGBTQ", "Hispanic", "Native", "Sikh", "Hindu", "Arab", "Christian", "nonbinary"]
+CS_HARM = ["are bullied", "get picked on", "are called names", "get teased", "are mocked", "are left out",
+           "are threatened", "get harassed online", "are insulted", "face cruel comments", "are targeted by hate",
+           "get shoved in the hallway", "are laughed at", "receive nasty messages", "are made fun of"]
+CS_WHERE = ["at school", "online", "on the bus", "in the cafeteria", "at recess", "in group chats",
+            "at games", "in the locker room", "on social media", "after school", ""]
+CS_ABSTRACT = ["Bullying", "Cyberbullying", "Name-calling", "Harassment", "Hate speech", "Racist jokes",
+               "Sexist comments", "Homophobic language", "Threatening messages", "Cruel comments", "Body shaming",
+               "Online harassment", "Hazing", "Mocking someone's disability", "Ethnic slurs"]
+CS_NEVER = ["is never acceptable {where}", "has no place {where}", "hurts real people", "is not a joke",
+            "will be taken seriously {where}", "is something we address right away", "is against our code of conduct",
+            "leaves lasting scars", "is everyone's business to stop", "can be reported anonymously"]
+CS_ACT = ["bullying", "harassing", "threatening", "insulting", "mocking", "teasing", "excluding"]
+CS_HELP = ["tell a trusted adult", "talk to your school counselor", "report it to the main office",
+           "reach out to a teacher", "use the anonymous reporting form", "call the helpline", "let us know right away"]
+CS_LESSON = ["Our history class studied how {g} Americans faced discrimination and violence.",
+             "The novel shows how cruelly {g} characters were treated, and students wrote about it.",
+             "Students researched hate crimes against {g} communities and how people fought back.",
+             "Today's lesson covered how propaganda turned neighbors against {g} families.",
+             "The guest speaker described being harassed as a {g} teenager and how she got through it.",
+             "We read first-hand accounts of {g} workers who were beaten and cheated of their wages.",
+             "Students discussed the slurs once used against {g} people and why they hurt."]
+CS_FORMS = ["{feel} that {who} {harm} {where}.", "{feel} that {g} {gwho} {harm} {where}.",
+            "{abstract} {never}.", "If someone is {act} you, {help}.", "{g} {gwho} {harm} {where}, and that has to stop.",
+            "No one deserves to be {harm_pp} {where}.", "We stand with our {g} families against hate and harassment.",
+            "{abstract} aimed at {g} students {never}.", "{lesson}"]
+
+
+def counter_speech_examples(n: int = 600) -> list[Example]:
+    """`n` seeded posts that talk about bullying, hate or violence without doing it (conduct 0)."""
+    rng = random.Random(f"{SEED}-counter-speech-templates")
+    out: set[str] = set()
+    pp = {"are bullied": "bullied", "get picked on": "picked on", "are called names": "called names",
+          "get teased": "teased", "are mocked": "mocked", "are left out": "left out", "are threatened": "threatened",
+          "get harassed online": "harassed", "are insulted": "insulted", "face cruel comments": "insulted",
+          "are targeted by hate": "targeted", "get shoved in the hallway": "shoved", "are laughed at": "laughed at",
+          "receive nasty messages": "harassed", "are made fun of": "made fun of"}
+    while len(out) < n:
+        harm = rng.choice(CS_HARM)
+        where = rng.choice(CS_WHERE)
+        g = rng.choice(CS_GROUP)
+        s = rng.choice(CS_FORMS).format(
+            feel=rng.choice(CS_FEEL), who=rng.choice(CS_WHO), gwho=rng.choice(CS_GWHO), g=g, harm=harm, harm_pp=pp[harm], where=where,
+            abstract=rng.choice(CS_ABSTRACT), never=rng.choice(CS_NEVER).format(where=where or "here"),
+            act=rng.choice(CS_ACT), help=rng.choice(CS_HELP), lesson=rng.choice(CS_LESSON).format(g=g))
+        s = " ".join(s.split()).replace(" .", ".").replace(" ,", ",")
+        out.add(s[0].upper() + s[1:])
+    return [Example(s, 0, "tmpl-counter") for s in sorted(out)]
