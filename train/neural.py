@@ -63,7 +63,9 @@ def rows(davidson: int = 0, counter_speech: int = 0) -> tuple[list[Row], dict[st
 
     `davidson`: add a seeded sample of that many Davidson training tweets (conduct labels).
     `counter_speech`: add that many seeded posts that talk about harm without doing it
-    (`templates.counter_speech_examples`, conduct 0)."""
+    (`templates.counter_speech_examples`): conduct 0 and commercial 0; political weight 0,
+    since "we stand with our families against hate" says nothing about advocacy either way
+    (session 4's G gave them political 0 at weight 1, and its advocacy recall fell)."""
     from train.__main__ import (
         EXAMPLES,
         clean_word_examples,
@@ -122,7 +124,7 @@ def rows(davidson: int = 0, counter_speech: int = 0) -> tuple[list[Row], dict[st
     for t in civic_negatives() + everyday_negatives():
         out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
     for t in counter_speech_examples(counter_speech) if counter_speech else ():  # talk about harm is not abuse
-        out.append(Row(t.text, (0, 0, 0), (1.0, 1.0, 1.0)))
+        out.append(Row(t.text, (0, 0, 0), (1.0, 1.0, 0.0)))
     if davidson:
         dav = D.davidson_split()[0]
         random.Random(SEED).shuffle(dav)

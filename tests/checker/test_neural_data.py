@@ -70,3 +70,15 @@ def test_every_head_sees_both_classes_with_weight(built):
         pos = sum(r.w[i] for r in data if r.y[i] == 1)
         neg = sum(r.w[i] for r in data if r.y[i] == 0)
         assert pos > 500 and neg > 5 * 500, (head, pos, neg)
+
+
+def test_counter_speech_rows_teach_conduct_but_say_nothing_of_advocacy():
+    from train.templates import counter_speech_examples
+
+    extra = {e.text for e in counter_speech_examples(50)}
+    data, _ = rows(davidson=0, counter_speech=50)
+    added = [r for r in data if r.text in extra]
+    assert len(added) >= 50
+    conduct, political = HEADS.index("conduct"), HEADS.index("political")
+    assert all(r.y[conduct] == 0 and r.w[conduct] > 0 for r in added)
+    assert all(r.w[political] == 0 for r in added)
