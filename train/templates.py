@@ -342,9 +342,12 @@ CS_WHO = ["kids", "students", "our students", "young people", "teenagers", "clas
 CS_GWHO = ["kids", "students", "teenagers", "classmates", "families", "athletes", "staff members", "neighbors"]
 CS_GROUP = ["gay", "trans", "Black", "Muslim", "Jewish", "immigrant", "disabled", "Asian", "Latino", "refugee",
             "autistic", "deaf", "LGBTQ", "Hispanic", "Native", "Sikh", "Hindu", "Arab", "Christian", "nonbinary"]
-CS_HARM = ["are bullied", "get picked on", "are called names", "get teased", "are mocked", "are left out",
-           "are threatened", "get harassed online", "are insulted", "face cruel comments", "are targeted by hate",
-           "get shoved in the hallway", "are laughed at", "receive nasty messages", "are made fun of"]
+CS_HARM = {  # the harm, and its past participle for "No one deserves to be ..."
+    "are bullied": "bullied", "get picked on": "picked on", "are called names": "called names",
+    "get teased": "teased", "are mocked": "mocked", "are left out": "left out", "are threatened": "threatened",
+    "get harassed online": "harassed", "are insulted": "insulted", "face cruel comments": "insulted",
+    "are targeted by hate": "targeted", "get shoved in the hallway": "shoved", "are laughed at": "laughed at",
+    "receive nasty messages": "harassed", "are made fun of": "made fun of"}
 CS_WHERE = ["at school", "online", "on the bus", "in the cafeteria", "at recess", "in group chats",
             "at games", "in the locker room", "on social media", "after school", ""]
 CS_ABSTRACT = ["Bullying", "Cyberbullying", "Name-calling", "Harassment", "Hate speech", "Racist jokes",
@@ -373,17 +376,12 @@ def counter_speech_examples(n: int = 600) -> list[Example]:
     """`n` seeded posts that talk about bullying, hate or violence without doing it (conduct 0)."""
     rng = random.Random(f"{SEED}-counter-speech-templates")
     out: set[str] = set()
-    pp = {"are bullied": "bullied", "get picked on": "picked on", "are called names": "called names",
-          "get teased": "teased", "are mocked": "mocked", "are left out": "left out", "are threatened": "threatened",
-          "get harassed online": "harassed", "are insulted": "insulted", "face cruel comments": "insulted",
-          "are targeted by hate": "targeted", "get shoved in the hallway": "shoved", "are laughed at": "laughed at",
-          "receive nasty messages": "harassed", "are made fun of": "made fun of"}
     while len(out) < n:
-        harm = rng.choice(CS_HARM)
+        harm = rng.choice(list(CS_HARM))
         where = rng.choice(CS_WHERE)
         g = rng.choice(CS_GROUP)
         s = rng.choice(CS_FORMS).format(
-            feel=rng.choice(CS_FEEL), who=rng.choice(CS_WHO), gwho=rng.choice(CS_GWHO), g=g, harm=harm, harm_pp=pp[harm], where=where,
+            feel=rng.choice(CS_FEEL), who=rng.choice(CS_WHO), gwho=rng.choice(CS_GWHO), g=g, harm=harm, harm_pp=CS_HARM[harm], where=where,
             abstract=rng.choice(CS_ABSTRACT), never=rng.choice(CS_NEVER).format(where=where or "here"),
             act=rng.choice(CS_ACT), help=rng.choice(CS_HELP), lesson=rng.choice(CS_LESSON).format(g=g))
         s = " ".join(s.split()).replace(" .", ".").replace(" ,", ",")
