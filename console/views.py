@@ -14,16 +14,8 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from console import auth, charts
-from console.app import (
-    CONFIG,
-    LOGIN_CSRF_COOKIE,
-    LOGIN_FAILS,
-    POLICY,
-    SESSION_COOKIE,
-    STORE,
-    USER,
-    in_thread,
-)
+from console.keys import CONFIG, LOGIN_CSRF_COOKIE, LOGIN_FAILS, POLICY, SESSION_COOKIE, STORE, USER
+from console.threads import in_thread
 from store import ACTIONS, REVIEW_STATUSES, Filters
 from store.db import Conn
 from store.query import iter_events

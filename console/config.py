@@ -1,0 +1,24 @@
+"""`ConsoleConfig`: where the log is, which policy to quote, and session settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from store import Store
+
+
+@dataclass
+class ConsoleConfig:
+    """Where the log is, which policy to quote, and session settings."""
+
+    db: str
+    policy_dir: str | None = None
+    policy: Any = None            # an already loaded policy (wins over policy_dir)
+    store: Store | None = None    # an already open store (the caller closes it)
+    page_size: int = 50
+    session_hours: float = 12.0
+    secure_cookies: bool = False  # set when served behind TLS
+    max_login_failures: int = 5
+    lockout_seconds: float = 900.0
+    extra: dict[str, Any] = field(default_factory=dict)
