@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import tempfile
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +16,7 @@ from console import auth, charts
 from console.keys import CONFIG, LOGIN_CSRF_COOKIE, LOGIN_FAILS, POLICY, SESSION_COOKIE, STORE, USER
 from console.threads import in_thread
 from store import ACTIONS, REVIEW_STATUSES, Filters
-from store.db import Conn
-from store.query import iter_events
+from store.export import FORMATS, export_to_tempfile
 
 RULES = ("conduct", "student-privacy", "directory-opt-out", "prohibited-purpose", "misrepresentation",
          "personal-link", "district-link", "missing-disclaimer", "district-logo", "student-connection",
@@ -207,29 +205,16 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
 
 
 # -- export ----------------------------------------------------------------------------------
-def _write_export(db: str, f: Filters, fmt: str) -> tuple[Any, int]:
-    from postguard.commands.logs import write_export
-
-    out = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8", newline="")
-    conn = Conn(db)  # its own connection: the export runs in one worker thread start to end
-    try:
-        n = write_export(iter_events(conn, f), fmt, out)
-    finally:
-        conn.close()
-    out.seek(0)
-    return out, n
-
-
 async def export(request: web.Request) -> web.StreamResponse:
     """The filtered events as CSV or JSON (the export is recorded)."""
     fmt = request.match_info["fmt"]
-    if fmt not in ("csv", "json"):
+    if fmt not in FORMATS:
         raise web.HTTPNotFound()
     f, error = _filters(request)
     if error:
         raise web.HTTPBadRequest(text=error)
     st = request.app[STORE]
-    out, n = await in_thread(_write_export, st.db, f, fmt)
+    out, n = await in_thread(export_to_tempfile, st.db, f, fmt)
     await in_thread(st.audit, request[USER].name, "export", None,
                     json.dumps({"format": fmt, "n": n, **f.active()}))
     resp = web.StreamResponse(headers={

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 from typing import Any
@@ -15,9 +14,6 @@ from store.event import ACTIONS, GENESIS, REVIEW_STATUSES, chain_hash, iso
 LIST_COLS = ", ".join(f"e.{c}" for c in (
     "id", "uid", "ts", "device", "employee", "source", "site", "account", "target", "kind", "action", "rules",
     "review_status", "content_mode"))
-EXPORT_COLS = ("uid", "ts", "device", "employee", "source", "site", "url", "account", "target", "kind",
-               "action", "rules", "findings", "justification", "content_mode", "content", "content_hash",
-               "policy_digest", "error", "request_id", "review_status", "seq", "hash")
 
 
 # A warning was shown to the employee in each of these; the override rate is overridden / these.
@@ -150,20 +146,6 @@ def list_events(conn: Conn, f: Filters, *, limit: int = 50, before: str | None =
     for r in rows:
         r["cursor"] = cursor_of(r)
     return rows, more
-
-
-def iter_events(conn: Conn, f: Filters, chunk: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every matching event, oldest first, for export (read in chunks)."""
-    src, where, params, (ts, eid) = f.sql()
-    last: tuple[str, int] = ("", 0)
-    cols = ", ".join(f"e.{c}" for c in ("id", *EXPORT_COLS))
-    while True:
-        rows = conn.all(f"SELECT {cols} FROM {src} WHERE {where} AND {ts} >= ? AND ({ts} > ? OR {eid} > ?) "
-                        f"ORDER BY {ts}, {eid} LIMIT {chunk}", [*params, last[0], last[0], last[1]])
-        if not rows:
-            return
-        yield from rows
-        last = (rows[-1]["ts"], rows[-1]["id"])
 
 
 def get_event(conn: Conn, uid: str) -> dict[str, Any] | None:

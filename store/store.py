@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from store import chain, query
+from store import chain, export, query
 from store.db import DB_DOWN, Conn, describe, is_postgres, migrate
 from store.event import (
     ACTIONS,
@@ -149,7 +149,7 @@ class Store:
 
     def iter_events(self, f: query.Filters | None = None) -> Iterator[dict[str, Any]]:
         """Every matching event, oldest first (for export)."""
-        return query.iter_events(self.reader(), f or query.Filters())
+        return export.iter_events(self.reader(), f or query.Filters())
 
     def get_event(self, uid: str) -> dict[str, Any] | None:
         """One event with findings, reviews, views and chain status."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import sys
@@ -13,7 +12,8 @@ from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
 from store import ACTIONS, REVIEW_STATUSES, Filters, Store, default_db, open_store
 from store.db import describe
-from store.query import EXPORT_COLS, parse_cursor
+from store.export import FORMATS, write_export
+from store.query import parse_cursor
 
 
 def add_db_arg(p: argparse.ArgumentParser) -> None:
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = s.add_parser("export", help="export matching events as CSV or JSON")
     add_db_arg(q)
     add_filter_args(q)
-    q.add_argument("--format", choices=("csv", "json"), default="csv")
+    q.add_argument("--format", choices=FORMATS, default="csv")
     q.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     q.set_defaults(func=run_export)
 
@@ -203,33 +203,6 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
-
-
-def export_row(r: dict[str, Any]) -> dict[str, Any]:
-    """An event as exported (findings decoded for JSON)."""
-    d = {k: r.get(k) for k in EXPORT_COLS}
-    d["findings"] = json.loads(r["findings"]) if isinstance(r.get("findings"), str) else r.get("findings")
-    return d
-
-
-def write_export(rows: Any, fmt: str, out: Any) -> int:
-    """Write events as CSV (findings as JSON text) or a JSON array; return how many."""
-    n = 0
-    if fmt == "csv":
-        w = csv.DictWriter(out, fieldnames=list(EXPORT_COLS))
-        w.writeheader()
-        for r in rows:
-            d = export_row(r)
-            d["findings"] = json.dumps(d["findings"], ensure_ascii=False)
-            w.writerow(d)
-            n += 1
-    else:
-        out.write("[")
-        for r in rows:
-            out.write(("," if n else "") + "\n" + json.dumps(export_row(r), ensure_ascii=False))
-            n += 1
-        out.write("\n]\n")
-    return n
 
 
 def run_export(args: argparse.Namespace) -> int:
