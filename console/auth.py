@@ -7,13 +7,11 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from store import Store
-from store.event import iso
 
 ROLES = ("reviewer", "admin")
 MIN_PASSWORD = 10
@@ -49,27 +47,12 @@ def add_user(st: Store, name: str, role: str, password: str) -> bool:
         raise ValueError(f"role: one of {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"password: at least {MIN_PASSWORD} characters")
-    pw_hash = _HASHER.hash(password)
-
-    def write(c: Any) -> bool:
-        with c.write():
-            existed = c.scalar("SELECT 1 FROM users WHERE name = ?", (name,)) is not None
-            if existed:
-                c.execute("UPDATE users SET role = ?, pw_hash = ?, disabled = 0 WHERE name = ?", (role, pw_hash, name))
-                c.execute("DELETE FROM sessions WHERE username = ?", (name,))  # a reset signs them out
-            else:
-                c.execute("INSERT INTO users (name, role, pw_hash, created) VALUES (?, ?, ?, ?)",
-                          (name, role, pw_hash, iso(None)))
-            c.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
-                      (iso(None), "cli", "user:" + ("reset" if existed else "add"), f"{name} ({role})"))
-        return not existed
-
-    return st.call(write)
+    return st.save_user(name, role, _HASHER.hash(password), actor="cli")
 
 
 def check_password(st: Store, name: str, password: str) -> str | None:
     """The user's role when the password is right, else None."""
-    row = st.read(lambda c: c.one("SELECT role, pw_hash FROM users WHERE name = ? AND disabled = 0", (name,)))
+    row = st.user_credentials(name)
     try:
         _HASHER.verify(row["pw_hash"] if row else _DUMMY, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -85,15 +68,7 @@ def _digest(token: str) -> str:
 def new_session(st: Store, name: str, hours: float) -> str:
     """Start a session; return the cookie token."""
     token = secrets.token_urlsafe(32)
-    now = time.time()
-
-    def write(c: Any) -> None:
-        with c.write():
-            c.execute("DELETE FROM sessions WHERE expires < ?", (iso(now),))
-            c.execute("INSERT INTO sessions (token_hash, username, csrf, created, expires) VALUES (?, ?, ?, ?, ?)",
-                      (_digest(token), name, secrets.token_urlsafe(32), iso(now), iso(now + hours * 3600)))
-
-    st.call(write)
+    st.start_session(_digest(token), name, secrets.token_urlsafe(32), time.time(), hours)
     return token
 
 
@@ -101,18 +76,14 @@ def session_user(st: Store, token: str | None) -> User | None:
     """The user behind a session cookie, if the session is live and the user enabled."""
     if not token or len(token) > 200:
         return None
-    row = st.read(lambda c: c.one(
-        "SELECT s.username, s.csrf, s.expires, u.role FROM sessions s JOIN users u ON u.name = s.username "
-        "WHERE s.token_hash = ? AND u.disabled = 0", (_digest(token),)))
-    if row is None or row["expires"] < iso(None):
-        return None
-    return User(row["username"], row["role"], row["csrf"])
+    row = st.live_session(_digest(token))
+    return None if row is None else User(row["username"], row["role"], row["csrf"])
 
 
 def end_session(st: Store, token: str | None) -> None:
     """Sign out."""
     if token:
-        st.call(lambda c: c.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),)))
+        st.end_session(_digest(token))
 
 
 def same(a: str | None, b: str | None) -> bool:

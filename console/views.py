@@ -242,14 +242,7 @@ async def audit(request: web.Request) -> dict[str, Any]:
     _admin(request)
     before = _cursor(request.query.get("before"))
     actor = request.query.get("actor", "").strip()[:64]
-    sql, params = "SELECT id, ts, actor, action, event_uid, detail FROM audit WHERE 1=1", []
-    if actor:
-        sql += " AND actor = ?"
-        params.append(actor)
-    if before:
-        sql += " AND id < ?"
-        params.append(before)
-    rows = await in_thread(request.app[STORE].read, lambda c: c.all(sql + " ORDER BY id DESC LIMIT 101", params))
+    rows = await in_thread(request.app[STORE].audit_trail, actor, before, 101)
     more = len(rows) > 100
     rows = rows[:100]
     older = "/audit?" + urlencode({**({"actor": actor} if actor else {}), "before": rows[-1]["id"]}) if more else None

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from store import chain, export, query
+from store import accounts, chain, export, query
 from store.db import DB_DOWN, Conn, describe, is_postgres, migrate
 from store.event import (
     ACTIONS,
@@ -141,6 +141,10 @@ class Store:
             "INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
             (iso(None), actor, action, event_uid, detail)))
 
+    def audit_trail(self, actor: str = "", before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The audit trail, newest first (optionally one actor's, or older than entry `before`)."""
+        return self.read(lambda c: accounts.audit_trail(c, actor, before, limit))
+
     def list_events(self, f: query.Filters | None = None, *, limit: int = 50, before: str | None = None,
                     after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
         """One page of events, newest first: (rows, more); `before`/`after` are row cursors."""
@@ -166,6 +170,28 @@ class Store:
     def schema_version(self) -> int:
         """The highest migration applied."""
         return int(self.read(lambda c: c.scalar("SELECT MAX(version) FROM schema_migrations")))
+
+
+    # -- console accounts and sessions (the console hashes; only hashes are stored) -----------
+    def save_user(self, name: str, role: str, pw_hash: str, actor: str) -> bool:
+        """Create a console user or reset one's role and password hash; True when created."""
+        return self.call(lambda c: accounts.save_user(c, name, role, pw_hash, actor))
+
+    def user_credentials(self, name: str) -> dict[str, Any] | None:
+        """An enabled user's role and password hash."""
+        return self.read(lambda c: accounts.user_credentials(c, name))
+
+    def start_session(self, token_hash: str, name: str, csrf: str, now: float, hours: float) -> None:
+        """Record a console session."""
+        self.call(lambda c: accounts.start_session(c, token_hash, name, csrf, now, hours))
+
+    def live_session(self, token_hash: str) -> dict[str, Any] | None:
+        """The unexpired session behind a token hash, with the user's role."""
+        return self.read(lambda c: accounts.live_session(c, token_hash))
+
+    def end_session(self, token_hash: str) -> None:
+        """Delete a console session."""
+        self.call(lambda c: accounts.end_session(c, token_hash))
 
 
 def default_spool(db: str) -> Path:
