@@ -12,11 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from checker import ImageInput, InputError, Post, check
+from checker import ImageInput, InputError, Post
 from checker.neural import warm_encoders
+from enforce import ACTION_OF_CHOICE, event_for, inspect_post, justification_error, log_config
 from extension.backend import schema
 from extension.backend.config import BackendConfig
-from extension.backend.events import ACTION_OF_CHOICE, make_event, open_log
 from extension.backend.explain import explain
 from extension.backend.security import error, guard
 
@@ -87,7 +87,7 @@ async def check_post(request: web.Request) -> web.Response:
         post = _post(body, images)
         try:
             # Images (perceptual hashing) are the slow part; keep the loop free for them only.
-            verdict = await asyncio.to_thread(check, post, policy) if images else check(post, policy)
+            verdict = await asyncio.to_thread(inspect_post, post, policy) if images else inspect_post(post, policy)
         except InputError as e:
             return error(400, f"cannot check this post: {e}")
         out = explain(verdict, policy, body["text"])
@@ -113,11 +113,10 @@ async def post_events(request: web.Request) -> web.Response:
     problems = schema.validate(batch, schema.EVENTS)
     if problems:
         return error(400, "request does not match the schema", problems[:20])
-    min_chars = cfg.policy.settings.get("justification_min_chars", 10)
     for i, ev in enumerate(batch["events"]):
-        if ev["choice"] == "overridden" and len((ev.get("justification") or "").strip()) < min_chars:
-            return error(400, "request does not match the schema",
-                         [f"body.events[{i}].justification: needs at least {min_chars} characters to post anyway"])
+        problem = justification_error(ev.get("justification"), cfg.policy.settings)
+        if ev["choice"] == "overridden" and problem:
+            return error(400, "request does not match the schema", [f"body.events[{i}].justification: {problem}"])
     ids = []
     for ev in batch["events"]:
         # Findings are recomputed here, never taken from the client, so the log says what
@@ -125,17 +124,16 @@ async def post_events(request: web.Request) -> web.Response:
         err = ev.get("error")
         if ev["choice"] == "unchecked":
             err = err or "not checked when posted: the backend was unreachable"
+        verdict = None
         try:
-            verdict = check(_post(ev), cfg.policy)
-            account, findings = verdict.account, [f.to_dict() for f in verdict.findings if f.action != "off"]
+            verdict = inspect_post(_post(ev), cfg.policy)
         except InputError as e:  # still a choice the person made: log it, without findings
-            account, findings, err = ev.get("account"), [], f"cannot check this post: {e}"
-        ids.append(request.app[LOG].append(make_event(
-            action=ACTION_OF_CHOICE[ev["choice"]], site=ev["site"], url=ev.get("url"),
-            account=account, target=ev.get("target"), kind=ev.get("kind", "post"),
-            findings=findings, text=ev["text"], justification=ev.get("justification"),
-            policy_digest=cfg.policy.digest, error=err, request_id=ev.get("request_id"),
-        )))
+            err = f"cannot check this post: {e}"
+        ids.append(request.app[LOG].append(event_for(
+            "extension", ACTION_OF_CHOICE[ev["choice"]], verdict, policy_digest=cfg.policy.digest,
+            site=ev["site"], url=ev.get("url"), account=ev.get("account"), target=ev.get("target"),
+            kind=ev.get("kind", "post"), text=ev["text"], justification=ev.get("justification"),
+            error=err, request_id=ev.get("request_id"))))
     return web.json_response({"ok": True, "ids": ids}, status=201)
 
 
@@ -160,15 +158,20 @@ def policy_view(config: BackendConfig) -> dict[str, Any]:
         "actions": {r.id: dict(r.config.actions) for r in p.rules},
         "social_hosts": list(p.data.social["hosts"]),
         "disclaimer": p.district.disclaimer_fix,
-        "fail_mode": p.settings["fail_mode"],
-        "justification_min_chars": p.settings["justification_min_chars"],
+        "fail_mode": p.settings.fail_mode,
+        "justification_min_chars": p.settings.justification_min_chars,
     }
 
 
 async def _log_ctx(app: web.Application) -> Any:
     cfg = app[CONFIG]
     warm_encoders()  # the text encoder's session, before the first /v1/check rather than during it
-    log = cfg.store if cfg.store is not None else open_log(cfg.db, cfg.policy)
+    if cfg.store is not None:
+        log = cfg.store
+    else:
+        from store import open_store  # imported late: the backend starts without database drivers
+
+        log = open_store(cfg.db, log_config(cfg.policy))
     app[LOG] = log
     yield
     if cfg.store is None:

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from checker import InputError, Policy, check
+from checker import InputError, Policy
 from checker.imagematch import NotAnImage
+from enforce import Inspection, decide, failed, findings_json, inspect_request, inspect_websocket
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from, read_input_file
-from proxy_addon.extract import Submission, as_post, extract, extract_websocket
+from proxy_addon.extract import BodyError
 from proxy_addon.extract.body import Req
 
 MAX_HAR_BYTES = 512 * 1024 * 1024
@@ -96,48 +97,61 @@ def ws_sent(entry: Any) -> list[bytes]:
     return out
 
 
-def _checked(row: dict[str, Any], sub: Submission, policy: Policy) -> dict[str, Any]:
-    row.update(site=sub.site, kind=sub.kind, texts=sub.texts, target=sub.target, spec=sub.spec)
-    if sub.unreadable:
-        row["unreadable"] = sub.unreadable
-    if not sub.texts and not sub.links and not sub.images and sub.kind not in (
-            "connection", "create_page", "create_group"):
-        return row
-    try:
-        v = check(as_post(sub), policy)
-    except (InputError, NotAnImage) as e:
-        row["error"] = f"check: {e}"
-        return row
-    row.update(account=v.account, fired=list(v.fired), findings=[f.to_dict() for f in v.findings],
-               action=v.action)
+def _row(row: dict[str, Any], found: Inspection, channel: str, policy: Policy) -> dict[str, Any]:
+    """The replay row of an inspection, with what the proxy would do (`proxy_action`, `log_action`)."""
+    out = decide(found, "websocket" if channel == "websocket" else "http", log_passed=False)
+    sub, v = out.submission, out.verdict
+    if sub is not None:
+        row.update(site=sub.site, kind=sub.kind, texts=sub.texts, target=sub.target, spec=sub.spec)
+        if sub.unreadable:
+            row["unreadable"] = sub.unreadable
+    if v is not None:
+        row.update(account=v.account, fired=list(v.fired), findings=findings_json(v), action=v.action)
+    row.update(proxy_action=out.proxy_action, log_action=out.log)
+    return row
+
+
+def _failed(row: dict[str, Any], e: Exception, policy: Policy) -> dict[str, Any]:
+    out = failed(str(e), policy.settings.fail_mode)
+    row.update(error=str(e) if isinstance(e, BodyError | ValueError) else f"check: {e}",
+               proxy_action=out.proxy_action, log_action=out.log)
     return row
 
 
 def replay(entries: list[Any], policy: Policy) -> Iterator[dict[str, Any]]:
     """One result dict per HAR entry, in order (a websocket entry: one per message it sends)."""
-    limit = int(policy.settings.get("max_body_bytes", 10 * 1024 * 1024))
+    limit = policy.settings.max_body_bytes
     for i, entry in enumerate(entries):
         row: dict[str, Any] = {"index": i, "url": None, "site": None, "kind": None, "account": None,
                                "texts": [], "fired": [], "findings": []}
         try:
             method, url, headers, body = request_of(entry)
-            row["url"] = url
-            row["site"] = Req(method, url, {}, b"").host or None
-            sent = ws_sent(entry)
-            if sent:
-                subs = [(j, extract_websocket(url, m, policy)) for j, m in enumerate(sent)]
-                subs = [(j, s) for j, s in subs if s is not None]
-                if not subs:
-                    yield row
-                for j, s in subs:
-                    yield _checked({**row, "ws_message": j}, s, policy)
-                continue
-            sub = extract(method, url, headers, body, policy, max_bytes=limit)
-        except ValueError as e:  # BodyError included: the message says what is wrong
+        except ValueError as e:
             row["error"] = str(e)
             yield row
             continue
-        yield row if sub is None else _checked(row, sub, policy)
+        row["url"] = url
+        row["site"] = Req(method, url, {}, b"").host or None
+        sent = ws_sent(entry)
+        if sent:
+            rows = []
+            for j, m in enumerate(sent):
+                wrow = {**row, "ws_message": j}
+                try:
+                    found = inspect_websocket(url, m, policy)
+                except (InputError, NotAnImage, ValueError) as e:
+                    rows.append(_failed(wrow, e, policy))
+                    continue
+                if found.is_submission:
+                    rows.append(_row(wrow, found, "websocket", policy))
+            yield from rows or [row]
+            continue
+        try:
+            found = inspect_request(method, url, headers, body, policy, max_bytes=limit)
+        except (InputError, NotAnImage, ValueError) as e:  # BodyError included: the message says what is wrong
+            yield _failed(row, e, policy)
+            continue
+        yield _row(row, found, "http", policy) if found.is_submission else row
 
 
 def render(row: dict[str, Any]) -> str:

@@ -180,8 +180,8 @@ async def test_event_choices(client, log, choice, action):
 
 
 @pytest.mark.parametrize("ev,needle", [
-    ({"choice": "overridden", "text": "hi", "site": "x.com"}, "justification: needs at least"),
-    ({"choice": "overridden", "text": "hi", "site": "x.com", "justification": "   ok      "}, "needs at least"),
+    ({"choice": "overridden", "text": "hi", "site": "x.com"}, "justification: Please give a reason of at least 10"),
+    ({"choice": "overridden", "text": "hi", "site": "x.com", "justification": "   ok      "}, "at least 10 characters"),
     ({"choice": "shrug", "text": "hi", "site": "x.com"}, "choice: must be one of"),
     ({"events": [{"choice": "edited", "site": "x.com"}]}, "body.events[0].text: required"),
 ])
@@ -201,8 +201,9 @@ async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
           "justification": "It is my personal page, views are mine"}
     assert (await c.post("/v1/events", json=ev, headers=GOOD)).status == 201
     await c.close()  # cleanup closes the store, which writes what is queued
-    from store import open_store
-    st = open_store(db, policy)
+    from checker import redact
+    from store import StoreConfig, open_store
+    st = open_store(db, StoreConfig(policy.settings["content"], policy.settings["retention_days"], lambda text: redact(text, policy)))
     try:
         rows, _more = st.list_events(limit=10)
         assert len(rows) == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
+from mitmproxy.addonmanager import traverse
 from mitmproxy.test import taddons
 
 from checker import load_policy
@@ -41,10 +42,19 @@ def _flows(mkflow):
     make_flow = mkflow
 
 
+async def hook(addon: PostguardAddon, name: str, flow) -> None:
+    """Call hook `name` on the add-on and its children, in order, as mitmproxy does."""
+    for part in traverse([addon]):
+        fn = getattr(part, name, None)
+        if fn is not None:
+            result = fn(flow)
+            if asyncio.iscoroutine(result):
+                await result
+
+
 async def run(addon: PostguardAddon, flow) -> None:
-    addon.requestheaders(flow)
-    if flow.response is None:
-        await addon.request(flow)
+    await hook(addon, "requestheaders", flow)
+    await hook(addon, "request", flow)
 
 
 def make_addon(policy, rec, **opts) -> tuple[PostguardAddon, taddons.context]:
@@ -202,7 +212,7 @@ async def test_oversized_body_413_from_content_length(policy, rec, navigate):
     a, _ = make_addon(policy, rec, postguard_max_body_bytes=1000)
     f = make_flow("POST", "https://api.twitter.com/2/tweets", b"", {**JSONH, "content-length": "5000"},
                   navigate=navigate)
-    a.requestheaders(f)
+    await hook(a, "requestheaders", f)
     assert f.response.status_code == 413 and rec.actions() == ["blocked"]
 
 
@@ -304,7 +314,7 @@ def test_policy_loaded_from_option(rec):
     a = PostguardAddon(store=rec)
     with taddons.context(a) as tctx:
         tctx.configure(a, postguard_policy=str(load_policy(None).data.path))
-    assert a.policy is not None and a.max_body == a.policy.settings["max_body_bytes"]
+    assert a.policy is not None and a.settings.max_body == a.policy.settings.max_body_bytes
 
 
 def _ws_flow(text: str | None):
@@ -334,7 +344,7 @@ def _ws_flow(text: str | None):
 async def test_websocket_chat_message(policy, rec, text, action, dropped):
     a, _ = make_addon(policy, rec)
     f = _ws_flow(text)
-    await a.websocket_message(f)
+    await hook(a, "websocket_message", f)
     assert rec.actions() == [action]
     assert f.websocket.messages[-1].dropped is dropped
 
@@ -352,7 +362,7 @@ async def test_checks_in_a_worker_process(policy, rec):
         for f in flows:
             await run(a, f)
         a.done()
-    assert a.workers == []
+    assert a.state.checks.workers == []
     assert [f.response.status_code if f.response else None for f in flows] == [403, None, 403, None]
     assert rec.actions() == ["warned", "passed", "blocked", "error"]
 
@@ -402,7 +412,7 @@ async def test_killed_worker_fails_per_mode_then_recovers(policy, rec):
         tctx.configure(a, postguard_workers=1, postguard_fail_mode="block", postguard_check_timeout_ms=60_000)
         first = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
         await run(a, first)
-        w = a.workers[0]
+        w = a.state.checks.workers[0]
         inflight = make_flow("POST", "https://api.twitter.com/2/tweets", tweet(WARN_TEXT), JSONH)
         os.kill(w.proc.pid, signal.SIGSTOP)  # paused: it cannot answer before it is killed
         task = asyncio.create_task(run(a, inflight))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from proxy_addon import overrides
-from proxy_addon.overrides import Overrides, content_key
+from enforce import overrides
+from enforce.overrides import Overrides, content_key
 
 
 def req(n: int) -> tuple[str, str, list[tuple[bytes, bytes]], bytes]:

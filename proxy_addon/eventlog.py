@@ -1,0 +1,44 @@
+"""The proxy's side of the interception log: open it from the options and append outcomes."""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import exceptions, http
+
+from enforce import Outcome, event_for, log_config
+from proxy_addon.state import State
+
+log = logging.getLogger("postguard.proxy")
+
+
+def open_log(state: State, db: str) -> None:
+    """Open the log named by the `postguard_db` option (closing the previous one)."""
+    from store import open_store  # imported late: the store pulls in database drivers
+
+    old = state.store
+    assert state.policy is not None
+    try:
+        state.store = open_store(db or None, log_config(state.policy))
+    except Exception as e:  # any driver/path error, named for the user
+        raise exceptions.OptionsError(f"postguard_db: cannot open {db or 'the default log'!r}: {e}") from None
+    if old is not None:
+        old.close()
+
+
+def record(state: State, flow: http.HTTPFlow, outcome: Outcome, *, action: str | None = None,
+           justification: str | None = None, request_id: str | None = None, url: str | None = None) -> None:
+    """Append the event of `outcome` (its log action unless `action` says otherwise)."""
+    action = action or outcome.log
+    if state.store is None or state.policy is None or action is None:
+        return
+    sub, st = outcome.submission, state.settings
+    try:
+        state.store.append(event_for(
+            "proxy", action, outcome.verdict, policy_digest=state.policy.digest,
+            site=sub.site if sub else flow.request.pretty_host, url=url or flow.request.pretty_url,
+            target=sub.target if sub else None, kind=sub.kind if sub else None,
+            text=sub.text if sub else None, justification=justification, error=outcome.error,
+            request_id=request_id, device=st.device, employee=st.employee))
+    except Exception:  # the log spools on failure; a bug here must not drop the user's post
+        log.exception("postguard: could not append an event")

@@ -1,0 +1,151 @@
+"""The hooks that see submissions to social hosts: size limits, the check, and acting on it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from mitmproxy import http
+
+from checker import InputError
+from enforce import Inspection, Outcome, content_key, decide, failed, findings_json
+from proxy_addon import pages
+from proxy_addon.eventlog import record
+from proxy_addon.extract import BodyError
+from proxy_addon.responses import respond
+from proxy_addon.state import State
+from proxy_addon.worker import WorkerGone
+
+log = logging.getLogger("postguard.proxy")
+
+BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def _failure(e: Exception, timeout: float) -> str:
+    """What the log says of a check that did not finish."""
+    if isinstance(e, TimeoutError):
+        return f"check timed out after {timeout * 1000:.0f} ms"
+    if isinstance(e, BodyError):
+        return f"unreadable body: {e}"
+    if isinstance(e, InputError):
+        return f"checker refused the post: {e}"
+    if isinstance(e, WorkerGone):  # it is started again on the next post
+        return str(e)
+    log.error("postguard check failed", exc_info=e)  # a checker bug must not break browsing silently
+    return f"checker error: {type(e).__name__}"
+
+
+class Inspector:
+    """Checks post submissions to social hosts and acts on the outcome."""
+
+    def __init__(self, state: State) -> None:
+        """Shares the add-on's state."""
+        self.state = state
+
+    def _ours(self, flow: http.HTTPFlow) -> bool:
+        req = flow.request
+        # A flow the override endpoint answered or replayed already has its decision.
+        return (flow.response is None and flow.live and self.state.policy is not None
+                and "postguard" not in flow.metadata and self.state.is_social(req.pretty_host, req.path))
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Refuse oversized bodies to social hosts before they are read (413)."""
+        if not self._ours(flow):
+            return
+        h = flow.request.headers
+        if "content-length" in h:
+            try:
+                size = int(h["content-length"])
+            except ValueError:
+                size = -1
+            if size > self.state.settings.max_body:
+                self._too_large(flow, size)
+        elif "chunked" in h.get("transfer-encoding", "").lower():
+            flow.metadata["postguard_size_unknown"] = True  # checked in `request` once read
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        """Check a submission to a social host and act on the policy's verdict."""
+        if not self._ours(flow):
+            return
+        st, req = self.state, flow.request
+        body = req.raw_content or b""
+        if req.method in BODYLESS and not body:
+            return
+        # HTTP/2 and chunked bodies may come without Content-Length: check what was read.
+        if len(body) > st.settings.max_body:
+            self._too_large(flow, len(body))
+            return
+        assert st.policy is not None
+        try:
+            found = await st.checks.request(req.method, req.pretty_url, dict(req.headers), body, st.policy,
+                                            st.settings.max_body, st.settings.timeout)
+        except Exception as e:
+            self._fail(flow, failed(_failure(e, st.settings.timeout), st.settings.fail_mode))
+            return
+        self._act(flow, found, decide(found, "http", log_passed=st.settings.log_passed))
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Chat sent over a websocket (Messenger, Instagram DMs): block drops it, the rest is logged."""
+        assert flow.websocket is not None
+        st = self.state
+        msg = flow.websocket.messages[-1]
+        if not msg.from_client or st.policy is None or not st.is_social(flow.request.pretty_host):
+            return
+        if len(msg.content) > st.settings.max_body:
+            return
+        try:
+            found = await st.checks.websocket(flow.request.pretty_url, msg.content, st.policy, st.settings.timeout)
+        except Exception as e:  # timeout, unreadable or checker error: the fail mode decides
+            out = failed(f"websocket message: {type(e).__name__}: {e}"[:300], st.settings.fail_mode, "websocket")
+        else:
+            out = decide(found, "websocket", log_passed=st.settings.log_passed)
+        record(st, flow, out)
+        if out.reply == "drop":
+            msg.drop()
+
+    def _act(self, flow: http.HTTPFlow, found: Inspection, out: Outcome) -> None:
+        sub, v = out.submission, out.verdict
+        if sub is None:
+            return
+        if v is None:
+            record(self.state, flow, out)
+            flow.metadata["postguard"] = {"action": "logged", "unreadable": sub.unreadable, "site": sub.site}
+            return
+        meta: dict[str, Any] = {"action": v.action, "fired": v.fired, "site": sub.site, "kind": sub.kind,
+                                "spec": sub.spec, "account": v.account}
+        flow.metadata["postguard"] = meta
+        if out.reply is None:
+            record(self.state, flow, out)
+            return
+        st = self.state
+        client = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
+        key = content_key(sub.site, sub.target, sub.texts, sub.links, sub.images, client)
+        token = ""
+        if out.reply == "warn":
+            if st.overrides.consume(key):
+                meta["action"] = "overridden"
+                record(st, flow, out, action="passed")
+                return
+            req = flow.request
+            # Only a page navigation is replayed by the proxy; a script resends its own request.
+            original = ((req.method, req.url, list(req.headers.fields), req.raw_content or b"")
+                        if pages.is_navigation(req.headers) else None)
+            token = st.overrides.add_pending(
+                key, req.pretty_host, {"sub": dataclasses.replace(sub, images=[]), "verdict": v,
+                                       "url": req.pretty_url}, original)
+            meta["token"] = token
+        record(st, flow, out, request_id=token or None)
+        respond(st, flow, v.action, findings_json(v), sub.text, token, v.policy_digest)
+
+    def _too_large(self, flow: http.HTTPFlow, size: int) -> None:
+        err = f"request body of {size:,} bytes exceeds the limit of {self.state.settings.max_body:,}"
+        flow.metadata["postguard"] = {"action": "blocked", "error": err}
+        record(self.state, flow, Outcome(None, None, "blocked", "block", err))
+        respond(self.state, flow, "too_large", [], "", "", "", status=413, error=err)
+
+    def _fail(self, flow: http.HTTPFlow, out: Outcome) -> None:
+        flow.metadata["postguard"] = {"action": "error", "error": out.error, "fail_mode": self.state.settings.fail_mode}
+        record(self.state, flow, out)
+        if out.reply == "error":
+            respond(self.state, flow, "error", [], "", "", "", status=503, error=out.error or "")

@@ -1,0 +1,89 @@
+"""The "Post anyway" endpoint: a justified override of a warning, then the post goes on once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mitmproxy import http
+
+from checker import Verdict
+from enforce import Outcome, findings_json, justification_error
+from proxy_addon import pages
+from proxy_addon.eventlog import record
+from proxy_addon.extract import Submission
+from proxy_addon.responses import respond
+from proxy_addon.state import State
+
+MAX_OVERRIDE_BODY = 64 * 1024
+
+
+def _token_and_reason(req: http.Request, as_json: bool) -> tuple[str, str]:
+    if req.method != "POST" or len(req.raw_content or b"") > MAX_OVERRIDE_BODY:
+        return "", ""
+    try:
+        if as_json:
+            data = json.loads(req.get_content() or b"{}")
+            return str(data.get("token", "")), str(data.get("justification", "")).strip()
+        form = req.urlencoded_form
+        return form.get("token", ""), form.get("justification", "").strip()
+    except (ValueError, AttributeError):
+        return "", ""
+
+
+class OverrideEndpoint:
+    """Answers `pages.OVERRIDE_PATH` on every social host before any check runs."""
+
+    def __init__(self, state: State) -> None:
+        """Shares the add-on's state."""
+        self.state = state
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        """Record a justified override; replay a form post, or let a script retry its request."""
+        st = self.state
+        req = flow.request
+        if (flow.response or not flow.live or st.policy is None
+                or req.path.split("?", 1)[0] != pages.OVERRIDE_PATH or not st.is_social(req.pretty_host, req.path)):
+            return
+        as_json = "json" in req.headers.get("content-type", "").lower()
+        token, justification = _token_and_reason(req, as_json)
+        allowed = st.settings.override_origins
+        if as_json and allowed and req.headers.get("origin", "") not in allowed:
+            flow.metadata["postguard"] = {"action": "override-rejected"}
+            flow.response = pages.json_response(403, {"action": "override-rejected",
+                                                      "error": "overrides are accepted from the postguard extension only"})
+            return
+        pending = st.overrides.get_pending(token, req.pretty_host) if token else None
+        if pending is None:
+            flow.metadata["postguard"] = {"action": "override-rejected"}
+            respond(st, flow, "expired", [], "", "", "", status=410,
+                    error="this warning has expired or was already used; post again to have it checked")
+            return
+        sub: Submission = pending.event["sub"]
+        v: Verdict = pending.event["verdict"]
+        problem = justification_error(justification, st.policy.settings)
+        if problem:
+            respond(st, flow, "warn", findings_json(v), sub.text, token, v.policy_digest, status=400,
+                    override_error=problem, justification=justification)
+            return
+        if st.overrides.grant(token, req.pretty_host) is None:
+            respond(st, flow, "expired", [], "", "", "", status=410, error="this warning was already used")
+            return
+        record(st, flow, Outcome(sub, v, "warned", "warn"), action="overridden", justification=justification,
+               request_id=token, url=pending.event.get("url"))
+        flow.metadata["postguard"] = {"action": "overridden", "token": token, "fired": v.fired}
+        if as_json or pending.request is None:
+            flow.response = pages.json_response(200, {"action": "overridden", "token": token,
+                                                      "override_window_seconds": int(st.overrides.window)})
+            return
+        self._replay(flow, pending.key, pending.request)
+
+    def _replay(self, flow: http.HTTPFlow, key: str, original: Any) -> None:
+        """A plain form post: send the original request on, once, in place of this one."""
+        self.state.overrides.consume(key)
+        method, url, fields, body = original
+        req = flow.request
+        req.method = method
+        req.url = url
+        req.headers = http.Headers(fields)
+        req.raw_content = body

@@ -1,0 +1,202 @@
+"""Where checks run: a pool of worker processes fed over pipes, or threads in the proxy process.
+
+mitmproxy's loop already saturates one core; the checker (~1-2 ms a post) runs on the other.
+Pipes are read by the loop itself: an executor's helper threads would fight the loop for the
+GIL on every request, which costs more than the check saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from checker import InputError, Policy
+from enforce import Inspection, inspect_request, inspect_websocket
+from enforce.inspect import Checker
+from proxy_addon.extract import BodyError
+
+
+class WorkerGone(RuntimeError):
+    """The check worker process exited (killed, out of memory) with requests in flight."""
+
+
+# Exceptions the worker sends back by name, re-raised here so the fail mode sees their kind.
+_WORKER_ERRORS: dict[str, type[Exception]] = {"BodyError": BodyError, "InputError": InputError}
+
+
+def _error_from(name: str, msg: str) -> Exception:
+    if name in _WORKER_ERRORS:
+        return _WORKER_ERRORS[name](msg)
+    return RuntimeError(f"{name}: {msg}")
+
+
+class CheckWorker:
+    """A child process running `enforce.inspect_request`, driven from the event loop."""
+
+    def __init__(self, policy_dir: str, encoder: bool = True) -> None:
+        """Nothing starts until the first `inspect` (or `start`)."""
+        self.policy_dir = policy_dir
+        self.encoder = encoder  # False: the worker checks with rules + linear models only
+        self.proc: asyncio.subprocess.Process | None = None
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self._next = 0
+        self._lock: asyncio.Lock | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    def _alive(self) -> bool:
+        return (self.proc is not None and self.proc.returncode is None
+                and self._reader is not None and not self._reader.done())
+
+    async def start(self) -> None:
+        """Start the process (once; again after it died) and wait until it has loaded the policy."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._alive():
+                return
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "proxy_addon.main", "--check-worker", self.policy_dir,
+                *([] if self.encoder else ["--no-encoder"]),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
+            assert self.proc.stdout
+            if await self.proc.stdout.readexactly(4) != b"PGW1":
+                raise WorkerGone("check worker did not start")
+            self._reader = asyncio.create_task(self._read(self.proc))
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout
+        try:
+            while True:
+                size = int.from_bytes(await proc.stdout.readexactly(4), "big")
+                rid, ok, value = pickle.loads(await proc.stdout.readexactly(size))
+                fut = self.pending.pop(rid, None)
+                if fut is None or fut.done():
+                    continue  # timed out meanwhile
+                if ok:
+                    fut.set_result(value)
+                else:
+                    fut.set_exception(_error_from(*value))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(WorkerGone("check worker stopped unexpectedly"))
+        self.pending.clear()
+
+    async def inspect(self, method: str, url: str, headers: dict[str, str], body: bytes,
+                      max_bytes: int, timeout: float) -> Inspection:
+        """The worker's inspection of one request; raises TimeoutError after `timeout` seconds."""
+        await self.start()
+        assert self.proc and self.proc.stdin
+        self._next += 1
+        rid = self._next
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[rid] = fut
+        data = pickle.dumps((rid, (method, url, headers, body, max_bytes)), protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
+        try:
+            result: Inspection = await asyncio.wait_for(fut, timeout)
+            return result
+        finally:
+            self.pending.pop(rid, None)
+
+    def stop(self) -> None:
+        """Stop the process (its stdin closes; it is killed if still running)."""
+        if self.proc is not None:
+            if self.proc.returncode is None:
+                try:
+                    self.proc.kill()
+                except ProcessLookupError:
+                    pass
+            # Close the pipes now: left to the garbage collector they may outlive the loop.
+            transport = getattr(self.proc, "_transport", None)
+            if transport is not None:
+                transport.close()
+        self.proc = None
+
+
+class Checks:
+    """Runs inspections off the event loop: on worker processes, or on threads (`n_workers` 0,
+    or an injected checker, which only exists in this process)."""
+
+    def __init__(self, checker: Checker | None) -> None:
+        """`checker`: a replacement for `checker.check` (tests); forces threads."""
+        self.checker = checker
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postguard-check")
+        self.workers: list[CheckWorker] = []
+
+    def _check_fn(self) -> Checker:
+        from checker import check
+
+        return self.checker or check
+
+    def configure(self, policy: Policy, n_workers: int, encoder: bool) -> None:
+        """(Re)build the worker pool for this policy; workers start on first use or `start`."""
+        self.stop_workers()
+        if n_workers > 0 and self.checker is None:
+            self.workers = [CheckWorker(str(policy.data.path), encoder) for _ in range(n_workers)]
+
+    async def start(self) -> None:
+        """Start every worker now (with the proxy, not on the first post)."""
+        await asyncio.gather(*(w.start() for w in self.workers), return_exceptions=True)
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes, policy: Policy,
+                      max_bytes: int, timeout: float) -> Inspection:
+        """Inspect one request within `timeout` seconds (TimeoutError past it)."""
+        if self.workers:
+            worker = min(self.workers, key=lambda w: len(w.pending))
+            return await worker.inspect(method, url, headers, body, max_bytes, timeout)
+        loop = asyncio.get_running_loop()
+        checker = self._check_fn()
+        job = loop.run_in_executor(self.pool, lambda: inspect_request(
+            method, url, headers, body, policy, max_bytes=max_bytes, checker=checker))
+        return await asyncio.wait_for(job, timeout)
+
+    async def websocket(self, url: str, message: bytes | str, policy: Policy, timeout: float) -> Inspection:
+        """Inspect one websocket message on a thread within `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        checker = self._check_fn()
+        job = loop.run_in_executor(self.pool, lambda: inspect_websocket(url, message, policy, checker=checker))
+        return await asyncio.wait_for(job, timeout)
+
+    def stop_workers(self) -> None:
+        """Stop every worker process."""
+        for w in self.workers:
+            w.stop()
+        self.workers = []
+
+    def close(self) -> None:
+        """Stop the threads and the processes."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.stop_workers()
+
+
+def serve(policy_dir: str, encoder: bool = True) -> int:
+    """The worker process: answer (id, (method, url, headers, body, max_bytes)) frames on stdin
+    with (id, ok, Inspection | (error class name, message)) on stdout."""
+    from checker import load_policy
+    from checker.neural import disable_encoders, warm_encoders
+
+    policy = load_policy(policy_dir)
+    if encoder:
+        warm_encoders()  # before "ready", so the first post is not the slow one
+    else:
+        disable_encoders(policy)
+    rd, wr = sys.stdin.buffer, sys.stdout.buffer
+    wr.write(b"PGW1")  # ready
+    wr.flush()
+    while True:
+        head = rd.read(4)
+        if len(head) < 4:
+            return 0
+        rid, (method, url, headers, body, max_bytes) = pickle.loads(rd.read(int.from_bytes(head, "big")))
+        try:
+            out = (rid, True, inspect_request(method, url, headers, body, policy, max_bytes=max_bytes))
+        except Exception as e:  # sent back by class name and message, re-raised in the proxy
+            out = (rid, False, (type(e).__name__, str(e)[:500]))
+        data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+        wr.write(len(data).to_bytes(4, "big") + data)
+        wr.flush()
