@@ -46,6 +46,7 @@ def test_clean_capture_json_lines():
     for row in rows:
         assert {"index", "url", "site", "kind", "account", "texts", "fired", "findings"} <= set(row)
         assert row["fired"] == [] and row["findings"] == []
+        assert row.get("proxy_action", "forward") == "forward" and row.get("log_action") is None
     for name, row in zip(names, rows, strict=False):
         spec, kind, target, unreadable = cases.EXPECT[name]
         assert (row["kind"], row["spec"], row["target"]) == (kind, spec, target), name
@@ -73,6 +74,11 @@ def test_violating_capture_fires_every_readable_payload(text, rule, tmp_path):
         assert rule in row["fired"], name
         f = next(f for f in row["findings"] if f["rule"] == rule)
         assert f["clause"] and f["message"]
+        # What the proxy would do, from the same decision path (`enforce.decide`).
+        ws = "ws_message" in row
+        want = {"warn": ("logged", "forward") if ws else ("warned", "warn"),
+                "block": ("blocked", "drop") if ws else ("blocked", "block")}[row["action"]]
+        assert (row["log_action"], row["proxy_action"]) == want, name
     graph = next(row for (n, _), row in zip(entries, lines(r), strict=True) if n == "facebook_graph_page_feed")
     assert graph["account"] == "sponsored"
 
