@@ -28,12 +28,16 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
         policy = await in_thread(load_policy, cfg.policy_dir)
     app[POLICY] = policy
-    own = cfg.store is None
-    st = cfg.store or await in_thread(open_store, cfg.db, policy)
+    if cfg.store is not None:  # the caller's: the caller closes it
+        app[STORE] = cfg.store
+        yield
+        return
+    from enforce import log_config
+
+    st = await in_thread(open_store, cfg.db, log_config(policy))
     app[STORE] = st
     yield
-    if own:
-        await in_thread(st.close)
+    await in_thread(st.close)
 
 
 async def _context(request: web.Request) -> dict[str, Any]:

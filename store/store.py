@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from store import accounts, chain, export, query
+from store.config import StoreConfig
 from store.db import DB_DOWN, Conn, describe, is_postgres, migrate
 from store.event import (
     ACTIONS,
@@ -30,13 +31,12 @@ PURGE_EVERY_SECONDS = 86400.0
 class Store:
     """An open interception log: `append` from any thread; reads on a per-thread connection."""
 
-    def __init__(self, db: str, *, policy: Any, device: str | None = None, employee: str | None = None,
+    def __init__(self, db: str, *, config: StoreConfig, device: str | None = None, employee: str | None = None,
                  spool: str | Path | None = None, auto_purge: bool = True) -> None:
         self.db = db
-        self.policy = policy
-        settings = policy.settings
-        self.content_mode: str = settings.get("content", "redacted")
-        self.retention_days: int = int(settings.get("retention_days", 0))
+        self.config = config
+        self.content_mode = config.content_mode
+        self.retention_days = config.retention_days
         self.device = device or default_device()
         self.employee = employee if employee is not None else default_employee()
         self.auto_purge = auto_purge
@@ -72,15 +72,10 @@ class Store:
         return uid
 
     def _prepare(self, ev: Event, uid: str) -> dict[str, Any]:
-        row = prepare(ev, mode=self.content_mode, redact=self._redact, device=self.device,
+        row = prepare(ev, mode=self.content_mode, redact=self.config.redact, device=self.device,
                       employee=self.employee)
         row["uid"] = uid
         return row
-
-    def _redact(self, text: str) -> str:
-        from checker import redact
-
-        return redact(text, self.policy)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every appended event is written or spooled; True when the spool is empty."""
@@ -131,7 +126,7 @@ class Store:
         return self.read(lambda c: chain.verify(c, device))
 
     def purge(self, days: int | None = None, now: float | None = None) -> int:
-        """Delete events older than the retention period (policy days unless given)."""
+        """Delete events older than the retention period (the configured days unless given)."""
         d = self.retention_days if days is None else days
         return self.call(lambda c: chain.purge(c, d, now))
 
@@ -202,18 +197,14 @@ def default_spool(db: str) -> Path:
     return Path(db + ".spool.jsonl")
 
 
-def open_store(db: str | None = None, policy: Any = None, *, device: str | None = None,
+def open_store(db: str | None, config: StoreConfig, *, device: str | None = None,
                employee: str | None = None, spool: str | Path | None = None,
                auto_purge: bool = True) -> Store:
     """Open the log at `db` (a SQLite path or postgresql:// URL; None: `default_db()`),
-    migrating it; `policy` (default: the default policy) sets content mode and retention."""
+    migrating it; `config` sets content mode, retention and redaction."""
     from store.db import default_db
 
-    if policy is None:
-        from checker import load_policy
-
-        policy = load_policy(None)
-    st = Store(str(db or default_db()), policy=policy, device=device, employee=employee,
+    st = Store(str(db or default_db()), config=config, device=device, employee=employee,
                spool=spool, auto_purge=auto_purge)
     st.writer.q.put(("flush", None, _discard()))  # connect + migrate + replay now, in the background
     return st

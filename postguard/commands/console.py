@@ -78,10 +78,11 @@ def _read_password(args: argparse.Namespace) -> str:
 def run_add_user(args: argparse.Namespace) -> int:
     """Create or reset an account; the password is hashed with argon2."""
     from console.auth import add_user
+    from enforce import log_config
     from store import default_db, open_store
 
     password = _read_password(args)
-    with open_store(args.db or default_db(), policy_from(args)) as st:
+    with open_store(args.db or default_db(), log_config(policy_from(args))) as st:
         try:
             created = add_user(st, args.name, args.role, password)
         except ValueError as e:

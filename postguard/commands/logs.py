@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from enforce import log_config
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
 from store import ACTIONS, REVIEW_STATUSES, Filters, Store, default_db, open_store
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace) -> Store:
-    return open_store(args.db or default_db(), policy_from(args))
+    return open_store(args.db or default_db(), log_config(policy_from(args)))
 
 
 def _filters(args: argparse.Namespace) -> Filters:

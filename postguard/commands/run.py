@@ -33,9 +33,10 @@ def first_admin(db: str, policy_dir: str | None) -> str | None:
     """Create the console's first admin when it has no users; return the message to show."""
     from checker import load_policy
     from console.auth import add_user
+    from enforce import log_config
     from store import open_store
 
-    with open_store(db, load_policy(policy_dir)) as st:
+    with open_store(db, log_config(load_policy(policy_dir))) as st:
         if st.read(lambda c: c.scalar("SELECT COUNT(*) FROM users")):
             return None
         password = secrets.token_urlsafe(12)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from console_helpers import PASSWORDS, login, seed
 
-from checker import load_policy
+from checker import load_policy, redact
 from console import ConsoleConfig, create_app
 from console.auth import add_user
-from store import Store, open_store
+from store import Store, StoreConfig, open_store
 
 
 @pytest.fixture(scope="session")
@@ -22,10 +22,16 @@ def policy() -> Any:
 
 
 @pytest.fixture(scope="session")
-def user_db(tmp_path_factory: pytest.TempPathFactory, policy: Any) -> Path:
+def config(policy: Any) -> StoreConfig:
+    """The log settings the default policy gives."""
+    return StoreConfig(policy.settings.content, policy.settings.retention_days, lambda text: redact(text, policy))
+
+
+@pytest.fixture(scope="session")
+def user_db(tmp_path_factory: pytest.TempPathFactory, config: StoreConfig) -> Path:
     """A log with the two accounts, made once: argon2 hashing is deliberately slow."""
     path = tmp_path_factory.mktemp("users") / "users.sqlite"
-    with open_store(str(path), policy) as st:
+    with open_store(str(path), config) as st:
         add_user(st, "alice", "admin", PASSWORDS["alice"])
         add_user(st, "rita", "reviewer", PASSWORDS["rita"])
         assert st.flush()
@@ -35,7 +41,7 @@ def user_db(tmp_path_factory: pytest.TempPathFactory, policy: Any) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path, policy: Any, user_db: Path) -> Iterator[Store]:
+def store(tmp_path: Path, config: StoreConfig, user_db: Path) -> Iterator[Store]:
     """A seeded SQLite log with an admin (alice) and a reviewer (rita)."""
     import sqlite3
 
@@ -43,7 +49,7 @@ def store(tmp_path: Path, policy: Any, user_db: Path) -> Iterator[Store]:
     src.backup(dst)
     src.close()
     dst.close()
-    st = open_store(str(tmp_path / "log.sqlite"), policy, spool=tmp_path / "spool.jsonl")
+    st = open_store(str(tmp_path / "log.sqlite"), config, spool=tmp_path / "spool.jsonl")
     seed(st)
     yield st
     st.close()

@@ -10,7 +10,7 @@ import pytest
 
 from console.auth import check_password
 from postguard.cli import main
-from store import open_store
+from store import StoreConfig, open_store
 
 
 def add(monkeypatch: pytest.MonkeyPatch, db: Path, *argv: str, stdin: str = "") -> int:
@@ -18,18 +18,18 @@ def add(monkeypatch: pytest.MonkeyPatch, db: Path, *argv: str, stdin: str = "") 
     return main(["console", "add-user", *argv, "--db", str(db)])
 
 
-def test_add_user_hashes_the_password(monkeypatch: Any, tmp_path: Path, policy: Any, capsys: Any) -> None:
+def test_add_user_hashes_the_password(monkeypatch: Any, tmp_path: Path, config: StoreConfig, capsys: Any) -> None:
     db = tmp_path / "log.sqlite"
     assert add(monkeypatch, db, "it.lead", "--role", "admin", "--password-stdin", stdin="a long passphrase\n") == 0
     assert "created admin it.lead" in capsys.readouterr().out
-    with open_store(str(db), policy) as st:
+    with open_store(str(db), config) as st:
         (row,) = st.read(lambda c: c.all("SELECT name, role, pw_hash FROM users"))
         assert row["pw_hash"].startswith("$argon2id$") and "passphrase" not in row["pw_hash"]
         assert check_password(st, "it.lead", "a long passphrase") == "admin"
         assert check_password(st, "it.lead", "a long passphrase ") is None
     # Running it again resets the role and password.
     assert add(monkeypatch, db, "it.lead", "--role", "reviewer", "--password-stdin", stdin="another passphrase\n") == 0
-    with open_store(str(db), policy) as st:
+    with open_store(str(db), config) as st:
         assert check_password(st, "it.lead", "another passphrase") == "reviewer"
         assert check_password(st, "it.lead", "a long passphrase") is None
 

@@ -20,7 +20,7 @@ import pytest
 from console_helpers import PASSWORDS, SEED
 
 from console.auth import add_user
-from store import Event, open_store
+from store import Event, StoreConfig, open_store
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -63,11 +63,11 @@ def month_of_events(st: Any, n: int = 240) -> None:
 
 
 @pytest.fixture
-def console_url(tmp_path: Path, policy: Any) -> Iterator[str]:
+def console_url(tmp_path: Path, config: StoreConfig) -> Iterator[str]:
     """`postguard console` as a real process on a free port, over a seeded log."""
     need_chromium()
     db = tmp_path / "log.sqlite"
-    with open_store(str(db), policy) as st:
+    with open_store(str(db), config) as st:
         month_of_events(st)
         for e in SEED:
             e = dict(e)

@@ -201,9 +201,9 @@ async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
           "justification": "It is my personal page, views are mine"}
     assert (await c.post("/v1/events", json=ev, headers=GOOD)).status == 201
     await c.close()  # cleanup closes the store, which writes what is queued
-    from checker import redact
-    from store import StoreConfig, open_store
-    st = open_store(db, StoreConfig(policy.settings["content"], policy.settings["retention_days"], lambda text: redact(text, policy)))
+    from enforce import log_config
+    from store import open_store
+    st = open_store(db, log_config(policy))
     try:
         rows, _more = st.list_events(limit=10)
         assert len(rows) == 1

@@ -37,11 +37,12 @@ def env(policy):
     """Servers, a browser with the extension, and its service worker, for the whole module."""
     from playwright.sync_api import sync_playwright
 
+    from enforce import log_config
     from store import open_store
 
     profile = Path(tempfile.mkdtemp(prefix="pg-profile-"))
     logdir = Path(tempfile.mkdtemp(prefix="pg-log-"))
-    log = H.TeeLog(open_store(str(logdir / "log.sqlite"), policy))
+    log = H.TeeLog(open_store(str(logdir / "log.sqlite"), log_config(policy)))
     servers = H.Servers(policy, log).start()
     with sync_playwright() as p:
         ctx = H.launch(p, servers.site_port, profile)

@@ -48,11 +48,12 @@ def env(policy):
     """Proxy + upstream, the extension's backend, and Chromium with the extension, for the module."""
     from playwright.sync_api import sync_playwright
 
+    from enforce import log_config
     from store import open_store
 
     tmp = Path(tempfile.mkdtemp(prefix="pg-withproxy-"))
     stack = PH.ProxyStack(tmp)
-    log = H.TeeLog(open_store(str(tmp / "backend-log.sqlite"), policy))
+    log = H.TeeLog(open_store(str(tmp / "backend-log.sqlite"), log_config(policy)))
     servers = H.Servers(policy, log).start()
     try:
         with sync_playwright() as p:

@@ -324,9 +324,11 @@ class Live:
         return spki(self.ca)
 
     def events(self) -> list[dict[str, Any]]:
+        from checker import load_policy
+        from enforce import log_config
         from store import open_store
 
-        st = open_store(str(self.db))
+        st = open_store(str(self.db), log_config(load_policy(None)))
         try:
             return list(st.iter_events())
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -9,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from checker import load_policy
+from checker import load_policy, redact
+from store import StoreConfig
 
 PG_BASE = os.environ.get("POSTGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -53,18 +55,19 @@ def policy() -> Any:
     return load_policy(None)
 
 
-class PolicyWith:
-    """The default policy with some settings replaced (content mode, retention)."""
+def store_config(policy: Any, **settings: Any) -> StoreConfig:
+    """The log settings the policy gives, some replaced: `store_config(policy, content="full")`."""
+    s = dataclasses.replace(policy.settings, **settings)
+    return StoreConfig(s.content, s.retention_days, lambda text: redact(text, policy))
 
-    def __init__(self, base: Any, **settings: Any) -> None:
-        self._base = base
-        self.settings = {**base.settings, **settings}
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._base, name)
+@pytest.fixture(scope="session")
+def config(policy: Any) -> StoreConfig:
+    """The log settings of the default policy (redacted content, 365 days)."""
+    return store_config(policy)
 
 
 @pytest.fixture
-def policy_with(policy: Any) -> Any:
-    """Make a policy with some settings replaced: `policy_with(content="full")`."""
-    return lambda **settings: PolicyWith(policy, **settings)
+def config_with(policy: Any) -> Any:
+    """Make log settings with some of the policy's replaced: `config_with(content="full")`."""
+    return lambda **settings: store_config(policy, **settings)

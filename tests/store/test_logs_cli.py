@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from postguard.cli import main
-from store import Event, open_store
+from store import Event, StoreConfig, open_store
 
 NOW = time.time()
 EVENTS = [
@@ -31,9 +31,9 @@ EVENTS = [
 
 
 @pytest.fixture
-def log(db_url: str, policy: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def log(db_url: str, config: StoreConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)  # any default spool lands in the temp dir
-    with open_store(db_url, policy, auto_purge=False) as st:
+    with open_store(db_url, config, auto_purge=False) as st:
         for e in reversed(EVENTS):  # oldest first, as they happened
             e = dict(e)
             age = e.pop("age")
@@ -86,13 +86,13 @@ def test_list_rejects_bad_dates(log: str, capsys: Any, argv: list[str]) -> None:
     assert rc == 2 and "YYYY-MM-DD" in err
 
 
-def test_show_highlights_and_records_the_view(log: str, capsys: Any, policy: Any) -> None:
+def test_show_highlights_and_records_the_view(log: str, capsys: Any, config: StoreConfig) -> None:
     rc, out, _ = run(capsys, "logs", "list", "--db", log, "--json", "--rule", "student-privacy")
     uid = json.loads(out)["uid"]
     rc, out, _ = run(capsys, "logs", "show", uid, "--db", log)
     assert rc == 0 and "»[STUDENT]« failed the quiz" in out and "chain: intact" in out
     assert "Tyler" not in out
-    with open_store(log, policy) as st:
+    with open_store(log, config) as st:
         assert [v["action"] for v in st.get_event(uid)["views"]] == ["view"]
     rc, _, err = run(capsys, "logs", "show", "nonexistent", "--db", log)
     assert rc == 2 and "no event" in err
@@ -115,10 +115,10 @@ def test_export(log: str, capsys: Any, tmp_path: Path, fmt: str) -> None:
     assert "Tyler" not in text
 
 
-def test_verify_exit_codes(log: str, capsys: Any, policy: Any) -> None:
+def test_verify_exit_codes(log: str, capsys: Any, config: StoreConfig) -> None:
     rc, out, _ = run(capsys, "logs", "verify", "--db", log)
     assert rc == 0 and "ok: 4 events" in out
-    with open_store(log, policy) as st, st.reader().write() as c:
+    with open_store(log, config) as st, st.reader().write() as c:
         c.execute("UPDATE events SET justification = 'changed later' WHERE action = 'overridden'")
     rc, out, _ = run(capsys, "logs", "verify", "--db", log, "--json")
     res = json.loads(out)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from store import Event, open_store
+from store import Event, StoreConfig, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVACY_TEXT = "Tyler Quinlan failed the chemistry final again, call 203-555-0188"
@@ -44,16 +44,16 @@ def rows(st: Any, sql: str = "SELECT * FROM events ORDER BY id", params: tuple =
     return st.read(lambda c: c.all(sql, params))
 
 
-def test_migrations_recorded_once(db_url: str, policy: Any, tmp_path: Path) -> None:
+def test_migrations_recorded_once(db_url: str, config: StoreConfig, tmp_path: Path) -> None:
     for _ in range(2):  # reopening must not re-apply anything
-        with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+        with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
             got = rows(st, "SELECT version, name FROM schema_migrations ORDER BY version")
     assert [r["version"] for r in got] == list(range(1, len(got) + 1))
     assert len(got) >= 2
 
 
-def test_redacted_event_is_minimal(db_url: str, policy: Any, tmp_path: Path) -> None:
-    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+def test_redacted_event_is_minimal(db_url: str, config: StoreConfig, tmp_path: Path) -> None:
+    with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
         uid = st.append(ev())
         (r,) = rows(st)
     assert r["uid"] == uid and r["content_mode"] == "redacted"
@@ -67,13 +67,13 @@ def test_redacted_event_is_minimal(db_url: str, policy: Any, tmp_path: Path) -> 
     assert r["content"][a:b] == "[STUDENT] failed"
     assert "message" not in f and "fix_text" not in f
     assert r["rules"] == "student-privacy" and r["device"] == "laptop-7" and r["seq"] == 1
-    dump = json.dumps(rows(st_reopen(db_url, policy, tmp_path)))
+    dump = json.dumps(rows(st_reopen(db_url, config, tmp_path)))
     for name in roster_names():
         assert name not in dump
 
 
-def st_reopen(db_url: str, policy: Any, tmp_path: Path) -> Any:
-    return open_store(db_url, policy, spool=tmp_path / "s.jsonl")
+def st_reopen(db_url: str, config: StoreConfig, tmp_path: Path) -> Any:
+    return open_store(db_url, config, spool=tmp_path / "s.jsonl")
 
 
 @pytest.mark.parametrize("mode, content_is", [
@@ -81,9 +81,9 @@ def st_reopen(db_url: str, policy: Any, tmp_path: Path) -> Any:
     ("redacted", "[STUDENT] failed the chemistry final again, call [PHONE]"),
     ("full", PRIVACY_TEXT),
 ])
-def test_content_modes(db_url: str, policy_with: Any, tmp_path: Path, mode: str, content_is: str | None) -> None:
-    p = policy_with(content=mode)
-    with open_store(db_url, p, spool=tmp_path / "s.jsonl") as st:
+def test_content_modes(db_url: str, config_with: Any, tmp_path: Path, mode: str, content_is: str | None) -> None:
+    cfg = config_with(content=mode)
+    with open_store(db_url, cfg, spool=tmp_path / "s.jsonl") as st:
         st.append(ev(justification="Tyler Quinlan's mom asked me to"))
         (r,) = rows(st)
     assert r["content"] == content_is
@@ -103,23 +103,23 @@ def test_content_modes(db_url: str, policy_with: Any, tmp_path: Path, mode: str,
     ("http://127.0.0.1:8080/post", "http://127.0.0.1:8080/post"),
     (None, None),
 ])
-def test_url_secrets_dropped(tmp_path: Path, policy: Any, url: str | None, want: str | None) -> None:
-    with open_store(str(tmp_path / "l.sqlite"), policy) as st:
+def test_url_secrets_dropped(tmp_path: Path, config: StoreConfig, url: str | None, want: str | None) -> None:
+    with open_store(str(tmp_path / "l.sqlite"), config) as st:
         st.append(ev(url=url))
         (r,) = rows(st)
     assert r["url"] == want
 
 
-def test_sqlite_file_is_owner_only(tmp_path: Path, policy: Any) -> None:
-    with open_store(str(tmp_path / "l.sqlite"), policy) as st:
+def test_sqlite_file_is_owner_only(tmp_path: Path, config: StoreConfig) -> None:
+    with open_store(str(tmp_path / "l.sqlite"), config) as st:
         st.append(ev())
         assert st.flush()
     assert (tmp_path / "l.sqlite").stat().st_mode & 0o077 == 0
 
 
 @pytest.mark.parametrize("bad", [dict(action="posted"), dict(source="mail")])
-def test_append_rejects_unknown_values(tmp_path: Path, policy: Any, bad: dict) -> None:
-    with open_store(str(tmp_path / "l.sqlite"), policy) as st, pytest.raises(ValueError):
+def test_append_rejects_unknown_values(tmp_path: Path, config: StoreConfig, bad: dict) -> None:
+    with open_store(str(tmp_path / "l.sqlite"), config) as st, pytest.raises(ValueError):
         st.append(ev(**bad))
 
 
@@ -160,8 +160,8 @@ def _tamper_renumber(c: Any, ids: list[int]) -> None:
     (_tamper_swap, "reordered"),
     (_tamper_renumber, "edited"),
 ])
-def test_verify_detects_tampering(db_url: str, policy: Any, tmp_path: Path, tamper: Any, kind: str) -> None:
-    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+def test_verify_detects_tampering(db_url: str, config: StoreConfig, tmp_path: Path, tamper: Any, kind: str) -> None:
+    with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
         for i in range(6):
             st.append(ev(device="laptop-7", text=f"post {i}"))
             st.append(ev(device="laptop-9", text=f"other {i}"))
@@ -178,9 +178,9 @@ def test_verify_detects_tampering(db_url: str, policy: Any, tmp_path: Path, tamp
     assert {p.device for p in problems} == {"laptop-7"}  # the other chain is intact
 
 
-def test_verify_clean_on_untouched_and_near_misses(db_url: str, policy: Any, tmp_path: Path) -> None:
+def test_verify_clean_on_untouched_and_near_misses(db_url: str, config: StoreConfig, tmp_path: Path) -> None:
     # Review status and the audit trail are not part of the chain: changing them is no tampering.
-    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+    with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
         for i in range(5):
             st.append(ev(text=f"post {i}"))
         assert st.flush()
@@ -190,10 +190,10 @@ def test_verify_clean_on_untouched_and_near_misses(db_url: str, policy: Any, tmp
         assert st.verify() == (5, [])
 
 
-def test_retention_purge_keeps_chain_verifiable(db_url: str, policy_with: Any, tmp_path: Path) -> None:
+def test_retention_purge_keeps_chain_verifiable(db_url: str, config_with: Any, tmp_path: Path) -> None:
     now = time.time()
-    p = policy_with(retention_days=30)
-    with open_store(db_url, p, spool=tmp_path / "s.jsonl", auto_purge=False) as st:
+    cfg = config_with(retention_days=30)
+    with open_store(db_url, cfg, spool=tmp_path / "s.jsonl", auto_purge=False) as st:
         for age in (90, 60, 45, 20, 10, 1):
             st.append(ev(time=now - age * 86400, text=f"{age} days old"))
         assert st.flush()
@@ -211,19 +211,19 @@ def test_retention_purge_keeps_chain_verifiable(db_url: str, policy_with: Any, t
         assert "deleted" in {x.kind for x in st.verify()[1]}
 
 
-def test_purge_runs_automatically_on_open(db_url: str, policy_with: Any, tmp_path: Path) -> None:
-    p = policy_with(retention_days=7)
-    with open_store(db_url, p, spool=tmp_path / "s.jsonl", auto_purge=False) as st:
+def test_purge_runs_automatically_on_open(db_url: str, config_with: Any, tmp_path: Path) -> None:
+    cfg = config_with(retention_days=7)
+    with open_store(db_url, cfg, spool=tmp_path / "s.jsonl", auto_purge=False) as st:
         st.append(ev(time=time.time() - 30 * 86400, text="old"))
         st.append(ev(text="recent"))
         assert st.flush()
-    with open_store(db_url, p, spool=tmp_path / "s.jsonl") as st:
+    with open_store(db_url, cfg, spool=tmp_path / "s.jsonl") as st:
         assert [r["content"] for r in rows(st)] == ["recent"]
         assert rows(st, "SELECT action FROM audit WHERE actor = 'retention'") == [{"action": "purge"}]
 
 
-def test_threads_append_concurrently(db_url: str, policy: Any, tmp_path: Path) -> None:
-    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+def test_threads_append_concurrently(db_url: str, config: StoreConfig, tmp_path: Path) -> None:
+    with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
         def work(k: int) -> None:
             for i in range(50):
                 st.append(ev(text=f"t{k} {i}"))
@@ -238,8 +238,11 @@ def test_threads_append_concurrently(db_url: str, policy: Any, tmp_path: Path) -
 
 WRITER = """
 import sys
-from store import open_store, Event
-st = open_store(sys.argv[1], spool=sys.argv[3])
+from checker import load_policy, redact
+from store import open_store, Event, StoreConfig
+policy = load_policy(None)
+config = StoreConfig(policy.settings.content, policy.settings.retention_days, lambda text: redact(text, policy))
+st = open_store(sys.argv[1], config, spool=sys.argv[3])
 for i in range(int(sys.argv[2])):
     st.append(Event(source=sys.argv[4], action="logged", text=f"{sys.argv[4]} {i}", device="shared-pc"))
 assert st.flush()
@@ -247,12 +250,12 @@ st.close()
 """
 
 
-def test_processes_write_the_same_log(db_url: str, policy: Any, tmp_path: Path) -> None:
+def test_processes_write_the_same_log(db_url: str, config: StoreConfig, tmp_path: Path) -> None:
     # The proxy and the extension backend on one computer: two processes, one device chain.
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, db_url, "150", str(tmp_path / f"{s}.jsonl"), s])
              for s in ("proxy", "extension")]
     assert [p.wait(120) for p in procs] == [0, 0]
-    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+    with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
         got = rows(st, "SELECT source, seq FROM events WHERE device = 'shared-pc' ORDER BY seq")
         assert [r["seq"] for r in got] == list(range(1, 301))
         assert {r["source"] for r in got} == {"proxy", "extension"}
@@ -267,10 +270,10 @@ def closed_port() -> int:
     return port
 
 
-def test_nothing_lost_when_database_down(pg_url: str, policy: Any, tmp_path: Path) -> None:
+def test_nothing_lost_when_database_down(pg_url: str, config: StoreConfig, tmp_path: Path) -> None:
     spool = tmp_path / "spool.jsonl"
     down = f"postgresql://postgres@127.0.0.1:{closed_port()}/test?connect_timeout=1"
-    st = open_store(down, policy, spool=spool)
+    st = open_store(down, config, spool=spool)
     uids = [st.append(ev(text=f"while down {i}")) for i in range(5)]
     assert st.flush() is False  # still in the spool
     st.close()
@@ -278,7 +281,7 @@ def test_nothing_lost_when_database_down(pg_url: str, policy: Any, tmp_path: Pat
     spooled = [json.loads(x) for x in spool.read_text().splitlines()]
     assert [r["uid"] for r in spooled] == uids
     assert all("Tyler" not in json.dumps(r) for r in spooled)  # the spool is as minimal as the log
-    with open_store(pg_url, policy, spool=spool) as st:
+    with open_store(pg_url, config, spool=spool) as st:
         st.append(ev(text="after"))
         got = rows(st)
         assert [r["uid"] for r in got[:5]] == uids
@@ -287,7 +290,7 @@ def test_nothing_lost_when_database_down(pg_url: str, policy: Any, tmp_path: Pat
     assert not spool.exists()
 
 
-def test_migration_from_version_2_keeps_findings(db_url: str, policy: Any, tmp_path: Path,
+def test_migration_from_version_2_keeps_findings(db_url: str, config: StoreConfig, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # A log written before migration 3 (findings in event_findings) opens and filters as before.
     from store import db as dbmod
@@ -310,7 +313,7 @@ def test_migration_from_version_2_keeps_findings(db_url: str, policy: Any, tmp_p
         conn.execute("INSERT INTO chain_heads (device, seq, hash) VALUES ('old-pc', 1, ?)", (full["hash"],))
     conn.close()
     monkeypatch.undo()
-    with open_store(db_url, policy, spool=tmp_path / "s.jsonl") as st:
+    with open_store(db_url, config, spool=tmp_path / "s.jsonl") as st:
         assert st.schema_version() == len(MIGRATIONS)
         from store import Filters
 
@@ -318,3 +321,25 @@ def test_migration_from_version_2_keeps_findings(db_url: str, policy: Any, tmp_p
             assert [r["uid"] for r in st.list_events(f)[0]] == [full["uid"]]
         assert st.list_events(Filters(rule="conduct"))[0] == []
         assert st.verify() == (1, [])
+
+
+def test_settings_come_from_the_caller(tmp_path: Path) -> None:
+    # No silent default policy: whoever opens the log says what it keeps and for how long.
+    with pytest.raises(TypeError):
+        open_store(str(tmp_path / "l.sqlite"))  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="needs a redact function"):
+        StoreConfig("redacted", 30)
+    with pytest.raises(ValueError, match="content_mode"):
+        StoreConfig("everything", 30, str.upper)
+    with pytest.raises(ValueError, match="retention_days"):
+        StoreConfig("full", -1)
+    with open_store(str(tmp_path / "l.sqlite"), StoreConfig("full", 0)) as st:
+        st.append(ev(justification="Tyler Quinlan's mom asked me to"))
+        (r,) = rows(st)
+    assert r["content"] == PRIVACY_TEXT and r["content_mode"] == "full"
+
+
+def test_store_does_not_import_the_checker() -> None:
+    code = "import sys, store; print(sorted(m for m in sys.modules if m.split('.')[0] == 'checker'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
