@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
 
+from checker.district import SponsoredSite
 from checker.links import Link, find_urls
-from checker.model import Post
+from checker.model import Account, Post
+from checker.policy_data import PolicyData
 from checker.roster import NameHit, NameView
 from checker.text import Folded, Token, deleet_text, fold, sentences, words
-
-if TYPE_CHECKING:
-    from checker.policy import Policy, SponsoredSite
 
 
 class Context:
     """The post, its account kind and lazily computed views of its text."""
 
-    def __init__(self, post: Post, policy: Policy, account: str, site: SponsoredSite | None, text: str) -> None:
+    def __init__(self, post: Post, data: PolicyData, account: Account, site: SponsoredSite | None,
+                 text: str) -> None:
         self.post = post
-        self.policy = policy
-        self.data = policy.data
+        self.data = data
         self.account = account
         self.sponsored_site = site
         self.text = text

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from checker.context import Context
+from checker.district import SponsoredSite
 from checker.links import registered_domain, split_url
-from checker.model import ACCOUNTS, Finding, Post, Verdict
-from checker.policy import Policy, SponsoredSite
+from checker.model import ACCOUNTS, Account, Finding, Post, Verdict
+from checker.policy import Policy
 from checker.text import clean_input
 
 MAX_TEXT_CHARS = 100_000  # longer than any social site accepts in one post
@@ -42,13 +43,14 @@ def check(post: Post, policy: Policy) -> Verdict:
     if len(text) > MAX_TEXT_CHARS:
         raise InputError(f"text is {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}")
     site = find_sponsored(policy, post.target, post.site)
+    account: Account
     if post.account is not None:
         if post.account not in ACCOUNTS:
-            raise InputError(f"account must be personal or sponsored (got {post.account!r})")
+            raise InputError(f"account must be {' or '.join(ACCOUNTS)} (got {post.account!r})")
         account = post.account
     else:
         account = "sponsored" if site is not None else "personal"
-    ctx = Context(post, policy, account, site, text)
+    ctx = Context(post, policy.data, account, site, text)
     findings: list[Finding] = []
     for rule in policy.rules:
         if rule.config.actions[account] == "off" or account not in rule.applies_to:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import tldextract
 
-if TYPE_CHECKING:
-    from checker.policy import PolicyData, SponsoredSite
+from checker.district import District, SponsoredSite
+
+LinkKind = Literal["district-website", "sponsored-site", "personal-profile", "personal-page", "other"]
 
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
@@ -59,13 +60,13 @@ class Link:
 
     url: str
     span: tuple[int, int] | None
-    kind: str  # district-website | sponsored-site | personal-profile | personal-page | other
+    kind: LinkKind
     detail: str
 
 
 def find_urls(text: str) -> list[tuple[tuple[int, int], str]]:
     """URLs and bare domains written in `text`, with their spans."""
-    out = []
+    out: list[tuple[tuple[int, int], str]] = []
     if "." not in text:
         return out
     for m in _URL.finditer(text):
@@ -87,13 +88,12 @@ def find_urls(text: str) -> list[tuple[tuple[int, int], str]]:
 class LinkClassifier:
     """Decides what a URL is for this district: its website, a sponsored site, a personal page."""
 
-    def __init__(self, data: PolicyData) -> None:
-        self.websites = {registered_domain(w) or w for w in data.district.websites}
-        self.website_hosts = set(data.district.websites)
-        self.sponsored = data.district.sponsored
-        social = data.social
+    def __init__(self, district: District, social: dict[str, Any]) -> None:
+        self.websites = {registered_domain(w) or w for w in district.websites}
+        self.website_hosts = set(district.websites)
+        self.sponsored = district.sponsored
         self.blog_hosts = {h.lower() for h in social.get("blog_hosts", [])}
-        self.aliases = {k.lower(): v.lower() for k, v in social.get("aliases", {}).items()}
+        self.aliases: dict[str, str] = {k.lower(): v.lower() for k, v in social.get("aliases", {}).items()}
         self.profiles: dict[str, list[re.Pattern[str]]] = {
             dom.lower(): [re.compile(p, re.I) for p in pats]
             for dom, pats in social.get("profiles", {}).items()

@@ -6,11 +6,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Account = Literal["personal", "sponsored"]
-Action = Literal["off", "log", "warn", "block"]
+Action = Literal["off", "log", "warn", "block"]  # what a rule does, per account kind
+Outcome = Literal["pass", "log", "warn", "block"]  # what happens to a post: its strongest action
 
 # Stronger actions win when several findings fire.
 ACTION_RANK: dict[str, int] = {"off": 0, "log": 1, "warn": 2, "block": 3}
-ACCOUNTS: tuple[str, ...] = ("personal", "sponsored")
+ACCOUNTS: tuple[Account, ...] = ("personal", "sponsored")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Finding:
     message: str
     reason: str
     score: float
-    action: str
+    action: Action
     span: tuple[int, int] | None = None
     excerpt: str | None = None
     link: str | None = None
@@ -83,9 +84,9 @@ class Verdict:
         return sorted({f.rule for f in self.findings if f.action != "off"})
 
     @property
-    def action(self) -> str:
+    def action(self) -> Outcome:
         """The strongest action among the findings (`pass` when none)."""
-        best = "pass"
+        best: Outcome = "pass"
         for f in self.findings:
             if f.action != "off" and (best == "pass" or ACTION_RANK[f.action] > ACTION_RANK[best]):
                 best = f.action

@@ -14,12 +14,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from checker.district import District, SponsoredSite
+from checker.errors import PolicyError
 from checker.links import LinkClassifier, split_url
-from checker.model import ACCOUNTS, ACTION_RANK
+from checker.model import ACCOUNTS, ACTION_RANK, Account, Action
+from checker.policy_data import PolicyData
 from checker.roster import Roster, Student
-from checker.rules import Rule, RuleConfig, discover
+from checker.rule import Rule, RuleConfig
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies" / "region14"
 CONTENT_MODES = ("none", "redacted", "full")
@@ -27,64 +30,9 @@ FAIL_MODES = ("pass", "block")
 MAX_POLICY_FILE = 20 * 1024 * 1024
 
 
-class PolicyError(ValueError):
-    """A policy folder that cannot be used; the message names file, key and value."""
-
-
-@dataclass(frozen=True)
-class SponsoredSite:
-    """One entry of the registry of approved district-sponsored sites (D2)."""
-
-    url: str
-    host: str
-    path: str
-    ids: tuple[str, ...]
-    owner: str
-    approved_by: str
-    approved_on: dt.date
-    request_form: str
-    kind: str = "page"
-    closed: bool | None = None
-    members_can_post: bool | None = None
-
-
-@dataclass(frozen=True)
-class District:
-    """Who the district is (from district.toml)."""
-
-    name: str
-    aliases: tuple[str, ...]
-    board: tuple[str, ...]
-    schools: tuple[str, ...]
-    short_names: tuple[str, ...]
-    teams: tuple[str, ...]
-    programs: tuple[str, ...]
-    websites: tuple[str, ...]
-    disclaimer_fix: str
-    sponsored: tuple[SponsoredSite, ...]
-
-    @property
-    def all_names(self) -> tuple[str, ...]:
-        """Every name that always means the district, a school, program or team."""
-        return (self.name, *self.aliases, *self.board, *self.schools, *self.teams, *self.programs)
-
-
-@dataclass
-class PolicyData:
-    """Everything a policy folder holds, parsed and validated."""
-
-    path: Path
-    slug: str
-    district: District
-    roster: Roster
-    clauses: dict[str, str]
-    notice: str
-    settings: dict[str, Any]
-    lexicons: dict[str, tuple[str, ...]]
-    social: dict[str, Any]
-    logos: dict[str, bytes]
-    digest: str = ""
-    links: LinkClassifier | None = None  # built once at load
+__all__ = [
+    "DEFAULT_POLICY_DIR", "District", "Policy", "PolicyData", "PolicyError", "SponsoredSite", "load_policy",
+]
 
 
 @dataclass
@@ -279,30 +227,29 @@ def _rule_configs(raw: dict[str, Any], rules: dict[str, type[Rule]]) -> dict[str
             raise _err(f, key, "must be a table", sec)
         act = sec.get("action", "warn")
         if isinstance(act, str):
-            actions = {a: act for a in ACCOUNTS}
+            given: dict[Account, Any] = {a: act for a in ACCOUNTS}
         elif isinstance(act, dict):
-            actions = {a: act.get(a, "off") for a in ACCOUNTS}
+            given = {a: act.get(a, "off") for a in ACCOUNTS}
             extra = set(act) - set(ACCOUNTS)
             if extra:
-                raise _err(f, f"{key}.action", "keys must be personal/sponsored", sorted(extra)[0])
+                raise _err(f, f"{key}.action", f"keys must be {'/'.join(ACCOUNTS)}", sorted(extra)[0])
         else:
-            raise _err(f, f"{key}.action", "must be off/log/warn/block or a table per account", act)
-        for a, v in actions.items():
+            raise _err(f, f"{key}.action", f"must be {'/'.join(ACTION_RANK)} or a table per account", act)
+        for a, v in given.items():
             if v not in ACTION_RANK:
                 raise _err(f, f"{key}.action.{a}" if isinstance(act, dict) else f"{key}.action",
-                           "must be one of off, log, warn, block", v)
-        for a in ACCOUNTS:
-            if a not in cls.applies_to:
-                actions[a] = "off"
+                           f"must be one of {', '.join(ACTION_RANK)}", v)
+        actions = {a: cast(Action, v) if a in cls.applies_to else "off" for a, v in given.items()}
         message = sec.get("message", "")
         if not isinstance(message, str) or (not message.strip() and any(v != "off" for v in actions.values())):
             raise _err(f, f"{key}.message", "must be a non-empty string", message)
         fix = sec.get("fix")
         if fix is not None and not isinstance(fix, str):
             raise _err(f, f"{key}.fix", "must be a string", fix)
+        clauses, cited = _rule_clauses(key, sec.get("clauses", {}), cls, actions)
         params = dict(cls.defaults)
         for k, v in sec.items():
-            if k in ("action", "message", "fix"):
+            if k in ("action", "message", "fix", "clauses"):
                 continue
             if k not in cls.defaults:
                 raise _err(f, f"{key}.{k}", f"unknown setting; known: {', '.join(sorted(cls.defaults)) or 'none'}")
@@ -317,8 +264,32 @@ def _rule_configs(raw: dict[str, Any], rules: dict[str, type[Rule]]) -> dict[str
             if not ok or isinstance(v, bool) != isinstance(cls.defaults[k], bool):
                 raise _err(f, f"{key}.{k}", f"must be of type {want.__name__}", v)
             params[k] = float(v) if want is float else v
-        out[rid] = RuleConfig(actions=actions, message=message.strip(), fix=fix, params=params)
+        out[rid] = RuleConfig(actions=actions, message=message.strip(), fix=fix, params=params,
+                              clauses=clauses, cited=cited)
     return out
+
+
+def _rule_clauses(key: str, table: Any, cls: type[Rule],
+                  actions: dict[Account, Action]) -> tuple[dict[Account, str], dict[str, str]]:
+    """A rule's `clauses` table: the clause id it cites per account kind, and per name in `cites`.
+
+    A clause is required for every account kind the rule acts on, and for each of `cites` when
+    it acts at all."""
+    f = "rules.toml"
+    if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip() for v in table.values()):
+        raise _err(f, f"{key}.clauses", "must be a table of account kind (or citation) = clause id", table)
+    known = (*cls.applies_to, *cls.cites)
+    extra = sorted(set(table) - set(known))
+    if extra:
+        raise _err(f, f"{key}.clauses.{extra[0]}", f"not a clause this rule cites; it cites {', '.join(known)}")
+    on = [a for a in ACCOUNTS if actions[a] != "off"]
+    need = [*on, *cls.cites] if on else []
+    missing = [n for n in need if n not in table]
+    if missing:
+        raise _err(f, f"{key}.clauses.{missing[0]}", "missing: the id of the clause in clauses.toml it cites")
+    clauses = {a: table[a].strip() for a in ACCOUNTS if a in table}
+    cited = {n: table[n].strip() for n in cls.cites if n in table}
+    return clauses, cited
 
 
 def _settings(raw: dict[str, Any]) -> dict[str, Any]:
@@ -359,10 +330,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     clauses = clauses_raw.get("clauses")
     if not isinstance(clauses, dict) or not all(isinstance(v, str) for v in clauses.values()):
         raise _err("clauses.toml", "clauses", "must be a table of clause id = text")
-    missing = [c for c in [f"D{i}" for i in range(1, 11)] + [f"P{i}" for i in range(1, 10)] if c not in clauses]
-    if missing:
-        raise _err("clauses.toml", f"clauses.{missing[0]}", "missing clause text")
-    social_hosts = _strs("social.toml", social, "hosts")
+    social = {**social, "hosts": _strs("social.toml", social, "hosts")}
     notice = clauses_raw.get("notice", {}).get("monitoring", "")
     lexicons = _parse_lexicons(path, files)
     logos: dict[str, bytes] = {}
@@ -380,17 +348,22 @@ def load_policy(path: str | Path | None = None) -> Policy:
     data = PolicyData(
         path=path, slug=path.name, district=district, roster=_parse_roster(files["students.csv"]),
         clauses=clauses, notice=notice, settings=_settings(rules_raw), lexicons=lexicons,
-        social={**social, "hosts": social_hosts}, logos=logos, digest=h.hexdigest()[:16],
+        social=social, logos=logos, links=LinkClassifier(district, social), digest=h.hexdigest()[:16],
     )
-    data.links = LinkClassifier(data)
-    registry = discover()
+    # Imported here, not at the top: the rule modules bring numpy and the models' code, which a
+    # process that imports `checker` without loading a policy need not pay for.
+    from checker.rules import rule_classes
+
+    registry = rule_classes()
     configs = _rule_configs(rules_raw, registry)
+    # Only the clauses that rules cite need text (clauses.toml may hold the whole policy).
+    for rid, cfg in sorted(configs.items()):
+        for c in (*cfg.clauses.values(), *cfg.cited.values()):
+            if c not in clauses:
+                raise _err("clauses.toml", f"clauses.{c}", f"missing clause text (cited by rules.{rid})")
     policy = Policy(data=data)
     for rid, cls in sorted(registry.items()):
         cfg = configs[rid]
-        for c in cls.clauses.values():
-            if c not in clauses:
-                raise _err("clauses.toml", f"clauses.{c}", f"rule {rid} cites a clause that is not defined")
         try:
             policy.rules.append(cls(data, cfg))
         except PolicyError:

@@ -1,89 +1,69 @@
-"""Rule registry: every rule is a small class with a stable id, its clauses and `check()`.
-
-Built-in rules live in this package and register with `@register`; a district's own rule
-registers the same way from any module named in the entry point group `postguard.rules`.
+"""Every rule the checker knows: the built-in ones, named once in BUILTIN_RULES, and a district's
+own rules, each a `checker.rules.Rule` subclass named by an entry point in the group
+`postguard.rules` (policies/README.md). Importing a module registers nothing.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar
 
-from checker.model import Finding, Post
+from checker.errors import PolicyError
+from checker.rule import Rule, RuleConfig
+from checker.rules.conduct import Conduct
+from checker.rules.directory_opt_out import DirectoryOptOut
+from checker.rules.district_logo import DistrictLogo
+from checker.rules.links import DistrictLink, PersonalLink
+from checker.rules.misrepresentation import Misrepresentation
+from checker.rules.missing_disclaimer import MissingDisclaimer
+from checker.rules.prohibited_purpose import ProhibitedPurpose
+from checker.rules.student_connection import StudentConnection
+from checker.rules.student_privacy import StudentPrivacy
+from checker.rules.unapproved_site import UnapprovedSite
 
-if TYPE_CHECKING:
-    from checker.context import Context
-    from checker.policy import PolicyData
+__all__ = ["BUILTIN_RULES", "ENTRY_POINT_GROUP", "Rule", "RuleConfig", "rule_classes"]
 
-REGISTRY: dict[str, type[Rule]] = {}
+BUILTIN_RULES: tuple[type[Rule], ...] = (
+    Conduct,
+    DirectoryOptOut,
+    DistrictLink,
+    DistrictLogo,
+    Misrepresentation,
+    MissingDisclaimer,
+    PersonalLink,
+    ProhibitedPurpose,
+    StudentConnection,
+    StudentPrivacy,
+    UnapprovedSite,
+)
 
-
-@dataclass(frozen=True)
-class RuleConfig:
-    """A rule's settings from `rules.toml`: action per account kind, message, fix, parameters."""
-
-    actions: dict[str, str]
-    message: str
-    fix: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class Rule:
-    """Base class: subclasses set `id`, `clauses`, `applies_to`, `defaults` and write `check`."""
-
-    id: ClassVar[str]
-    clauses: ClassVar[dict[str, str]]  # account kind -> clause id
-    applies_to: ClassVar[tuple[str, ...]] = ("personal", "sponsored")
-    defaults: ClassVar[dict[str, Any]] = {}  # parameter -> default (its type is enforced)
-
-    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
-        self.data = data
-        self.config = config
-        self.p = config.params
-
-    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
-        """Findings for this post (called only for account kinds in `applies_to`)."""
-        raise NotImplementedError
-
-    def finding(self, ctx: Context, reason: str, score: float, **kw: Any) -> Finding:
-        """A finding citing this rule's clause for the post's account kind."""
-        clause = kw.pop("clause", None) or self.clauses[ctx.account]
-        if kw.get("span") is not None and "excerpt" not in kw:
-            a, b = kw["span"]
-            while a < b and ctx.text[a].isspace():
-                a += 1
-            while b > a and ctx.text[b - 1].isspace():
-                b -= 1
-            kw["span"] = (a, b)
-            kw["excerpt"] = ctx.text[a:b]
-        return Finding(
-            rule=self.id,
-            clause=clause,
-            message=self.config.message,
-            reason=reason,
-            score=round(float(score), 3),
-            action=self.config.actions[ctx.account],
-            fix=kw.pop("fix", self.config.fix),
-            **kw,
-        )
+ENTRY_POINT_GROUP = "postguard.rules"
 
 
-def register(cls: type[Rule]) -> type[Rule]:
-    """Class decorator that adds a rule to the registry under its id."""
-    if cls.id in REGISTRY and REGISTRY[cls.id] is not cls:
-        raise ValueError(f"two rules claim the id {cls.id!r}")
-    REGISTRY[cls.id] = cls
-    return cls
+def rule_classes() -> dict[str, type[Rule]]:
+    """Every rule class by id: BUILTIN_RULES, then each entry point in `postguard.rules`.
 
-
-def discover() -> dict[str, type[Rule]]:
-    """Import the built-in rule modules and any `postguard.rules` entry points."""
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
-    for ep in entry_points(group="postguard.rules"):
-        ep.load()
-    return REGISTRY
+    An entry point that cannot be loaded, is not a Rule subclass, or takes an id already taken
+    is a PolicyError naming it.
+    """
+    out: dict[str, type[Rule]] = {}
+    for cls in BUILTIN_RULES:
+        if cls.id in out:
+            raise PolicyError(f"checker.rules: two built-in rules claim the id {cls.id!r}")
+        out[cls.id] = cls
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"entry point {ep.name} = {ep.value!r} (group {ENTRY_POINT_GROUP})"
+        try:
+            obj = ep.load()
+        except Exception as e:  # anything its import raises: say which entry point
+            raise PolicyError(f"{where}: cannot be loaded: {type(e).__name__}: {e}") from e
+        if not (isinstance(obj, type) and issubclass(obj, Rule)):
+            raise PolicyError(f"{where}: must name a subclass of checker.rules.Rule (got {obj!r})")
+        rid = getattr(obj, "id", None)
+        if not isinstance(rid, str) or not rid.strip():
+            raise PolicyError(f"{where}: {obj.__qualname__}.id must be a non-empty string (got {rid!r})")
+        if out.get(rid, obj) is not obj:
+            taken = out[rid]
+            owner = "a built-in rule" if taken in BUILTIN_RULES else f"{taken.__module__}.{taken.__qualname__}"
+            raise PolicyError(f"{where}: the rule id {rid!r} is already taken by {owner}")
+        out[rid] = obj
+    return out

@@ -1,4 +1,4 @@
-"""conduct (D4, P9): harassing, defamatory, obscene, abusive, discriminatory or threatening posts."""
+"""conduct: harassing, defamatory, obscene, abusive, discriminatory or threatening posts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.model import Finding, Post
 from checker.neural import load_encoder, neutral_view
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 from checker.rules._match import (
     Lexicon,
     NormString,
@@ -31,12 +32,10 @@ PATTERN_KINDS = (
 )
 
 
-@register
 class Conduct(Rule):
     """Word lists (undisguised first) plus phrase patterns; each finding names its category."""
 
     id = "conduct"
-    clauses = {"personal": "P9", "sponsored": "D4"}
     defaults = {
         "obscene_lexicon": "profanity",
         "slur_lexicon": "slurs",
@@ -61,7 +60,7 @@ class Conduct(Rule):
         "encoder_explain": False,
     }
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         lex = data.lexicons
         p = self.p

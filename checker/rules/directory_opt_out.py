@@ -1,4 +1,4 @@
-"""directory-opt-out (D7): any directory information of a student whose parent objected."""
+"""directory-opt-out: any directory information of a student whose parent objected."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 
 
-@register
 class DirectoryOptOut(Rule):
     """A full name (or first name + initial) of an opted-out student; a first name alone only
     where the text plainly uses it as a student's name ("Congratulations to Mason")."""
 
     id = "directory-opt-out"
-    clauses = {"sponsored": "D7"}
     applies_to = ("sponsored",)
     defaults = {"first_name_contexts": [], "title_words": []}
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         roster = data.roster
         self.opted = {i for i, s in enumerate(roster.students) if s.opt_out}

@@ -1,4 +1,4 @@
-"""district-logo (P3): a district logo or image in an image uploaded to a personal account."""
+"""district-logo: a district logo or image in an image uploaded to a personal account."""
 
 from __future__ import annotations
 
@@ -7,19 +7,18 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.imagematch import LogoIndex
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 
 
-@register
 class DistrictLogo(Rule):
     """Perceptual-hash match against `logos/` (robust to resize, 10% crop, recolor, re-encode)."""
 
     id = "district-logo"
-    clauses = {"personal": "P3"}
     applies_to = ("personal",)
     defaults = {"max_distance": 8}
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         self.index = LogoIndex(data.logos)
 

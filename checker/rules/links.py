@@ -1,4 +1,4 @@
-"""personal-link (D8) and district-link (P4): links between personal and district sites."""
+"""personal-link and district-link: links between personal and district sites."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.rule import Rule
 
 
-@register
 class PersonalLink(Rule):
     """A personal profile, blog or web page linked from a district-sponsored site."""
 
     id = "personal-link"
-    clauses = {"sponsored": "D8"}
     applies_to = ("sponsored",)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
@@ -26,12 +24,10 @@ class PersonalLink(Rule):
         ]
 
 
-@register
 class DistrictLink(Rule):
     """A personal post that links to the district's website or a district-sponsored site."""
 
     id = "district-link"
-    clauses = {"personal": "P4"}
     applies_to = ("personal",)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:

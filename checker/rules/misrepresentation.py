@@ -1,4 +1,4 @@
-"""misrepresentation (D10): personal views presented on a district-sponsored site."""
+"""misrepresentation: personal views presented on a district-sponsored site."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 
 
-@register
 class Misrepresentation(Rule):
     """First-person opinion markers ("I think", "in my opinion", "personally") on a sponsored
     site, where readers take every word as the district's."""
 
     id = "misrepresentation"
-    clauses = {"sponsored": "D10"}
     applies_to = ("sponsored",)
     defaults = {"opinion_patterns": [], "allow_patterns": []}
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         self.opinion = re.compile("|".join(f"(?:{p})" for p in self.p["opinion_patterns"]) or r"(?!x)x")
         self.allow = re.compile("|".join(f"(?:{p})" for p in self.p["allow_patterns"]) or r"(?!x)x")

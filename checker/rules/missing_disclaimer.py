@@ -1,4 +1,4 @@
-"""missing-disclaimer (P2): a personal post that references the district without saying the
+"""missing-disclaimer: a personal post that references the district without saying the
 views are the employee's own. The finding carries the exact statement to add."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 
 
 def names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -19,16 +20,14 @@ def names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w])(?:" + "|".join(alts) + r")(?![\w])")
 
 
-@register
 class MissingDisclaimer(Rule):
     """District, Board, school, program or team named on a personal account, no disclaimer."""
 
     id = "missing-disclaimer"
-    clauses = {"personal": "P2"}
     applies_to = ("personal",)
     defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": []}
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         d = data.district
         self.names = names_pattern(d.all_names)

@@ -1,4 +1,4 @@
-"""prohibited-purpose (D9): private gain, political, commercial, advertising, proselytizing or
+"""prohibited-purpose: private gain, political, commercial, advertising, proselytizing or
 solicitation content on a district-sponsored site. Never applied to personal accounts."""
 
 from __future__ import annotations
@@ -8,17 +8,16 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.model import Finding, Post
 from checker.neural import load_encoder
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 from checker.rules._match import compile_table, drivers_text
 from checker.textmodel import load_model
 
 
-@register
 class ProhibitedPurpose(Rule):
     """Category patterns, minus allowed district uses (events, tickets, notices, curriculum)."""
 
     id = "prohibited-purpose"
-    clauses = {"sponsored": "D9"}
     applies_to = ("sponsored",)
     defaults = {
         "categories": {},
@@ -33,7 +32,7 @@ class ProhibitedPurpose(Rule):
         "encoder_explain": False,  # name the words by occlusion (see conduct); costly, see docs/models.md
     }
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         self.categories = compile_table(self.p["categories"], "rules.prohibited-purpose.categories")
         self.allow = dict(compile_table(self.p["allow"], "rules.prohibited-purpose.allow"))

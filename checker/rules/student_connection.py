@@ -1,4 +1,4 @@
-"""student-connection (P1): accepting a friend/follow invitation from a student on a personal account."""
+"""student-connection: accepting a friend/follow invitation from a student on a personal account."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ from collections.abc import Iterable
 from checker.context import Context
 from checker.model import Finding, Post
 from checker.roster import NameView
-from checker.rules import Rule, register
+from checker.rule import Rule
 from checker.text import fold
 
 
-@register
 class StudentConnection(Rule):
     """A `connection` post whose counterpart is a student on the roster (or is marked as a
     student, parent or under-18 alumnus by the adapter that saw the invitation)."""
 
     id = "student-connection"
-    clauses = {"personal": "P1"}
     applies_to = ("personal",)
     defaults = {"kinds": ["connection", "friend_accept", "follow_accept"]}
 

@@ -1,4 +1,4 @@
-"""student-privacy (D7, P5): an identifiable student together with confidential matter."""
+"""student-privacy: an identifiable student together with confidential matter."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 from checker.rules._match import compile_table
 
 
-@register
 class StudentPrivacy(Rule):
     """Identifier (roster name, student id, unmistakable reference) + confidential term nearby."""
 
     id = "student-privacy"
-    clauses = {"personal": "P5", "sponsored": "D7"}
     defaults = {
         "student_id_pattern": r"\bs\d{6}\b",
         "reference_patterns": [],
@@ -25,7 +24,7 @@ class StudentPrivacy(Rule):
         "window_sentences": 1,
     }
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         p = self.p
         where = "rules.student-privacy"

@@ -1,5 +1,6 @@
-"""unapproved-site (D2, D3): a district-branded page or group that is not in the registry, or a
-registered group set up against rule 3 (open membership, members allowed to post)."""
+"""unapproved-site: a district-branded page or group that is not in the registry, or a registered
+group set up against the rules for groups (open membership, members allowed to post), which it
+cites as the clause `group_setup`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,19 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.rules import Rule, register
+from checker.policy_data import PolicyData
+from checker.rule import Rule, RuleConfig
 from checker.rules.missing_disclaimer import names_pattern
 
 
-@register
 class UnapprovedSite(Rule):
     """Creating or configuring district-branded pages and groups."""
 
     id = "unapproved-site"
-    clauses = {"personal": "D2", "sponsored": "D2"}
+    cites = ("group_setup",)
     defaults = {"kinds": ["create_page", "create_group", "group_settings"]}
 
-    def __init__(self, data, config) -> None:  # noqa: ANN001 - see Rule
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         d = data.district
         self.brand = names_pattern((*d.all_names, *d.short_names))
@@ -40,8 +41,8 @@ class UnapprovedSite(Rule):
         if post.kind in ("create_group", "group_settings") and (site is not None or out):
             if s.get("closed") is False or s.get("privacy") in ("public", "open"):
                 out.append(self.finding(ctx, "the group is open, not closed to students, parents and staff",
-                                        0.9, clause="D3", fix="Make the group closed (members by approval only)."))
+                                        0.9, cite="group_setup", fix="Make the group closed (members by approval only)."))
             if s.get("members_can_post") is True:
-                out.append(self.finding(ctx, "members can post new content", 0.9, clause="D3",
+                out.append(self.finding(ctx, "members can post new content", 0.9, cite="group_setup",
                                         fix="Block new posts from members; only the responsible employee posts."))
         return out

@@ -1,0 +1,33 @@
+"""What a loaded policy folder holds, parsed and validated (built by `checker.policy.load_policy`).
+
+Its own module so that the rules, the per-post context and the link classifier can name it
+without importing the loader, which imports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checker.district import District
+from checker.links import LinkClassifier
+from checker.roster import Roster
+
+
+@dataclass
+class PolicyData:
+    """Everything a policy folder holds, parsed and validated."""
+
+    path: Path
+    slug: str
+    district: District
+    roster: Roster
+    clauses: dict[str, str]
+    notice: str
+    settings: dict[str, Any]
+    lexicons: dict[str, tuple[str, ...]]
+    social: dict[str, Any]
+    logos: dict[str, bytes]
+    links: LinkClassifier  # built from `district` and `social` before this is
+    digest: str = ""

@@ -1,0 +1,80 @@
+"""What a rule is: a small class with a stable id, its parameters and `check()`.
+
+The clauses a rule cites are policy data (`clauses` in its `[rules.<id>]` table of rules.toml),
+handed to it in its RuleConfig. The rules themselves are listed in `checker.rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from checker.context import Context
+from checker.model import ACCOUNTS, Account, Action, Finding, Post
+from checker.policy_data import PolicyData
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """A rule's settings from `rules.toml`: action and clause per account kind, message, fix,
+    parameters, and the further clauses it cites by name (see `Rule.cites`)."""
+
+    actions: dict[Account, Action]
+    message: str
+    fix: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    clauses: dict[Account, str] = field(default_factory=dict)
+    cited: dict[str, str] = field(default_factory=dict)
+
+
+class Rule:
+    """Base class: subclasses set `id`, `applies_to`, `cites`, `defaults` and write `check`."""
+
+    id: ClassVar[str]
+    applies_to: ClassVar[tuple[Account, ...]] = ACCOUNTS
+    # Names of clauses the rule cites besides its clause per account kind; each is a key of the
+    # rule's `clauses` table in rules.toml ("group_setup" = the clause on setting up groups).
+    cites: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, Any]] = {}  # parameter -> default (its type is enforced)
+
+    def __init__(self, data: PolicyData, config: RuleConfig) -> None:
+        self.data = data
+        self.config = config
+        self.p = config.params
+
+    def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
+        """Findings for this post (called only for account kinds in `applies_to`)."""
+        raise NotImplementedError
+
+    def finding(self, ctx: Context, reason: str, score: float, *, cite: str | None = None,
+                span: tuple[int, int] | None = None, link: str | None = None,
+                image: str | None = None, fix: str | None = None, fix_text: str | None = None,
+                category: str | None = None) -> Finding:
+        """A finding citing this rule's clause for the post's account kind (or the clause it
+        cites as `cite`, one of `cites`), with the excerpt at `span` trimmed of white space."""
+        clause = self.config.cited[cite] if cite is not None else self.config.clauses[ctx.account]
+        excerpt = None
+        if span is not None:
+            a, b = span
+            while a < b and ctx.text[a].isspace():
+                a += 1
+            while b > a and ctx.text[b - 1].isspace():
+                b -= 1
+            span = (a, b)
+            excerpt = ctx.text[a:b]
+        return Finding(
+            rule=self.id,
+            clause=clause,
+            message=self.config.message,
+            reason=reason,
+            score=round(float(score), 3),
+            action=self.config.actions[ctx.account],
+            span=span,
+            excerpt=excerpt,
+            link=link,
+            image=image,
+            fix=fix if fix is not None else self.config.fix,
+            fix_text=fix_text,
+            category=category,
+        )
