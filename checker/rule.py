@@ -41,7 +41,7 @@ class Rule:
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         self.data = data
         self.config = config
-        self.p = config.params
+        self.params = config.params
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for this post (called only for account kinds in `applies_to`)."""

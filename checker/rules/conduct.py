@@ -63,10 +63,10 @@ class Conduct(Rule):
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         lex = data.lexicons
-        p = self.p
+        params = self.params
 
         def words_of(key: str) -> tuple[str, ...]:
-            name = p[key]
+            name = params[key]
             if name not in lex:
                 raise ValueError(f"{key} names lexicons/{name}.txt, which does not exist")
             return lex[name]
@@ -84,20 +84,20 @@ class Conduct(Rule):
         }
         # One alternation per kind: a single pass over the text instead of one per pattern.
         self.patterns = [
-            (one_regex(compile_patterns(p[key], subs, f"rules.conduct.{key}")), cat, score, reason)
+            (one_regex(compile_patterns(params[key], subs, f"rules.conduct.{key}")), cat, score, reason)
             for key, cat, score, reason in PATTERN_KINDS
-            if p[key]
+            if params[key]
         ]
-        self.model = load_model(p["model"]) if p["model"] else None
+        self.model = load_model(params["model"]) if params["model"] else None
         # Evidence must be concentrated: the top word must carry at least this much (chosen in
         # training with the threshold; a post that is only vaguely "tweet-like" does not fire).
         self.min_word = float(self.model.meta.get("min_word", 0.0)) if self.model else 0.0
-        mild = lex.get(p["model_ignore_lexicon"], ()) if p["model_ignore_lexicon"] else ()
-        ident = IDENTITY_TERMS if p["model_ignore_identity"] else frozenset()
+        mild = lex.get(params["model_ignore_lexicon"], ()) if params["model_ignore_lexicon"] else ()
+        ident = IDENTITY_TERMS if params["model_ignore_identity"] else frozenset()
         self.model_mask = ident | frozenset(w.lower() for w in mild)
-        self.encoder = load_encoder(p["encoder"]) if p["encoder"] else None
+        self.encoder = load_encoder(params["encoder"]) if params["encoder"] else None
         if self.encoder is not None and "conduct" not in self.encoder.heads:
-            raise ValueError(f"encoder {p['encoder']!r} has no 'conduct' head")
+            raise ValueError(f"encoder {params['encoder']!r} has no 'conduct' head")
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for obscene words, slurs and every phrase pattern."""
@@ -113,8 +113,8 @@ class Conduct(Rule):
                 taken.append(span)
                 out.append(self.finding(ctx, f"{cat}: {reason}", score, span=span, category=cat))
         for lexicon, cat, score, what in (
-            (self.slurs, "discriminatory", self.p["slur_score"], "a slur"),
-            (self.obscene, "obscene", self.p["obscene_score"], "an obscene word"),
+            (self.slurs, "discriminatory", self.params["slur_score"], "a slur"),
+            (self.obscene, "obscene", self.params["obscene_score"], "an obscene word"),
         ):
             for h in lexicon.find(ctx.tokens, folded.text):
                 span = folded.span(h.start, h.end)
@@ -134,7 +134,7 @@ class Conduct(Rule):
             assert s is not None
             return (s.prob if s.top and s.top[0][1] >= self.min_word else 0.0), s
         lin = s.prob if s is not None else None
-        if lin is not None and self.encoder.combined("conduct", 1.0, lin) < self.p["model_threshold"]:
+        if lin is not None and self.encoder.combined("conduct", 1.0, lin) < self.params["model_threshold"]:
             # Even a certain encoder could not lift the blend over the threshold: skip its pass.
             return self.encoder.combined("conduct", 0.0, lin), s
         return self.encoder.combined("conduct", self.encoder.probs(folded)["conduct"], lin), s
@@ -147,11 +147,11 @@ class Conduct(Rule):
         if that falls under the threshold, naming the group is what pushed it over.
         """
         folded = ctx.folded
-        threshold = self.p["model_threshold"]
+        threshold = self.params["model_threshold"]
         prob, s = self.model_score(folded.text)
         if prob < threshold:
             return []
-        if self.encoder is not None and self.p["model_ignore_identity"]:
+        if self.encoder is not None and self.params["model_ignore_identity"]:
             alt = neutral_view(folded.text, self.model_mask)
             if alt is not None and self.model_score(alt)[0] < threshold:
                 return []
@@ -164,7 +164,7 @@ class Conduct(Rule):
             cat = "abusive"
         reason = f"{cat}: the language model rates this {prob:.2f} likely abusive"
         top = s.top if s is not None else ()
-        if self.encoder is not None and self.p["encoder_explain"]:  # what the blended score rests on
+        if self.encoder is not None and self.params["encoder_explain"]:  # what the blended score rests on
             model = self.model
             linear = (lambda t: model.score(t, mask=self.model_mask, guard=True).prob) if model is not None else None
             top = self.encoder.drivers("conduct", folded.text, linear, skip=self.model_mask) or top

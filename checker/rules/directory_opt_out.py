@@ -28,13 +28,13 @@ class DirectoryOptOut(Rule):
             n for i in self.opted for n in (roster.students[i].first, roster.students[i].preferred) if n
         }, key=len, reverse=True)
         self.first_re: list[re.Pattern[str]] = []
-        if firsts and self.p["first_name_contexts"]:
+        if firsts and self.params["first_name_contexts"]:
             alt = "|".join(re.escape(f) for f in firsts)
-            pats = [c.replace("{first}", f"(?P<first>{alt})") for c in self.p["first_name_contexts"]]
+            pats = [c.replace("{first}", f"(?P<first>{alt})") for c in self.params["first_name_contexts"]]
             self.first_re = [re.compile(c) for c in pats]
         self.titles = re.compile(
-            r"\b(?:" + "|".join(re.escape(t) for t in self.p["title_words"]) + r")\.?\s*$", re.I
-        ) if self.p["title_words"] else None
+            r"\b(?:" + "|".join(re.escape(t) for t in self.params["title_words"]) + r")\.?\s*$", re.I
+        ) if self.params["title_words"] else None
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for each mention of an opted-out student."""

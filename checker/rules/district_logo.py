@@ -25,7 +25,7 @@ class DistrictLogo(Rule):
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per uploaded image that matches a logo."""
         out = []
-        limit = self.p["max_distance"]
+        limit = self.params["max_distance"]
         for img in post.images:
             m = self.index.nearest(img.data)
             if m is not None and m.distance <= limit:

@@ -21,8 +21,8 @@ class Misrepresentation(Rule):
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
-        self.opinion = re.compile("|".join(f"(?:{p})" for p in self.p["opinion_patterns"]) or r"(?!x)x")
-        self.allow = re.compile("|".join(f"(?:{p})" for p in self.p["allow_patterns"]) or r"(?!x)x")
+        self.opinion = re.compile("|".join(f"(?:{p})" for p in self.params["opinion_patterns"]) or r"(?!x)x")
+        self.allow = re.compile("|".join(f"(?:{p})" for p in self.params["allow_patterns"]) or r"(?!x)x")
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """A finding for the first opinion marker in each sentence."""

@@ -32,12 +32,12 @@ class MissingDisclaimer(Rule):
         d = data.district
         self.names = names_pattern(d.all_names)
         shorts = "|".join(re.escape(s) for s in sorted(d.short_names, key=len, reverse=True))
-        ctxs = [c.replace("{short}", f"(?:{shorts})") for c in self.p["short_name_contexts"]] if shorts else []
+        ctxs = [c.replace("{short}", f"(?:{shorts})") for c in self.params["short_name_contexts"]] if shorts else []
         # Short names keep their case ("NHS" the school, not "nhs" in a URL).
         self.shorts = re.compile("|".join(f"(?:{c})" for c in ctxs)) if ctxs else None
-        gen = self.p["generic_references"]
+        gen = self.params["generic_references"]
         self.generic = re.compile("|".join(f"(?:{g})" for g in gen)) if gen else None
-        dis = self.p["disclaimer_patterns"]
+        dis = self.params["disclaimer_patterns"]
         self.disclaimer = re.compile("|".join(f"(?:{p})" for p in dis)) if dis else None
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:

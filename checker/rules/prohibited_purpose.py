@@ -34,20 +34,20 @@ class ProhibitedPurpose(Rule):
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
-        self.categories = compile_table(self.p["categories"], "rules.prohibited-purpose.categories")
-        self.allow = dict(compile_table(self.p["allow"], "rules.prohibited-purpose.allow"))
+        self.categories = compile_table(self.params["categories"], "rules.prohibited-purpose.categories")
+        self.allow = dict(compile_table(self.params["allow"], "rules.prohibited-purpose.allow"))
         self.models = []
-        for entry in self.p["models"]:
+        for entry in self.params["models"]:
             cat, sep, name = entry.partition(":")
             if not sep or not cat or not name:
                 raise ValueError(f"models: {entry!r} must be 'category:model'")
             self.models.append((cat, load_model(name)))
         self.model = self.models or None  # bench/quality switches this off for "rules alone"
-        self.encoder = load_encoder(self.p["encoder"]) if self.p["encoder"] else None
+        self.encoder = load_encoder(self.params["encoder"]) if self.params["encoder"] else None
         if self.encoder is not None:
             missing = [cat for cat, _ in self.models if cat not in self.encoder.heads]
             if missing:
-                raise ValueError(f"encoder {self.p['encoder']!r} has no head for {', '.join(missing)}")
+                raise ValueError(f"encoder {self.params['encoder']!r} has no head for {', '.join(missing)}")
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per category that matches outside an allowed use."""
@@ -60,7 +60,7 @@ class ProhibitedPurpose(Rule):
                 lo, hi = ctx.sentence_window(span[0], span[1], 0)
                 if allow is not None and allow.search(ctx.folded.slice(lo, hi)):
                     continue
-                reason = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
+                reason = self.params["reasons"].get(cat, [cat.replace("_", " ")])[0]
                 out.append(self.finding(ctx, reason, 0.85, span=span, category=cat))
                 break
         if not out and self.model:
@@ -71,27 +71,27 @@ class ProhibitedPurpose(Rule):
         """At most one finding from the text models, unless an allowed district use is in the post."""
         folded = ctx.folded
         best = None
-        threshold = self.p["model_threshold"]
+        threshold = self.params["model_threshold"]
         scores = [(cat, model.score(folded.text, guard=True)) for cat, model in self.model or ()]
         enc = None
         if self.encoder is not None and any(self.encoder.combined(c, 1.0, s.prob) >= threshold for c, s in scores):
             enc = self.encoder.probs(folded.text)  # skipped when even a certain encoder could not fire
         for cat, s in scores:
-            p = s.prob if self.encoder is None else self.encoder.combined(cat, enc[cat] if enc else 0.0, s.prob)
-            if p >= threshold and s.top and (best is None or p > best[1]):
-                best = (cat, p, s)
+            prob = s.prob if self.encoder is None else self.encoder.combined(cat, enc[cat] if enc else 0.0, s.prob)
+            if prob >= threshold and s.top and (best is None or prob > best[1]):
+                best = (cat, prob, s)
         if best is None:
             return []
-        cat, p, s = best
+        cat, prob, s = best
         allow = self.allow.get(cat)
         if allow is not None and allow.search(folded.text):
             return []
         top = s.top
-        if self.encoder is not None and self.p["encoder_explain"]:  # what the blended score rests on
+        if self.encoder is not None and self.params["encoder_explain"]:  # what the blended score rests on
             model = dict(self.model)[cat]
             top = self.encoder.drivers(cat, folded.text, lambda t: model.score(t, guard=True).prob) or top
         span, drivers = drivers_text(folded, top)
-        what = self.p["reasons"].get(cat, [cat.replace("_", " ")])[0]
-        reason = f"{what}: the language model rates this {p:.2f} likely; words that drove it: {drivers}"
-        return [self.finding(ctx, reason, p, span=span, category=cat)]
+        what = self.params["reasons"].get(cat, [cat.replace("_", " ")])[0]
+        reason = f"{what}: the language model rates this {prob:.2f} likely; words that drove it: {drivers}"
+        return [self.finding(ctx, reason, prob, span=span, category=cat)]
 

@@ -21,7 +21,7 @@ class StudentConnection(Rule):
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """A finding when the invitation comes from a student, parent or young alumnus."""
-        if post.kind not in self.p["kinds"] or not post.counterpart:
+        if post.kind not in self.params["kinds"] or not post.counterpart:
             return []
         rel = str(post.settings.get("relationship", "")).lower()
         if rel in ("relative", "family", "family friend"):

@@ -26,12 +26,12 @@ class StudentPrivacy(Rule):
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
-        p = self.p
+        params = self.params
         where = "rules.student-privacy"
-        self.sid = re.compile(p["student_id_pattern"], re.I)
-        self.refs = [re.compile(r) for r in p["reference_patterns"]]
-        self.family = re.compile("|".join(f"(?:{r})" for r in p["family_patterns"]) or r"(?!x)x")
-        self.confidential = compile_table(p["confidential"], f"{where}.confidential")
+        self.sid = re.compile(params["student_id_pattern"], re.I)
+        self.refs = [re.compile(r) for r in params["reference_patterns"]]
+        self.family = re.compile("|".join(f"(?:{r})" for r in params["family_patterns"]) or r"(?!x)x")
+        self.confidential = compile_table(params["confidential"], f"{where}.confidential")
 
     def _identifiers(self, ctx: Context) -> list[tuple[tuple[int, int], str, float]]:
         """(original span, description, score) of every way the text identifies a student."""
@@ -65,7 +65,7 @@ class StudentPrivacy(Rule):
         out = []
         used: set[tuple[int, int]] = set()
         for span, what, score in sorted(ids):
-            lo, hi = ctx.sentence_window(span[0], span[1], self.p["window_sentences"])
+            lo, hi = ctx.sentence_window(span[0], span[1], self.params["window_sentences"])
             # A confidential term in the previous sentence counts too when this one refers back.
             near = [t for t in terms if lo <= t[0][0] < hi and t[0] != span]
             if not near:

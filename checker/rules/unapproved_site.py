@@ -27,7 +27,7 @@ class UnapprovedSite(Rule):
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for an unregistered district-branded site or a badly set-up group."""
-        if post.kind not in self.p["kinds"]:
+        if post.kind not in self.params["kinds"]:
             return []
         out = []
         site = ctx.sponsored_site

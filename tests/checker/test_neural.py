@@ -75,7 +75,7 @@ def test_one_encoder_pass_serves_conduct_and_prohibited_purpose(policy, enc, mon
 def test_the_encoder_pass_is_skipped_only_when_it_cannot_matter(policy, enc, monkeypatch):
     conduct = {r.id: r for r in policy.rules}["conduct"]
     lin = conduct.model.score(fold("Practice moved to the upper field").text, mask=conduct.model_mask, guard=True).prob
-    reachable = enc.combined("conduct", 1.0, lin) >= conduct.p["model_threshold"]
+    reachable = enc.combined("conduct", 1.0, lin) >= conduct.params["model_threshold"]
     calls = []
     monkeypatch.setattr(enc, "probs", lambda t: calls.append(t) or {h: 1.0 for h in enc.heads})
     fired = "conduct" in check(Post(text="Practice moved to the upper field", account="personal"), policy).fired
@@ -122,20 +122,20 @@ def test_identity_guard_drops_a_finding_that_naming_a_group_drove(policy, enc, m
     assert "conduct" in v.fired
     f = next(x for x in v.findings if x.rule == "conduct")
     assert f.clause == "P9" and f.category == "discriminatory"
-    assert conduct.p["model_ignore_identity"] is True
+    assert conduct.params["model_ignore_identity"] is True
 
 
 def test_an_encoder_finding_explains_itself(policy, enc, monkeypatch):
     text = "The cafeteria menu changed again today"
     _fake_probs(enc, monkeypatch, {"cafeteria": 1.0})
     conduct = {r.id: r for r in policy.rules}["conduct"]
-    assert conduct.p["encoder_explain"] is False  # the shipped policy names the linear model's words
+    assert conduct.params["encoder_explain"] is False  # the shipped policy names the linear model's words
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
     f = next(x for x in v.findings if x.rule == "conduct")
     assert f.clause == "D4" and f.score >= 0.5
     assert "language model rates this" in f.reason
     assert text[f.span[0]:f.span[1]] == f.excerpt
-    monkeypatch.setitem(conduct.p, "encoder_explain", True)
+    monkeypatch.setitem(conduct.params, "encoder_explain", True)
     f = next(x for x in check(Post(text=text, account="sponsored", target=SPONSORED), policy).findings
              if x.rule == "conduct")
     assert text[f.span[0]:f.span[1]] == f.excerpt
@@ -193,7 +193,7 @@ def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, 
     monkeypatch.setattr(enc, "probs", probs)
     monkeypatch.setattr(enc, "raw_probs", lambda texts: [list(probs(t).values()) for t in texts])
     monkeypatch.setitem(enc.blend, "commercial", 1.0)
-    monkeypatch.setitem({r.id: r for r in policy.rules}["prohibited-purpose"].p, "encoder_explain", True)
+    monkeypatch.setitem({r.id: r for r in policy.rules}["prohibited-purpose"].params, "encoder_explain", True)
     text = "The new menu is here, come try it this week"
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
     assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["commercial"]
