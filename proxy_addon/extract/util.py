@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 from checker.links import find_urls
-from proxy_addon.extract.body import Req, parse_json
+from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import BodyError, Submission
+from proxy_addon.extract.parse import parse_json
 
 
 def maybe_json(value: Any, where: str = "field") -> Any:
