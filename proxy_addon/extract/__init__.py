@@ -5,6 +5,10 @@
 `body` is the raw wire bytes; Content-Encoding is undone here with a bound (a bomb raises
 `BodyError`). None means the host is not social or the request publishes nothing (a search,
 a like, a read, telemetry). Pure Python: no mitmproxy, no network.
+
+The site specs are the built-in table (`sites.BUILTIN_SPECS`) plus a district's own, from
+`postguard.sites` entry points read on first use; `site_specs()` returns the whole table and
+raises `SiteSpecError` when an entry point is broken (so does `extract`).
 """
 
 from __future__ import annotations
@@ -17,10 +21,17 @@ from checker.imagematch import NotAnImage, open_image
 from checker.links import registered_domain
 from proxy_addon.extract.body import Req, decode_body
 from proxy_addon.extract.model import BodyError, Submission
-from proxy_addon.extract.sites import ANY_HOST_SPECS, match_spec
+from proxy_addon.extract.sites import (
+    ANY_HOST_SPECS,
+    SiteSpecError,
+    any_host_specs,
+    match_spec,
+    site_specs,
+)
 from proxy_addon.extract.websocket import extract_websocket
 
-__all__ = ["BodyError", "Submission", "as_post", "extract", "extract_websocket", "is_social_host"]
+__all__ = ["ANY_HOST_SPECS", "BodyError", "SiteSpecError", "Submission", "as_post", "extract",
+           "extract_websocket", "is_social_host", "site_specs"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -43,7 +54,7 @@ def is_social_host(host: str, policy: Any, path: str | None = None) -> bool:
     h = (host or "").lower().strip(".").split(":")[0]
     if h and (registered_domain(h) or h) in _social_domains(policy):
         return True
-    return path is not None and any(s.path.search(path) for s in ANY_HOST_SPECS)
+    return path is not None and any(s.path.search(path) for s in any_host_specs())
 
 
 def extract(method: str, url: str, headers: Mapping[str, str], body: bytes, policy: Any, *,

@@ -2,47 +2,20 @@
 
 A handler returns a Submission (decided: kind None means "publishes nothing") or None
 ("not mine after all"), in which case the next spec and finally the generic extractor run.
+
+The table is `BUILTIN_SPECS` (below, in matching order) followed by a district's own specs,
+declared as `postguard.sites` entry points (`plugins.py`). Importing this package registers
+nothing: the entry points are read the first time `site_specs()` is called.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cache
 
 from checker.links import registered_domain
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-
-Handler = Callable[[Req, re.Match[str]], Submission | None]
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One request shape: registered domains (empty = any host), a path regex, the handler."""
-
-    name: str
-    domains: tuple[str, ...]
-    path: re.Pattern[str]
-    handler: Handler
-    methods: tuple[str, ...] = ("POST",)
-
-
-def spec(name: str, domains: tuple[str, ...] | str, path: str, methods: tuple[str, ...] = ("POST",)
-         ) -> Callable[[Handler], Handler]:
-    """Decorator registering a handler in the table."""
-    doms = (domains,) if isinstance(domains, str) else domains
-
-    def deco(fn: Handler) -> Handler:
-        SPECS.append(Spec(name, doms, re.compile(path), fn, methods))
-        return fn
-    return deco
-
-
-SPECS: list[Spec] = []
-
-# Importing the site modules fills SPECS (order inside a module is the matching order).
-from proxy_addon.extract.sites import (  # noqa: E402,F401
+from proxy_addon.extract.sites import (
     discord,
     facebook,
     fediverse,
@@ -55,15 +28,63 @@ from proxy_addon.extract.sites import (  # noqa: E402,F401
     x,
     youtube,
 )
-from proxy_addon.extract.sites.generic import generic  # noqa: E402
+from proxy_addon.extract.sites.generic import generic
+from proxy_addon.extract.sites.plugins import ENTRY_POINT_GROUP, SiteSpecError, load_district_specs
+from proxy_addon.extract.sites.spec import Handler, Spec, spec
 
-ANY_HOST_SPECS: tuple[Spec, ...] = tuple(s for s in SPECS if not s.domains)
+__all__ = ["ANY_HOST_SPECS", "BUILTIN_SPECS", "ENTRY_POINT_GROUP", "SPECS", "Handler", "SiteSpecError",
+           "Spec", "any_host_specs", "match_spec", "site_specs", "spec"]
+
+# Every built-in spec, in matching order: for a request, the first spec whose domain, method
+# and path match and whose handler decides (returns a Submission) wins. The order is the one
+# the table had when importing the site modules filled it (modules alphabetically, specs in
+# file order), kept exactly, so precedence is unchanged. Where it can matter: mastodon-status
+# and bluesky match on any host, so they are tried before every site listed after them
+# (Instagram ... YouTube) and after Discord's and Facebook's own specs. Today no two built-in
+# specs match the same request (specs sharing a domain have disjoint paths, and the any-host
+# paths /api/v1/statuses and /xrpc/... match no other spec's), so no current result depends
+# on the order; a new or widened path that overlaps another takes precedence only by its place.
+BUILTIN_SPECS: tuple[Spec, ...] = (
+    discord.message, discord.thread,
+    facebook.graphql, facebook.graph_api, facebook.upload,
+    fediverse.mastodon_status, fediverse.bluesky,
+    instagram.threads_app, instagram.configure, instagram.comment, instagram.direct, instagram.friendship,
+    linkedin.share, linkedin.comment, linkedin.messaging, linkedin.graphql, linkedin.rest_posts,
+    linkedin.rest_comments,
+    pinterest.resource, pinterest.api_v5,
+    reddit.submit, reddit.gallery, reddit.comment, reddit.compose, reddit.graphql,
+    snapchat.chat,
+    tiktok.comment, tiktok.dm,
+    x.graphql, x.dm, x.api_v1, x.api_v2, x.api_v2_dm, x.friendship, x.upload,
+    youtube.comment, youtube.live_chat, youtube.post,
+)
+
+SPECS = BUILTIN_SPECS  # the old name (it was a list filled by importing the site modules)
+
+# The built-in specs that match on any host (Mastodon, Bluesky): their paths make a host social.
+ANY_HOST_SPECS: tuple[Spec, ...] = tuple(s for s in BUILTIN_SPECS if not s.domains)
+
+
+@cache
+def site_specs() -> tuple[Spec, ...]:
+    """The whole table: the built-in specs, then the district's own (entry points, read once).
+
+    Raises SiteSpecError when an entry point fails to load, is not a spec, or clashes (on
+    every call: a failure is not cached). The add-on can call this at start-up
+    to fail there rather than on the first request."""
+    return BUILTIN_SPECS + load_district_specs(BUILTIN_SPECS)
+
+
+@cache
+def any_host_specs() -> tuple[Spec, ...]:
+    """The specs of the whole table that match on any host."""
+    return tuple(s for s in site_specs() if not s.domains)
 
 
 def match_spec(req: Req) -> Submission | None:
     """The first spec's decision for `req`, else the generic extractor's."""
     rd = registered_domain(req.host)
-    for s in SPECS:
+    for s in site_specs():
         if s.domains and rd not in s.domains:
             continue
         if req.method not in s.methods:

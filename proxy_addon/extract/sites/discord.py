@@ -7,7 +7,7 @@ from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import dig, first, make, maybe_json
 
 DC = ("discord.com", "discordapp.com")
@@ -30,7 +30,7 @@ def _texts(msg: Any) -> list[Any]:
 
 @spec("discord-message", DC, r"^/api(?:/v\d+)?/channels/(\d+)/messages(?:/\d+)?/?$",
       ("POST", "PATCH"))
-def _message(req: Req, m: re.Match[str]) -> Submission | None:
+def message(req: Req, m: re.Match[str]) -> Submission | None:
     d = _payload(req)
     reply = first(dig(d, "message_reference", "message_id"))
     return make(req, "discord-message", "reply" if reply else "message", _texts(d),
@@ -38,7 +38,7 @@ def _message(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("discord-thread", DC, r"^/api(?:/v\d+)?/channels/(\d+)/threads/?$")
-def _thread(req: Req, m: re.Match[str]) -> Submission | None:
+def thread(req: Req, m: re.Match[str]) -> Submission | None:
     d = _payload(req)
     return make(req, "discord-thread", "post", [dig(d, "name"), *_texts(dig(d, "message"))],
                 target=m.group(1))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from proxy_addon.extract.body import Req, looks_image, parse_json
+from proxy_addon.extract.body import Req, looks_image
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.parse import parse_json
 from proxy_addon.extract.sites.generic import human_texts
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import b64_decode, dig, first, make, maybe_json, not_submission, strs
 
 META = ("facebook.com", "instagram.com", "threads.net", "threads.com", "messenger.com")
@@ -112,7 +113,7 @@ def meta_graphql(req: Req, spec_name: str) -> Submission | None:
 
 
 @spec("facebook-graphql", META, r"^/(?:api/)?graphql/?$|^/graphql/query/?$")
-def _fb_graphql(req: Req, m: re.Match[str]) -> Submission | None:
+def graphql(req: Req, m: re.Match[str]) -> Submission | None:
     return meta_graphql(req, "facebook-graphql")
 
 
@@ -122,7 +123,7 @@ _GRAPH_KIND = {"feed": "post", "posts": "post", "photos": "post", "videos": "pos
 
 @spec("facebook-graph-api", "facebook.com",
       r"^/(?:v\d+\.\d+/)?([\w.]+)/(feed|posts|photos|videos|comments|messages)/?$")
-def _graph_api(req: Req, m: re.Match[str]) -> Submission | None:
+def graph_api(req: Req, m: re.Match[str]) -> Submission | None:
     if req.host.split(".", 1)[0] not in ("graph", "graph-video"):
         return None
     f = dict(req.query)
@@ -139,7 +140,7 @@ def _graph_api(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("facebook-upload", META, r"/(?:photo|video|attachments?)/upload|^/rupload_ig(?:photo|video)/")
-def _upload(req: Req, m: re.Match[str]) -> Submission | None:
+def upload(req: Req, m: re.Match[str]) -> Submission | None:
     images = req.images()
     if not images and req.kind_of_body() == "binary":
         if looks_image(req.body):

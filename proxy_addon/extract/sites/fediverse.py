@@ -7,7 +7,7 @@ from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import dig, first, make, not_submission
 
 ANY: tuple[str, ...] = ()
@@ -28,7 +28,7 @@ def _mastodon_fields(req: Req) -> dict[str, Any]:
 
 
 @spec("mastodon-status", ANY, r"^/api/v1/statuses(?:/(\d+))?/?$", ("POST", "PUT"))
-def _status(req: Req, m: re.Match[str]) -> Submission | None:
+def mastodon_status(req: Req, m: re.Match[str]) -> Submission | None:
     if req.kind_of_body() not in ("json", "form", "multipart"):
         return None
     d = _mastodon_fields(req)
@@ -63,7 +63,7 @@ def _bsky_record(req: Req, coll: Any, rec: Any, repo: Any) -> Submission:
 
 @spec("bluesky", ANY, r"^/xrpc/(com\.atproto\.repo\.(?:createRecord|putRecord|applyWrites)|"
       r"chat\.bsky\.convo\.sendMessage(?:Batch)?)$")
-def _xrpc(req: Req, m: re.Match[str]) -> Submission | None:
+def bluesky(req: Req, m: re.Match[str]) -> Submission | None:
     if req.kind_of_body() != "json" or not isinstance(req.json, dict):
         return None
     d = req.json

@@ -10,7 +10,7 @@ from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import dig, first, make, maybe_json, not_submission, strs, unsign
 
 IG = ("instagram.com", "threads.net", "threads.com")
@@ -26,7 +26,7 @@ def ig_data(req: Req) -> dict[str, Any]:
 
 
 @spec("threads-app", IG, r"^/api/v1/media/configure_text(?:_only_post|_post_app_feed|_post_app_sidecar)/?$")
-def _threads(req: Req, m: re.Match[str]) -> Submission | None:
+def threads_app(req: Req, m: re.Match[str]) -> Submission | None:
     d = ig_data(req)
     info = dig(d, "text_post_app_info") or {}
     reply = first(dig(info, "reply_id"))
@@ -37,7 +37,7 @@ def _threads(req: Req, m: re.Match[str]) -> Submission | None:
 
 @spec("instagram-configure", IG, r"^/api/v1/media/(?:configure|configure_sidecar|configure_to_story|"
       r"configure_to_clips|upload_finish)/?$|^/api/v1/media/\w+/edit_media/?$")
-def _configure(req: Req, m: re.Match[str]) -> Submission | None:
+def configure(req: Req, m: re.Match[str]) -> Submission | None:
     d = ig_data(req)
     texts = strs(d.get("caption"), d.get("caption_text"))
     for child in d.get("children_metadata") or []:
@@ -48,7 +48,7 @@ def _configure(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("instagram-comment", IG, r"^/api/v1/(?:media/(\w+)/comment|web/comments/(\w+)/add)/?$")
-def _comment(req: Req, m: re.Match[str]) -> Submission | None:
+def comment(req: Req, m: re.Match[str]) -> Submission | None:
     d = ig_data(req)
     reply = first(d.get("replied_to_comment_id"))
     return make(req, "instagram-comment", "reply" if reply else "comment", [d.get("comment_text")],
@@ -56,7 +56,7 @@ def _comment(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("instagram-direct", IG, r"^/api/v1/direct_v2/threads/broadcast/(\w+)/?$")
-def _direct(req: Req, m: re.Match[str]) -> Submission | None:
+def direct(req: Req, m: re.Match[str]) -> Submission | None:
     d = ig_data(req)
     what = m.group(1)
     texts = strs(d.get("text"), d.get("link_text"), d.get("comment"))
@@ -71,7 +71,7 @@ def _direct(req: Req, m: re.Match[str]) -> Submission | None:
 
 @spec("instagram-friendship", IG, r"^/api/v1/(?:web/)?friendships/(\w+)/approve/?$|"
       r"^/api/v1/friendships/approve/(\w+)/?$")
-def _approve(req: Req, m: re.Match[str]) -> Submission | None:
+def friendship(req: Req, m: re.Match[str]) -> Submission | None:
     who = first(m.group(1), m.group(2))
     d = ig_data(req) if req.body else {}
     return make(req, "instagram-friendship", "connection", target=first(d.get("_uid")),

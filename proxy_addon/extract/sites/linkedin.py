@@ -7,8 +7,8 @@ from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
 from proxy_addon.extract.sites.generic import human_texts
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import dig, first, make, not_submission, strs
 
 LI = ("linkedin.com",)
@@ -25,7 +25,7 @@ def _commentary(d: Any) -> list[str]:
 
 @spec("linkedin-share", LI, r"^/voyager/api/contentcreation/normShares/?$|"
       r"^/voyager/api/voyagerContentcreationDashShares/?$")
-def _share(req: Req, m: re.Match[str]) -> Submission | None:
+def share(req: Req, m: re.Match[str]) -> Submission | None:
     d = _json(req)
     links = [dig(x, "url") for x in dig(d, "media") or [] if isinstance(x, dict)]
     return make(req, "linkedin-share", "post", _commentary(d), links,
@@ -33,7 +33,7 @@ def _share(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("linkedin-comment", LI, r"^/voyager/api/(?:voyagerSocialDashNormComments|feed/comments)/?$")
-def _comment(req: Req, m: re.Match[str]) -> Submission | None:
+def comment(req: Req, m: re.Match[str]) -> Submission | None:
     d = _json(req)
     thread = first(dig(d, "threadUrn"), dig(d, "threadId"))
     kind = "reply" if thread and thread.startswith("urn:li:comment:") else "comment"
@@ -43,7 +43,7 @@ def _comment(req: Req, m: re.Match[str]) -> Submission | None:
 
 @spec("linkedin-messaging", LI, r"^/voyager/api/(?:voyagerMessagingDashMessengerMessages|"
       r"messaging/conversations(?:/([^/]+)/events)?)/?$")
-def _message(req: Req, m: re.Match[str]) -> Submission | None:
+def messaging(req: Req, m: re.Match[str]) -> Submission | None:
     action = req.q("action") or ""
     if action and action not in ("createMessage", "create"):
         return not_submission(req, "linkedin-messaging")  # typing, read receipts, reactions
@@ -62,7 +62,7 @@ def _message(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("linkedin-graphql", LI, r"^/voyager/api/graphql/?$")
-def _graphql(req: Req, m: re.Match[str]) -> Submission | None:
+def graphql(req: Req, m: re.Match[str]) -> Submission | None:
     qid = req.q("queryId") or ""
     d = _json(req)
     qid = qid or first(dig(d, "queryId")) or ""
@@ -81,7 +81,7 @@ def _graphql(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("linkedin-rest-posts", LI, r"^/(?:rest/posts|v2/ugcPosts|v2/shares)/?$")
-def _rest_posts(req: Req, m: re.Match[str]) -> Submission | None:
+def rest_posts(req: Req, m: re.Match[str]) -> Submission | None:
     d = _json(req)
     share = dig(d, "specificContent", "com.linkedin.ugc.ShareContent") or {}
     texts = strs(dig(d, "commentary"), dig(share, "shareCommentary", "text"), dig(d, "text", "text"))
@@ -93,7 +93,7 @@ def _rest_posts(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("linkedin-rest-comments", LI, r"^/(?:rest|v2)/socialActions/([^/]+)/comments/?$")
-def _rest_comments(req: Req, m: re.Match[str]) -> Submission | None:
+def rest_comments(req: Req, m: re.Match[str]) -> Submission | None:
     d = _json(req)
     return make(req, "linkedin-rest-comments", "comment", [dig(d, "message", "text")],
                 target=first(dig(d, "actor"), m.group(1)))

@@ -6,15 +6,15 @@ import re
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
 from proxy_addon.extract.sites.generic import human_texts
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import dig, first, make, maybe_json, not_submission
 
 PIN = ("pinterest.com",)
 
 
 @spec("pinterest-resource", PIN, r"^/resource/(\w+)Resource/(create|update)/?$")
-def _resource(req: Req, m: re.Match[str]) -> Submission | None:
+def resource(req: Req, m: re.Match[str]) -> Submission | None:
     res = m.group(1)
     if re.search(r"Like|React|Follow|Save|Repin|Log|Track|Search|Visit|Block|Report", res):
         return not_submission(req, "pinterest-resource")
@@ -34,7 +34,7 @@ def _resource(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("pinterest-api-v5", PIN, r"^/v5/pins/?$")
-def _v5(req: Req, m: re.Match[str]) -> Submission | None:
+def api_v5(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
     return make(req, "pinterest-api-v5", "post",
                 [dig(d, "title"), dig(d, "description"), dig(d, "alt_text")],

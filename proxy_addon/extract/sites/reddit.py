@@ -7,8 +7,8 @@ from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
 from proxy_addon.extract.sites.generic import body_object, human_texts
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import dig, first, make, maybe_json, not_submission, strs
 
 RD = ("reddit.com",)
@@ -38,7 +38,7 @@ def richtext(value: Any) -> list[str]:
 
 
 @spec("reddit-submit", RD, r"^/api/submit/?$")
-def _submit(req: Req, m: re.Match[str]) -> Submission | None:
+def submit(req: Req, m: re.Match[str]) -> Submission | None:
     f = _fields(req)
     return make(req, "reddit-submit", "post",
                 [f.get("title"), f.get("text"), *richtext(f.get("richtext_json"))],
@@ -46,7 +46,7 @@ def _submit(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("reddit-gallery", RD, r"^/api/submit_(?:gallery|poll)_post(?:\.json)?/?$")
-def _gallery(req: Req, m: re.Match[str]) -> Submission | None:
+def gallery(req: Req, m: re.Match[str]) -> Submission | None:
     f = _fields(req)
     items = f.get("items") or []
     return make(req, "reddit-gallery", "post",
@@ -56,7 +56,7 @@ def _gallery(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("reddit-comment", RD, r"^/api/(comment|editusertext)/?$")
-def _comment(req: Req, m: re.Match[str]) -> Submission | None:
+def comment(req: Req, m: re.Match[str]) -> Submission | None:
     f = _fields(req)
     thing = first(f.get("thing_id"), f.get("parent"))
     if m.group(1) == "editusertext":
@@ -68,14 +68,14 @@ def _comment(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("reddit-compose", RD, r"^/api/compose/?$")
-def _compose(req: Req, m: re.Match[str]) -> Submission | None:
+def compose(req: Req, m: re.Match[str]) -> Submission | None:
     f = _fields(req)
     return make(req, "reddit-compose", "message", [f.get("subject"), f.get("text")],
                 target=first(f.get("to")))
 
 
 @spec("reddit-graphql", RD, r"^/(?:svc/shreddit/graphql|graphql)/?$|^/$")
-def _graphql(req: Req, m: re.Match[str]) -> Submission | None:
+def graphql(req: Req, m: re.Match[str]) -> Submission | None:
     if req.path == "/" and not req.host.startswith("gql"):
         return None
     d = req.json if req.kind_of_body() == "json" else {}

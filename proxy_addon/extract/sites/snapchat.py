@@ -6,12 +6,12 @@ import re
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import not_submission, unreadable
 
 
 @spec("snapchat-chat", ("snapchat.com",), r"/messagingcoreservice\.MessagingCoreService/(\w+)$")
-def _chat(req: Req, m: re.Match[str]) -> Submission | None:
+def chat(req: Req, m: re.Match[str]) -> Submission | None:
     if m.group(1) not in ("CreateContentMessage", "SendContentMessage"):
         return not_submission(req, "snapchat-chat")  # syncs, deltas, read state
     return unreadable(req, "snapchat-chat", "message",

@@ -7,14 +7,14 @@ import re
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import first, make, pb_strings, unreadable
 
 TT = ("tiktok.com",)
 
 
 @spec("tiktok-comment", TT, r"^/api/comment/publish/?$")
-def _comment(req: Req, m: re.Match[str]) -> Submission | None:
+def comment(req: Req, m: re.Match[str]) -> Submission | None:
     # Web requests are signed (X-Bogus, msToken): the text may sit in the query instead of the body.
     f = dict(req.query)
     if req.kind_of_body() in ("form", "multipart", "json"):
@@ -25,7 +25,7 @@ def _comment(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("tiktok-dm", TT, r"^/v\d+/message/send/?$")
-def _dm(req: Req, m: re.Match[str]) -> Submission | None:
+def dm(req: Req, m: re.Match[str]) -> Submission | None:
     # Protobuf without a schema; the message content is a JSON string inside it. Read only
     # that JSON's own text fields; when there is none, say so rather than guess.
     texts, conv = [], None

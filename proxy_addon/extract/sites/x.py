@@ -6,15 +6,15 @@ import re
 
 from proxy_addon.extract.body import Req, looks_image
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
 from proxy_addon.extract.sites.generic import body_object, human_texts
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import b64_decode, dig, first, make, not_submission, strs
 
 X = ("x.com", "twitter.com")
 
 
 @spec("x-graphql", X, r"^/i/api/graphql/[^/]+/(\w+)$")
-def _graphql(req: Req, m: re.Match[str]) -> Submission | None:
+def graphql(req: Req, m: re.Match[str]) -> Submission | None:
     op = m.group(1)
     body = req.json if req.kind_of_body() == "json" else {}
     v = dig(body, "variables") or {}
@@ -38,7 +38,7 @@ def _graphql(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("x-dm", X, r"^/(?:i/api/)?1\.1/dm/new2?\.json$")
-def _dm(req: Req, m: re.Match[str]) -> Submission | None:
+def dm(req: Req, m: re.Match[str]) -> Submission | None:
     d = body_object(req) or {}
     ids = d.get("recipient_ids")
     return make(req, "x-dm", "message", [d.get("text")], target=first(
@@ -46,7 +46,7 @@ def _dm(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("x-api-v1", X, r"^/(?:i/api/)?1\.1/statuses/update\.json$")
-def _v1(req: Req, m: re.Match[str]) -> Submission | None:
+def api_v1(req: Req, m: re.Match[str]) -> Submission | None:
     d = dict(req.query)
     d.update(req.fields())
     reply = first(d.get("in_reply_to_status_id"))
@@ -55,7 +55,7 @@ def _v1(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("x-api-v2", X, r"^/2/tweets/?$")
-def _v2(req: Req, m: re.Match[str]) -> Submission | None:
+def api_v2(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
     reply = first(dig(d, "reply", "in_reply_to_tweet_id"))
     return make(req, "x-api-v2", "reply" if reply else "post", [dig(d, "text")],
@@ -63,14 +63,14 @@ def _v2(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("x-api-v2-dm", X, r"^/2/dm_conversations(?:/with/(\w+)/messages|/(\w+)/messages)?/?$")
-def _v2_dm(req: Req, m: re.Match[str]) -> Submission | None:
+def api_v2_dm(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
     return make(req, "x-api-v2-dm", "message", [dig(d, "text"), dig(d, "message", "text")],
                 target=first(m.group(2), m.group(1), dig(d, "participant_ids", 0)))
 
 
 @spec("x-friendship", X, r"^/(?:i/api/)?1\.1/friendships/accept\.json$")
-def _accept(req: Req, m: re.Match[str]) -> Submission | None:
+def friendship(req: Req, m: re.Match[str]) -> Submission | None:
     d = dict(req.query)
     d.update(req.fields())
     return make(req, "x-friendship", "connection",
@@ -78,7 +78,7 @@ def _accept(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("x-upload", X, r"^/(?:i|1\.1)/media/upload\.json$")
-def _upload(req: Req, m: re.Match[str]) -> Submission | None:
+def upload(req: Req, m: re.Match[str]) -> Submission | None:
     f = dict(req.query)
     cmd = (f.get("command") or "").upper()
     images = req.images()

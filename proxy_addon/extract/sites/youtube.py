@@ -6,7 +6,7 @@ import re
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
-from proxy_addon.extract.sites import spec
+from proxy_addon.extract.sites.spec import spec
 from proxy_addon.extract.util import b64_decode, dig, first, make, pb_fields, pb_strings, strs
 
 YT = ("youtube.com",)
@@ -32,7 +32,7 @@ def channel_id(params: str | None) -> str | None:
 
 
 @spec("youtube-comment", YT, r"^/youtubei/v1/comment/(create_comment|create_comment_reply|update_comment)$")
-def _comment(req: Req, m: re.Match[str]) -> Submission | None:
+def comment(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
     params = first(dig(d, "createCommentParams"), dig(d, "createReplyParams"), dig(d, "updateCommentParams"))
     ref = re.search(r"[?&]v=([\w-]{11})", req.header("referer"))
@@ -42,7 +42,7 @@ def _comment(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("youtube-live-chat", YT, r"^/youtubei/v1/live_chat/send_message$")
-def _live_chat(req: Req, m: re.Match[str]) -> Submission | None:
+def live_chat(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
     segs = dig(d, "richMessage", "textSegments") or []
     text = "".join(s.get("text", "") for s in segs if isinstance(s, dict))
@@ -50,7 +50,7 @@ def _live_chat(req: Req, m: re.Match[str]) -> Submission | None:
 
 
 @spec("youtube-post", YT, r"^/youtubei/v1/backstage/create_post$")
-def _post(req: Req, m: re.Match[str]) -> Submission | None:
+def post(req: Req, m: re.Match[str]) -> Submission | None:
     d = req.json if req.kind_of_body() == "json" else {}
     params = first(dig(d, "createBackstagePostParams"))
     return make(req, "youtube-post", "post", strs(dig(d, "commentText"), dig(d, "postText")),
