@@ -18,43 +18,17 @@ from typing import Any
 
 from checker import ImageInput, Post
 from checker.imagematch import NotAnImage, open_image
-from checker.links import registered_domain
-from proxy_addon.extract.body import Req, decode_body
+from proxy_addon.extract.body import Req
+from proxy_addon.extract.encoding import decode_body
+from proxy_addon.extract.hosts import is_social_host
 from proxy_addon.extract.model import BodyError, Submission
-from proxy_addon.extract.sites import (
-    ANY_HOST_SPECS,
-    SiteSpecError,
-    any_host_specs,
-    match_spec,
-    site_specs,
-)
+from proxy_addon.extract.sites import ANY_HOST_SPECS, SiteSpecError, match_spec, site_specs
 from proxy_addon.extract.websocket import extract_websocket
 
 __all__ = ["ANY_HOST_SPECS", "BodyError", "SiteSpecError", "Submission", "as_post", "extract",
            "extract_websocket", "is_social_host", "site_specs"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-
-
-def _social_domains(policy: Any) -> frozenset[str]:
-    # cached on the policy object: the host list is data and does not change while loaded
-    cached = getattr(policy, "_postguard_social_domains", None)
-    if cached is None:
-        hosts = policy.data.social.get("hosts", [])
-        cached = frozenset(registered_domain(h) or h.lower() for h in hosts)
-        try:
-            object.__setattr__(policy, "_postguard_social_domains", cached)
-        except (AttributeError, TypeError):
-            pass
-    return cached
-
-
-def is_social_host(host: str, policy: Any, path: str | None = None) -> bool:
-    """True for a host under the policy's social domains, or (given `path`) a Mastodon/Bluesky API."""
-    h = (host or "").lower().strip(".").split(":")[0]
-    if h and (registered_domain(h) or h) in _social_domains(policy):
-        return True
-    return path is not None and any(s.path.search(path) for s in any_host_specs())
 
 
 def extract(method: str, url: str, headers: Mapping[str, str], body: bytes, policy: Any, *,

@@ -12,6 +12,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxy_addon.extract.hosts import is_social_host
 from proxy_addon.extract.model import Submission
 from proxy_addon.extract.util import dig, first, maybe_json
 
@@ -20,7 +21,8 @@ SEND_LABELS = {"46"}  # Lightspeed "send message" task
 
 def mqtt_publishes(data: bytes) -> list[tuple[str, bytes]]:
     """(topic, payload) of each MQTT 3.1.1 PUBLISH packet in a websocket message."""
-    out, i, n = [], 0, len(data)
+    out: list[tuple[str, bytes]] = []
+    i, n = 0, len(data)
     while i < n:
         head = data[i]
         i += 1
@@ -73,8 +75,6 @@ def ls_req_message(payload: bytes, host: str) -> Submission | None:
 
 def extract_websocket(url: str, message: bytes, policy: Any) -> Submission | None:
     """The submission a client-to-server websocket message makes, or None."""
-    from proxy_addon.extract import is_social_host
-
     host = (urlsplit(url).hostname or "").lower()
     if not is_social_host(host, policy):
         return None
