@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
-RULE_COLORS = {
-    "conduct": "#c2410c", "student-privacy": "#b91c1c", "directory-opt-out": "#be185d",
-    "prohibited-purpose": "#7c3aed", "misrepresentation": "#4338ca", "personal-link": "#0369a1",
-    "district-link": "#0891b2", "missing-disclaimer": "#0f766e", "district-logo": "#15803d",
-    "student-connection": "#a16207", "unapproved-site": "#57534e",
-}
+# Rule colours, given out in the order of the policy's rules (the built-in rules, sorted by id, keep
+# the colours they have always had); rules past the end of the palette, and rules no longer in the
+# policy, are grey.
+PALETTE = ("#c2410c", "#be185d", "#0891b2", "#15803d", "#4338ca", "#0f766e", "#0369a1", "#7c3aed",
+           "#a16207", "#b91c1c", "#57534e", "#9333ea", "#0d9488", "#ca8a04", "#db2777", "#2563eb")
+OTHER_RULE = "#6b7280"
 ACTION_COLORS = {
     "blocked": "#b91c1c", "warned": "#d97706", "overridden": "#7c3aed", "edited": "#15803d",
     "cancelled": "#0369a1", "logged": "#64748b", "error": "#111827", "passed": "#cbd5e1",
@@ -25,9 +26,9 @@ def swatch(fill: str) -> str:
     return f'<svg class="sw" width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="{fill}"/></svg>'
 
 
-def color(rule: str) -> str:
-    """A stable color for a rule id (grey for rules a district added)."""
-    return RULE_COLORS.get(rule, "#6b7280")
+def rule_colors(rule_ids: Sequence[str]) -> dict[str, str]:
+    """A colour for each of the policy's rule ids, in the policy's order."""
+    return {rule: PALETTE[i] if i < len(PALETTE) else OTHER_RULE for i, rule in enumerate(rule_ids)}
 
 
 def _labelled(i: int, n: int, every: int) -> bool:
@@ -42,8 +43,9 @@ def _nice_max(v: int) -> int:
     return (v // 100000 + 1) * 100000
 
 
-def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], width: int = 760, height: int = 240) -> Markup:
-    """Stacked columns: findings per day, one color per rule."""
+def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], colors: Mapping[str, str],
+                    width: int = 760, height: int = 240) -> Markup:
+    """Stacked columns: findings per day, one color per rule (`colors` from `rule_colors`)."""
     by_day: dict[str, dict[str, int]] = defaultdict(dict)
     for r in per_day:
         by_day[r["day"]][r["rule"]] = r["n"]
@@ -68,17 +70,17 @@ def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], width: int =
             h = plot_h * n / top
             y -= h
             out.append(f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(1.0, bw - 2):.1f}" height="{h:.1f}" '
-                       f'fill="{color(rule)}"><title>{escape(day)} · {escape(rule)}: {n}</title></rect>')
+                       f'fill="{colors.get(rule, OTHER_RULE)}"><title>{escape(day)} · {escape(rule)}: {n}</title></rect>')
         if _labelled(i, len(days), 5):
             out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 8}" class="axis" text-anchor="middle">'
                        f'{escape(day[5:])}</text>')
     out.append("</svg>")
-    legend = "".join(f'<span class="key">{swatch(color(r))}{escape(r)}</span>' for r in rules)
+    legend = "".join(f'<span class="key">{swatch(colors.get(r, OTHER_RULE))}{escape(r)}</span>' for r in rules)
     return Markup("".join(out) + f'<div class="legend">{legend}</div>')
 
 
-def top_rules(rows: list[dict[str, Any]], width: int = 560) -> Markup:
-    """Horizontal bars: findings per rule."""
+def top_rules(rows: list[dict[str, Any]], colors: Mapping[str, str], width: int = 560) -> Markup:
+    """Horizontal bars: findings per rule (`colors` from `rule_colors`)."""
     if not rows:
         return Markup('<p class="muted">No findings in this period.</p>')
     bar_h, gap, label_w = 18, 8, 140
@@ -90,7 +92,7 @@ def top_rules(rows: list[dict[str, Any]], width: int = 560) -> Markup:
         w = (width - label_w - 50) * r["n"] / top
         out.append(f'<text x="{label_w - 6}" y="{y + 13}" class="label" text-anchor="end">{escape(r["rule"])}</text>'
                    f'<rect x="{label_w}" y="{y}" width="{max(1.0, w):.1f}" height="{bar_h}" rx="3" '
-                   f'fill="{color(r["rule"])}"><title>{escape(r["rule"])}: {r["n"]}</title></rect>'
+                   f'fill="{colors.get(r["rule"], OTHER_RULE)}"><title>{escape(r["rule"])}: {r["n"]}</title></rect>'
                    f'<text x="{label_w + w + 6:.1f}" y="{y + 13}" class="label">{r["n"]}</text>')
     out.append("</svg>")
     return Markup("".join(out))

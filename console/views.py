@@ -18,10 +18,12 @@ from console.threads import in_thread
 from store import ACTIONS, REVIEW_STATUSES, Filters
 from store.export import FORMATS, export_to_tempfile
 
-RULES = ("conduct", "student-privacy", "directory-opt-out", "prohibited-purpose", "misrepresentation",
-         "personal-link", "district-link", "missing-disclaimer", "district-logo", "student-connection",
-         "unapproved-site")
 UID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def rule_ids(policy: Any) -> list[str]:
+    """The loaded policy's rule ids, a district's own rules included, in the policy's order."""
+    return [rule.id for rule in policy.rules]
 
 
 def _safe_next(nxt: str | None) -> str:
@@ -125,7 +127,7 @@ async def event_list(request: web.Request) -> dict[str, Any]:
         r["rule_list"] = r["rules"].split() if r["rules"] else []
     policy = request.app[POLICY]
     return {"rows": rows, "f": f, "error": error, "older": older, "newer": newer,
-            "qs": urlencode(qs), "rules": RULES, "clauses": list(policy.data.clauses),
+            "qs": urlencode(qs), "rules": rule_ids(policy), "clauses": list(policy.data.clauses),
             "actions": ACTIONS, "statuses": REVIEW_STATUSES, "active": qs}
 
 
@@ -173,8 +175,7 @@ async def event_page(request: web.Request) -> dict[str, Any]:
         raise web.HTTPNotFound(text="no such event")
     return {"ev": ev, "segments": segments(ev["content"], ev["findings"]) if ev["content"] else None,
             "clauses": quoted_clauses(request.app[POLICY], ev["findings"]),
-            "statuses": REVIEW_STATUSES[1:], "saved": request.query.get("saved"),
-            "color": charts.color}
+            "statuses": REVIEW_STATUSES[1:], "saved": request.query.get("saved")}
 
 
 async def review(request: web.Request) -> web.StreamResponse:
@@ -197,9 +198,10 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     days = request.query.get("days", "30")
     days_n = int(days) if days in ("7", "30", "90") else 30
     d = await in_thread(request.app[STORE].dashboard, days_n)
+    colors = charts.rule_colors(rule_ids(request.app[POLICY]))
     return {"d": d, "days": days_n,
-            "chart_days": charts.per_day_by_rule(d["days"], d["per_day"]),
-            "chart_rules": charts.top_rules(d["top_rules"]),
+            "chart_days": charts.per_day_by_rule(d["days"], d["per_day"], colors),
+            "chart_rules": charts.top_rules(d["top_rules"], colors),
             "chart_actions": charts.actions_bar(d["actions"]),
             "chart_override": charts.override_rate(d["days"], d["override_per_day"])}
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from checker import Policy, Verdict
 
-# One sentence per rule, written to a colleague, not a suspect. `{what}` is the matched text.
+# Plain words for the built-in rules, written to a colleague, not a suspect. `{what}` is the matched
+# text. A rule of the loaded policy with no sentence here (a district's own) is explained by its
+# message in the policy's rules.toml.
 _PLAIN: dict[str, str] = {
     "conduct": "The words “{what}” could read as harassing, offensive or threatening.",
     "student-privacy": "This shares confidential information about a student (“{what}”).",
@@ -26,13 +28,20 @@ def _what(f: dict[str, Any]) -> str:
     return f.get("excerpt") or f.get("link") or f.get("image") or "this"
 
 
+def _explanation(f: dict[str, Any], messages: dict[str, str]) -> str:
+    template = _PLAIN.get(f["rule"])
+    if template is None:
+        return messages.get(f["rule"]) or f"{_what(f)} may break the Board policy."
+    return template.format(what=_what(f))
+
+
 def explain(verdict: Verdict, policy: Policy, text: str) -> dict[str, Any]:
     """The verdict as JSON for the extension, each finding with plain words and its clause text."""
     out = verdict.to_dict()
     clauses = policy.data.clauses
+    messages = {rule.id: rule.config.message for rule in policy.rules}  # what each of its rules says
     for f in out["findings"]:
-        template = _PLAIN.get(f["rule"], "{what} may break the Board policy.")
-        f["explanation"] = template.format(what=_what(f))
+        f["explanation"] = _explanation(f, messages)
         f["clause_text"] = clauses.get(f["clause"], "")
         f["overridable"] = f["action"] != "block"
         span = f.get("span")

@@ -57,9 +57,10 @@ def store(tmp_path: Path, config: StoreConfig, user_db: Path) -> Iterator[Store]
 
 @pytest.fixture
 def make_client(aiohttp_client: Any, store: Store, policy: Any) -> Any:
-    """Build a test client for the console on the seeded store (optionally with config changes)."""
+    """Build a test client for the console on the seeded store (optionally with config changes,
+    another policy among them)."""
     async def make(**kw: Any) -> Any:
-        cfg = ConsoleConfig(db=store.db, policy=policy, store=store, **kw)
+        cfg = ConsoleConfig(**{"db": store.db, "policy": policy, "store": store, **kw})
         return await aiohttp_client(create_app(cfg))
     return make
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -216,6 +218,23 @@ async def test_dashboard(reviewer: Any) -> None:
         assert f"{rule}: 1</title>" in html
     html7 = await (await reviewer.get("/dashboard?days=7")).text()
     assert 'id="stat-total">3<' in html7  # the 20-day-old event is outside the week
+
+
+async def test_a_district_rule_is_in_the_filter_and_charts(make_client: Any, store: Store, policy: Any) -> None:
+    # The rule ids come from the loaded policy: a district's own rule is listed like the built-in ones.
+    district = dataclasses.replace(policy, rules=[*policy.rules, SimpleNamespace(id="district-hours")])
+    seed(store, [dict(action="warned", site="x.com", device="pc-4", employee="d.clerk", age=1, text="posted at 2am",
+                      findings=[{"rule": "district-hours", "clause": "P9", "reason": "after hours", "score": 1.0}])])
+    c = await make_client(policy=district)
+    assert (await login(c, "rita")).status == 303
+    html = await (await c.get("/events?rule=district-hours")).text()
+    rule_filter = html[html.index('<select name="rule">'):]
+    options = re.findall(r"<option\s*(?:selected)?>([^<]+)</option>", rule_filter[:rule_filter.index("</select>")])
+    assert options == [r.id for r in policy.rules] + ["district-hours"]
+    assert "<option selected>district-hours</option>" in html and len(uids_on(html)) == 1
+    html = await (await c.get("/dashboard")).text()
+    fill = re.search(r'fill="(#[0-9a-f]{6})"><title>[^<]*district-hours: 1</title>', html)
+    assert fill and fill.group(1) != "#6b7280"  # a colour of its own, not the grey of unknown rules
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
