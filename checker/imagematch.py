@@ -29,7 +29,7 @@ def open_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             if img.width * img.height > MAX_PIXELS:
                 raise NotAnImage(f"image too large ({img.width}x{img.height})")
             img.draft("L", (512, 512))  # JPEG: decode at reduced size, much faster
@@ -80,7 +80,7 @@ class LogoIndex:
                     rows.append(_hash(ImageOps.invert(crop)))
                     names.append(name)
             for deg in ROTATIONS:  # a photo of a printed logo is rarely perfectly level
-                rot = img.rotate(deg, resample=Image.BICUBIC, fillcolor=(255, 255, 255))
+                rot = img.rotate(deg, resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
                 for ch in ("L", "V"):
                     rows.append(_hash(rot, ch))
                     names.append(name)

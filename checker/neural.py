@@ -20,18 +20,23 @@ import importlib.util
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from checker.links import find_urls
-from checker.textmodel import MODELS_DIR, cached_tokens
+from checker.textmodel import MODELS_DIR, Word, cached_tokens
+
+if TYPE_CHECKING:  # imported lazily at run time (see Encoder.warm)
+    from onnxruntime import InferenceSession
+    from tokenizers import Tokenizer
 
 
 class Encoder:
     """An ONNX text encoder with named sigmoid heads."""
 
-    def __init__(self, onnx_path: Path, meta: dict, tokenizer_path: Path) -> None:
+    def __init__(self, onnx_path: Path, meta: dict[str, Any], tokenizer_path: Path) -> None:
         missing = [m for m in ("onnxruntime", "tokenizers") if importlib.util.find_spec(m) is None]
         if missing:  # a policy asks for it, so this is a load error, not a silent skip
             raise ValueError(f"encoder {onnx_path.stem!r} needs {' and '.join(missing)} (pip install -e .)")
@@ -45,8 +50,8 @@ class Encoder:
             if not (0.0 < self.thresholds[h] < 1.0 and 0.0 <= self.blend[h] <= 1.0):
                 raise ValueError(f"encoder {self.name!r}: head {h!r} needs 0 < threshold < 1 and 0 <= blend <= 1")
         self._paths = (onnx_path, tokenizer_path)
-        self._session = None
-        self._tokenizer = None
+        self._session: InferenceSession | None = None
+        self._tokenizer: Tokenizer | None = None
         self.probs = lru_cache(maxsize=32)(self._probs)
 
     def warm(self) -> None:
@@ -75,13 +80,17 @@ class Encoder:
         self._tokenizer, self._session = tok, session
 
     @property
-    def session(self):  # noqa: ANN201 - onnxruntime.InferenceSession, imported lazily
+    def session(self) -> InferenceSession:
+        """The ONNX Runtime session (created on first use)."""
         self.warm()
+        assert self._session is not None
         return self._session
 
     @property
-    def tokenizer(self):  # noqa: ANN201 - tokenizers.Tokenizer, imported lazily
+    def tokenizer(self) -> Tokenizer:
+        """The word-piece tokenizer (created on first use)."""
         self.warm()
+        assert self._tokenizer is not None
         return self._tokenizer
 
     def _probs(self, text: str) -> dict[str, float]:
@@ -135,8 +144,8 @@ class Encoder:
         for i, e in enumerate(encs):
             ids[i, : len(e.ids)] = e.ids
             mask[i, : len(e.ids)] = 1
-        out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        return out.tolist()
+        out: list[list[float]] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0].tolist()
+        return out
 
     def raw_probs(self, texts: list[str]) -> list[list[float]]:
         """Probabilities per (folded) text and head, before blending and calibration."""
@@ -165,7 +174,7 @@ def _unquoted(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _words(folded: str) -> list:  # list[checker.textmodel.Word]
+def _words(folded: str) -> list[Word]:
     """The folded text's content words: two or more letters or digits, no function words or
     symbols. A number counts (a premium-rate number drives much spam), and so does a link or a
     mention (a promoted link can be what drove it)."""
@@ -210,11 +219,24 @@ def _sigmoid(z: float) -> float:
 _LOADED: dict[str, Encoder] = {}
 
 
-def disable_encoders(policy) -> None:  # noqa: ANN001 - checker.Policy (import cycle)
+@runtime_checkable
+class _UsesEncoder(Protocol):
+    encoder: Encoder | None
+
+
+class _HasRules(Protocol):
+    """A checker.Policy, as far as disable_encoders is concerned (the rules import this module,
+    so it cannot import the policy's)."""
+
+    @property
+    def rules(self) -> Sequence[object]: ...
+
+
+def disable_encoders(policy: _HasRules) -> None:
     """Switch a loaded policy's encoder off (rules + linear models only), e.g. for a proxy
     that must trade judgement for throughput (`postguard_encoder=false`)."""
     for r in policy.rules:
-        if getattr(r, "encoder", None) is not None:
+        if isinstance(r, _UsesEncoder) and r.encoder is not None:
             r.encoder = None
 
 

@@ -117,7 +117,7 @@ def fold(text: str) -> Folded:
     return _finish(text, folded, src)
 
 
-class _FoldTable(dict):
+class _FoldTable(dict[int, str]):
     """str.translate table that folds each character on first sight and remembers it."""
 
     def __missing__(self, key: int) -> str:

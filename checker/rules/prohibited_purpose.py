@@ -88,7 +88,7 @@ class ProhibitedPurpose(Rule):
             return []
         top = s.top
         if self.encoder is not None and self.params["encoder_explain"]:  # what the blended score rests on
-            model = dict(self.model)[cat]
+            model = dict(self.model or ())[cat]
             top = self.encoder.drivers(cat, folded.text, lambda t: model.score(t, guard=True).prob) or top
         span, drivers = drivers_text(folded, top)
         what = self.params["reasons"].get(cat, [cat.replace("_", " ")])[0]
