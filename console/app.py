@@ -20,7 +20,7 @@ from store import open_store
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
-async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _policy_and_log(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
     policy = cfg.policy
     if policy is None:
@@ -40,7 +40,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await in_thread(st.close)
 
 
-async def _context(request: web.Request) -> dict[str, Any]:
+async def _template_context(request: web.Request) -> dict[str, Any]:
     user = request.get(USER)
     return {"user": user, "csrf": user.csrf if user else "", "path": request.path}
 
@@ -52,9 +52,9 @@ def create_app(config: ConsoleConfig) -> web.Application:
     app[LOGIN_FAILS] = {}
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                                autoescape=jinja2.select_autoescape(default=True),
-                               context_processors=[_context])
+                               context_processors=[_template_context])
     env.filters["when"] = lambda ts: (ts or "")[:19].replace("T", " ")
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
-    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_policy_and_log)
     add_routes(app)
     return app

@@ -17,7 +17,7 @@ ROLES = ("reviewer", "admin")
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 # Verified when the user does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY = _HASHER.hash("postguard-no-such-user")
+_DUMMY_HASH = _HASHER.hash("postguard-no-such-user")
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,13 @@ def check_password(st: Store, name: str, password: str) -> str | None:
     """The user's role when the password is right, else None."""
     row = st.user_credentials(name)
     try:
-        _HASHER.verify(row["pw_hash"] if row else _DUMMY, password)
+        _HASHER.verify(row["pw_hash"] if row else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     return row["role"] if row else None
 
 
-def _digest(token: str) -> str:
+def _token_hash(token: str) -> str:
     # Only a hash of the cookie is stored: a copy of the database does not yield live sessions.
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -68,7 +68,7 @@ def _digest(token: str) -> str:
 def new_session(st: Store, name: str, hours: float) -> str:
     """Start a session; return the cookie token."""
     token = secrets.token_urlsafe(32)
-    st.start_session(_digest(token), name, secrets.token_urlsafe(32), time.time(), hours)
+    st.start_session(_token_hash(token), name, secrets.token_urlsafe(32), time.time(), hours)
     return token
 
 
@@ -76,16 +76,16 @@ def session_user(st: Store, token: str | None) -> User | None:
     """The user behind a session cookie, if the session is live and the user enabled."""
     if not token or len(token) > 200:
         return None
-    row = st.live_session(_digest(token))
+    row = st.live_session(_token_hash(token))
     return None if row is None else User(row["username"], row["role"], row["csrf"])
 
 
 def end_session(st: Store, token: str | None) -> None:
     """Sign out."""
     if token:
-        st.end_session(_digest(token))
+        st.end_session(_token_hash(token))
 
 
-def same(a: str | None, b: str | None) -> bool:
+def tokens_match(a: str | None, b: str | None) -> bool:
     """Constant-time comparison of two tokens (False when either is missing)."""
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))

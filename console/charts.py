@@ -31,12 +31,12 @@ def rule_colors(rule_ids: Sequence[str]) -> dict[str, str]:
     return {rule: PALETTE[i] if i < len(PALETTE) else OTHER_RULE for i, rule in enumerate(rule_ids)}
 
 
-def _labelled(i: int, n: int, every: int) -> bool:
+def _shows_day_label(i: int, n: int, every: int) -> bool:
     """Label every `every`-th day, and the last one unless it would crowd its neighbour."""
     return i % every == 0 or (i == n - 1 and (n - 1) % every >= every / 2)
 
 
-def _nice_max(v: int) -> int:
+def _axis_max(v: int) -> int:
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000):
         if v <= step * 4:
             return step * 4
@@ -50,7 +50,7 @@ def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], colors: Mapp
     for r in per_day:
         by_day[r["day"]][r["rule"]] = r["n"]
     rules = sorted({r["rule"] for r in per_day})
-    top = _nice_max(max([sum(v.values()) for v in by_day.values()] or [0]))
+    top = _axis_max(max([sum(v.values()) for v in by_day.values()] or [0]))
     left, bottom, right, top_pad = 40, 28, 8, 10
     plot_w, plot_h = width - left - right, height - bottom - top_pad
     bw = plot_w / max(1, len(days))
@@ -71,7 +71,7 @@ def per_day_by_rule(days: list[str], per_day: list[dict[str, Any]], colors: Mapp
             y -= h
             out.append(f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(1.0, bw - 2):.1f}" height="{h:.1f}" '
                        f'fill="{colors.get(rule, OTHER_RULE)}"><title>{escape(day)} · {escape(rule)}: {n}</title></rect>')
-        if _labelled(i, len(days), 5):
+        if _shows_day_label(i, len(days), 5):
             out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 8}" class="axis" text-anchor="middle">'
                        f'{escape(day[5:])}</text>')
     out.append("</svg>")
@@ -138,7 +138,7 @@ def override_rate(days: list[str], rows: list[dict[str, Any]], width: int = 560,
             out.append(f'<rect x="{x + 1:.1f}" y="{top_pad + plot_h - h:.1f}" width="{max(1.0, bw - 2):.1f}" '
                        f'height="{h:.1f}" fill="#7c3aed"><title>{escape(day)}: {r["overridden"]} of '
                        f'{r["shown"]} warnings overridden ({100 * rate:.0f}%)</title></rect>')
-        if _labelled(i, len(days), 7):
+        if _shows_day_label(i, len(days), 7):
             out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 6}" class="axis" text-anchor="middle">'
                        f'{escape(day[5:])}</text>')
     out.append("</svg>")

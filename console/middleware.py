@@ -25,17 +25,17 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         resp = await handler(request)
     except web.HTTPException as e:
         resp = e
-        _headers(resp)
+        _set_security_headers(resp)
         raise
     except ConnectionError:
         # The database is down: say so plainly (writers keep spooling meanwhile).
         resp = web.Response(status=503, text="The interception log is unavailable right now; "
                             "events are being kept and will appear when it is back.")
-    _headers(resp)
+    _set_security_headers(resp)
     return resp
 
 
-def _headers(resp: web.StreamResponse) -> None:
+def _set_security_headers(resp: web.StreamResponse) -> None:
     resp.headers.setdefault("Content-Security-Policy", CSP)
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
     # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts.
@@ -65,6 +65,6 @@ async def require_login(request: web.Request, handler: Handler) -> web.StreamRes
     if request.method not in ("GET", "HEAD"):
         form = await request.post()
         token = form.get("csrf") or request.headers.get("X-CSRF-Token")
-        if not auth.same(str(token or ""), user.csrf):
+        if not auth.tokens_match(str(token or ""), user.csrf):
             raise web.HTTPForbidden(text="CSRF token missing or wrong; reload the page")
     return await handler(request)

@@ -18,7 +18,7 @@ from console.threads import in_thread
 from store import ACTIONS, REVIEW_STATUSES, Filters
 from store.export import FORMATS, export_to_tempfile
 
-UID = re.compile(r"^[0-9a-f]{32}$")
+UID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def rule_ids(policy: Any) -> list[str]:
@@ -50,7 +50,7 @@ async def login_form(request: web.Request, error: str | None = None, status: int
 async def login(request: web.Request) -> web.StreamResponse:
     """Check the password; start a session."""
     form = await request.post()
-    if not auth.same(str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
+    if not auth.tokens_match(str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
         return await login_form(request, "The form expired; please try again.", 403)
     name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
     cfg, st = request.app[CONFIG], request.app[STORE]
@@ -92,7 +92,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 # -- the event list --------------------------------------------------------------------------
-def _filters(request: web.Request) -> tuple[Filters, str | None]:
+def _filters_from_query(request: web.Request) -> tuple[Filters, str | None]:
     f = Filters.from_mapping(request.query)
     try:
         f.validate()
@@ -101,14 +101,14 @@ def _filters(request: web.Request) -> tuple[Filters, str | None]:
     return f, None
 
 
-def _cursor(v: str | None) -> int | None:
+def _audit_cursor(v: str | None) -> int | None:
     return int(v) if v and v.isdigit() and len(v) < 19 else None
 
 
 @aiohttp_jinja2.template("events.html")
 async def event_list(request: web.Request) -> dict[str, Any]:
     """Filtered, paginated events, newest first."""
-    f, error = _filters(request)
+    f, error = _filters_from_query(request)
     before, after = request.query.get("before") or None, request.query.get("after") or None
     st = request.app[STORE]
     rows, more = await in_thread(st.list_events, f, limit=request.app[CONFIG].page_size,
@@ -166,7 +166,7 @@ def quoted_clauses(policy: Any, findings: list[dict[str, Any]]) -> list[tuple[st
 async def event_page(request: web.Request) -> dict[str, Any]:
     """An event with highlighted spans, quoted clauses, chain status and the review form."""
     uid = request.match_info["uid"]
-    if not UID.match(uid):
+    if not UID_PATTERN.match(uid):
         raise web.HTTPNotFound(text="no such event")
     st, user = request.app[STORE], request[USER]
     await in_thread(st.audit, user.name, "view", uid)  # who saw what (recorded before it is shown)
@@ -183,7 +183,7 @@ async def review(request: web.Request) -> web.StreamResponse:
     uid = request.match_info["uid"]
     form = await request.post()
     status, note = str(form.get("status") or ""), str(form.get("note") or "").strip()
-    if not UID.match(uid) or status not in REVIEW_STATUSES[1:] or len(note) > 2000:
+    if not UID_PATTERN.match(uid) or status not in REVIEW_STATUSES[1:] or len(note) > 2000:
         raise web.HTTPBadRequest(text="choose reviewed, dismissed or escalated; notes up to 2000 characters")
     st = request.app[STORE]
     if not await in_thread(st.review, uid, request[USER].name, status, note):
@@ -212,7 +212,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     fmt = request.match_info["fmt"]
     if fmt not in FORMATS:
         raise web.HTTPNotFound()
-    f, error = _filters(request)
+    f, error = _filters_from_query(request)
     if error:
         raise web.HTTPBadRequest(text=error)
     st = request.app[STORE]
@@ -233,7 +233,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 
 # -- admin: audit trail and chain verification ------------------------------------------------
-def _admin(request: web.Request) -> None:
+def _require_admin(request: web.Request) -> None:
     if not request[USER].is_admin:
         raise web.HTTPForbidden(text="admins only")
 
@@ -241,8 +241,8 @@ def _admin(request: web.Request) -> None:
 @aiohttp_jinja2.template("audit.html")
 async def audit(request: web.Request) -> dict[str, Any]:
     """Who did what in the console, newest first (admins)."""
-    _admin(request)
-    before = _cursor(request.query.get("before"))
+    _require_admin(request)
+    before = _audit_cursor(request.query.get("before"))
     actor = request.query.get("actor", "").strip()[:64]
     rows = await in_thread(request.app[STORE].audit_trail, actor, before, 101)
     more = len(rows) > 100
@@ -254,7 +254,7 @@ async def audit(request: web.Request) -> dict[str, Any]:
 @aiohttp_jinja2.template("verify.html")
 async def verify(request: web.Request) -> dict[str, Any]:
     """Walk every hash chain now and show the result (admins)."""
-    _admin(request)
+    _require_admin(request)
     st = request.app[STORE]
     n, problems = await in_thread(st.verify)
     await in_thread(st.audit, request[USER].name, "verify", None, f"{n} events, {len(problems)} problems")

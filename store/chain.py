@@ -10,7 +10,7 @@ from store.db import Conn
 from store.event import CHAIN_FIELDS, GENESIS, chain_hash, iso
 
 _CHUNK = 5000
-_COLS = ", ".join(dict.fromkeys(("id", *CHAIN_FIELDS, "hash")))
+_VERIFY_COLS = ", ".join(dict.fromkeys(("id", *CHAIN_FIELDS, "hash")))
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _verify_device(conn: Conn, dev: str, head: dict[str, Any] | None,
     n = 0
     after = exp_seq - 1 if anchor else -(2**62)
     while True:
-        rows = conn.all(f"SELECT {_COLS} FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT {_CHUNK}",
+        rows = conn.all(f"SELECT {_VERIFY_COLS} FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT {_CHUNK}",
                         (dev, after))
         if not rows:
             break

@@ -58,7 +58,7 @@ class Conn:
             self.raw.execute("PRAGMA synchronous=NORMAL")
             self.raw.execute("PRAGMA foreign_keys=ON")
 
-    def sql(self, q: str) -> str:
+    def adapt_placeholders(self, q: str) -> str:
         """Adapt placeholders to the backend."""
         return q.replace("?", "%s") if self.pg else q
 
@@ -66,7 +66,7 @@ class Conn:
         """Run one statement; return the cursor."""
         if self.pg:
             cur = self.raw.cursor()
-            cur.execute(self.sql(q), tuple(params))
+            cur.execute(self.adapt_placeholders(q), tuple(params))
             return cur
         return self.raw.execute(q, tuple(params))
 
@@ -74,7 +74,7 @@ class Conn:
         """Run one statement for many parameter rows."""
         if self.pg:
             with self.raw.cursor() as cur:
-                cur.executemany(self.sql(q), rows)
+                cur.executemany(self.adapt_placeholders(q), rows)
         else:
             self.raw.executemany(q, rows)
 

@@ -91,13 +91,13 @@ def chain_hash(row: dict[str, Any]) -> str:
     return sha256(canon)
 
 
-_MARK = re.compile(r"(\[[A-Z][A-Z_]*\])")
+_REDACTION_MARK = re.compile(r"(\[[A-Z][A-Z_]*\])")
 
 
 def _offset_map(src: str, dst: str) -> list[tuple[int, int, int, int, bool]]:
     """Aligned blocks (src_a, src_b, dst_a, dst_b, unchanged) between a text and its redaction, where
     redaction replaced stretches with markers such as [STUDENT]; difflib as a fallback."""
-    parts = _MARK.split(dst)
+    parts = _REDACTION_MARK.split(dst)
     ops: list[tuple[int, int, int, int, bool]] = []
     i = j = 0
     ok = src.startswith(parts[0])
@@ -140,7 +140,7 @@ def _finding_dict(f: Any) -> dict[str, Any]:
     return {k: d[k] for k in FINDING_FIELDS if d.get(k) is not None}
 
 
-def prepare(ev: Event, *, mode: str, redact: Any, device: str, employee: str | None) -> dict[str, Any]:
+def to_row(ev: Event, *, mode: str, redact: Any, device: str, employee: str | None) -> dict[str, Any]:
     """Turn an Event into the row to store: content per `mode`, spans re-mapped onto the
     stored content, URLs scrubbed; the chain fields are filled in when it is written."""
     if ev.source not in SOURCES:

@@ -19,7 +19,7 @@ EXPORT_COLS = ("uid", "ts", "device", "employee", "source", "site", "url", "acco
 
 def iter_events(conn: Conn, f: Filters, chunk: int = 2000) -> Iterator[dict[str, Any]]:
     """Every matching event, oldest first, for export (read in chunks)."""
-    src, where, params, (ts, eid) = f.sql()
+    src, where, params, (ts, eid) = f.sql_parts()
     last: tuple[str, int] = ("", 0)
     cols = ", ".join(f"e.{c}" for c in ("id", *EXPORT_COLS))
     while True:

@@ -57,7 +57,7 @@ class Filters:
         """The filters that are set."""
         return {k: v for k, v in asdict(self).items() if v}
 
-    def sql(self) -> tuple[str, str, list[Any], tuple[str, str]]:
+    def sql_parts(self) -> tuple[str, str, list[Any], tuple[str, str]]:
         """(FROM clause, WHERE condition, parameters, (time column, id column) to order by).
 
         Each filter has an index that yields rows in (time, id) order, so a page stops after
@@ -128,7 +128,7 @@ def list_events(conn: Conn, f: Filters, *, limit: int = 50, before: str | None =
                 after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
     """One page, newest first, keyset-paginated on (time, id) with cursors from `cursor_of`:
     (rows, whether more exist in that direction)."""
-    src, where, params, (ts, eid) = f.sql()
+    src, where, params, (ts, eid) = f.sql_parts()
     b, a = parse_cursor(before), parse_cursor(after)
     if b:
         where += f" AND {ts} <= ? AND ({ts} < ? OR {eid} < ?)"

@@ -21,7 +21,7 @@ from store.event import (
     default_employee,
     iso,
     new_uid,
-    prepare,
+    to_row,
 )
 from store.writer import Writer
 
@@ -45,7 +45,7 @@ class Store:
         self._readers: list[Conn] = []
         self._readers_lock = threading.Lock()
         self.spool = Path(spool) if spool else default_spool(db)
-        self.writer = Writer(db, self.spool, on_connect=self._on_connect)
+        self.writer = Writer(db, self.spool, upkeep=self._purge_daily)
         self._ready = False
 
     def __repr__(self) -> str:
@@ -68,12 +68,12 @@ class Store:
         ev = dataclasses.replace(ev, findings=list(ev.findings or ()),
                                  time=ev.time if ev.time is not None else time.time())
         uid = new_uid(ev.time)
-        self.writer.submit_event(lambda: self._prepare(ev, uid))
+        self.writer.submit_event(lambda: self._row(ev, uid))
         return uid
 
-    def _prepare(self, ev: Event, uid: str) -> dict[str, Any]:
-        row = prepare(ev, mode=self.content_mode, redact=self.config.redact, device=self.device,
-                      employee=self.employee)
+    def _row(self, ev: Event, uid: str) -> dict[str, Any]:
+        row = to_row(ev, mode=self.content_mode, redact=self.config.redact, device=self.device,
+                     employee=self.employee)
         row["uid"] = uid
         return row
 
@@ -89,11 +89,11 @@ class Store:
                 c.close()
             self._readers.clear()
 
-    def call(self, fn: Callable[[Conn], Any]) -> Any:
+    def write(self, fn: Callable[[Conn], Any]) -> Any:
         """Run a write `fn(conn)` on the writer thread (one writer per process)."""
-        return self.writer.call(fn)
+        return self.writer.run(fn)
 
-    def _on_connect(self, conn: Conn) -> None:
+    def _purge_daily(self, conn: Conn) -> None:
         if self.auto_purge and (self._last_purge is None
                                 or time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS):
             self._last_purge = time.monotonic()
@@ -105,7 +105,7 @@ class Store:
         conn: Conn | None = getattr(self._local, "conn", None)
         if conn is None:
             if not self._ready:
-                self.call(lambda c: None)  # connects and migrates, or raises ConnectionError
+                self.write(lambda c: None)  # connects and migrates, or raises ConnectionError
                 self._ready = True
             conn = Conn(self.db)
             self._local.conn = conn
@@ -128,11 +128,11 @@ class Store:
     def purge(self, days: int | None = None, now: float | None = None) -> int:
         """Delete events older than the retention period (the configured days unless given)."""
         d = self.retention_days if days is None else days
-        return self.call(lambda c: chain.purge(c, d, now))
+        return self.write(lambda c: chain.purge(c, d, now))
 
     def audit(self, actor: str, action: str, event_uid: str | None = None, detail: str | None = None) -> None:
         """Record who did what (console views, reviews, exports, logins)."""
-        self.call(lambda c: c.execute(
+        self.write(lambda c: c.execute(
             "INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
             (iso(None), actor, action, event_uid, detail)))
 
@@ -156,7 +156,7 @@ class Store:
 
     def review(self, uid: str, reviewer: str, status: str, note: str = "") -> bool:
         """Mark an event reviewed / dismissed / escalated with a note (logged in the audit)."""
-        return self.call(lambda c: query.review(c, uid, reviewer, status, note))
+        return self.write(lambda c: query.review(c, uid, reviewer, status, note))
 
     def dashboard(self, days: int = 30) -> dict[str, Any]:
         """The dashboard figures for the last `days` days."""
@@ -170,7 +170,7 @@ class Store:
     # -- console accounts and sessions (the console hashes; only hashes are stored) -----------
     def save_user(self, name: str, role: str, pw_hash: str, actor: str) -> bool:
         """Create a console user or reset one's role and password hash; True when created."""
-        return self.call(lambda c: accounts.save_user(c, name, role, pw_hash, actor))
+        return self.write(lambda c: accounts.save_user(c, name, role, pw_hash, actor))
 
     def user_credentials(self, name: str) -> dict[str, Any] | None:
         """An enabled user's role and password hash."""
@@ -178,7 +178,7 @@ class Store:
 
     def start_session(self, token_hash: str, name: str, csrf: str, now: float, hours: float) -> None:
         """Record a console session."""
-        self.call(lambda c: accounts.start_session(c, token_hash, name, csrf, now, hours))
+        self.write(lambda c: accounts.start_session(c, token_hash, name, csrf, now, hours))
 
     def live_session(self, token_hash: str) -> dict[str, Any] | None:
         """The unexpired session behind a token hash, with the user's role."""
@@ -186,7 +186,7 @@ class Store:
 
     def end_session(self, token_hash: str) -> None:
         """Delete a console session."""
-        self.call(lambda c: accounts.end_session(c, token_hash))
+        self.write(lambda c: accounts.end_session(c, token_hash))
 
 
 def default_spool(db: str) -> Path:
@@ -206,14 +206,8 @@ def open_store(db: str | None, config: StoreConfig, *, device: str | None = None
 
     st = Store(str(db or default_db()), config=config, device=device, employee=employee,
                spool=spool, auto_purge=auto_purge)
-    st.writer.q.put(("flush", None, _discard()))  # connect + migrate + replay now, in the background
+    st.writer.connect_soon()
     return st
-
-
-def _discard() -> Any:
-    from concurrent.futures import Future
-
-    return Future()
 
 
 __all__ = ["Store", "open_store", "migrate"]

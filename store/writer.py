@@ -77,41 +77,46 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
 
 
 class Writer:
-    """Owns the process's write connection; everything that writes goes through `submit`."""
+    """Owns the process's write connection; everything that writes goes through `run` or
+    `submit_event`."""
 
-    def __init__(self, db: str, spool: Path, on_connect: Callable[[Conn], None] | None = None) -> None:
+    def __init__(self, db: str, spool: Path, upkeep: Callable[[Conn], None] | None = None) -> None:
         self.db = db
         self.spool = spool
-        self.on_connect = on_connect
-        self.q: queue.Queue[tuple[str, Any, Future[Any] | None]] = queue.Queue()
+        self.upkeep = upkeep  # run on connecting and while idle (the retention purge)
+        self.jobs: queue.Queue[tuple[str, Any, Future[Any] | None]] = queue.Queue()
         self.conn: Conn | None = None
         self.last_try = 0.0
         self.last_error: str | None = None
         self._spool_lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="postguard-store-writer", daemon=True)
+        self.thread = threading.Thread(target=self._loop, name="postguard-store-writer", daemon=True)
         self.thread.start()
 
     # -- called from any thread ----------------------------------------------------------
     def submit_event(self, row: Any) -> None:
         """Queue an event (a prepared row, or a callable producing one)."""
-        self.q.put(("event", row, None))
+        self.jobs.put(("event", row, None))
 
-    def call(self, fn: Callable[[Conn], Any], timeout: float = 30.0) -> Any:
+    def run(self, fn: Callable[[Conn], Any], timeout: float = 30.0) -> Any:
         """Run `fn(conn)` on the writer thread and return its result (or raise its error)."""
         fut: Future[Any] = Future()
-        self.q.put(("call", fn, fut))
+        self.jobs.put(("call", fn, fut))
         return fut.result(timeout)
+
+    def connect_soon(self) -> None:
+        """Connect, migrate and replay the spool now, in the background (nobody waits for it)."""
+        self.jobs.put(("flush", None, Future()))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is written or spooled; True if nothing is
         left in the spool."""
         fut: Future[Any] = Future()
-        self.q.put(("flush", None, fut))
+        self.jobs.put(("flush", None, fut))
         return bool(fut.result(timeout))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Write what is queued, then end the thread."""
-        self.q.put(("stop", None, None))
+        self.jobs.put(("stop", None, None))
         self.thread.join(timeout)
 
     # -- the thread ----------------------------------------------------------------------
@@ -124,8 +129,8 @@ class Writer:
         try:
             conn = Conn(self.db)
             migrate(conn)
-            if self.on_connect:
-                self.on_connect(conn)
+            if self.upkeep:
+                self.upkeep(conn)
         except DB_DOWN as e:
             self._down(e)
             return None
@@ -178,7 +183,7 @@ class Writer:
             path.unlink(missing_ok=True)
             log.info("replayed %d spooled events from %s", len(rows), path)
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write_or_spool(self, rows: list[dict[str, Any]]) -> None:
         conn = self._connect()
         if conn is not None and self._spool_files():
             self._replay()  # keep order: what waited in the spool goes first
@@ -190,25 +195,25 @@ class Writer:
                 self._down(e)
         self._spool_write(rows)
 
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while True:
             try:
-                item = self.q.get(timeout=RETRY_SECONDS)
+                item = self.jobs.get(timeout=RETRY_SECONDS)
             except queue.Empty:
                 if self._spool_files():
                     self._connect()
                     if self.conn is not None:
                         self._replay()
-                if self.conn is not None and self.on_connect:
+                if self.conn is not None and self.upkeep:
                     try:  # periodic upkeep (the daily retention purge) while idle
-                        self.on_connect(self.conn)
+                        self.upkeep(self.conn)
                     except DB_DOWN as e:
                         self._down(e)
                 continue
             batch = [item]
             while len(batch) < 500:
                 try:
-                    batch.append(self.q.get_nowait())
+                    batch.append(self.jobs.get_nowait())
                 except queue.Empty:
                     break
             rows: list[dict[str, Any]] = []
@@ -220,7 +225,7 @@ class Writer:
                         log.exception("could not prepare an event")
                     continue
                 if rows:
-                    self._write(rows)
+                    self._write_or_spool(rows)
                     rows = []
                 if kind == "stop":
                     if self.conn is not None:
@@ -244,4 +249,4 @@ class Writer:
                 except Exception as e:
                     fut.set_exception(e)  # type: ignore[union-attr]
             if rows:
-                self._write(rows)
+                self._write_or_spool(rows)

@@ -294,14 +294,14 @@ def test_migration_from_version_2_keeps_findings(db_url: str, config: StoreConfi
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # A log written before migration 3 (findings in event_findings) opens and filters as before.
     from store import db as dbmod
-    from store.event import GENESIS, chain_hash, prepare
+    from store.event import GENESIS, chain_hash, to_row
     from store.migrations import MIGRATIONS
     from store.writer import _EVENT_COLS
 
     monkeypatch.setattr(dbmod, "MIGRATIONS", MIGRATIONS[:2])
     conn = dbmod.Conn(db_url)
     assert dbmod.migrate(conn) == 2
-    row = prepare(ev(device="old-pc"), mode="redacted", redact=lambda s: s.replace("Tyler Quinlan", "[STUDENT]"),
+    row = to_row(ev(device="old-pc"), mode="redacted", redact=lambda s: s.replace("Tyler Quinlan", "[STUDENT]"),
                   device="old-pc", employee="e")
     full = dict(row, seq=1, prev_hash=GENESIS)
     full["hash"] = chain_hash(full)
