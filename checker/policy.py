@@ -23,10 +23,9 @@ from checker.model import ACCOUNTS, ACTION_RANK, Account, Action
 from checker.policy_data import PolicyData
 from checker.roster import Roster, Student
 from checker.rule import Rule, RuleConfig
+from checker.settings import Settings, SettingsError
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies" / "region14"
-CONTENT_MODES = ("none", "redacted", "full")
-FAIL_MODES = ("pass", "block")
 MAX_POLICY_FILE = 20 * 1024 * 1024
 
 
@@ -53,7 +52,7 @@ class Policy:
         return self.data.district
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> Settings:
         """The `[settings]` table of rules.toml (content mode, retention, fail mode...)."""
         return self.data.settings
 
@@ -292,25 +291,11 @@ def _rule_clauses(key: str, table: Any, cls: type[Rule],
     return clauses, cited
 
 
-def _settings(raw: dict[str, Any]) -> dict[str, Any]:
-    f = "rules.toml"
-    s = raw.get("settings", {})
-    if not isinstance(s, dict):
-        raise _err(f, "settings", "must be a table", s)
-    out = {"content": "redacted", "retention_days": 365, "fail_mode": "pass",
-           "override_window_seconds": 600, "max_body_bytes": 10 * 1024 * 1024,
-           "check_timeout_ms": 2000, "justification_min_chars": 10}
-    for k, v in s.items():
-        if k not in out:
-            raise _err(f, f"settings.{k}", f"unknown setting; known: {', '.join(sorted(out))}")
-        if k == "content" and v not in CONTENT_MODES:
-            raise _err(f, "settings.content", f"must be one of {', '.join(CONTENT_MODES)}", v)
-        if k == "fail_mode" and v not in FAIL_MODES:
-            raise _err(f, "settings.fail_mode", f"must be one of {', '.join(FAIL_MODES)}", v)
-        if k not in ("content", "fail_mode") and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-            raise _err(f, f"settings.{k}", "must be a non-negative integer", v)
-        out[k] = v
-    return out
+def _settings(raw: dict[str, Any]) -> Settings:
+    try:
+        return Settings.from_table(raw.get("settings", {}))
+    except SettingsError as e:
+        raise _err("rules.toml", e.key, str(e), e.value) from None
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

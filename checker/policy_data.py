@@ -13,6 +13,7 @@ from typing import Any
 from checker.district import District
 from checker.links import LinkClassifier
 from checker.roster import Roster
+from checker.settings import Settings
 
 
 @dataclass
@@ -25,7 +26,7 @@ class PolicyData:
     roster: Roster
     clauses: dict[str, str]
     notice: str
-    settings: dict[str, Any]
+    settings: Settings
     lexicons: dict[str, tuple[str, ...]]
     social: dict[str, Any]
     logos: dict[str, bytes]
