@@ -9,6 +9,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -140,24 +141,25 @@ def _finding_dict(f: Any) -> dict[str, Any]:
     return {k: d[k] for k in FINDING_FIELDS if d.get(k) is not None}
 
 
-def to_row(ev: Event, *, mode: str, redact: Any, device: str, employee: str | None) -> dict[str, Any]:
-    """Turn an Event into the row to store: content per `mode`, spans re-mapped onto the
-    stored content, URLs scrubbed; the chain fields are filled in when it is written."""
-    if ev.source not in SOURCES:
-        raise ValueError(f"event source must be one of {', '.join(SOURCES)}")
-    if ev.action not in ACTIONS:
-        raise ValueError(f"event action must be one of {', '.join(ACTIONS)}")
-    text = ev.text or ""
-    findings = [_finding_dict(f) for f in ev.findings or ()]
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _kept(text: str, mode: str, redact: Callable[[str], str] | None) -> tuple[str | None, Callable[[str], str]]:
+    """What is stored of the text under `mode`, and the mask for excerpts and justifications."""
     if mode == "full":
-        content: str | None = text
-        mask = (lambda s: s)  # noqa: E731 - nothing to mask
-    elif mode == "redacted":
-        content = redact(text) if text else ""
-        mask = redact
-    else:
-        content, mask = None, redact
-    ops = _offset_map(text, content) if mode == "redacted" and content != text else None
+        return text, _unchanged  # nothing to mask
+    if redact is None:
+        raise ValueError(f"content mode {mode!r} needs a redact function")
+    if mode == "redacted":
+        return (redact(text) if text else ""), redact
+    return None, redact
+
+
+def _minimal_findings(findings: list[dict[str, Any]], text: str, content: str | None, mode: str,
+                      mask: Callable[[str], str]) -> None:
+    """Excerpts masked (dropped in mode none), links scrubbed, spans moved onto the stored content."""
+    ops = _offset_map(text, content) if mode == "redacted" and content is not None and content != text else None
     for f in findings:
         if "excerpt" in f:
             if mode == "none":
@@ -175,10 +177,24 @@ def to_row(ev: Event, *, mode: str, redact: Any, device: str, employee: str | No
                 f["span"] = [_map_offset(ops, a, False), _map_offset(ops, b, True)]
             else:
                 f["span"] = [int(span[0]), int(span[1])]
+
+
+def to_row(ev: Event, *, mode: str, redact: Callable[[str], str] | None, device: str,
+           employee: str | None) -> dict[str, Any]:
+    """Turn an Event into the row to store: content per `mode`, spans re-mapped onto the
+    stored content, URLs scrubbed; the chain fields are filled in when it is written."""
+    if ev.source not in SOURCES:
+        raise ValueError(f"event source must be one of {', '.join(SOURCES)}")
+    if ev.action not in ACTIONS:
+        raise ValueError(f"event action must be one of {', '.join(ACTIONS)}")
+    text = ev.text or ""
+    findings = [_finding_dict(f) for f in ev.findings or ()]
+    content, mask = _kept(text, mode, redact)
+    _minimal_findings(findings, text, content, mode, mask)
     rules = " ".join(sorted({str(f.get("rule")) for f in findings if f.get("rule")}))
     justification = ev.justification
     if justification and mode != "full":
-        justification = redact(justification)
+        justification = mask(justification)  # the redaction (mask is redact in these modes)
     return {
         "uid": new_uid(ev.time),
         "ts": iso(ev.time),

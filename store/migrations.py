@@ -16,7 +16,14 @@ def _pk(pg: bool) -> str:
 
 
 def _v1(pg: bool) -> list[str]:
-    pk = _pk(pg)
+    # Released: these statements, in this order, must never change (split in two for reading only).
+    return [*_v1_log(_pk(pg)), *_v1_console(_pk(pg)),
+            "CREATE INDEX ix_findings_event ON event_findings (event_id)",
+            "CREATE INDEX ix_reviews_event ON reviews (event_id)",
+            "CREATE INDEX ix_audit_event ON audit (event_uid)"]
+
+
+def _v1_log(pk: str) -> list[str]:
     return [
         # One row per intercepted action. `seq`/`prev_hash`/`hash` form a chain per device;
         # `review_status` is review metadata and deliberately outside the chain.
@@ -65,6 +72,11 @@ def _v1(pg: bool) -> list[str]:
             status TEXT NOT NULL,
             note TEXT
         )""",
+    ]
+
+
+def _v1_console(pk: str) -> list[str]:
+    return [
         # Who did what in the console (views, reviews, exports, logins) and purges.
         f"""CREATE TABLE audit (
             id {pk},
@@ -88,9 +100,6 @@ def _v1(pg: bool) -> list[str]:
             created TEXT NOT NULL,
             expires TEXT NOT NULL
         )""",
-        "CREATE INDEX ix_findings_event ON event_findings (event_id)",
-        "CREATE INDEX ix_reviews_event ON reviews (event_id)",
-        "CREATE INDEX ix_audit_event ON audit (event_uid)",
     ]
 
 

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from store import accounts, chain, export, query
 from store.config import StoreConfig
@@ -26,6 +26,7 @@ from store.event import (
 from store.writer import Writer
 
 PURGE_EVERY_SECONDS = 86400.0
+T = TypeVar("T")
 
 
 class Store:
@@ -89,7 +90,7 @@ class Store:
                 c.close()
             self._readers.clear()
 
-    def write(self, fn: Callable[[Conn], Any]) -> Any:
+    def write(self, fn: Callable[[Conn], T]) -> T:
         """Run a write `fn(conn)` on the writer thread (one writer per process)."""
         return self.writer.run(fn)
 
@@ -113,7 +114,7 @@ class Store:
                 self._readers.append(conn)
         return conn
 
-    def read(self, fn: Callable[[Conn], Any]) -> Any:
+    def read(self, fn: Callable[[Conn], T]) -> T:
         """Run a read `fn(conn)`, reconnecting once if the connection dropped."""
         try:
             return fn(self.reader())

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from store.db import DB_DOWN, Conn, migrate
 from store.event import GENESIS, chain_hash
@@ -26,6 +26,10 @@ _EVENT_COLS = (
 )
 _INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?' * len(_EVENT_COLS))})"
 RETRY_SECONDS = 2.0
+T = TypeVar("T")
+# (kind, payload, future): ("event", row or row maker, None), ("call", fn, future), ("flush", None,
+# future) or ("stop", None, None)
+Job = tuple[str, Any, Future[Any] | None]
 
 
 def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) -> int:
@@ -63,16 +67,16 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
                 marks = ", ".join("?" * len(vals[0]))
                 conn.executemany(f"INSERT INTO {table} (event_id, {cols}, ts, site, action, review_status) "
                                  f"VALUES ({marks})", vals)
-        for dev, (seq, h) in heads.items():
+        for dev, (seq, head_hash) in heads.items():
             if conn.pg:
                 conn.execute(
                     "INSERT INTO chain_heads (device, seq, hash) VALUES (?, ?, ?) "
                     "ON CONFLICT (device) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash",
-                    (dev, seq, h),
+                    (dev, seq, head_hash),
                 )
             else:
                 conn.execute("INSERT OR REPLACE INTO chain_heads (device, seq, hash) VALUES (?, ?, ?)",
-                             (dev, seq, h))
+                             (dev, seq, head_hash))
     return n
 
 
@@ -84,7 +88,7 @@ class Writer:
         self.db = db
         self.spool = spool
         self.upkeep = upkeep  # run on connecting and while idle (the retention purge)
-        self.jobs: queue.Queue[tuple[str, Any, Future[Any] | None]] = queue.Queue()
+        self.jobs: queue.Queue[Job] = queue.Queue()
         self.conn: Conn | None = None
         self.last_try = 0.0
         self.last_error: str | None = None
@@ -97,9 +101,9 @@ class Writer:
         """Queue an event (a prepared row, or a callable producing one)."""
         self.jobs.put(("event", row, None))
 
-    def run(self, fn: Callable[[Conn], Any], timeout: float = 30.0) -> Any:
+    def run(self, fn: Callable[[Conn], T], timeout: float = 30.0) -> T:
         """Run `fn(conn)` on the writer thread and return its result (or raise its error)."""
-        fut: Future[Any] = Future()
+        fut: Future[T] = Future()
         self.jobs.put(("call", fn, fut))
         return fut.result(timeout)
 
@@ -163,6 +167,9 @@ class Writer:
 
     def _replay(self) -> None:
         """Move spooled events into the database, oldest file first."""
+        conn = self.conn
+        if conn is None:
+            return
         for name in self._spool_files():
             path = Path(name)
             if path == self.spool:
@@ -176,7 +183,7 @@ class Writer:
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
             try:
                 for i in range(0, len(rows), 500):
-                    insert_events(self.conn, rows[i:i + 500], dedupe=True)  # type: ignore[arg-type]
+                    insert_events(conn, rows[i:i + 500], dedupe=True)
             except DB_DOWN as e:
                 self._down(e)
                 return
@@ -198,55 +205,74 @@ class Writer:
     def _loop(self) -> None:
         while True:
             try:
-                item = self.jobs.get(timeout=RETRY_SECONDS)
+                first = self.jobs.get(timeout=RETRY_SECONDS)
             except queue.Empty:
-                if self._spool_files():
-                    self._connect()
-                    if self.conn is not None:
-                        self._replay()
-                if self.conn is not None and self.upkeep:
-                    try:  # periodic upkeep (the daily retention purge) while idle
-                        self.upkeep(self.conn)
-                    except DB_DOWN as e:
-                        self._down(e)
+                self._idle()
                 continue
-            batch = [item]
-            while len(batch) < 500:
+            if not self._do(self._batch(first)):
+                return
+
+    def _idle(self) -> None:
+        """Nothing queued for a while: retry the spool, and the periodic upkeep (the daily purge)."""
+        if self._spool_files():
+            self._connect()
+            if self.conn is not None:
+                self._replay()
+        if self.conn is not None and self.upkeep:
+            try:
+                self.upkeep(self.conn)
+            except DB_DOWN as e:
+                self._down(e)
+
+    def _batch(self, first: Job) -> list[Job]:
+        """`first` and whatever else is queued, up to 500 jobs."""
+        batch = [first]
+        while len(batch) < 500:
+            try:
+                batch.append(self.jobs.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _do(self, batch: list[Job]) -> bool:
+        """Run a batch in order, events written together between the other jobs; False on stop."""
+        rows: list[dict[str, Any]] = []
+        for kind, payload, fut in batch:
+            if kind == "event":
                 try:
-                    batch.append(self.jobs.get_nowait())
-                except queue.Empty:
-                    break
-            rows: list[dict[str, Any]] = []
-            for kind, payload, fut in batch:
-                if kind == "event":
-                    try:
-                        rows.append(payload() if callable(payload) else payload)
-                    except Exception:  # a bad event must not stop the writer
-                        log.exception("could not prepare an event")
-                    continue
-                if rows:
-                    self._write_or_spool(rows)
-                    rows = []
-                if kind == "stop":
-                    if self.conn is not None:
-                        self.conn.close()
-                        self.conn = None
-                    return
-                if kind == "flush":
-                    if self._spool_files() and self._connect() is not None:
-                        self._replay()
-                    fut.set_result(not self._spool_files())  # type: ignore[union-attr]
-                    continue
-                conn = self._connect()
-                if conn is None:
-                    fut.set_exception(ConnectionError(f"interception log unavailable: {self.last_error}"))  # type: ignore[union-attr]
-                    continue
-                try:
-                    fut.set_result(payload(conn))  # type: ignore[union-attr]
-                except DB_DOWN as e:
-                    self._down(e)
-                    fut.set_exception(ConnectionError(f"interception log unavailable: {e}"))  # type: ignore[union-attr]
-                except Exception as e:
-                    fut.set_exception(e)  # type: ignore[union-attr]
+                    rows.append(payload() if callable(payload) else payload)
+                except Exception:  # a bad event must not stop the writer
+                    log.exception("could not prepare an event")
+                continue
             if rows:
                 self._write_or_spool(rows)
+                rows = []
+            if kind == "stop":
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
+                return False
+            if fut is not None:
+                self._answer(kind, payload, fut)
+        if rows:
+            self._write_or_spool(rows)
+        return True
+
+    def _answer(self, kind: str, payload: Any, fut: Future[Any]) -> None:
+        """A flush (is the spool empty now?) or a call (`payload(conn)`), answered through `fut`."""
+        if kind == "flush":
+            if self._spool_files() and self._connect() is not None:
+                self._replay()
+            fut.set_result(not self._spool_files())
+            return
+        conn = self._connect()
+        if conn is None:
+            fut.set_exception(ConnectionError(f"interception log unavailable: {self.last_error}"))
+            return
+        try:
+            fut.set_result(payload(conn))
+        except DB_DOWN as e:
+            self._down(e)
+            fut.set_exception(ConnectionError(f"interception log unavailable: {e}"))
+        except Exception as e:
+            fut.set_exception(e)
