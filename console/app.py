@@ -15,7 +15,7 @@ from console.keys import CONFIG, LOGIN_FAILS, POLICY, STORE, USER
 from console.middleware import require_login, security_headers
 from console.routes import add_routes
 from console.threads import in_thread
-from store import open_store
+from store import StoreConfig, open_store
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -32,9 +32,10 @@ async def _policy_and_log(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = cfg.store
         yield
         return
-    from enforce import log_config
+    from checker import redact
 
-    st = await in_thread(open_store, cfg.db, log_config(policy))
+    config = StoreConfig(policy.settings.content, policy.settings.retention_days, lambda text: redact(text, policy))
+    st = await in_thread(open_store, cfg.db, config)
     app[STORE] = st
     yield
     await in_thread(st.close)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import Store
+
+if TYPE_CHECKING:
+    from checker import Policy
 
 
 @dataclass
@@ -14,7 +17,7 @@ class ConsoleConfig:
 
     db: str
     policy_dir: str | None = None
-    policy: Any = None            # an already loaded policy (wins over policy_dir)
+    policy: Policy | None = None  # an already loaded policy (wins over policy_dir)
     store: Store | None = None    # an already open store (the caller closes it)
     page_size: int = 50
     session_hours: float = 12.0

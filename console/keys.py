@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from console.auth import User
 from console.config import ConsoleConfig
 from store import Store
 
+if TYPE_CHECKING:
+    from checker import Policy
+
 CONFIG = web.AppKey("config", ConsoleConfig)
 STORE = web.AppKey("store", Store)
-POLICY = web.AppKey("policy", object)
-LOGIN_FAILS = web.AppKey("login_fails", dict)
+POLICY: web.AppKey[Policy] = web.AppKey("policy")  # the checker is imported when the app starts
+LOGIN_FAILS: web.AppKey[dict[str, tuple[int, float]]] = web.AppKey("login_fails")  # name -> (failures, since)
 USER = web.RequestKey("user", User)
 
 SESSION_COOKIE = "pg_session"

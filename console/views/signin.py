@@ -1,0 +1,73 @@
+"""Signing in and out of the console (a session cookie; CSRF double-submit on the login form)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from console import auth
+from console.keys import CONFIG, LOGIN_CSRF_COOKIE, LOGIN_FAILS, SESSION_COOKIE, STORE, USER
+from console.threads import in_thread
+
+
+def _safe_next(nxt: str | None) -> str:
+    # Only local paths: never an open redirect to another site.
+    return nxt if nxt and nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/events"
+
+
+async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    """The sign-in form, with a double-submit CSRF token (there is no session yet)."""
+    # Reuse the browser's token: a second load (another tab, a favicon fetch bounced here)
+    # must not invalidate the form already on screen.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):
+        token = secrets.token_urlsafe(24)
+    resp = aiohttp_jinja2.render_template("login.html", request, {
+        "login_csrf": token, "next": _safe_next(request.query.get("next")), "error": error,
+        }, status=status)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
+                    secure=request.app[CONFIG].secure_cookies)
+    return resp
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """Check the password; start a session."""
+    form = await request.post()
+    if not auth.tokens_match(str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
+        return await login_form(request, "The form expired; please try again.", 403)
+    name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
+    cfg, st = request.app[CONFIG], request.app[STORE]
+    fails = request.app[LOGIN_FAILS]
+    now = time.monotonic()
+    count, since = fails.get(name, (0, now))
+    if count >= cfg.max_login_failures and now - since < cfg.lockout_seconds:
+        await in_thread(st.audit, name or "?", "login:locked")
+        return await login_form(request, "Too many failed attempts; try again later.", 429)
+    role = await in_thread(auth.check_password, st, name, password) if auth.valid_name(name) else None
+    if role is None:
+        fails[name] = (count + 1 if now - since < cfg.lockout_seconds else 1,
+                       since if now - since < cfg.lockout_seconds else now)
+        await in_thread(st.audit, name if auth.valid_name(name) else "?", "login:failed")
+        return await login_form(request, "Wrong user name or password.", 401)
+    fails.pop(name, None)
+    token = await in_thread(auth.new_session, st, name, cfg.session_hours)
+    await in_thread(st.audit, name, "login")
+    resp = web.HTTPSeeOther(_safe_next(str(form.get("next") or "")))
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                    secure=cfg.secure_cookies, max_age=int(cfg.session_hours * 3600))
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    raise resp
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session."""
+    st = request.app[STORE]
+    await in_thread(auth.end_session, st, request.cookies.get(SESSION_COOKIE))
+    await in_thread(st.audit, request[USER].name, "logout")
+    resp = web.HTTPSeeOther("/login")
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    raise resp
