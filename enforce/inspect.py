@@ -42,7 +42,7 @@ def inspect_request(method: str, url: str, headers: Mapping[str, str], body: byt
     return _checked(extract(method, url, headers, body, policy, max_bytes=max_bytes), policy, checker)
 
 
-def inspect_websocket(url: str, message: bytes | str, policy: Policy, *, checker: Checker = check) -> Inspection:
+def inspect_websocket(url: str, message: bytes, policy: Policy, *, checker: Checker = check) -> Inspection:
     """Extract and check one message a client sent on a websocket."""
     return _checked(extract_websocket(url, message, policy), policy, checker)
 

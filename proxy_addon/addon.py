@@ -88,9 +88,10 @@ class PostguardAddon:
         opts = ctx.options
         reload = bool({"postguard_policy", "postguard_encoder"} & updated) or st.policy is None
         if not self._policy_injected and reload:
-            st.set_policy(_load_policy(opts.postguard_policy))
+            policy = _load_policy(opts.postguard_policy)
             if not opts.postguard_encoder:
-                disable_encoders(st.policy)
+                disable_encoders(policy)
+            st.set_policy(policy)
         assert st.policy is not None
         new = settings.build(opts, st.policy.settings)
         if new.workers != st.settings.workers or new.encoder != st.settings.encoder or reload or not st.checks.workers:

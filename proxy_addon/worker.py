@@ -155,7 +155,7 @@ class Checks:
             method, url, headers, body, policy, max_bytes=max_bytes, checker=checker))
         return await asyncio.wait_for(job, timeout)
 
-    async def websocket(self, url: str, message: bytes | str, policy: Policy, timeout: float) -> Inspection:
+    async def websocket(self, url: str, message: bytes, policy: Policy, timeout: float) -> Inspection:
         """Inspect one websocket message on a thread within `timeout` seconds."""
         loop = asyncio.get_running_loop()
         checker = self._check_fn()
@@ -193,6 +193,7 @@ def serve(policy_dir: str, encoder: bool = True) -> int:
         if len(head) < 4:
             return 0
         rid, (method, url, headers, body, max_bytes) = pickle.loads(rd.read(int.from_bytes(head, "big")))
+        out: tuple[int, bool, Any]
         try:
             out = (rid, True, inspect_request(method, url, headers, body, policy, max_bytes=max_bytes))
         except Exception as e:  # sent back by class name and message, re-raised in the proxy

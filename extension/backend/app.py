@@ -19,9 +19,10 @@ from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.explain import explain
 from extension.backend.security import error, guard
+from store import Store, open_store
 
 CONFIG = web.AppKey("config", BackendConfig)
-LOG = web.AppKey("log", object)
+LOG = web.AppKey("log", Store)
 POLICY_VIEW = web.AppKey("policy_view", dict)
 CACHE = web.AppKey("verdict_cache", dict)
 # The submit usually re-checks the text the last typing hint just checked; a small LRU of
@@ -166,12 +167,7 @@ def policy_view(config: BackendConfig) -> dict[str, Any]:
 async def _log_ctx(app: web.Application) -> Any:
     cfg = app[CONFIG]
     warm_encoders()  # the text encoder's session, before the first /v1/check rather than during it
-    if cfg.store is not None:
-        log = cfg.store
-    else:
-        from store import open_store  # imported late: the backend starts without database drivers
-
-        log = open_store(cfg.db, log_config(cfg.policy))
+    log = cfg.store if cfg.store is not None else open_store(cfg.db, log_config(cfg.policy))
     app[LOG] = log
     yield
     if cfg.store is None:

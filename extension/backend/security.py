@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from extension.backend.config import TOKEN_HEADER, BackendConfig
 
@@ -67,7 +68,7 @@ def _cors(origin: str) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-def guard(config: BackendConfig) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def guard(config: BackendConfig) -> Middleware:
     """The one middleware that applies every check, cheapest first."""
     allowed = config.allowed_origins
     limiter = RateLimiter(config.rate_per_second, config.rate_burst)
