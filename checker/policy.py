@@ -298,8 +298,11 @@ def _settings(raw: dict[str, Any]) -> Settings:
         raise _err("rules.toml", e.key, str(e), e.value) from None
 
 
-def load_policy(path: str | Path | None = None) -> Policy:
-    """Load and validate a policy folder; raise PolicyError with file, key and value."""
+def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Policy:
+    """Load and validate a policy folder; raise PolicyError with file, key and value.
+
+    `checks=False`: validate every file and rule setting but build no rule (no models, no word
+    automata): a policy for a process that routes, answers and redacts while others check."""
     path = Path(path) if path is not None else DEFAULT_POLICY_DIR
     if not path.is_dir():
         raise PolicyError(f"{path}: policy folder not found")
@@ -347,7 +350,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
             if c not in clauses:
                 raise _err("clauses.toml", f"clauses.{c}", f"missing clause text (cited by rules.{rid})")
     policy = Policy(data=data)
-    for rid, cls in sorted(registry.items()):
+    for rid, cls in sorted(registry.items()) if checks else ():
         cfg = configs[rid]
         try:
             policy.rules.append(cls(data, cfg))

@@ -20,7 +20,6 @@ from typing import Any
 from mitmproxy import ctx, exceptions
 
 from checker import Policy, PolicyError, Post, Verdict, load_policy
-from checker.neural import disable_encoders
 from proxy_addon import settings
 from proxy_addon.eventlog import open_log
 from proxy_addon.inspector import Inspector
@@ -37,11 +36,11 @@ def social_hosts_regex(policy: Policy) -> str:
     return rf"^(?:[^:]*\.)?(?:{alts})(?::\d+)?$"
 
 
-def _load_policy(folder: str) -> Policy:
+def _load_policy(folder: str, checks: bool) -> Policy:
     if folder and not Path(folder).is_dir():
         raise exceptions.OptionsError(f"postguard_policy: no such policy folder: {folder!r}")
     try:
-        return load_policy(folder or None)
+        return load_policy(folder or None, checks=checks)
     except PolicyError as e:
         raise exceptions.OptionsError(f"postguard_policy: {e}") from None
     except OSError as e:
@@ -86,10 +85,15 @@ class PostguardAddon:
         if not any(k.startswith("postguard_") for k in updated) and st.policy is not None:
             return
         opts = ctx.options
-        reload = bool({"postguard_policy", "postguard_encoder"} & updated) or st.policy is None
+        reload = bool({"postguard_policy", "postguard_encoder", "postguard_workers"} & updated) or st.policy is None
         if not self._policy_injected and reload:
-            policy = _load_policy(opts.postguard_policy)
-            if not opts.postguard_encoder:
+            # With check workers, this process only routes, answers and redacts: the workers
+            # load the rules and models; without them, it checks on its own threads.
+            in_process = opts.postguard_workers <= 0 or st.checks.checker is not None
+            policy = _load_policy(opts.postguard_policy, checks=in_process)
+            if in_process and not opts.postguard_encoder:
+                from checker.neural import disable_encoders
+
                 disable_encoders(policy)
             st.set_policy(policy)
         assert st.policy is not None

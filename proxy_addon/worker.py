@@ -89,13 +89,20 @@ class CheckWorker:
     async def inspect(self, method: str, url: str, headers: dict[str, str], body: bytes,
                       max_bytes: int, timeout: float) -> Inspection:
         """The worker's inspection of one request; raises TimeoutError after `timeout` seconds."""
+        return await self._ask(("http", (method, url, headers, body, max_bytes)), timeout)
+
+    async def inspect_websocket(self, url: str, message: bytes, timeout: float) -> Inspection:
+        """The worker's inspection of one websocket message."""
+        return await self._ask(("websocket", (url, message)), timeout)
+
+    async def _ask(self, job: tuple[str, tuple[Any, ...]], timeout: float) -> Inspection:
         await self.start()
         assert self.proc and self.proc.stdin
         self._next += 1
         rid = self._next
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[rid] = fut
-        data = pickle.dumps((rid, (method, url, headers, body, max_bytes)), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((rid, job), protocol=pickle.HIGHEST_PROTOCOL)
         self.proc.stdin.write(len(data).to_bytes(4, "big") + data)
         try:
             result: Inspection = await asyncio.wait_for(fut, timeout)
@@ -156,7 +163,10 @@ class Checks:
         return await asyncio.wait_for(job, timeout)
 
     async def websocket(self, url: str, message: bytes, policy: Policy, timeout: float) -> Inspection:
-        """Inspect one websocket message on a thread within `timeout` seconds."""
+        """Inspect one websocket message within `timeout` seconds."""
+        if self.workers:
+            worker = min(self.workers, key=lambda w: len(w.pending))
+            return await worker.inspect_websocket(url, message, timeout)
         loop = asyncio.get_running_loop()
         checker = self._check_fn()
         job = loop.run_in_executor(self.pool, lambda: inspect_websocket(url, message, policy, checker=checker))
@@ -175,8 +185,9 @@ class Checks:
 
 
 def serve(policy_dir: str, encoder: bool = True) -> int:
-    """The worker process: answer (id, (method, url, headers, body, max_bytes)) frames on stdin
-    with (id, ok, Inspection | (error class name, message)) on stdout."""
+    """The worker process: answer (id, ("http", (method, url, headers, body, max_bytes))) and
+    (id, ("websocket", (url, message))) frames on stdin with
+    (id, ok, Inspection | (error class name, message)) on stdout."""
     from checker import load_policy
     from checker.neural import disable_encoders, warm_encoders
 
@@ -192,10 +203,14 @@ def serve(policy_dir: str, encoder: bool = True) -> int:
         head = rd.read(4)
         if len(head) < 4:
             return 0
-        rid, (method, url, headers, body, max_bytes) = pickle.loads(rd.read(int.from_bytes(head, "big")))
+        rid, (kind, args) = pickle.loads(rd.read(int.from_bytes(head, "big")))
         out: tuple[int, bool, Any]
         try:
-            out = (rid, True, inspect_request(method, url, headers, body, policy, max_bytes=max_bytes))
+            if kind == "websocket":
+                out = (rid, True, inspect_websocket(*args, policy))
+            else:
+                method, url, headers, body, max_bytes = args
+                out = (rid, True, inspect_request(method, url, headers, body, policy, max_bytes=max_bytes))
         except Exception as e:  # sent back by class name and message, re-raised in the proxy
             out = (rid, False, (type(e).__name__, str(e)[:500]))
         data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)

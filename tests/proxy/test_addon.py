@@ -447,3 +447,14 @@ async def test_json_answers_readable_by_the_social_sites_own_pages(policy, rec, 
     if allowed:
         assert f.response.headers["access-control-allow-credentials"] == "true"
         assert "X-Postguard" in f.response.headers["access-control-expose-headers"]
+
+
+def test_with_check_workers_the_proxy_process_loads_no_rules(rec):
+    # The workers check; the proxy process routes, answers and redacts (bench/proxy measures its RSS).
+    a = PostguardAddon(store=rec)
+    with taddons.context(a) as tctx:
+        tctx.configure(a, postguard_workers=1)
+        assert a.policy is not None and a.policy.rules == [] and a.policy.data.roster is not None
+        tctx.configure(a, postguard_workers=0)
+        assert a.policy.rules                      # checking on its own threads needs them
+    a.done()
