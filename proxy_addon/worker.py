@@ -207,7 +207,8 @@ def serve(policy_dir: str, encoder: bool = True) -> int:
         out: tuple[int, bool, Any]
         try:
             if kind == "websocket":
-                out = (rid, True, inspect_websocket(*args, policy))
+                url, message = args
+                out = (rid, True, inspect_websocket(url, message, policy))
             else:
                 method, url, headers, body, max_bytes = args
                 out = (rid, True, inspect_request(method, url, headers, body, policy, max_bytes=max_bytes))
