@@ -18,7 +18,9 @@ import numpy as np
 
 from checker.textmodel import MODELS_DIR
 from train import data as D
+from train.corpus import clean_word_examples, district_posts, own, own_lines, weak_political
 from train.fit import Fitted
+from train.metrics import f1_pos, macro_f1, rule_fires
 from train.templates import (
     advocacy_examples,
     civic_negatives,
@@ -27,66 +29,6 @@ from train.templates import (
     policy_examples,
     political_examples,
 )
-
-EXAMPLES = Path(__file__).parent / "examples"
-
-
-def own(name: str) -> list[tuple[int, str, str]]:
-    """Our own examples: (label, category, text) from train/examples/<name>.tsv."""
-    out = []
-    for line in (EXAMPLES / name).read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) == 2:
-            out.append((int(parts[0]), "", parts[1]))
-        else:
-            out.append((int(parts[0]), parts[1], parts[2]))
-    return out
-
-
-def district_posts(*extra: str) -> list[D.Example]:
-    """Our own everyday district posts, negatives for every model (+ `extra` example files)."""
-    lines = []
-    for name in ("district.txt", *extra):
-        lines += (EXAMPLES / name).read_text(encoding="utf-8").splitlines()
-    return [D.Example(x, 0, "own") for x in lines if x.strip() and not x.startswith("#")]
-
-
-def clean_word_examples() -> list[D.Example]:
-    """Two neutral sentences per clean word that contains an offensive string (Scunthorpe)."""
-    out = []
-    for line in (EXAMPLES / "clean_words.txt").read_text(encoding="utf-8").splitlines():
-        w = line.strip()
-        if w and not w.startswith("#"):
-            out.append(D.Example(f"We talked about {w} in class today.", 0, "own"))
-            out.append(D.Example(f"Here is a photo of the {w} from our trip", 0, "own"))
-    return out
-
-
-def f1_pos(y: np.ndarray, p: np.ndarray) -> float:
-    """F1 of the positive class."""
-    tp = int(((y == 1) & (p == 1)).sum())
-    d = 2 * tp + int(((y == 0) & (p == 1)).sum()) + int(((y == 1) & (p == 0)).sum())
-    return 2 * tp / d if d else 0.0
-
-
-def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
-    """Macro-F1 over both classes."""
-    return (f1_pos(y, p) + f1_pos(1 - y, 1 - p)) / 2
-
-
-def rule_fires(texts: list[str], rule: str, account: str) -> np.ndarray:
-    """1 where the rule layer alone (models switched off) fires on the text."""
-    from checker import Post, check, load_policy
-    from checker.neural import disable_encoders
-
-    policy = load_policy(None)
-    disable_encoders(policy)
-    for r in policy.rules:
-        if hasattr(r, "model"):
-            r.model = None
-    return np.array([int(rule in check(Post(text=t, account=account), policy).fired) for t in texts])
 
 
 def checker_probs(fitted: Fitted, texts: list[str], mask: frozenset[str] = frozenset()) -> np.ndarray:
@@ -138,7 +80,7 @@ def train_conduct(report: dict) -> None:
     eva = etr[::5]
     mine = [D.Example(t, lab, "own") for lab, _, t in own("conduct.tsv")] + clean_word_examples() + district_posts()
     ham_fit, ham_val = D.ham_split()
-    casual = [x for x in (EXAMPLES / "casual.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    casual = own_lines("casual.txt")
     casual_fit = [D.Example(x, 0, "own") for x in casual[::2]]
     casual_val = casual[1::2]
     mine += casual_fit
@@ -219,25 +161,6 @@ def train_commercial(report: dict) -> None:
                  min_precision=COMMERCIAL_FLOOR, c=COMMERCIAL_C)
 
 
-POLITICAL_HINTS = (
-    "maga", "trump", "obama", "clinton", "hillary", "democrat", "republican", "gop", "liberal", "conservative",
-    "congress", "senate", "senator", "vote", "voting", "election", "kavanaugh", "potus", "president",
-    "antifa", "leftist", "dems", "libs", "socialist", "midterm", "gun control", "2a", "nra",
-    "immigration", "border", "impeach", "campaign", "ballot", "walkaway", "qanon", "feinstein", "pelosi",
-)
-
-
-def weak_political() -> tuple[list[D.Example], list[D.Example]]:
-    """OLID train tweets (validation split excluded) weakly labeled political by topic words."""
-    tr, _ = D.olid_split()
-    import re
-
-    pat = re.compile(r"\b(?:" + "|".join(re.escape(h) for h in POLITICAL_HINTS) + r")\w*", re.I)
-    pos = [D.Example(r.text, 1, "olid-political") for r in tr if pat.search(r.text)]
-    neg = [D.Example(r.text, 0, "olid-other") for r in tr if not pat.search(r.text)]
-    return pos, neg
-
-
 def train_political(report: dict) -> None:
     """Political advocacy: weakly labeled OLID train tweets + own examples; negatives: other OLID
     tweets, SMS/YouTube ham, own district posts.
@@ -272,7 +195,7 @@ def train_political(report: dict) -> None:
         if (p_ham >= cand).mean() <= POLITICAL_HAM_BUDGET:
             t = round(float(cand), 2)
             break
-    own_val = [x for x in (EXAMPLES / "political_val.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
+    own_val = own_lines("political_val.txt")
     p_own = checker_probs(m, own_val)
     report["political"] = {"rows": len(rows), "positives": sum(r.label for r in rows), "threshold": t,
                            "own_val_recall": round(float((p_own >= t).mean()), 3),

@@ -3,7 +3,7 @@
 Runs the shipped int8 model through the checker's own inference path (`checker.neural`), so
 what is chosen here is what the checker does. Nothing here is fitted on test data: OLID
 validation is 10% of OLID train, spam validation a fifth of the training halves, the ham and
-casual posts held out of training (train/neural.py `rows()`).
+casual posts held out of training (train/neural_data.py `rows()`).
 
   conduct     max OLID-val macro-F1 of rules OR model, with the identity guard applied, while the
               model adds <= 2% false alarms on held-out everyday messages and flags at most one
@@ -25,8 +25,8 @@ from checker.neural import Encoder, neutral_view
 from checker.text import fold
 from checker.textmodel import MODELS_DIR, load_model
 from train import data as D
-from train.__main__ import macro_f1, rule_fires
-from train.neural import HEADS, MAX_TOKENS, rows
+from train.metrics import macro_f1, precision_recall, rule_fires
+from train.neural_data import HEADS, MAX_TOKENS, rows
 
 BLENDS = (1.0, 0.8, 0.65, 0.5)
 GRID = np.round(np.arange(0.10, 0.996, 0.005), 3)
@@ -34,12 +34,6 @@ MAX_HAM_ADDED = 0.02
 COMMERCIAL_FLOOR = 0.97
 MAX_LINK_POSTS = 0.02
 POLITICAL_HAM_BUDGET = 1  # held-out everyday messages (of ~960) the political head may flag
-
-
-def precision_recall(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Precision and recall of boolean predictions against 0/1 labels (0 where undefined)."""
-    tp = int((pred & (y == 1)).sum())
-    return tp / max(int(pred.sum()), 1), tp / max(int((y == 1).sum()), 1)
 
 
 def _enc_probs(enc: Encoder, folded: list[str], head: int) -> np.ndarray:

