@@ -20,7 +20,7 @@ from checker.textmodel import MODELS_DIR
 from train import data as D
 from train.corpus import clean_word_examples, district_posts, own, own_lines, weak_political
 from train.fit import Fitted
-from train.metrics import f1_pos, macro_f1, rule_fires
+from train.metrics import f1_pos, macro_f1, policy_rule, rule_fires
 from train.templates import (
     advocacy_examples,
     civic_negatives,
@@ -89,8 +89,9 @@ def train_conduct(report: dict) -> None:
     rows = tr + mine + ham_fit
     m = Fitted(rows, c=CONDUCT_C, weights={"ethos": 2.0, "own": 3.0, "ham": HAM_WEIGHT}, class_weight=None)
     from checker import load_policy
+    from checker.rules.conduct import Conduct
 
-    mask = {r.id: r for r in load_policy(None).rules}["conduct"].model_mask  # as the rule scores
+    mask = policy_rule(load_policy(None), "conduct", Conduct).model_mask  # as the rule scores
     yv = np.array([r.label for r in va])
     pv, cv = checker_scores(m, [r.text for r in va], mask)
     rv = rule_fires([r.text for r in va], "conduct", "personal")

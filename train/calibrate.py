@@ -18,6 +18,7 @@ casual posts held out of training (train/neural_data.py `rows()`).
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -25,8 +26,11 @@ from checker.neural import Encoder, neutral_view
 from checker.text import fold
 from checker.textmodel import MODELS_DIR, load_model
 from train import data as D
-from train.metrics import macro_f1, precision_recall, rule_fires
+from train.metrics import macro_f1, policy_rule, precision_recall, rule_fires
 from train.neural_data import HEADS, MAX_TOKENS, rows
+
+__all__ = ["BLENDS", "COMMERCIAL_FLOOR", "GRID", "MAX_HAM_ADDED", "MAX_LINK_POSTS", "POLITICAL_HAM_BUDGET",
+           "calibrate", "precision_recall"]
 
 BLENDS = (1.0, 0.8, 0.65, 0.5)
 GRID = np.round(np.arange(0.10, 0.996, 0.005), 3)
@@ -34,6 +38,11 @@ MAX_HAM_ADDED = 0.02
 COMMERCIAL_FLOOR = 0.97
 MAX_LINK_POSTS = 0.02
 POLITICAL_HAM_BUDGET = 1  # held-out everyday messages (of ~960) the political head may flag
+
+Val = dict[str, list[D.Example]]
+# Per validation set: labels, rules fired, encoder probability, encoder probability of the
+# identity-neutral view, linear model probability.
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _enc_probs(enc: Encoder, folded: list[str], head: int) -> np.ndarray:
@@ -49,6 +58,10 @@ def _scores(enc: Encoder, head: int, linear: str, folded: list[str]) -> tuple[np
     return _enc_probs(enc, folded, head), np.array([lin.score(f, guard=True).prob for f in folded])
 
 
+def _none_found(head: str) -> RuntimeError:
+    return RuntimeError(f"calibrate {head}: no blend and threshold meets the false-alarm budgets")
+
+
 def calibrate() -> dict:
     meta_path = MODELS_DIR / "neural.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -56,13 +69,30 @@ def calibrate() -> dict:
                   MODELS_DIR / "neural-tokenizer.json")
     _, val = rows()
     from checker import load_policy
+    from checker.rules.conduct import Conduct
+    from checker.rules.prohibited_purpose import ProhibitedPurpose
 
-    rules = {r.id: r for r in load_policy(None).rules}
-    conduct_rule, pp_rule = rules["conduct"], rules["prohibited-purpose"]
-    mask = conduct_rule.model_mask
+    policy = load_policy(None)
+    conduct_rule = policy_rule(policy, "conduct", Conduct)
+    pp_rule = policy_rule(policy, "prohibited-purpose", ProhibitedPurpose)
     report: dict = {}
+    report["conduct"] = _conduct(enc, val, conduct_rule.model_mask)
+    print("conduct", report["conduct"], flush=True)
+    report["commercial"] = _commercial(enc, val, pp_rule.allow.get("commercial"))
+    print("commercial", report["commercial"], flush=True)
+    report["political"] = _political(enc, val)
+    print("political", report["political"], flush=True)
 
-    # conduct
+    meta["thresholds"] = {h: report[h]["threshold"] for h in HEADS}
+    meta["blend"] = {h: report[h]["blend"] for h in HEADS}
+    meta["validation"] = report
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print("wrote", meta_path)
+    return report
+
+
+def _conduct_columns(enc: Encoder, val: Val, mask: frozenset[str]) -> dict[str, Columns]:
+    """The conduct head's columns on OLID validation, held-out ham and casual posts, ETHOS' fifth."""
     lin = load_model("conduct")
     sets = {"olid": val["olid"], "ham": val["ham"], "casual": val["casual"], "ethos": D.ethos_split()[0][::5]}
     cols = {}
@@ -71,16 +101,22 @@ def calibrate() -> dict:
         folded = [fold(t).text for t in texts]
         alts = [neutral_view(f, mask) for f in folded]
         pe = _enc_probs(enc, folded, 0)
-        alt_idx = [i for i, a in enumerate(alts) if a is not None]
+        alt = [(i, a) for i, a in enumerate(alts) if a is not None]
         pa = pe.copy()
-        if alt_idx:
-            pa[alt_idx] = _enc_probs(enc, [alts[i] for i in alt_idx], 0)
+        if alt:
+            pa[[i for i, _ in alt]] = _enc_probs(enc, [a for _, a in alt], 0)
         pl = np.array([lin.score(f, mask=mask, guard=True).prob for f in folded])
         cols[name] = (np.array([r.label for r in exs]), rule_fires(texts, "conduct", "personal").astype(bool), pe, pa, pl)
-    best = None
+    return cols
+
+
+def _conduct(enc: Encoder, val: Val, mask: frozenset[str]) -> dict:
+    """Max OLID-val macro-F1 of rules OR model within the ham and casual budgets."""
+    cols = _conduct_columns(enc, val, mask)
+    best: tuple[float, float, float, float, int, float] | None = None
     for a in BLENDS:
         for t in GRID:
-            def fire(name, a=a, t=t):
+            def fire(name: str, a: float = a, t: float = t) -> tuple[np.ndarray, np.ndarray]:
                 y, rf, pe, pa, pl = cols[name]
                 return rf | (((a * pe + (1 - a) * pl) >= t) & ((a * pa + (1 - a) * pl) >= t)), rf
             fh, rh = fire("ham")
@@ -94,14 +130,18 @@ def calibrate() -> dict:
                 tp = int((fe & (ye == 1)).sum())
                 ethos_f1 = 2 * tp / max(int(fe.sum()) + int((ye == 1).sum()), 1)
                 best = (round(f, 4), a, float(t), round(float(added), 4), int(fire("casual")[0].sum()), round(ethos_f1, 4))
+    if best is None:
+        raise _none_found("conduct")
     f, a, t, added, cas, ef = best
-    report["conduct"] = {"blend": a, "threshold": t, "olid_val_macro_f1_rules_or_model": f,
-                         "olid_val_macro_f1_rules": round(macro_f1(cols["olid"][0], cols["olid"][1].astype(int)), 4),
-                         "ham_val_added_false_alarms": added, "casual_val_false_alarms": cas,
-                         "ethos_val_f1_rules_or_model": ef}
-    print("conduct", report["conduct"], flush=True)
+    return {"blend": a, "threshold": t, "olid_val_macro_f1_rules_or_model": f,
+            "olid_val_macro_f1_rules": round(macro_f1(cols["olid"][0], cols["olid"][1].astype(int)), 4),
+            "ham_val_added_false_alarms": added, "casual_val_false_alarms": cas,
+            "ethos_val_f1_rules_or_model": ef}
 
-    # commercial
+
+def _commercial(enc: Encoder, val: Val, allow: re.Pattern[str] | None) -> dict:
+    """Max mean SMS/YouTube validation recall at the precision floor on each, within the casual
+    and link-post budgets (`allow`: the rule's allow pattern, which the model does not override)."""
     exs = val["sms"] + val["youtube"]
     texts = [r.text for r in exs]
     folded = [fold(t).text for t in texts]
@@ -109,11 +149,10 @@ def calibrate() -> dict:
     is_sms = np.arange(len(exs)) < len(val["sms"])
     rf = rule_fires(texts, "prohibited-purpose", "sponsored").astype(bool)
     pe, pl = _scores(enc, 1, "commercial", folded)
-    allow = pp_rule.allow.get("commercial")
     allowed = np.array([bool(allow and allow.search(f)) for f in folded])
     pc_e, pc_l = _scores(enc, 1, "commercial", [fold(r.text).text for r in val["casual"]])
     pk_e, pk_l = _scores(enc, 1, "commercial", [fold(r.text).text for r in val["link_posts"]])
-    best = None
+    best: tuple[float, float, float, list[float], list[float]] | None = None
     for a in BLENDS:
         for t in GRID:
             if ((a * pc_e + (1 - a) * pc_l) >= t).sum() > 1:  # at most one held-out casual post
@@ -126,31 +165,28 @@ def calibrate() -> dict:
                 rec = sum(r for _, r in per) / 2
                 if best is None or rec > best[0]:
                     best = (round(rec, 4), a, float(t), [round(p, 4) for p, _ in per], [round(r, 4) for _, r in per])
+    if best is None:
+        raise _none_found("commercial")
     rec, a, t, prec, recs = best
-    report["commercial"] = {"blend": a, "threshold": t, "val_recall_mean": rec, "val_precision_sms_youtube": prec,
-                            "val_recall_sms_youtube": recs, "val_n": len(exs)}
-    print("commercial", report["commercial"], flush=True)
+    return {"blend": a, "threshold": t, "val_recall_mean": rec, "val_precision_sms_youtube": prec,
+            "val_recall_sms_youtube": recs, "val_n": len(exs)}
 
-    # political
+
+def _political(enc: Encoder, val: Val) -> dict:
+    """Lowest threshold within the ham budget; the blend by recall on our held-out advocacy posts."""
     ham = [fold(r.text).text for r in val["ham"]]
     own = [fold(r.text).text for r in val["political_own"]]
     ph_e, ph_l = _scores(enc, 2, "political", ham)
     po_e, po_l = _scores(enc, 2, "political", own)
-    best = None
+    best: tuple[float, float, float, float] | None = None
     for a in BLENDS:
         sh, so = a * ph_e + (1 - a) * ph_l, a * po_e + (1 - a) * po_l
         t = next((float(c) for c in GRID if (sh >= c).sum() <= POLITICAL_HAM_BUDGET), float(GRID[-1]))
         rec = float((so >= t).mean())
         if best is None or rec > best[0]:
             best = (round(rec, 4), a, t, round(float((sh >= t).mean()), 4))
+    if best is None:
+        raise _none_found("political")
     rec, a, t, fa = best
-    report["political"] = {"blend": a, "threshold": t, "own_val_recall": rec, "ham_val_false_alarms": fa,
-                           "own_val_n": len(own), "ham_val_n": len(ham)}
-    print("political", report["political"], flush=True)
-
-    meta["thresholds"] = {h: report[h]["threshold"] for h in HEADS}
-    meta["blend"] = {h: report[h]["blend"] for h in HEADS}
-    meta["validation"] = report
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    print("wrote", meta_path)
-    return report
+    return {"blend": a, "threshold": t, "own_val_recall": rec, "ham_val_false_alarms": fa,
+            "own_val_n": len(own), "ham_val_n": len(ham)}

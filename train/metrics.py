@@ -1,13 +1,18 @@
-"""What the training scripts choose by: F1, precision and recall, and what the rule layer alone fires on."""
+"""What the training scripts choose by: F1, precision and recall, what the rule layer alone fires
+on, and the shipped policy's rules (whose settings the models are scored under)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from checker import Policy
     from checker.model import Account
+    from checker.rules import Rule
+
+R = TypeVar("R", bound="Rule")
 
 
 def f1_pos(y: np.ndarray, p: np.ndarray) -> float:
@@ -40,3 +45,10 @@ def rule_fires(texts: list[str], rule: str, account: Account) -> np.ndarray:
             r.model = None
     return np.array([int(rule in check(Post(text=t, account=account), policy).fired) for t in texts])
 
+
+def policy_rule(policy: Policy, rule_id: str, cls: type[R]) -> R:
+    """The policy's rule `rule_id` (KeyError when absent), checked to be a `cls`."""
+    rule = {r.id: r for r in policy.rules}[rule_id]
+    if not isinstance(rule, cls):
+        raise TypeError(f"rule {rule_id!r} is a {type(rule).__name__}, not a {cls.__name__}")
+    return rule

@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from checker.textmodel import MODELS_DIR
 from train import data as D
@@ -94,30 +95,12 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     t0 = time.time()
     print(f"{len(data)} rows, {total} steps of {batch}", flush=True)
     for _ in range(math.ceil(epochs)):
-        # Length-bucketed batches (little padding), in random order.
-        order = list(range(len(data)))
-        rng.shuffle(order)
-        chunks = [sorted(order[i:i + batch * 50], key=lambda j: len(ids[j])) for i in range(0, len(order), batch * 50)]
-        batches = [c[i:i + batch] for c in chunks for i in range(0, len(c), batch)]
-        rng.shuffle(batches)
+        batches = _epoch_batches(ids, batch, rng)
         model.train()
         for b in batches:
             if step >= total:
                 break
-            width = max(len(ids[j]) for j in b)
-            x = torch.zeros((len(b), width), dtype=torch.long)
-            m = torch.zeros((len(b), width), dtype=torch.long)
-            for k, j in enumerate(b):
-                x[k, : len(ids[j])] = torch.tensor(ids[j])
-                m[k, : len(ids[j])] = 1
-            logits = model(x, m)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[b], weight=w[b], reduction="sum")
-            loss = loss / w[b].sum().clamp(min=1.0)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+            loss = _train_step(model, opt, sched, ids, y, w, b)
             step += 1
             if step % 50 == 0:
                 el = time.time() - t0
@@ -132,7 +115,38 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     print("saved", out, flush=True)
 
 
-def _val_metrics(model, tok, val: dict[str, list[D.Example]]) -> dict[str, float]:  # noqa: ANN001 - torch module and tokenizer
+def _epoch_batches(ids: list[list[int]], batch: int, rng: random.Random) -> list[list[int]]:
+    """One epoch's batches of row indices: length-bucketed (little padding), in random order."""
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    chunks = [sorted(order[i:i + batch * 50], key=lambda j: len(ids[j])) for i in range(0, len(order), batch * 50)]
+    batches = [c[i:i + batch] for c in chunks for i in range(0, len(c), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _train_step(model: Any, opt: Any, sched: Any, ids: list[list[int]], y: Any, w: Any, b: list[int]) -> Any:
+    """One optimizer step on the rows `b` (padded to the longest); returns the loss tensor."""
+    import torch
+
+    width = max(len(ids[j]) for j in b)
+    x = torch.zeros((len(b), width), dtype=torch.long)
+    m = torch.zeros((len(b), width), dtype=torch.long)
+    for k, j in enumerate(b):
+        x[k, : len(ids[j])] = torch.tensor(ids[j])
+        m[k, : len(ids[j])] = 1
+    logits = model(x, m)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[b], weight=w[b], reduction="sum")
+    loss = loss / w[b].sum().clamp(min=1.0)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return loss
+
+
+def _val_metrics(model: Any, tok: Any, val: dict[str, list[D.Example]]) -> dict[str, float]:
     """Each head's validation figure for a fitted model (fp32, model alone; calibration does the rest).
 
     conduct: best OLID-val macro-F1 over thresholds; commercial: mean recall on the SMS and
@@ -227,8 +241,9 @@ def soup(runs: list[str]) -> None:
     print(f"kept {'+'.join(kept)}: mean {best:.4f} {best_m}; saved", WORK, flush=True)
 
 
-def build_model(enc, n: int):  # noqa: ANN001, ANN201 - torch is a training-only dependency, imported here
-    """Mean-pooled MiniLM + one linear layer with a logit per head."""
+def build_model(enc: Any, n: int) -> Any:
+    """Mean-pooled MiniLM + one linear layer with a logit per head (torch is a training-only
+    dependency, imported here, so the class is defined here too)."""
     import torch
 
     class HeadedEncoder(torch.nn.Module):
@@ -238,7 +253,7 @@ def build_model(enc, n: int):  # noqa: ANN001, ANN201 - torch is a training-only
             self.drop = torch.nn.Dropout(0.1)
             self.head = torch.nn.Linear(enc.config.hidden_size, n)
 
-        def forward(self, input_ids, attention_mask):  # noqa: ANN001, ANN202
+        def forward(self, input_ids, attention_mask):
             h = self.enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(h.dtype)
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
