@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import Any
 
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
@@ -14,7 +15,7 @@ DEFAULT_LISTEN = "127.0.0.1:8732"
 
 def _db_args(p: argparse.ArgumentParser, sub: bool = False) -> None:
     # In the sub-command the defaults are suppressed so `console --db X add-user` keeps X.
-    extra = {"default": argparse.SUPPRESS} if sub else {}
+    extra: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
     p.add_argument("--db", metavar="DB", help="SQLite file or postgresql:// URL (default: $POSTGUARD_DB "
                    "or ./var/postguard.sqlite)", **extra)
     if sub:
