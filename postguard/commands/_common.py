@@ -15,10 +15,10 @@ def add_policy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", metavar="DIR", help="policy folder (default: policies/region14)")
 
 
-def policy_from(args: argparse.Namespace) -> Policy:
-    """Load the policy named by `--policy`, as a UsageError on failure."""
+def policy_from(args: argparse.Namespace, *, checks: bool = True) -> Policy:
+    """Load the policy named by `--policy`, as a UsageError on failure (`checks`: see load_policy)."""
     try:
-        return load_policy(args.policy)
+        return load_policy(args.policy, checks=checks)
     except PolicyError as e:
         raise UsageError(f"policy: {e}") from None
     except OSError as e:
