@@ -22,6 +22,7 @@ from mitmproxy import ctx, exceptions
 from checker import Policy, PolicyError, Post, Verdict, load_policy
 from proxy_addon import settings
 from proxy_addon.eventlog import open_log
+from proxy_addon.extract import SiteSpecError, site_specs
 from proxy_addon.inspector import Inspector
 from proxy_addon.overrides import OverrideEndpoint
 from proxy_addon.state import State
@@ -37,6 +38,10 @@ def social_hosts_regex(policy: Policy) -> str:
 
 
 def _load_policy(folder: str, checks: bool) -> Policy:
+    try:
+        site_specs()  # a district's broken site-spec package stops the start, not every request
+    except SiteSpecError as e:
+        raise exceptions.OptionsError(f"postguard.sites: {e}") from None
     if folder and not Path(folder).is_dir():
         raise exceptions.OptionsError(f"postguard_policy: no such policy folder: {folder!r}")
     try:
