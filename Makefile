@@ -25,6 +25,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy checker enforce proxy_addon extension postguard store console train
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
-from train.neural import greedy_soup  # noqa: E402
+from train.neural import greedy_soup
 
 
 def _scorer(table: dict[frozenset[str], float]):

@@ -10,7 +10,7 @@ import pytest
 from checker import load_policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pg_harness import RecordingLog  # noqa: E402
+from pg_harness import RecordingLog
 
 
 @pytest.fixture(scope="session")

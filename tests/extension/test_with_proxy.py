@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pg_harness as H  # noqa: E402
-import proxy_harness as PH  # noqa: E402
+import pg_harness as H
+import proxy_harness as PH
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 H.require_chromium()
