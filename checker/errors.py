@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PolicyError(ValueError):
     """A policy folder that cannot be used; the message names file, key and value."""
+
+
+def field_error(file: str, key: str, problem: str, value: Any = None) -> PolicyError:
+    """A PolicyError naming the file, the key and (when given) the bad value."""
+    shown = "" if value is None else f" (got {value!r})"
+    return PolicyError(f"{file}: {key}: {problem}{shown}")

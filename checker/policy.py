@@ -14,15 +14,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from checker.district import District, SponsoredSite
 from checker.errors import PolicyError
+from checker.errors import field_error as _err
 from checker.links import LinkClassifier, split_url
-from checker.model import ACCOUNTS, ACTION_RANK, Account, Action
 from checker.policy_data import PolicyData
+from checker.policy_rules import rule_configs
 from checker.roster import Roster, Student
-from checker.rule import Rule, RuleConfig
+from checker.rule import Rule
 from checker.settings import Settings, SettingsError
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies" / "region14"
@@ -62,11 +63,6 @@ class Policy:
             if r.id == rule_id:
                 return r
         raise KeyError(rule_id)
-
-
-def _err(file: str, key: str, problem: str, value: Any = None) -> PolicyError:
-    shown = "" if value is None else f" (got {value!r})"
-    return PolicyError(f"{file}: {key}: {problem}{shown}")
 
 
 def _read(path: Path, name: str, *, required: bool = True) -> bytes | None:
@@ -210,92 +206,49 @@ def _parse_lexicons(path: Path, files: dict[str, bytes]) -> dict[str, tuple[str,
     return out
 
 
-def _rule_configs(raw: dict[str, Any], rules: dict[str, type[Rule]]) -> dict[str, RuleConfig]:
-    f = "rules.toml"
-    table = raw.get("rules", {})
-    if not isinstance(table, dict):
-        raise _err(f, "rules", "must be a table", table)
-    unknown = set(table) - set(rules)
-    if unknown:
-        raise _err(f, f"rules.{sorted(unknown)[0]}", f"unknown rule id; known: {', '.join(sorted(rules))}")
-    out = {}
-    for rid, cls in rules.items():
-        sec = table.get(rid, {"action": "off"})
-        key = f"rules.{rid}"
-        if not isinstance(sec, dict):
-            raise _err(f, key, "must be a table", sec)
-        act = sec.get("action", "warn")
-        if isinstance(act, str):
-            given: dict[Account, Any] = {a: act for a in ACCOUNTS}
-        elif isinstance(act, dict):
-            given = {a: act.get(a, "off") for a in ACCOUNTS}
-            extra = set(act) - set(ACCOUNTS)
-            if extra:
-                raise _err(f, f"{key}.action", f"keys must be {'/'.join(ACCOUNTS)}", sorted(extra)[0])
-        else:
-            raise _err(f, f"{key}.action", f"must be {'/'.join(ACTION_RANK)} or a table per account", act)
-        for a, v in given.items():
-            if v not in ACTION_RANK:
-                raise _err(f, f"{key}.action.{a}" if isinstance(act, dict) else f"{key}.action",
-                           f"must be one of {', '.join(ACTION_RANK)}", v)
-        actions = {a: cast(Action, v) if a in cls.applies_to else "off" for a, v in given.items()}
-        message = sec.get("message", "")
-        if not isinstance(message, str) or (not message.strip() and any(v != "off" for v in actions.values())):
-            raise _err(f, f"{key}.message", "must be a non-empty string", message)
-        fix = sec.get("fix")
-        if fix is not None and not isinstance(fix, str):
-            raise _err(f, f"{key}.fix", "must be a string", fix)
-        clauses, cited = _rule_clauses(key, sec.get("clauses", {}), cls, actions)
-        params = dict(cls.defaults)
-        for k, v in sec.items():
-            if k in ("action", "message", "fix", "clauses"):
-                continue
-            if k not in cls.defaults:
-                raise _err(f, f"{key}.{k}", f"unknown setting; known: {', '.join(sorted(cls.defaults)) or 'none'}")
-            want = type(cls.defaults[k])
-            ok = isinstance(v, want) or (want is float and isinstance(v, int) and not isinstance(v, bool))
-            if want is list:
-                ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
-            elif want is dict:
-                ok = isinstance(v, dict) and all(
-                    isinstance(x, list) and all(isinstance(y, str) for y in x) for x in v.values()
-                )
-            if not ok or isinstance(v, bool) != isinstance(cls.defaults[k], bool):
-                raise _err(f, f"{key}.{k}", f"must be of type {want.__name__}", v)
-            params[k] = float(v) if want is float else v
-        out[rid] = RuleConfig(actions=actions, message=message.strip(), fix=fix, params=params,
-                              clauses=clauses, cited=cited)
-    return out
-
-
-def _rule_clauses(key: str, table: Any, cls: type[Rule],
-                  actions: dict[Account, Action]) -> tuple[dict[Account, str], dict[str, str]]:
-    """A rule's `clauses` table: the clause id it cites per account kind, and per name in `cites`.
-
-    A clause is required for every account kind the rule acts on, and for each of `cites` when
-    it acts at all."""
-    f = "rules.toml"
-    if not isinstance(table, dict) or not all(isinstance(v, str) and v.strip() for v in table.values()):
-        raise _err(f, f"{key}.clauses", "must be a table of account kind (or citation) = clause id", table)
-    known = (*cls.applies_to, *cls.cites)
-    extra = sorted(set(table) - set(known))
-    if extra:
-        raise _err(f, f"{key}.clauses.{extra[0]}", f"not a clause this rule cites; it cites {', '.join(known)}")
-    on = [a for a in ACCOUNTS if actions[a] != "off"]
-    need = [*on, *cls.cites] if on else []
-    missing = [n for n in need if n not in table]
-    if missing:
-        raise _err(f, f"{key}.clauses.{missing[0]}", "missing: the id of the clause in clauses.toml it cites")
-    clauses = {a: table[a].strip() for a in ACCOUNTS if a in table}
-    cited = {n: table[n].strip() for n in cls.cites if n in table}
-    return clauses, cited
-
-
 def _settings(raw: dict[str, Any]) -> Settings:
     try:
         return Settings.from_table(raw.get("settings", {}))
     except SettingsError as e:
         raise _err("rules.toml", e.key, str(e), e.value) from None
+
+
+def _read_logos(path: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    """The images in `logos/` (each also added to `files`, so the digest covers it)."""
+    logos: dict[str, bytes] = {}
+    logo_dir = path / "logos"
+    if logo_dir.is_dir():
+        for p in sorted(logo_dir.iterdir()):
+            if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"):
+                raw = _read(logo_dir, p.name)
+                assert raw is not None
+                logos[p.name] = raw
+                files[f"logos/{p.name}"] = raw
+    return logos
+
+
+def _with_rules(policy: Policy, rules_raw: dict[str, Any], clauses: dict[str, str], checks: bool) -> Policy:
+    """Validate every rule's settings and the clauses they cite; build the rules when `checks`."""
+    # Imported here, not at the top: the rule modules bring numpy and the models' code, which a
+    # process that imports `checker` without loading a policy need not pay for.
+    from checker.rules import rule_classes
+
+    registry = rule_classes()
+    configs = rule_configs(rules_raw, registry)
+    # Only the clauses that rules cite need text (clauses.toml may hold the whole policy).
+    for rid, cfg in sorted(configs.items()):
+        for c in (*cfg.clauses.values(), *cfg.cited.values()):
+            if c not in clauses:
+                raise _err("clauses.toml", f"clauses.{c}", f"missing clause text (cited by rules.{rid})")
+    for rid, cls in sorted(registry.items()) if checks else ():
+        cfg = configs[rid]
+        try:
+            policy.rules.append(cls(policy.data, cfg))
+        except PolicyError:
+            raise
+        except (ValueError, KeyError, TypeError, re.error) as e:
+            raise _err("rules.toml", f"rules.{rid}", f"invalid setting: {e}") from None
+    return policy
 
 
 def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Policy:
@@ -321,15 +274,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
     social = {**social, "hosts": _strs("social.toml", social, "hosts")}
     notice = clauses_raw.get("notice", {}).get("monitoring", "")
     lexicons = _parse_lexicons(path, files)
-    logos: dict[str, bytes] = {}
-    logo_dir = path / "logos"
-    if logo_dir.is_dir():
-        for p in sorted(logo_dir.iterdir()):
-            if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"):
-                raw = _read(logo_dir, p.name)
-                assert raw is not None
-                logos[p.name] = raw
-                files[f"logos/{p.name}"] = raw
+    logos = _read_logos(path, files)
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
@@ -338,26 +283,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
         clauses=clauses, notice=notice, settings=_settings(rules_raw), lexicons=lexicons,
         social=social, logos=logos, links=LinkClassifier(district, social), digest=h.hexdigest()[:16],
     )
-    # Imported here, not at the top: the rule modules bring numpy and the models' code, which a
-    # process that imports `checker` without loading a policy need not pay for.
-    from checker.rules import rule_classes
-
-    registry = rule_classes()
-    configs = _rule_configs(rules_raw, registry)
-    # Only the clauses that rules cite need text (clauses.toml may hold the whole policy).
-    for rid, cfg in sorted(configs.items()):
-        for c in (*cfg.clauses.values(), *cfg.cited.values()):
-            if c not in clauses:
-                raise _err("clauses.toml", f"clauses.{c}", f"missing clause text (cited by rules.{rid})")
-    policy = Policy(data=data)
-    for rid, cls in sorted(registry.items()) if checks else ():
-        cfg = configs[rid]
-        try:
-            policy.rules.append(cls(data, cfg))
-        except PolicyError:
-            raise
-        except (ValueError, KeyError, TypeError, re.error) as e:
-            raise _err("rules.toml", f"rules.{rid}", f"invalid setting: {e}") from None
+    policy = _with_rules(Policy(data=data), rules_raw, clauses, checks)
     # A policy lives as long as the process: its hundreds of thousands of objects (model
     # vocabularies, the roster automaton) need never be scanned by the cyclic GC again, which
     # otherwise shows up as 10-40 ms pauses in the middle of a check.
