@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from checker import ImageInput, Post
-from checker.imagematch import NotAnImage, open_image
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.encoding import decode_body
 from proxy_addon.extract.hosts import is_social_host
@@ -48,6 +47,10 @@ def extract(method: str, url: str, headers: Mapping[str, str], body: bytes, poli
 
 def as_post(sub: Submission) -> Post:
     """The checker's Post for a submission (account left to the registry; undecodable images dropped)."""
+    # Imported here: Pillow and numpy are for the process that checks (the proxy's workers),
+    # not for the one that only routes and answers.
+    from checker.imagematch import NotAnImage, open_image
+
     images = []
     for name, data in sub.images:
         try:
