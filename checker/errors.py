@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class NotAnImage(ValueError):
+    """Bytes that no image decoder accepts (here, not in imagematch: catching it needs no Pillow)."""
+
+
 class PolicyError(ValueError):
     """A policy folder that cannot be used; the message names file, key and value."""
 

@@ -15,13 +15,11 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from checker.errors import NotAnImage as NotAnImage  # re-exported: callers catch it from here too
+
 MAX_PIXELS = 50_000_000
 CROPS = (0.0, 0.05, 0.1)
 ROTATIONS = (-5, -3, 3, 5)
-
-
-class NotAnImage(ValueError):
-    """Bytes that no image decoder accepts."""
 
 
 def open_image(data: bytes) -> Image.Image:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from checker import ImageInput, InputError, Post, Verdict, check
 from checker.engine import MAX_TEXT_CHARS
-from checker.imagematch import NotAnImage, open_image
+from checker.errors import NotAnImage
 from postguard.cli import UsageError
 from postguard.commands._common import (
     add_policy_arg,
@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_images(paths: list[str], base: Path | None = None) -> tuple[ImageInput, ...]:
     """Read and validate image files (UsageError names the file)."""
+    from checker.imagematch import open_image  # Pillow only when there are images
+
     out = []
     for p in paths:
         path = (base / p) if base is not None else Path(p)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from checker import InputError, Policy, Post, check
-from checker.imagematch import NotAnImage
+from checker.errors import NotAnImage
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from, read_input_file
 from postguard.commands.check import load_images

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from checker import InputError, Policy
-from checker.imagematch import NotAnImage
+from checker.errors import NotAnImage
 from enforce import Inspection, decide, failed, findings_json, inspect_request, inspect_websocket
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from, read_input_file
