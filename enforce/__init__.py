@@ -16,12 +16,12 @@ No mitmproxy and no aiohttp here. The proxy add-on, the extension backend and `p
 
 from enforce.choices import ACTION_OF_CHOICE, justification_error
 from enforce.decide import Channel, LogAction, Outcome, Reply, decide, failed
-from enforce.events import event_for, findings_json, log_config, log_url
+from enforce.events import event_for, findings_json, log_config
 from enforce.inspect import Inspection, inspect_post, inspect_request, inspect_websocket
 from enforce.overrides import Overrides, Pending, content_key
 
 __all__ = [
     "ACTION_OF_CHOICE", "Channel", "Inspection", "LogAction", "Outcome", "Overrides", "Pending", "Reply",
     "content_key", "decide", "event_for", "failed", "findings_json", "inspect_post", "inspect_request",
-    "inspect_websocket", "justification_error", "log_config", "log_url",
+    "inspect_websocket", "justification_error", "log_config",
 ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from checker import Policy, Verdict
 from checker.redact import redact
 from store.config import StoreConfig
-from store.event import Event
+from store.event import Event, scrub_url
 
 
 def log_config(policy: Policy) -> StoreConfig:
@@ -22,14 +21,6 @@ def findings_json(verdict: Verdict | None) -> list[dict[str, Any]]:
     return [] if verdict is None else [f.to_dict() for f in verdict.findings if f.action != "off"]
 
 
-def log_url(url: str | None) -> str | None:
-    """The URL without query or fragment: queries carry tokens and ids the log does not need."""
-    if not url:
-        return url
-    s = urlsplit(url)
-    return urlunsplit((s.scheme, s.netloc, s.path, "", ""))
-
-
 def event_for(source: str, action: str, verdict: Verdict | None, *, policy_digest: str, site: str | None,
               url: str | None = None, target: str | None = None, kind: str | None = None,
               text: str | None = None, account: str | None = None, justification: str | None = None,
@@ -37,7 +28,7 @@ def event_for(source: str, action: str, verdict: Verdict | None, *, policy_diges
               employee: str | None = None) -> Event:
     """One log event. With a verdict, its account, findings and policy digest are what is logged."""
     return Event(
-        source=source, action=action, site=site, url=log_url(url),
+        source=source, action=action, site=site, url=scrub_url(url),
         account=verdict.account if verdict is not None else account, target=target, kind=kind,
         findings=findings_json(verdict), text=text, justification=justification,
         policy_digest=verdict.policy_digest if verdict is not None else policy_digest,

@@ -94,7 +94,7 @@ class PostguardAddon:
         if not self._policy_injected and reload:
             # With check workers, this process only routes, answers and redacts: the workers
             # load the rules and models; without them, it checks on its own threads.
-            in_process = opts.postguard_workers <= 0 or st.checks.checker is not None
+            in_process = opts.postguard_workers <= 0 or st.checks.injected
             policy = _load_policy(opts.postguard_policy, checks=in_process)
             if in_process and not opts.postguard_encoder:
                 from checker.neural import disable_encoders

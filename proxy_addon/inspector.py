@@ -9,7 +9,7 @@ from typing import Any
 from mitmproxy import http
 
 from checker import InputError
-from enforce import Inspection, Outcome, content_key, decide, failed, findings_json
+from enforce import Outcome, content_key, decide, failed, findings_json
 from proxy_addon import pages
 from proxy_addon.eventlog import record
 from proxy_addon.extract import BodyError
@@ -83,7 +83,7 @@ class Inspector:
         except Exception as e:
             self._fail(flow, failed(_failure(e, st.settings.timeout), st.settings.fail_mode))
             return
-        self._act(flow, found, decide(found, "http", log_passed=st.settings.log_passed))
+        self._act(flow, decide(found, "http", log_passed=st.settings.log_passed))
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Chat sent over a websocket (Messenger, Instagram DMs): block drops it, the rest is logged."""
@@ -104,7 +104,7 @@ class Inspector:
         if out.reply == "drop":
             msg.drop()
 
-    def _act(self, flow: http.HTTPFlow, found: Inspection, out: Outcome) -> None:
+    def _act(self, flow: http.HTTPFlow, out: Outcome) -> None:
         sub, v = out.submission, out.verdict
         if sub is None:
             return

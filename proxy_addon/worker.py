@@ -13,7 +13,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from checker import InputError, Policy
+from checker import InputError, Policy, check
 from enforce import Inspection, inspect_request, inspect_websocket
 from enforce.inspect import Checker
 from proxy_addon.extract import BodyError
@@ -131,19 +131,15 @@ class Checks:
 
     def __init__(self, checker: Checker | None) -> None:
         """`checker`: a replacement for `checker.check` (tests); forces threads."""
-        self.checker = checker
+        self.injected = checker is not None
+        self.check: Checker = checker or check
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postguard-check")
         self.workers: list[CheckWorker] = []
-
-    def _check_fn(self) -> Checker:
-        from checker import check
-
-        return self.checker or check
 
     def configure(self, policy: Policy, n_workers: int, encoder: bool) -> None:
         """(Re)build the worker pool for this policy; workers start on first use or `start`."""
         self.stop_workers()
-        if n_workers > 0 and self.checker is None:
+        if n_workers > 0 and not self.injected:
             self.workers = [CheckWorker(str(policy.data.path), encoder) for _ in range(n_workers)]
 
     async def start(self) -> None:
@@ -157,9 +153,8 @@ class Checks:
             worker = min(self.workers, key=lambda w: len(w.pending))
             return await worker.inspect(method, url, headers, body, max_bytes, timeout)
         loop = asyncio.get_running_loop()
-        checker = self._check_fn()
         job = loop.run_in_executor(self.pool, lambda: inspect_request(
-            method, url, headers, body, policy, max_bytes=max_bytes, checker=checker))
+            method, url, headers, body, policy, max_bytes=max_bytes, checker=self.check))
         return await asyncio.wait_for(job, timeout)
 
     async def websocket(self, url: str, message: bytes, policy: Policy, timeout: float) -> Inspection:
@@ -168,8 +163,7 @@ class Checks:
             worker = min(self.workers, key=lambda w: len(w.pending))
             return await worker.inspect_websocket(url, message, timeout)
         loop = asyncio.get_running_loop()
-        checker = self._check_fn()
-        job = loop.run_in_executor(self.pool, lambda: inspect_websocket(url, message, policy, checker=checker))
+        job = loop.run_in_executor(self.pool, lambda: inspect_websocket(url, message, policy, checker=self.check))
         return await asyncio.wait_for(job, timeout)
 
     def stop_workers(self) -> None:

@@ -12,7 +12,15 @@ from urllib.parse import urlencode
 
 from checker import InputError, Policy
 from checker.errors import NotAnImage
-from enforce import Inspection, decide, failed, findings_json, inspect_request, inspect_websocket
+from enforce import (
+    Channel,
+    Inspection,
+    decide,
+    failed,
+    findings_json,
+    inspect_request,
+    inspect_websocket,
+)
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from, read_input_file
 from proxy_addon.extract import BodyError
@@ -97,9 +105,9 @@ def ws_sent(entry: Any) -> list[bytes]:
     return out
 
 
-def _row(row: dict[str, Any], found: Inspection, channel: str, policy: Policy) -> dict[str, Any]:
+def _row(row: dict[str, Any], found: Inspection, channel: Channel) -> dict[str, Any]:
     """The replay row of an inspection, with what the proxy would do (`proxy_action`, `log_action`)."""
-    out = decide(found, "websocket" if channel == "websocket" else "http", log_passed=False)
+    out = decide(found, channel, log_passed=False)
     sub, v = out.submission, out.verdict
     if sub is not None:
         row.update(site=sub.site, kind=sub.kind, texts=sub.texts, target=sub.target, spec=sub.spec)
@@ -143,7 +151,7 @@ def replay(entries: list[Any], policy: Policy) -> Iterator[dict[str, Any]]:
                     rows.append(_failed(wrow, e, policy))
                     continue
                 if found.is_submission:
-                    rows.append(_row(wrow, found, "websocket", policy))
+                    rows.append(_row(wrow, found, "websocket"))
             yield from rows or [row]
             continue
         try:
@@ -151,7 +159,7 @@ def replay(entries: list[Any], policy: Policy) -> Iterator[dict[str, Any]]:
         except (InputError, NotAnImage, ValueError) as e:  # BodyError included: the message says what is wrong
             yield _failed(row, e, policy)
             continue
-        yield _row(row, found, "http", policy) if found.is_submission else row
+        yield _row(row, found, "http") if found.is_submission else row
 
 
 def render(row: dict[str, Any]) -> str:
