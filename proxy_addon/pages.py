@@ -91,7 +91,7 @@ _TITLES = {
 
 
 def render_html(kind: str, *, notice: str, clauses: dict[str, str], findings: Sequence[dict[str, Any]] = (),
-                text: str = "", token: str = "", min_chars: int = 10, back_url: str = "/",
+                text: str = "", token: str = "", min_chars: int, back_url: str = "/",
                 override_error: str = "", justification: str = "", digest: str = "") -> str:
     """The page for `kind` in warn | block | error | expired | too_large."""
     title, lead = _TITLES[kind]

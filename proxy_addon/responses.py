@@ -22,7 +22,7 @@ def respond(state: State, flow: http.HTTPFlow, kind: str, findings: list[dict[st
     if pages.is_navigation(req.headers):
         body = pages.render_html(
             kind, notice=policy.data.notice, clauses=policy.data.clauses, findings=findings,
-            text=text, token=token, min_chars=state.settings.min_chars, back_url=back_url(flow),
+            text=text, token=token, min_chars=policy.settings.justification_min_chars, back_url=back_url(flow),
             override_error=override_error, justification=justification, digest=digest)
         flow.response = pages.html_response(status, body)
         return
@@ -31,7 +31,7 @@ def respond(state: State, flow: http.HTTPFlow, kind: str, findings: list[dict[st
     if error:
         payload["error"] = error
     if kind == "warn" and token:
-        payload.update(token=token, justification_min_chars=state.settings.min_chars,
+        payload.update(token=token, justification_min_chars=policy.settings.justification_min_chars,
                        override_url=f"{req.scheme}://{req.pretty_host}{pages.OVERRIDE_PATH}",
                        override_window_seconds=int(state.overrides.window))
     if override_error:

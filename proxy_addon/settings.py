@@ -18,7 +18,6 @@ class ProxySettings:
     fail_mode: FailMode
     max_body: int                 # bytes; larger bodies to social hosts get a 413
     timeout: float                # seconds a check may take
-    min_chars: int                # the shortest "Post anyway" reason
     override_window: float        # seconds
     override_origins: tuple[str, ...]
     device: str
@@ -28,9 +27,9 @@ class ProxySettings:
     log_passed: bool
 
 
-DEFAULTS = ProxySettings("pass", Settings().max_body_bytes, Settings().check_timeout_ms / 1000,
-                         Settings().justification_min_chars, float(Settings().override_window_seconds),
-                         (), "", "", 1, True, False)
+_POLICY_DEFAULTS = Settings()
+DEFAULTS = ProxySettings("pass", _POLICY_DEFAULTS.max_body_bytes, _POLICY_DEFAULTS.check_timeout_ms / 1000,
+                         float(_POLICY_DEFAULTS.override_window_seconds), (), "", "", 1, True, False)
 
 
 def declare(loader: Any) -> None:
@@ -83,7 +82,6 @@ def build(opts: Any, policy_settings: Settings) -> ProxySettings:
         fail_mode=fail,
         max_body=opts.postguard_max_body_bytes or st.max_body_bytes,
         timeout=(opts.postguard_check_timeout_ms or st.check_timeout_ms) / 1000,
-        min_chars=st.justification_min_chars,
         override_window=float(opts.postguard_override_window or st.override_window_seconds),
         override_origins=tuple(opts.postguard_override_origins),
         device=opts.postguard_device, employee=opts.postguard_employee,
