@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,15 +14,17 @@ from typing import Any
 from store.migrations import MIGRATIONS
 
 # Errors that mean "the database is unreachable or busy", as opposed to a bug in our SQL.
-try:
-    import psycopg
+# psycopg is imported only when a PostgreSQL URL is opened (a process on SQLite, such as an
+# agent's proxy, never pays for it); until then no psycopg error can occur.
+_BASE_DOWN: tuple[type[BaseException], ...] = (sqlite3.OperationalError, OSError)
 
-    PG_DOWN: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
-except ImportError:  # pragma: no cover - psycopg is a declared dependency
-    psycopg = None  # type: ignore[assignment]
-    PG_DOWN = ()
 
-DB_DOWN: tuple[type[BaseException], ...] = (sqlite3.OperationalError, OSError, *PG_DOWN)
+def db_down() -> tuple[type[BaseException], ...]:
+    """The exception types that mean the database is down (for `except db_down():`)."""
+    pg = sys.modules.get("psycopg")
+    if pg is None:
+        return _BASE_DOWN
+    return (*_BASE_DOWN, pg.OperationalError, pg.InterfaceError)
 
 
 def is_postgres(db: str) -> bool:
@@ -41,8 +44,10 @@ class Conn:
         self.db = db
         self.pg = is_postgres(db)
         if self.pg:
-            if psycopg is None:
-                raise RuntimeError("psycopg is not installed")
+            try:
+                import psycopg
+            except ImportError as e:  # pragma: no cover - psycopg is a declared dependency
+                raise RuntimeError("psycopg is not installed") from e
             self.raw: Any = psycopg.connect(db, autocommit=True, connect_timeout=5)
         else:
             path = Path(db)

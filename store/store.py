@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from store import accounts, chain, export, query
 from store.config import StoreConfig
-from store.db import DB_DOWN, Conn, describe, is_postgres, migrate
+from store.db import Conn, db_down, describe, is_postgres, migrate
 from store.event import (
     ACTIONS,
     SOURCES,
@@ -118,7 +118,7 @@ class Store:
         """Run a read `fn(conn)`, reconnecting once if the connection dropped."""
         try:
             return fn(self.reader())
-        except DB_DOWN:
+        except db_down():
             self._local.conn = None
             return fn(self.reader())
 

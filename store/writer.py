@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from store.db import DB_DOWN, Conn, migrate
+from store.db import Conn, db_down, migrate
 from store.event import GENESIS, chain_hash
 
 log = logging.getLogger("postguard.store")
@@ -135,7 +135,7 @@ class Writer:
             migrate(conn)
             if self.upkeep:
                 self.upkeep(conn)
-        except DB_DOWN as e:
+        except db_down() as e:
             self._down(e)
             return None
         self.conn, self.last_error = conn, None
@@ -184,7 +184,7 @@ class Writer:
             try:
                 for i in range(0, len(rows), 500):
                     insert_events(conn, rows[i:i + 500], dedupe=True)
-            except DB_DOWN as e:
+            except db_down() as e:
                 self._down(e)
                 return
             path.unlink(missing_ok=True)
@@ -198,7 +198,7 @@ class Writer:
             try:
                 insert_events(self.conn, rows)
                 return
-            except DB_DOWN as e:
+            except db_down() as e:
                 self._down(e)
         self._spool_write(rows)
 
@@ -221,7 +221,7 @@ class Writer:
         if self.conn is not None and self.upkeep:
             try:
                 self.upkeep(self.conn)
-            except DB_DOWN as e:
+            except db_down() as e:
                 self._down(e)
 
     def _batch(self, first: Job) -> list[Job]:
@@ -271,7 +271,7 @@ class Writer:
             return
         try:
             fut.set_result(payload(conn))
-        except DB_DOWN as e:
+        except db_down() as e:
             self._down(e)
             fut.set_exception(ConnectionError(f"interception log unavailable: {e}"))
         except Exception as e:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from checker.context import Context
+from checker.identity import IDENTITY_TERMS
 from checker.model import Finding, Post
-from checker.neural import load_encoder, neutral_view
 from checker.policy_data import PolicyData
 from checker.rule import Rule, RuleConfig
 from checker.rules._match import (
@@ -18,8 +19,9 @@ from checker.rules._match import (
     inflect,
     one_regex,
 )
-from checker.textmodel import IDENTITY_TERMS, Score, load_model
-from checker.textmodel import tokens as model_tokens
+
+if TYPE_CHECKING:
+    from checker.textmodel import Score
 
 # (pattern setting, category, score, reason)
 PATTERN_KINDS = (
@@ -88,6 +90,13 @@ class Conduct(Rule):
             for key, cat, score, reason in PATTERN_KINDS
             if params[key]
         ]
+        # The models (and numpy) are imported when a rule is built, not with the module: a
+        # process that loads a policy only to route and answer (checks=False) never pays for them.
+        from checker.neural import load_encoder, neutral_view
+        from checker.textmodel import load_model
+        from checker.textmodel import tokens as model_tokens
+
+        self._neutral_view, self._model_tokens = neutral_view, model_tokens
         self.model = load_model(params["model"]) if params["model"] else None
         # Evidence must be concentrated: the top word must carry at least this much (chosen in
         # training with the threshold; a post that is only vaguely "tweet-like" does not fire).
@@ -152,10 +161,10 @@ class Conduct(Rule):
         if prob < threshold:
             return []
         if self.encoder is not None and self.params["model_ignore_identity"]:
-            alt = neutral_view(folded.text, self.model_mask)
+            alt = self._neutral_view(folded.text, self.model_mask)
             if alt is not None and self.model_score(alt)[0] < threshold:
                 return []
-        words = {w.text for w in model_tokens(folded.text)}
+        words = {w.text for w in self._model_tokens(folded.text)}
         if words & THREAT_WORDS:
             cat = "threatening"
         elif words & GROUP_TERMS:

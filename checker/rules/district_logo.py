@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from checker.context import Context
-from checker.imagematch import LogoIndex
 from checker.model import Finding, Post
 from checker.policy_data import PolicyData
 from checker.rule import Rule, RuleConfig
+
+if TYPE_CHECKING:
+    from checker.imagematch import LogoIndex
 
 
 class DistrictLogo(Rule):
@@ -20,7 +23,10 @@ class DistrictLogo(Rule):
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
-        self.index = LogoIndex(data.logos)
+        # Pillow and numpy come with the rule, not the module.
+        from checker.imagematch import LogoIndex
+
+        self.index: LogoIndex = LogoIndex(data.logos)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per uploaded image that matches a logo."""

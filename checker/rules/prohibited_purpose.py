@@ -7,11 +7,9 @@ from collections.abc import Iterable
 
 from checker.context import Context
 from checker.model import Finding, Post
-from checker.neural import load_encoder
 from checker.policy_data import PolicyData
 from checker.rule import Rule, RuleConfig
 from checker.rules._match import compile_table, drivers_text
-from checker.textmodel import load_model
 
 
 class ProhibitedPurpose(Rule):
@@ -34,6 +32,9 @@ class ProhibitedPurpose(Rule):
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
+        from checker.neural import load_encoder  # with the rule, not the module (see conduct)
+        from checker.textmodel import load_model
+
         self.categories = compile_table(self.params["categories"], "rules.prohibited-purpose.categories")
         self.allow = dict(compile_table(self.params["allow"], "rules.prohibited-purpose.allow"))
         self.models = []

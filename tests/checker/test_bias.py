@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from checker import Post, check
-from checker.textmodel import IDENTITY_TERMS
+from checker.identity import IDENTITY_TERMS
 
 CASES = [json.loads(x) for x in (Path(__file__).parents[1] / "data" / "identity_benign.jsonl")
          .read_text(encoding="utf-8").splitlines() if x.strip()]
