@@ -186,10 +186,100 @@ def _v5(pg: bool) -> list[str]:
     return stmts
 
 
+def _v6(pg: bool) -> list[str]:
+    # The district server: enrolled devices and their health, one-time enrolment codes (their
+    # SHA-256 only), device problems, signed chain-head checkpoints (append-only), policy digests
+    # the server has served, and on each event the server's receive time and the device's skew.
+    pk, real = _pk(pg), ("DOUBLE PRECISION" if pg else "REAL")
+    return [
+        "ALTER TABLE events ADD COLUMN received_at TEXT",
+        f"ALTER TABLE events ADD COLUMN skew_seconds {real}",
+        "CREATE INDEX ix_events_device_received ON events (device, received_at)",
+        *_v6_devices(pk, real),
+        f"""CREATE TABLE device_problems (
+            id {pk},
+            device TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            seq BIGINT,
+            opened TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            times INTEGER NOT NULL DEFAULT 1,
+            resolved TEXT
+        )""",
+        "CREATE INDEX ix_device_problems_open ON device_problems (resolved, device, kind)",
+        f"""CREATE TABLE checkpoints (
+            id {pk},
+            ts TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+        "CREATE TABLE policy_digests (digest TEXT PRIMARY KEY, first_served TEXT NOT NULL)",
+        *_v6_append_only(pg),
+    ]
+
+
+def _v6_devices(pk: str, real: str) -> list[str]:
+    return [
+        f"""CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            public_key TEXT NOT NULL,
+            hostname TEXT NOT NULL,
+            name TEXT,
+            enrolled_at TEXT NOT NULL,
+            revoked_at TEXT,
+            last_seen TEXT,
+            heartbeat_at TEXT,
+            heartbeat_interval INTEGER NOT NULL,
+            agent_version TEXT,
+            policy_digest TEXT,
+            last_seq BIGINT,
+            head_hash TEXT,
+            proxy_up INTEGER,
+            backend_up INTEGER,
+            extension_seen TEXT,
+            queue_depth BIGINT,
+            queue_limit BIGINT,
+            clock TEXT,
+            skew_seconds {real},
+            started_at TEXT
+        )""",
+        f"""CREATE TABLE enrol_codes (
+            id {pk},
+            code_hash TEXT NOT NULL UNIQUE,
+            created TEXT NOT NULL,
+            expires TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            used_at TEXT,
+            device TEXT
+        )""",
+    ]
+
+
+def _v6_append_only(pg: bool) -> list[str]:
+    # Checkpoints are never changed or removed by postguard; the database refuses it too (someone
+    # with database access can drop the trigger, which is why checkpoints are exported and signed).
+    if pg:
+        return [
+            """CREATE FUNCTION postguard_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'checkpoints are append-only'; END $$""",
+            """CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+            FOR EACH ROW EXECUTE FUNCTION postguard_append_only()""",
+        ]
+    return [
+        f"""CREATE TRIGGER checkpoints_no_{op.lower()} BEFORE {op} ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END"""
+        for op in ("UPDATE", "DELETE")
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
     (3, "time-ordered event list: event_rules, event_clauses, (filter, ts) indexes", _v3),
     (4, "event_pairs: rule and clause found together", _v4),
     (5, "site, action and review status beside rules and clauses, in their indexes", _v5),
+    (6, "district server: devices, enrolment codes, device problems, checkpoints, received_at", _v6),
 ]
