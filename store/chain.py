@@ -89,16 +89,18 @@ def _verify_device(conn: Conn, dev: str, head: dict[str, Any] | None,
     return n, out
 
 
-def purge(conn: Conn, days: int, now: float | None = None) -> int:
+def purge(conn: Conn, days: int, now: float | None = None, by_received: bool = False) -> int:
     """Delete events older than `days` as whole chain prefixes per device, anchoring each
-    chain at the last purged event so verify still passes. Returns how many were deleted."""
+    chain at the last purged event so verify still passes. Returns how many were deleted.
+    `by_received`: age by the server's receive time (the district server), not the device's clock."""
     if days <= 0:
         return 0
     cutoff = iso((time.time() if now is None else now) - days * 86400)
+    age = "COALESCE(received_at, ts)" if by_received else "ts"
     total = 0
     for d in conn.all("SELECT device, seq FROM chain_heads ORDER BY device"):
         dev = d["device"]
-        keep_from = conn.scalar("SELECT MIN(seq) FROM events WHERE device = ? AND ts >= ?", (dev, cutoff))
+        keep_from = conn.scalar(f"SELECT MIN(seq) FROM events WHERE device = ? AND {age} >= ?", (dev, cutoff))
         upto = int(keep_from) if keep_from is not None else int(d["seq"]) + 1
         lo = conn.scalar("SELECT MIN(seq) FROM events WHERE device = ?", (dev,))
         if lo is None or int(lo) >= upto:

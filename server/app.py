@@ -1,0 +1,127 @@
+"""`create_app(config)`: the review console with the device API mounted at /api/v1, and the server's
+periodic work (silent devices, daily checkpoints, retention by server time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from console import ConsoleConfig
+from console import create_app as console_app
+from server import checkpoint
+from server.api import api_app
+from server.auth import Verifier
+from server.config import ServerConfig
+from server.keys import POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
+from server.pool import DbPool
+from server.signing import public_key_b64
+from server.state import SERVER_DEVICE, ServerState
+from store import StoreConfig, checkpoints, devices, open_store, problems
+from store.chain import purge
+from store.db import Conn
+from store.problems import seconds_of
+
+log = logging.getLogger("postguard.server")
+
+
+def _log_config(cfg: ServerConfig) -> StoreConfig:
+    from enforce import log_config
+
+    return log_config(cfg.policy)
+
+
+def create_app(cfg: ServerConfig) -> web.Application:
+    """The server's application: console pages, the device API, and the periodic tasks."""
+    key = checkpoint.load_or_create_key(cfg.signing_key)
+    _write_public_key(cfg.signing_key, public_key_b64(key))
+    store = open_store(cfg.db, _log_config(cfg), device=SERVER_DEVICE, spool=cfg.spool, auto_purge=False)
+    app = console_app(ConsoleConfig(db=cfg.db, policy=cfg.policy, store=store, secure_cookies=cfg.secure_cookies))
+    pool = DbPool(cfg.db, cfg.db_threads)
+
+    async def lookup(device: str) -> tuple[str, bool] | None:
+        return await pool.run(lambda c: devices.public_key(c, device))
+
+    app[SERVER] = cfg
+    app[POOL] = pool
+    app[STATE] = ServerState(store, cfg.policy.digest)
+    app[VERIFIER] = Verifier(lookup, cfg.clock_window)
+    app[SIGNING_KEY] = key
+    app.add_subapp("/api/v1/", api_app())
+    app.cleanup_ctx.append(_server_ctx)
+    return app
+
+
+def _write_public_key(key_path: str | Path, pub: str) -> None:
+    """The public half beside the key (KEY.pub), for `postguard logs verify --trusted-key`."""
+    p = Path(str(key_path) + ".pub")
+    if not p.exists() or p.read_text(encoding="utf-8").strip() != pub:
+        p.write_text(pub + "\n", encoding="utf-8")
+
+
+async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
+    pool, state, cfg = app[POOL], app[STATE], app[SERVER]
+    await pool.run(lambda c: devices.note_policy_digest(c, state.digest))
+    state.known_digests = await pool.run(devices.known_digests)
+    tasks = [asyncio.create_task(_every(cfg.sweep_seconds, lambda: _sweep(app)), name="silent-devices"),
+             asyncio.create_task(_every(min(3600.0, cfg.checkpoint_hours * 3600), lambda: _checkpoint_due(app)),
+                                 name="checkpoints"),
+             asyncio.create_task(_every(cfg.retention_hours * 3600, lambda: _retention(app)), name="retention")]
+    yield
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.to_thread(pool.close)
+    await asyncio.to_thread(state.store.close)
+
+
+async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run `job` now and then every `seconds`; a failure is logged and retried next time."""
+    while True:
+        try:
+            await job()
+        except ConnectionError as e:
+            log.warning("periodic work skipped: %s", e)
+        except Exception:
+            log.exception("periodic work failed")
+        await asyncio.sleep(seconds)
+
+
+async def _sweep(app: web.Application) -> None:
+    state = app[STATE]
+    for device, detail in await app[POOL].run(problems.sweep_silent):
+        state.problem_opened(device, "silent", detail)
+
+
+async def _checkpoint_due(app: web.Application) -> None:
+    cfg = app[SERVER]
+    last = await app[POOL].run(checkpoints.latest)
+    if last is None or time.time() - seconds_of(last["ts"]) >= cfg.checkpoint_hours * 3600 - 1:
+        await make_checkpoint(app, "daily" if last else "first")
+
+
+async def make_checkpoint(app: web.Application, reason: str) -> dict[str, object]:
+    """Sign the chain heads now (and write the file when the server has a checkpoint folder)."""
+    cfg, key = app[SERVER], app[SIGNING_KEY]
+
+    def sign(c: Conn) -> dict[str, object]:
+        return checkpoint.make(c, key, reason)
+
+    cp = await app[POOL].run(sign)
+    if cfg.checkpoint_dir:
+        folder = Path(cfg.checkpoint_dir)
+        await asyncio.to_thread(checkpoint.write_file, cp, folder / f"checkpoint-{cp['id']}.json")
+    log.info("checkpoint %s signed (%s)", cp["id"], reason)
+    return cp
+
+
+async def _retention(app: web.Application) -> None:
+    days = app[SERVER].policy.settings.retention_days
+    if days > 0:
+        n = await app[POOL].run(lambda c: purge(c, days, by_received=True))
+        if n:
+            log.info("retention: purged %d events received more than %d days ago", n, days)

@@ -1,0 +1,30 @@
+"""`ServerConfig`: where the database is, which policy the server serves, and its timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from server.checkpoint import DEFAULT_KEY
+
+if TYPE_CHECKING:
+    from checker import Policy
+
+
+@dataclass
+class ServerConfig:
+    """The district server's settings (`postguard server` builds one from its options)."""
+
+    db: str
+    policy: Policy
+    signing_key: str | Path = DEFAULT_KEY   # Ed25519 PEM; created on first start
+    heartbeat_interval: int = 300           # seconds between a device's heartbeats
+    checkpoint_hours: float = 24.0          # a signed checkpoint at least this often
+    checkpoint_dir: str | Path | None = None  # also write each checkpoint here (checkpoint-ID.json)
+    clock_window: int = 300                 # a signed request's time may be this far off
+    db_threads: int = 0                     # ingest connections (0: 4 on PostgreSQL, 1 on SQLite)
+    sweep_seconds: float = 60.0             # how often silent devices are looked for
+    retention_hours: float = 24.0           # how often retention runs
+    secure_cookies: bool = False            # the console's cookies (set when served over TLS)
+    spool: str | Path | None = None         # where the server's own events wait if the database is down

@@ -1,0 +1,17 @@
+"""What the server keeps on its aiohttp application (typed keys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from server.auth import Verifier
+from server.config import ServerConfig
+from server.pool import DbPool
+from server.state import ServerState
+
+SERVER = web.AppKey("server_config", ServerConfig)
+VERIFIER = web.AppKey("verifier", Verifier)
+POOL = web.AppKey("db_pool", DbPool)
+STATE = web.AppKey("server_state", ServerState)
+SIGNING_KEY = web.AppKey("signing_key", Ed25519PrivateKey)
