@@ -34,16 +34,43 @@ def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
     """The server's signing key from a PEM file, created (mode 0600) when it does not exist."""
     p = Path(path)
     if p.exists():
-        key = load_pem_private_key(p.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise CheckpointError(f"{p}: not an Ed25519 private key")
-        return key
+        return load_key(p)
     key = Ed25519PrivateKey.generate()
     p.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with open(fd, "wb") as f:
         f.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     return key
+
+
+def load_key(path: str | Path) -> Ed25519PrivateKey:
+    """The server's existing signing key (CheckpointError when it is missing or not one: a
+    checkpoint signed by a new key would not match the ones exported before)."""
+    p = Path(path)
+    try:
+        key = load_pem_private_key(p.read_bytes(), password=None)
+    except OSError as e:
+        raise CheckpointError(f"{p}: {e.strerror} (the server creates its signing key on first start)") from None
+    except ValueError:
+        raise CheckpointError(f"{p}: not a PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CheckpointError(f"{p}: not an Ed25519 private key")
+    return key
+
+
+def trusted_key_from(path: str | Path) -> str:
+    """A trusted public key (base64) from a file holding it, or derived from the signing key's PEM."""
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise CheckpointError(f"{path}: {e.strerror}") from None
+    if text.startswith("-----BEGIN"):
+        return public_key_b64(load_key(path))
+    try:
+        load_public_key(text)
+    except ValueError:
+        raise CheckpointError(f"{path}: not a public key (base64 of 32 bytes) or a PEM signing key") from None
+    return text
 
 
 def key_id(public_b64: str) -> str:

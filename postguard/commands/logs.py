@@ -1,4 +1,5 @@
-"""`postguard logs list|show|export|verify|purge`: read, check and prune the interception log."""
+"""`postguard logs list|show|export|verify|purge|checkpoint`: read, check and prune the interception
+log, and export the server's signed chain-head checkpoints."""
 
 from __future__ import annotations
 
@@ -69,8 +70,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = s.add_parser("verify", help="check the hash chains; exit 1 if any event was edited, deleted or reordered")
     add_db_arg(q)
     q.add_argument("--device", help="only this device's chain")
+    q.add_argument("--checkpoint", metavar="FILE", help="also check the chain heads signed in this exported "
+                   "checkpoint (`postguard logs checkpoint`): a rewrite since then fails")
+    q.add_argument("--trusted-key", metavar="FILE", help="the server's public key (KEY.pub beside its signing "
+                   "key) the checkpoint must be signed with")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_verify)
+
+    q = s.add_parser("checkpoint", help="sign every chain head now (the server's key) and export the checkpoint")
+    q.add_argument("--db", metavar="DB", help="the server's database (default: $POSTGUARD_DB or ./var/postguard.sqlite)")
+    q.add_argument("--signing-key", metavar="FILE", default="var/server-signing.key",
+                   help="the server's Ed25519 key (default var/server-signing.key)")
+    q.add_argument("--latest", action="store_true", help="export the newest stored checkpoint instead of signing one")
+    q.add_argument("-o", "--out", metavar="FILE", help="write here (default: stdout); keep it away from the database")
+    q.set_defaults(func=run_checkpoint)
 
     q = s.add_parser("purge", help="delete events older than the retention period")
     add_db_arg(q)
@@ -222,12 +235,37 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_file(args: argparse.Namespace) -> Any:
+    """The exported checkpoint, its signature checked (UsageError when it cannot be trusted)."""
+    from server.checkpoint import CheckpointError, read_file, trusted_key_from
+
+    try:
+        trusted = trusted_key_from(args.trusted_key) if args.trusted_key else None
+        return read_file(args.checkpoint, trusted)
+    except CheckpointError as e:
+        raise UsageError(str(e)) from None
+
+
 def run_verify(args: argparse.Namespace) -> int:
-    """Verify every chain; exit 1 when anything was tampered with."""
+    """Verify every chain (and the heads of a signed checkpoint); exit 1 when anything was tampered with."""
+    from store.checkpoints import compare
+
+    cp = _checkpoint_file(args) if args.checkpoint else None
     with _open(args) as st:
         n, problems = _read(st, lambda: st.verify(args.device))
+        if cp is not None:
+            heads = [h for h in cp.heads if args.device in (None, h["device"])]
+            n_heads, cp_problems = _read(st, lambda: st.read(lambda c: compare(c, heads, cp.created_at)))
+            problems = problems + cp_problems
+    if cp is not None and not args.json:
+        print(f"checkpoint of {cp.created_at} (key {cp.key_id}): signature ok, {n_heads} of {len(heads)} "
+              f"signed heads still in the log")
     if args.json:
-        print(json.dumps({"checked": n, "ok": not problems, "problems": [p.to_dict() for p in problems]}))
+        out: dict[str, Any] = {"checked": n, "ok": not problems, "problems": [p.to_dict() for p in problems]}
+        if cp is not None:
+            out["checkpoint"] = {"created_at": cp.created_at, "key_id": cp.key_id, "heads": len(heads),
+                                 "heads_checked": n_heads}
+        print(json.dumps(out))
     elif problems:
         print(f"TAMPERING DETECTED: {len(problems)} problem(s) in {n} events")
         print(table([[p.device, "" if p.seq is None else str(p.seq), p.kind, p.detail] for p in problems],
@@ -248,4 +286,40 @@ def run_purge(args: argparse.Namespace) -> int:
         print(json.dumps({"purged": n, "days": days}))
     else:
         print(f"purged {n} events older than {days} days")
+    return 0
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    """Sign the chain heads now (or take the newest checkpoint) and write it out."""
+    from server.checkpoint import CheckpointError, exported, load_key, make
+    from store import checkpoints
+    from store.db import Conn, db_down, migrate
+
+    db = args.db or default_db()
+    try:
+        key = None if args.latest else load_key(args.signing_key)
+        conn = Conn(db)
+    except CheckpointError as e:
+        raise UsageError(str(e)) from None
+    except db_down() as e:
+        raise UsageError(f"cannot open {describe(db)}: {type(e).__name__}") from None
+    try:
+        migrate(conn)
+        if key is None:
+            row = checkpoints.latest(conn)
+            if row is None:
+                raise UsageError("no checkpoint has been signed yet (run without --latest)")
+            cp = exported(row)
+        else:
+            cp = make(conn, key, f"on demand by {_user()}")
+    finally:
+        conn.close()
+    text = json.dumps(cp, indent=1, sort_keys=True) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"checkpoint {cp['id']} of {cp['payload']['created_at']}: {len(cp['payload']['heads'])} chain "
+              f"head(s), written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
