@@ -59,7 +59,8 @@ class Finding:
     image: str | None = None
     fix: str | None = None
     fix_text: str | None = None
-    category: str | None = None
+    category: str | None = None  # the rule's sub-category (docs/policy-taxonomy.md)
+    what: str | None = None  # its phrase: "a veiled threat"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (spans as lists, absent fields dropped)."""

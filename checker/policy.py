@@ -227,6 +227,23 @@ def _read_logos(path: Path, files: dict[str, bytes]) -> dict[str, bytes]:
     return logos
 
 
+def _parse_categories(path: Path, files: dict[str, bytes]) -> dict[str, dict[str, str]]:
+    """categories.toml (optional): per rule id, its sub-categories in order -> finding phrase."""
+    raw = _read(path, "categories.toml", required=False)
+    if raw is None:
+        return {}
+    files["categories.toml"] = raw
+    out: dict[str, dict[str, str]] = {}
+    for rid, table in _toml(path, "categories.toml", raw).items():
+        if not isinstance(table, dict) or not table:
+            raise _err("categories.toml", rid, "must be a non-empty table of category = phrase", table)
+        for cat, phrase in table.items():
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise _err("categories.toml", f"{rid}.{cat}", "must be a non-empty phrase", phrase)
+        out[rid] = dict(table)
+    return out
+
+
 def _with_rules(policy: Policy, rules_raw: dict[str, Any], clauses: dict[str, str], checks: bool) -> Policy:
     """Validate every rule's settings and the clauses they cite; build the rules when `checks`."""
     # Imported here, not at the top: the rule modules bring numpy and the models' code, which a
@@ -240,6 +257,9 @@ def _with_rules(policy: Policy, rules_raw: dict[str, Any], clauses: dict[str, st
         for c in (*cfg.clauses.values(), *cfg.cited.values()):
             if c not in clauses:
                 raise _err("clauses.toml", f"clauses.{c}", f"missing clause text (cited by rules.{rid})")
+    unknown = set(policy.data.categories) - set(registry)
+    if unknown:
+        raise _err("categories.toml", sorted(unknown)[0], "no rule has this id")
     for rid, cls in sorted(registry.items()) if checks else ():
         cfg = configs[rid]
         try:
@@ -275,6 +295,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
     notice = clauses_raw.get("notice", {}).get("monitoring", "")
     lexicons = _parse_lexicons(path, files)
     logos = _read_logos(path, files)
+    categories = _parse_categories(path, files)
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
@@ -282,6 +303,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
         path=path, slug=path.name, district=district, roster=_parse_roster(files["students.csv"]),
         clauses=clauses, notice=notice, settings=_settings(rules_raw), lexicons=lexicons,
         social=social, logos=logos, links=LinkClassifier(district, social), digest=h.hexdigest()[:16],
+        categories=categories,
     )
     policy = _with_rules(Policy(data=data), rules_raw, clauses, checks)
     # A policy lives as long as the process: its hundreds of thousands of objects (model

@@ -6,7 +6,7 @@ without importing the loader, which imports them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +32,5 @@ class PolicyData:
     logos: dict[str, bytes]
     links: LinkClassifier  # built from `district` and `social` before this is
     digest: str = ""
+    # categories.toml: rule id -> {category: the phrase a finding uses}, most specific first
+    categories: dict[str, dict[str, str]] = field(default_factory=dict)

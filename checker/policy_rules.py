@@ -56,8 +56,9 @@ def rule_configs(raw: dict[str, Any], rules: dict[str, type[Rule]]) -> dict[str,
             if want is list:
                 ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
             elif want is dict:
-                ok = isinstance(v, dict) and all(
-                    isinstance(x, list) and all(isinstance(y, str) for y in x) for x in v.values()
+                ok = isinstance(v, dict) and all(  # name -> [regex...] or name -> name
+                    isinstance(x, str) or (isinstance(x, list) and all(isinstance(y, str) for y in x))
+                    for x in v.values()
                 )
             if not ok or isinstance(v, bool) != isinstance(cls.defaults[k], bool):
                 raise _err(f, f"{key}.{k}", f"must be of type {want.__name__}", v)

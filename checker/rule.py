@@ -6,6 +6,7 @@ handed to it in its RuleConfig. The rules themselves are listed in `checker.rule
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -42,6 +43,11 @@ class Rule:
         self.data = data
         self.config = config
         self.params = config.params
+        contexts = self.params.get("contexts") or {}
+        for cat in contexts:
+            self.category_phrase(cat)  # a category the policy does not list is a setting error
+        self._contexts = [(cat, re.compile("|".join(f"(?:{p})" for p in pats), re.I))
+                          for cat, pats in contexts.items() if pats]
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for this post (called only for account kinds in `applies_to`)."""
@@ -54,6 +60,7 @@ class Rule:
         """A finding citing this rule's clause for the post's account kind (or the clause it
         cites as `cite`, one of `cites`), with the excerpt at `span` trimmed of white space."""
         clause = self.config.cited[cite] if cite is not None else self.config.clauses[ctx.account]
+        what = self.category_phrase(category)
         excerpt = None
         if span is not None:
             a, b = span
@@ -66,7 +73,7 @@ class Rule:
         return Finding(
             rule=self.id,
             clause=clause,
-            message=self.config.message,
+            message=f"{what[0].upper()}{what[1:]}. {self.config.message}" if what else self.config.message,
             reason=reason,
             score=round(float(score), 3),
             action=self.config.actions[ctx.account],
@@ -77,4 +84,30 @@ class Rule:
             fix=fix if fix is not None else self.config.fix,
             fix_text=fix_text,
             category=category,
+            what=what,
         )
+
+    def category_in_context(self, ctx: Context, default: str) -> str:
+        """The first category of the rule's `contexts` table (category -> regexes, case-blind,
+        on the folded text) that matches the post; `default` when none does."""
+        for cat, pat in self._contexts:
+            if pat.search(ctx.folded.text):
+                return cat
+        return default
+
+    def most_specific(self, categories: Iterable[str]) -> str:
+        """Of several categories, the first in categories.toml's order (the most specific)."""
+        cats = list(categories)
+        order = list(self.data.categories.get(self.id, ()))
+        return min(cats, key=lambda c: order.index(c) if c in order else len(order))
+
+    def category_phrase(self, category: str | None) -> str | None:
+        """The phrase for one of this rule's categories (categories.toml), None without one.
+
+        A category the policy does not list for this rule is a bug in the rule: ValueError."""
+        known = self.data.categories.get(self.id)
+        if category is None or known is None:
+            return None
+        if category not in known:
+            raise ValueError(f"rule {self.id}: category {category!r} is not in categories.toml ({', '.join(known)})")
+        return known[category]

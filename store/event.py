@@ -28,8 +28,8 @@ CHAIN_FIELDS = (
     "content_hash", "policy_digest", "error", "request_id",
 )
 # The finding fields the log keeps (no message bodies or fix text: the clause id says it).
-FINDING_FIELDS = ("rule", "clause", "reason", "score", "action", "span", "category", "link", "image",
-                  "excerpt")
+FINDING_FIELDS = ("rule", "clause", "reason", "score", "action", "span", "category", "what", "link",
+                  "image", "excerpt")
 
 
 @dataclass

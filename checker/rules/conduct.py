@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 
 # (pattern setting, category, score, reason)
 PATTERN_KINDS = (
-    ("threat_patterns", "threatening", 0.95, "a threat of violence"),
-    ("harassment_patterns", "harassing", 0.85, "harassment aimed at a person"),
-    ("insult_patterns", "abusive", 0.8, "an insult aimed at a person"),
-    ("hate_patterns", "discriminatory", 0.9, "a demeaning statement about a group"),
-    ("defamation_patterns", "defamatory", 0.8, "an accusation that may be defamatory"),
-    ("sexual_patterns", "obscene", 0.85, "sexual comment about a person"),
+    ("threat_patterns", "threat", 0.95, "a threat of violence"),
+    ("harassment_patterns", "harassment", 0.85, "harassment aimed at a person"),
+    ("insult_patterns", "insult", 0.8, "an insult aimed at a person"),
+    ("hate_patterns", "group-hostility", 0.9, "a demeaning statement about a group"),
+    ("defamation_patterns", "defamation", 0.8, "an accusation that may be defamatory"),
+    ("sexual_patterns", "sexual-remark", 0.85, "sexual comment about a person"),
 )
 
 
@@ -120,10 +120,10 @@ class Conduct(Rule):
                 if any(a < span[1] and span[0] < b for a, b in taken):
                     continue
                 taken.append(span)
-                out.append(self.finding(ctx, f"{cat}: {reason}", score, span=span, category=cat))
+                out.append(self.finding(ctx, reason, score, span=span, category=cat))
         for lexicon, cat, score, what in (
-            (self.slurs, "discriminatory", self.params["slur_score"], "a slur"),
-            (self.obscene, "obscene", self.params["obscene_score"], "an obscene word"),
+            (self.slurs, "slur", self.params["slur_score"], "a slur"),
+            (self.obscene, "obscenity", self.params["obscene_score"], "an obscene word"),
         ):
             for h in lexicon.find(ctx.tokens, folded.text):
                 span = folded.span(h.start, h.end)
@@ -131,7 +131,7 @@ class Conduct(Rule):
                     continue
                 taken.append(span)
                 how = " (disguised spelling)" if h.disguised else ""
-                out.append(self.finding(ctx, f"{cat}: {what}{how}", score, span=span, category=cat))
+                out.append(self.finding(ctx, f"{what}{how}", score, span=span, category=cat))
         if not out and (self.model is not None or self.encoder is not None):
             out.extend(self.model_finding(ctx))
         return out
@@ -166,12 +166,12 @@ class Conduct(Rule):
                 return []
         words = {w.text for w in self._model_tokens(folded.text)}
         if words & THREAT_WORDS:
-            cat = "threatening"
+            cat = "threat"
         elif words & GROUP_TERMS:
-            cat = "discriminatory"
+            cat = "group-hostility"
         else:
-            cat = "abusive"
-        reason = f"{cat}: the language model rates this {prob:.2f} likely abusive"
+            cat = "insult"
+        reason = f"the language model rates this {prob:.2f} likely abusive"
         top = s.top if s is not None else ()
         if self.encoder is not None and self.params["encoder_explain"]:  # what the blended score rests on
             model = self.model

@@ -17,7 +17,7 @@ class DirectoryOptOut(Rule):
 
     id = "directory-opt-out"
     applies_to = ("sponsored",)
-    defaults = {"first_name_contexts": [], "title_words": []}
+    defaults = {"first_name_contexts": [], "title_words": [], "contexts": {}}
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
@@ -49,6 +49,7 @@ class DirectoryOptOut(Rule):
             out.append(self.finding(
                 ctx, "names a student whose parent objected to releasing directory information",
                 0.95 if hit.form == "full" else 0.85, span=(hit.start, hit.end),
+                category=self.category_in_context(ctx, "name-mention"),
             ))
         taken = [(h.start, h.end) for h in ctx.names]
         for pat in self.first_re:
@@ -59,6 +60,6 @@ class DirectoryOptOut(Rule):
                 taken.append((a, b))
                 out.append(self.finding(
                     ctx, "names (by first name) a student whose parent objected to releasing directory information",
-                    0.75, span=(a, b),
+                    0.75, span=(a, b), category=self.category_in_context(ctx, "name-mention"),
                 ))
         return out

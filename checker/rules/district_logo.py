@@ -37,7 +37,7 @@ class DistrictLogo(Rule):
             if m is not None and m.distance <= limit:
                 out.append(self.finding(
                     ctx, f"the image matches the district logo {m.logo} (distance {m.distance}/64)",
-                    1.0 - m.distance / 64, image=img.name,
+                    1.0 - m.distance / 64, image=img.name, category="logo",
                     fix="Remove the district logo from the image.",
                 ))
         return out

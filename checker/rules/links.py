@@ -14,12 +14,13 @@ class PersonalLink(Rule):
 
     id = "personal-link"
     applies_to = ("sponsored",)
+    defaults = {"contexts": {}}  # whose page it is, from the words around it (categories.toml)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per personal link."""
         return [
             self.finding(ctx, f"links to {link.detail}", 0.9 if link.kind == "personal-page" else 0.8,
-                         span=link.span, link=link.url)
+                         span=link.span, link=link.url, category=self.category_in_context(ctx, "personal-page"))
             for link in ctx.links if link.kind in ("personal-profile", "personal-page")
         ]
 
@@ -33,6 +34,7 @@ class DistrictLink(Rule):
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per district link."""
         return [
-            self.finding(ctx, f"links to {link.detail}", 0.95, span=link.span, link=link.url)
+            self.finding(ctx, f"links to {link.detail}", 0.95, span=link.span, link=link.url,
+                         category="sponsored-site" if link.kind == "sponsored-site" else "district-website")
             for link in ctx.links if link.kind in ("district-website", "sponsored-site")
         ]

@@ -35,7 +35,8 @@ class Misrepresentation(Rule):
                 continue
             if quoted(ctx.text, span[0]):
                 continue  # someone else's words, quoted and attributed
-            out.append(self.finding(ctx, "a personal opinion stated on a district-sponsored site", 0.8, span=span))
+            out.append(self.finding(ctx, "a personal opinion stated on a district-sponsored site", 0.8, span=span,
+                                    category="personal-opinion"))
         return out
 
 

@@ -25,7 +25,7 @@ class MissingDisclaimer(Rule):
 
     id = "missing-disclaimer"
     applies_to = ("personal",)
-    defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": []}
+    defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": [], "contexts": {}}
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
@@ -58,5 +58,5 @@ class MissingDisclaimer(Rule):
         statement = self.data.district.disclaimer_fix
         return [self.finding(
             ctx, f"{what} without stating that the views are the employee's own", 0.9,
-            span=ref, fix_text=statement,
+            span=ref, fix_text=statement, category=self.category_in_context(ctx, "district-news"),
         )]

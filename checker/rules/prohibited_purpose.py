@@ -21,6 +21,7 @@ class ProhibitedPurpose(Rule):
         "categories": {},
         "allow": {},
         "reasons": {},
+        "taxonomy": {},  # pattern group or model category -> sub-category (categories.toml)
         # text models as "category:model" (checker/models/<model>.npz); [] = patterns only
         "models": [],
         "model_threshold": 0.5,  # artifacts are shifted so 0.5 is the threshold chosen on validation
@@ -62,7 +63,7 @@ class ProhibitedPurpose(Rule):
                 if allow is not None and allow.search(ctx.folded.slice(lo, hi)):
                     continue
                 reason = self.params["reasons"].get(cat, [cat.replace("_", " ")])[0]
-                out.append(self.finding(ctx, reason, 0.85, span=span, category=cat))
+                out.append(self.finding(ctx, reason, 0.85, span=span, category=self.params["taxonomy"].get(cat, cat)))
                 break
         if not out and self.model:
             out.extend(self.model_findings(ctx))
@@ -94,5 +95,5 @@ class ProhibitedPurpose(Rule):
         span, drivers = drivers_text(folded, top)
         what = self.params["reasons"].get(cat, [cat.replace("_", " ")])[0]
         reason = f"{what}: the language model rates this {prob:.2f} likely; words that drove it: {drivers}"
-        return [self.finding(ctx, reason, prob, span=span, category=cat)]
+        return [self.finding(ctx, reason, prob, span=span, category=self.params["taxonomy"].get(cat, cat))]
 

@@ -27,8 +27,10 @@ class StudentConnection(Rule):
         if rel in ("relative", "family", "family friend"):
             return []
         if rel in ("student", "parent", "alumnus-minor"):
-            return [self.finding(ctx, f"accepting an invitation from a {rel.replace('-minor', ' under 18')}", 0.9)]
+            cat = {"student": "student", "parent": "parent", "alumnus-minor": "minor-alumnus"}[rel]
+            return [self.finding(ctx, f"accepting an invitation from a {rel.replace('-minor', ' under 18')}", 0.9,
+                                 category=cat)]
         hits = self.data.roster.find_names(NameView(fold(post.counterpart)))
         if hits:
-            return [self.finding(ctx, "accepting an invitation from a student on the roster", 0.9)]
+            return [self.finding(ctx, "accepting an invitation from a student on the roster", 0.9, category="student")]
         return []

@@ -21,6 +21,7 @@ class StudentPrivacy(Rule):
         "reference_patterns": [],
         "family_patterns": [],
         "confidential": {},
+        "taxonomy": {},  # confidential group -> sub-category (categories.toml)
         "window_sentences": 1,
     }
 
@@ -77,6 +78,7 @@ class StudentPrivacy(Rule):
             term_span, _ = near[0]
             out.append(self.finding(
                 ctx, f"{what} together with {', '.join(c.replace('_', ' ') for c in cats)}",
-                score, span=(min(span[0], term_span[0]), max(span[1], term_span[1])), category=cats[0],
+                score, span=(min(span[0], term_span[0]), max(span[1], term_span[1])),
+                category=self.most_specific(self.params["taxonomy"].get(c, c) for c in cats),
             ))
         return out

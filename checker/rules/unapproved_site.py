@@ -34,15 +34,17 @@ class UnapprovedSite(Rule):
         if site is None and self.brand is not None and (m := self.brand.search(ctx.folded.text)):
             out.append(self.finding(
                 ctx, "a district-branded page or group that is not in the registry of approved sites",
-                0.85, span=ctx.folded.span(m.start(), m.end()),
+                0.85, span=ctx.folded.span(m.start(), m.end()), category="unregistered",
                 fix="Submit a social media request form and get written approval before setting up the site.",
             ))
         s = post.settings
         if post.kind in ("create_group", "group_settings") and (site is not None or out):
             if s.get("closed") is False or s.get("privacy") in ("public", "open"):
                 out.append(self.finding(ctx, "the group is open, not closed to students, parents and staff",
-                                        0.9, cite="group_setup", fix="Make the group closed (members by approval only)."))
+                                        0.9, cite="group_setup", fix="Make the group closed (members by approval only).",
+                                        category="open-group"))
             if s.get("members_can_post") is True:
                 out.append(self.finding(ctx, "members can post new content", 0.9, cite="group_setup",
+                                        category="member-posting",
                                         fix="Block new posts from members; only the responsible employee posts."))
         return out

@@ -5,25 +5,25 @@ from __future__ import annotations
 import pytest
 
 POSITIVE = [
-    ("You are a complete idiot", "abusive"),
-    ("Honestly that ref is a moron and you're a loser too", "abusive"),
-    ("I'm going to kill you after practice", "threatening"),
-    ("You'd better watch your back. I know where you live.", "threatening"),
-    ("What a piece of shit meeting", "harassing"),
-    ("This is fucking ridiculous", "obscene"),
-    ("kys nobody likes you", "threatening"),
-    ("Immigrants are animals and should go back to their country", "discriminatory"),
-    ("The principal is a thief who embezzled money from the boosters", "defamatory"),
-    ("that new kid is a retard", "discriminatory"),
+    ("You are a complete idiot", "insult"),
+    ("Honestly that ref is a moron and you're a loser too", "insult"),
+    ("I'm going to kill you after practice", "threat"),
+    ("You'd better watch your back. I know where you live.", "threat"),
+    ("What a piece of shit meeting", "harassment"),
+    ("This is fucking ridiculous", "obscenity"),
+    ("kys nobody likes you", "threat"),
+    ("Immigrants are animals and should go back to their country", "group-hostility"),
+    ("The principal is a thief who embezzled money from the boosters", "defamation"),
+    ("that new kid is a retard", "group-hostility"),
     # A trailing "!" is punctuation, not a leet "i" ("live!" once read "livei" and missed).
-    ("I know where you live!", "threatening"),
-    ("Shut your mouth!!", "harassing"),
+    ("I know where you live!", "threat"),
+    ("Shut your mouth!!", "harassment"),
     # violence against a group, and demeaning words right before one
-    ("We should kill all the immigrants!", "threatening"),
-    ("Let's go beat up those Muslims", "threatening"),
-    ("Filthy Pakistanis everywhere downtown", "discriminatory"),
-    ("Immigrants are cockroaches", "discriminatory"),
-    ("Autistic people aren't fully human", "discriminatory"),
+    ("We should kill all the immigrants!", "threat"),
+    ("Let's go beat up those Muslims", "threat"),
+    ("Filthy Pakistanis everywhere downtown", "group-hostility"),
+    ("Immigrants are cockroaches", "group-hostility"),
+    ("Autistic people aren't fully human", "group-hostility"),
 ]
 EVASIONS = [
     "this is f u c k i n g stupid",

@@ -121,7 +121,7 @@ def test_identity_guard_drops_a_finding_that_naming_a_group_drove(policy, enc, m
     v = check(Post(text=text, account="personal"), policy)
     assert "conduct" in v.fired
     f = next(x for x in v.findings if x.rule == "conduct")
-    assert f.clause == "P9" and f.category == "discriminatory"
+    assert f.clause == "P9" and f.category == "group-hostility"
     assert conduct.params["model_ignore_identity"] is True
 
 
@@ -196,7 +196,7 @@ def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, 
     monkeypatch.setitem({r.id: r for r in policy.rules}["prohibited-purpose"].params, "encoder_explain", True)
     text = "The new menu is here, come try it this week"
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
-    assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["commercial"]
+    assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["advertising"]  # the commercial head reports the taxonomy category
     f = next(x for x in v.findings if x.rule == "prohibited-purpose")
     assert f.excerpt == "menu" and f.reason.endswith("words that drove it: 'menu'")
     assert "prohibited-purpose" not in check(Post(text=text, account="personal"), policy).fired

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 POSITIVE = [
-    ("Vote yes on Question 2 this Tuesday!", "political"),
-    ("Please re-elect Jane Smith for First Selectman", "political"),
-    ("Sign the petition to recall the mayor", "political"),
-    ("Use promo code CHARGERS for 20% off at my Etsy shop", "commercial"),
-    ("Check out my small business, DM me to order candles", "private_gain"),
-    ("Please donate to my GoFundMe for my trip", "private_gain"),
-    ("Accept Jesus into your heart today, he loves you", "proselytizing"),
-    ("Join us at church this Sunday for worship", "proselytizing"),
+    ("Vote yes on Question 2 this Tuesday!", "political-advocacy"),
+    ("Please re-elect Jane Smith for First Selectman", "political-advocacy"),
+    ("Sign the petition to recall the mayor", "political-advocacy"),
+    ("Use promo code CHARGERS for 20% off at my Etsy shop", "advertising"),
+    ("Check out my small business, DM me to order candles", "own-business"),
+    ("Please donate to my GoFundMe for my trip", "own-business"),
+    ("Accept Jesus into your heart today, he loves you", "religious"),
+    ("Join us at church this Sunday for worship", "religious"),
     ("Please donate now, every dollar helps my campaign", "solicitation"),
     ("Follow my personal page for more of my photography", "solicitation"),
 ]
