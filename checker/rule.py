@@ -46,7 +46,7 @@ class Rule:
         contexts = self.params.get("contexts") or {}
         for cat in contexts:
             self.category_phrase(cat)  # a category the policy does not list is a setting error
-        self._contexts = [(cat, re.compile("|".join(f"(?:{p})" for p in pats), re.I))
+        self._contexts: list[tuple[str, re.Pattern[str]]] = [(str(cat), re.compile("|".join(f"(?:{p})" for p in pats), re.I))
                           for cat, pats in contexts.items() if pats]
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
