@@ -15,6 +15,7 @@ from console.keys import CONFIG, LOGIN_FAILS, POLICY, STORE, USER
 from console.middleware import require_login, security_headers
 from console.routes import add_routes
 from console.threads import in_thread
+from console.views.devices import banner_count
 from store import StoreConfig, open_store
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -43,7 +44,8 @@ async def _policy_and_log(app: web.Application) -> AsyncIterator[None]:
 
 async def _template_context(request: web.Request) -> dict[str, Any]:
     user = request.get(USER)
-    return {"user": user, "csrf": user.csrf if user else "", "path": request.path}
+    problems = await banner_count(request) if user else 0
+    return {"user": user, "csrf": user.csrf if user else "", "path": request.path, "device_problems": problems}
 
 
 def create_app(config: ConsoleConfig) -> web.Application:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from console.views import admin, events, reports, signin
+from console.views import admin, devices, events, reports, signin
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -24,4 +24,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/export.{fmt}", reports.export)
     app.router.add_get("/audit", admin.audit)
     app.router.add_post("/verify", admin.verify)
+    app.router.add_get("/devices", devices.device_list)
+    app.router.add_get("/devices/{device}", devices.device_page)
+    app.router.add_post("/devices/{device}/revoke", devices.revoke)
+    app.router.add_post("/problems/{problem}/resolve", devices.resolve)
+    app.router.add_get("/enrol-codes", devices.enrol_form)
+    app.router.add_post("/enrol-codes", devices.enrol_make)
     app.router.add_static("/static/", STATIC_DIR, append_version=True, name="static")

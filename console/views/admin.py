@@ -16,7 +16,8 @@ def _audit_cursor(v: str | None) -> int | None:
     return int(v) if v and v.isdigit() and len(v) < 19 else None
 
 
-def _require_admin(request: web.Request) -> None:
+def require_admin(request: web.Request) -> None:
+    """403 unless the signed-in user is an admin."""
     if not request[USER].is_admin:
         raise web.HTTPForbidden(text="admins only")
 
@@ -24,7 +25,7 @@ def _require_admin(request: web.Request) -> None:
 @aiohttp_jinja2.template("audit.html")
 async def audit(request: web.Request) -> dict[str, Any]:
     """Who did what in the console, newest first (admins)."""
-    _require_admin(request)
+    require_admin(request)
     before = _audit_cursor(request.query.get("before"))
     actor = request.query.get("actor", "").strip()[:64]
     rows = await in_thread(request.app[STORE].audit_trail, actor, before, 101)
@@ -37,7 +38,7 @@ async def audit(request: web.Request) -> dict[str, Any]:
 @aiohttp_jinja2.template("verify.html")
 async def verify(request: web.Request) -> dict[str, Any]:
     """Walk every hash chain now and show the result (admins)."""
-    _require_admin(request)
+    require_admin(request)
     st = request.app[STORE]
     n, problems = await in_thread(st.verify)
     await in_thread(st.audit, request[USER].name, "verify", None, f"{n} events, {len(problems)} problems")
