@@ -35,10 +35,14 @@ async def _body(request: web.Request, limit: int) -> bytes:
     """The raw body, at most `limit` bytes (413 past it)."""
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
-    return data
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
