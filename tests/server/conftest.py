@@ -16,6 +16,7 @@ import pytest
 from checker import load_policy
 from server import ServerConfig, create_app
 from server.client import DeviceClient
+from server.keys import STATE
 from store import devices
 from store.db import Conn, migrate
 
@@ -79,7 +80,8 @@ class Running:
             c.close()
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Rows from the server's database."""
+        """Rows from the server's database (after its own queued events are written)."""
+        assert self.app[STATE].store.flush()
         c = self.conn()
         try:
             return c.all(sql, params)

@@ -1,0 +1,90 @@
+"""The console on the server: the Devices page, the banner on every page, enrolment codes, revoking."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+import pytest
+
+from console.auth import add_user
+from console.views import devices as views
+from server.client import DeviceClient
+from server.keys import STATE
+
+PASSWORD = "correct horse battery"
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
+
+
+@pytest.fixture
+async def admin(server: Any) -> Any:
+    """A browser-like session signed in to the server's console as an admin."""
+    add_user(server.app[STATE].store, "it.admin", "admin", PASSWORD)
+    s = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with s.get(server.url + "/login") as r:
+        token = csrf_of(await r.text())
+    async with s.post(server.url + "/login", data={"csrf": token, "username": "it.admin", "password": PASSWORD,
+                                                   "next": "/events"}, allow_redirects=False) as r:
+        assert r.status == 303
+    yield s
+    await s.close()
+
+
+async def page(s: aiohttp.ClientSession, url: str) -> str:
+    async with s.get(url) as r:
+        assert r.status == 200, url
+        return await r.text()
+
+
+async def test_devices_page_and_banner(server: Any, admin: Any, device: Any) -> None:
+    healthy, broken = await device("pc-healthy"), await device("pc-broken")
+    await healthy.heartbeat(policy_digest=server.cfg.policy.digest, queue_depth=3)
+    html = await page(admin, server.url + "/devices")
+    assert healthy.device in html and broken.device in html and "current" in html
+    assert 'id="device-problems"' not in html  # healthy, and pc-broken has not been silent 3 intervals
+    await broken.heartbeat(proxy_up=False, policy_digest="f" * 16)
+    for url in ("/devices", "/events", "/dashboard"):
+        views._BANNER.clear()  # the banner's count is cached for a few seconds
+        html = await page(admin, server.url + url)
+        assert 'id="device-problems"' in html and "2 device problems" in html, url
+    html = await page(admin, server.url + "/devices")
+    assert "proxy-down" in html and "unknown" in html
+    html = await page(admin, server.url + f"/devices/{broken.device}")
+    assert "Revoke this device" in html and "proxy-down" in html
+
+
+async def test_enrolment_codes_page_makes_working_codes(server: Any, admin: Any, http: Any) -> None:
+    html = await page(admin, server.url + "/enrol-codes")
+    async with admin.post(server.url + "/enrol-codes", data={"csrf": csrf_of(html), "count": "2",
+                                                             "expires": "1h"}) as r:
+        assert r.status == 200
+        shown = re.findall(r"<li><code>([A-Z0-9-]{23})</code></li>", await r.text())
+    assert len(shown) == 2
+    d = DeviceClient(server.url, http)
+    assert (await d.enroll(shown[0])).status == 201
+    assert (await DeviceClient(server.url, http).enroll(shown[0])).status == 403
+    assert server.query("SELECT action FROM audit WHERE action = 'enrol-code' AND actor = 'it.admin'")
+
+
+async def test_revoke_from_the_console(server: Any, admin: Any, device: Any) -> None:
+    d = await device()
+    html = await page(admin, server.url + f"/devices/{d.device}")
+    async with admin.post(server.url + f"/devices/{d.device}/revoke", data={"csrf": csrf_of(html)}) as r:
+        assert r.status == 200 and "revoked" in await r.text()
+    ans = await d.heartbeat()
+    assert ans.status == 401 and ans.body["reason"] == "revoked"
+
+
+async def test_api_needs_no_console_session_and_console_needs_one(server: Any, http: Any) -> None:
+    async with http.get(server.url + "/devices", allow_redirects=False) as r:
+        assert r.status == 303 and "/login" in r.headers["Location"]
+    async with http.post(server.url + "/enrol-codes", data={"count": "1"}) as r:
+        assert r.status == 403
+    async with http.get(server.url + "/api/v1/health") as r:
+        assert r.status == 200
