@@ -100,12 +100,12 @@ async def enroll(request: web.Request) -> web.Response:
         load_public_key(pub)
     except ValueError as e:
         raise _bad(str(e)) from None
-    e = devices.Enrolment(code=code, public_key=pub, hostname=_text(body, "hostname", 253) or "",
+    enrolment = devices.Enrolment(code=code, public_key=pub, hostname=_text(body, "hostname", 253) or "",
                           name=_text(body, "name", 100, required=False),
                           agent_version=_text(body, "agent_version", 40, required=False))
     cfg, state = request.config_dict[SERVER], request.config_dict[STATE]
     try:
-        device = await request.config_dict[POOL].run(lambda c: devices.enrol(c, e, cfg.heartbeat_interval))
+        device = await request.config_dict[POOL].run(lambda c: devices.enrol(c, enrolment, cfg.heartbeat_interval))
     except devices.EnrolError:
         return _json(403, error="enrolment code unknown, used or expired")
     return _json(201, device_id=device, server_time=iso(None), heartbeat_interval=cfg.heartbeat_interval,

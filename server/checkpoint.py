@@ -86,11 +86,12 @@ def canonical(payload: dict[str, Any]) -> str:
 def make(conn: Conn, key: Ed25519PrivateKey, reason: str, now: float | None = None) -> dict[str, Any]:
     """Sign every device's chain head now, append the checkpoint, and return it as exported."""
     pub = public_key_b64(key)
-    payload = {"format": checkpoints.FORMAT, "created_at": iso(now), "key_id": key_id(pub),
-               "public_key": pub, "heads": checkpoints.current_heads(conn)}
+    kid = key_id(pub)
+    payload: dict[str, Any] = {"format": checkpoints.FORMAT, "created_at": iso(now), "key_id": kid,
+                               "public_key": pub, "heads": checkpoints.current_heads(conn)}
     text = canonical(payload)
     sig = base64.b64encode(key.sign(text.encode())).decode()
-    cid = checkpoints.save(conn, payload["key_id"], text, sig, reason, now)
+    cid = checkpoints.save(conn, kid, text, sig, reason, now)
     return {"id": cid, "payload": payload, "signature": sig}
 
 
