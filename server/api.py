@@ -13,7 +13,7 @@ from aiohttp import web
 
 from postguard import __version__
 from server.auth import Unauthorized
-from server.keys import POOL, SERVER, STATE, VERIFIER
+from server.keys import LIGHT, POOL, SERVER, STATE, VERIFIER
 from server.signing import load_public_key
 from store import devices, ingest, problems
 from store.db import Conn
@@ -105,7 +105,7 @@ async def enroll(request: web.Request) -> web.Response:
                           agent_version=_text(body, "agent_version", 40, required=False))
     cfg, state = request.config_dict[SERVER], request.config_dict[STATE]
     try:
-        device = await request.config_dict[POOL].run(lambda c: devices.enrol(c, enrolment, cfg.heartbeat_interval))
+        device = await request.config_dict[LIGHT].run(lambda c: devices.enrol(c, enrolment, cfg.heartbeat_interval))
     except devices.EnrolError:
         return _json(403, error="enrolment code unknown, used or expired")
     return _json(201, device_id=device, server_time=iso(None), heartbeat_interval=cfg.heartbeat_interval,
@@ -202,7 +202,7 @@ async def heartbeat(request: web.Request) -> web.Response:
     hb = heartbeat_fields(_parse(raw))
     state, cfg = request.config_dict[STATE], request.config_dict[SERVER]
     now = time.time()
-    opened = await request.config_dict[POOL].run(lambda c: _save_health(c, device, hb, now, state.digest,
+    opened = await request.config_dict[LIGHT].run(lambda c: _save_health(c, device, hb, now, state.digest,
                                                                 state.known_digests))
     if opened is None:
         request.config_dict[VERIFIER].revoked(device)
@@ -216,7 +216,7 @@ async def heartbeat(request: web.Request) -> web.Response:
 async def policy(request: web.Request) -> web.Response:
     """The signed policy bundle: not published yet (issue 17)."""
     device, _ = await _signed(request, 0)
-    key = await request.config_dict[POOL].run(lambda c: devices.public_key(c, device))
+    key = await request.config_dict[LIGHT].run(lambda c: devices.public_key(c, device))
     if key is None or key[1]:
         return _refused("revoked")
     return _json(404, error="no policy bundle has been published")

@@ -17,13 +17,13 @@ from server import checkpoint
 from server.api import api_app
 from server.auth import Verifier
 from server.config import ServerConfig
-from server.keys import POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
+from server.keys import LIGHT, POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
 from server.pool import DbPool
 from server.signing import public_key_b64
 from server.state import SERVER_DEVICE, ServerState
 from store import StoreConfig, checkpoints, devices, open_store, problems
 from store.chain import purge
-from store.db import Conn
+from store.db import Conn, is_postgres
 from store.problems import seconds_of
 
 log = logging.getLogger("postguard.server")
@@ -42,12 +42,14 @@ def create_app(cfg: ServerConfig) -> web.Application:
     store = open_store(cfg.db, _log_config(cfg), device=SERVER_DEVICE, spool=cfg.spool, auto_purge=False)
     app = console_app(ConsoleConfig(db=cfg.db, policy=cfg.policy, store=store, secure_cookies=cfg.secure_cookies))
     pool = DbPool(cfg.db, cfg.db_threads)
+    light = DbPool(cfg.db, 2 if is_postgres(cfg.db) else 1)
 
     async def lookup(device: str) -> tuple[str, bool] | None:
-        return await pool.run(lambda c: devices.public_key(c, device))
+        return await light.run(lambda c: devices.public_key(c, device))
 
     app[SERVER] = cfg
     app[POOL] = pool
+    app[LIGHT] = light
     app[STATE] = ServerState(store, cfg.policy.digest)
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
@@ -76,6 +78,7 @@ async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.to_thread(pool.close)
+    await asyncio.to_thread(app[LIGHT].close)
     await asyncio.to_thread(state.store.close)
 
 
@@ -93,7 +96,7 @@ async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
 
 async def _sweep(app: web.Application) -> None:
     state = app[STATE]
-    for device, detail in await app[POOL].run(problems.sweep_silent):
+    for device, detail in await app[LIGHT].run(problems.sweep_silent):
         state.problem_opened(device, "silent", detail)
 
 

@@ -12,6 +12,7 @@ from server.state import ServerState
 
 SERVER = web.AppKey("server_config", ServerConfig)
 VERIFIER = web.AppKey("verifier", Verifier)
-POOL = web.AppKey("db_pool", DbPool)
+POOL = web.AppKey("db_pool", DbPool)        # uploads (batches of events)
+LIGHT = web.AppKey("db_pool_light", DbPool)  # heartbeats, enrolment, key look-ups: never queued behind uploads
 STATE = web.AppKey("server_state", ServerState)
 SIGNING_KEY = web.AppKey("signing_key", Ed25519PrivateKey)
