@@ -27,6 +27,7 @@ from store.db import Conn, is_postgres
 from store.problems import seconds_of
 
 log = logging.getLogger("postguard.server")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _log_config(cfg: ServerConfig) -> StoreConfig:
@@ -41,6 +42,8 @@ def create_app(cfg: ServerConfig) -> web.Application:
     _write_public_key(cfg.signing_key, public_key_b64(key))
     store = open_store(cfg.db, _log_config(cfg), device=SERVER_DEVICE, spool=cfg.spool, auto_purge=False)
     app = console_app(ConsoleConfig(db=cfg.db, policy=cfg.policy, store=store, secure_cookies=cfg.secure_cookies))
+    if cfg.behind_proxy:
+        app.middlewares.insert(0, forwarded)
     pool = DbPool(cfg.db, cfg.db_threads)
     light = DbPool(cfg.db, 2 if is_postgres(cfg.db) else 1)
 
@@ -56,6 +59,19 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app.add_subapp("/api/v1/", api_app())
     app.cleanup_ctx.append(_server_ctx)
     return app
+
+
+@web.middleware
+async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Behind a TLS-terminating reverse proxy: the scheme and host the browser used, as the proxy
+    says (so the console's same-origin check compares like with like). Only with --behind-proxy,
+    where nothing but the proxy can reach the server."""
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+    if proto in ("http", "https") or host:
+        request = request.clone(scheme=proto if proto in ("http", "https") else request.scheme,
+                                host=host or request.host)
+    return await handler(request)
 
 
 def _write_public_key(key_path: str | Path, pub: str) -> None:

@@ -27,4 +27,5 @@ class ServerConfig:
     sweep_seconds: float = 60.0             # how often silent devices are looked for
     retention_hours: float = 24.0           # how often retention runs
     secure_cookies: bool = False            # the console's cookies (set when served over TLS)
+    behind_proxy: bool = False              # trust X-Forwarded-Proto/-Host (listen on loopback only then)
     spool: str | Path | None = None         # where the server's own events wait if the database is down

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cert", metavar="FILE", help="TLS certificate chain (PEM); with --key, serve HTTPS")
     p.add_argument("--key", metavar="FILE", help="TLS private key (PEM)")
     p.add_argument("--behind-proxy", action="store_true",
-                   help="a reverse proxy terminates TLS in front of this server (console cookies marked Secure)")
+                   help="a reverse proxy terminates TLS in front of this server: trust its X-Forwarded-Proto and "
+                   "-Host, mark console cookies Secure (listen on loopback so only the proxy reaches it)")
     p.add_argument("--signing-key", metavar="FILE", default="var/server-signing.key",
                    help="the server's Ed25519 checkpoint key, created on first start (default var/server-signing.key)")
     p.add_argument("--checkpoint-dir", metavar="DIR", help="also write every signed checkpoint into this folder")
@@ -97,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if not is_postgres(db):
         print("postguard server: SQLite is for a one-machine trial; a district runs on PostgreSQL",
               file=sys.stderr)
+    if args.behind_proxy and host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"postguard server: warning: --behind-proxy trusts forwarded headers; listen on loopback, "
+              f"not {host}", file=sys.stderr)
     if ctx is None and not args.behind_proxy and host not in ("127.0.0.1", "::1", "localhost"):
         print(f"postguard server: warning: plain HTTP on {host}; use --cert/--key or a TLS reverse proxy",
               file=sys.stderr)
@@ -107,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot open {describe(db)}: {e}") from None
     cfg = ServerConfig(db=db, policy=policy, signing_key=args.signing_key, heartbeat_interval=args.heartbeat_interval,
                        checkpoint_hours=args.checkpoint_hours, checkpoint_dir=args.checkpoint_dir,
-                       db_threads=args.db_threads, secure_cookies=bool(ctx) or args.behind_proxy)
+                       db_threads=args.db_threads, secure_cookies=bool(ctx) or args.behind_proxy,
+                       behind_proxy=args.behind_proxy)
     app = create_app(cfg)
     scheme = "https" if ctx else "http"
     print(f"postguard server on {scheme}://{host}:{port}/ (devices: /api/v1, console: /) "
