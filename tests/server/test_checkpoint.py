@@ -99,3 +99,19 @@ async def test_checkpoints_are_append_only_and_made_when_due(device: Any, server
     assert rc == 0 and json.loads((tmp_path / "l.json").read_text())["id"] == first[0]["id"]
     rc, _, err = cli(capsys, "logs", "checkpoint", "--db", server.cfg.db, "--signing-key", str(tmp_path / "none.key"))
     assert rc == 2 and "creates its signing key" in err
+
+
+async def test_checkpoint_folder_gets_each_signed_checkpoint(server_config: Any, aiohttp_server: Any,
+                                                             tmp_path: Any, capsys: Any) -> None:
+    from dataclasses import replace
+
+    from server import create_app
+
+    folder = tmp_path / "archive"
+    app = create_app(replace(server_config, checkpoint_dir=folder))
+    await aiohttp_server(app)
+    cp = await make_checkpoint(app, "on demand")
+    path = folder / f"checkpoint-{cp['id']}.json"
+    assert json.loads(path.read_text())["signature"] == cp["signature"]
+    rc, got = cli_json(capsys, "logs", "verify", "--db", server_config.db, "--checkpoint", str(path))
+    assert rc == 0 and got["checkpoint"]["key_id"] == cp["payload"]["key_id"]
