@@ -28,7 +28,6 @@ _TEXT_LIMIT = {"uid": 64, "device": 200, "source": 40, "action": 40, "content_mo
                "account": 40, "site": 253, "url": 600, "target": 600, "rules": 2000, "request_id": 200,
                "policy_digest": 128, "employee": 200, "content_hash": 64, "error": 600}
 _COLS = (*(c for c in CHAIN_FIELDS), "hash", "received_at", "skew_seconds")
-_INSERT = f"INSERT INTO events ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})"
 
 
 class BadRows(ValueError):
@@ -176,9 +175,9 @@ def _stored_hashes(conn: Conn, device: str, rows: list[dict[str, Any]], head_seq
 
 def _insert(conn: Conn, device: str, rows: list[dict[str, Any]], now: float) -> None:
     received = iso(now)
-    values = [[*(r[c] for c in CHAIN_FIELDS), r["hash"], received, round(now - seconds_of(r["ts"]), 3)]
+    values = [(*(r[c] for c in CHAIN_FIELDS), r["hash"], received, round(now - seconds_of(r["ts"]), 3))
               for r in rows]
-    conn.executemany(_INSERT, values)
+    insert_many(conn, "events", _COLS, values)
     ids = {int(x["seq"]): x["id"] for x in conn.all(
         "SELECT id, seq FROM events WHERE device = ? AND seq >= ? AND seq <= ?",
         (device, int(rows[0]["seq"]), int(rows[-1]["seq"])))}
@@ -193,12 +192,23 @@ def _insert(conn: Conn, device: str, rows: list[dict[str, Any]], now: float) -> 
         clauses += [(eid, x, *tail) for x in sorted({str(f["clause"]) for f in found if f.get("clause")})]
         pairs += [(eid, a, b, *tail) for a, b in sorted({(str(f["rule"]), str(f["clause"])) for f in found
                                                          if f.get("rule") and f.get("clause")})]
-    for table, cols, vals in (("event_rules", "rule", rules), ("event_clauses", "clause", clauses),
-                              ("event_pairs", "rule, clause", pairs)):
-        if vals:
-            marks = ", ".join("?" * len(vals[0]))
-            conn.executemany(f"INSERT INTO {table} (event_id, {cols}, ts, site, action, review_status) "
-                             f"VALUES ({marks})", vals)
+    tail_cols = ("ts", "site", "action", "review_status")
+    insert_many(conn, "event_rules", ("event_id", "rule", *tail_cols), rules)
+    insert_many(conn, "event_clauses", ("event_id", "clause", *tail_cols), clauses)
+    insert_many(conn, "event_pairs", ("event_id", "rule", "clause", *tail_cols), pairs)
+
+
+def insert_many(conn: Conn, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows in bulk: COPY on PostgreSQL (one round trip, no per-row statement), one
+    executemany on SQLite."""
+    if not rows:
+        return
+    if conn.pg:
+        with conn.raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+        return
+    conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
 
 
 def _set_head(conn: Conn, device: str, seq: int, head_hash: str) -> None:
