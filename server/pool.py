@@ -7,7 +7,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from store.db import Conn, db_down, is_postgres, migrate
 
@@ -61,7 +61,3 @@ class DbPool:
             for c in self._conns:
                 c.close()
             self._conns.clear()
-
-    def call(self, fn: Callable[[Conn], Any]) -> Any:
-        """Run `fn(conn)` here (a test or a command), on a connection of this thread."""
-        return self._call(fn)
