@@ -27,6 +27,7 @@ from store.db import Conn, is_postgres
 from store.problems import seconds_of
 
 log = logging.getLogger("postguard.server")
+RETRY_SECONDS = 30.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -82,10 +83,12 @@ def _write_public_key(key_path: str | Path, pub: str) -> None:
 
 
 async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
-    pool, state, cfg = app[POOL], app[STATE], app[SERVER]
-    await pool.run(lambda c: devices.note_policy_digest(c, state.digest))
-    state.known_digests = await pool.run(devices.known_digests)
-    tasks = [asyncio.create_task(_every(cfg.sweep_seconds, lambda: _sweep(app)), name="silent-devices"),
+    cfg = app[SERVER]
+    app[STATE].known_digests = {app[STATE].digest}
+    # Each job retries on its own while the database is down: the server starts anyway and
+    # answers devices 503 until the database is back.
+    tasks = [asyncio.create_task(_every(60.0, lambda: _note_digest(app)), name="policy-digest"),
+             asyncio.create_task(_every(cfg.sweep_seconds, lambda: _sweep(app)), name="silent-devices"),
              asyncio.create_task(_every(min(3600.0, cfg.checkpoint_hours * 3600), lambda: _checkpoint_due(app)),
                                  name="checkpoints"),
              asyncio.create_task(_every(cfg.retention_hours * 3600, lambda: _retention(app)), name="retention")]
@@ -93,21 +96,31 @@ async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.to_thread(pool.close)
+    await asyncio.to_thread(app[POOL].close)
     await asyncio.to_thread(app[LIGHT].close)
-    await asyncio.to_thread(state.store.close)
+    await asyncio.to_thread(app[STATE].store.close)
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` now and then every `seconds`; a failure is logged and retried next time."""
+    """Run `job` now and then every `seconds`; a failure is logged and retried within 30 s."""
     while True:
+        wait = seconds
         try:
             await job()
         except ConnectionError as e:
-            log.warning("periodic work skipped: %s", e)
+            log.warning("periodic work postponed: %s", e)
+            wait = min(seconds, RETRY_SECONDS)
         except Exception:
             log.exception("periodic work failed")
-        await asyncio.sleep(seconds)
+            wait = min(seconds, RETRY_SECONDS)
+        await asyncio.sleep(wait)
+
+
+async def _note_digest(app: web.Application) -> None:
+    """Record the policy digest served now, and learn the ones served before."""
+    state = app[STATE]
+    await app[LIGHT].run(lambda c: devices.note_policy_digest(c, state.digest))
+    state.known_digests = await app[LIGHT].run(devices.known_digests)
 
 
 async def _sweep(app: web.Application) -> None:

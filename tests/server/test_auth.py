@@ -120,3 +120,21 @@ async def test_health_and_policy_endpoints(server: Any, http: Any, device: Any) 
     assert ans.status == 404 and "published" in ans.body["error"]
     async with http.get(server.url + "/api/v1/policy") as r:
         assert r.status == 401
+
+
+async def test_database_down_is_503_and_the_server_still_starts(policy: Any, tmp_path: Any, aiohttp_server: Any,
+                                                                http: Any) -> None:
+    from server import ServerConfig, create_app
+
+    down = "postgresql://postgres@127.0.0.1:1/test"  # nothing listens on port 1
+    app = create_app(ServerConfig(db=down, policy=policy, signing_key=tmp_path / "k.key",
+                                  spool=tmp_path / "spool.jsonl", sweep_seconds=3600))
+    srv = await aiohttp_server(app)
+    url = str(srv.make_url("")).rstrip("/")
+    async with http.get(url + "/api/v1/health") as r:
+        assert r.status == 200
+    d = DeviceClient(url, http, device="pc-lab-1-00000000")
+    ans = await d.heartbeat()
+    assert ans.status == 503 and "retry" in ans.body["error"]
+    enrol = await DeviceClient(url, http).enroll("AAAAA-BBBBB-CCCCC-DDDDD")
+    assert enrol.status == 503
