@@ -107,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if msg := first_admin(db, log_config(policy)):
             print(f"postguard server: {msg}")
-    except ConnectionError as e:
-        raise UsageError(f"cannot open {describe(db)}: {e}") from None
+    except ConnectionError as e:  # serve anyway: devices get 503 and retry until the database is back
+        print(f"postguard server: warning: database {describe(db)} unavailable ({e}); starting anyway",
+              file=sys.stderr)
     cfg = ServerConfig(db=db, policy=policy, signing_key=args.signing_key, heartbeat_interval=args.heartbeat_interval,
                        checkpoint_hours=args.checkpoint_hours, checkpoint_dir=args.checkpoint_dir,
                        db_threads=args.db_threads, secure_cookies=bool(ctx) or args.behind_proxy,
