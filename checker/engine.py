@@ -52,10 +52,11 @@ def check(post: Post, policy: Policy) -> Verdict:
         account = "sponsored" if site is not None else "personal"
     ctx = Context(post, policy.data, account, site, text)
     findings: list[Finding] = []
-    for rule in policy.rules:
-        if rule.config.actions[account] == "off" or account not in rule.applies_to:
-            continue
+    active = [r for r in policy.rules if r.config.actions[account] != "off" and account in r.applies_to]
+    for rule in active:
         findings.extend(rule.check(post, ctx))
+    if policy.judgment is not None:
+        findings.extend(policy.judgment.findings(post, ctx, active, {f.rule for f in findings}))
     findings.sort(key=lambda f: (f.span[0] if f.span else 1 << 30, f.rule))
     return Verdict(
         account=account,

