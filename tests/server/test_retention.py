@@ -37,3 +37,11 @@ async def test_retention_runs_by_server_time(device: Any, server: Any, capsys: A
     assert again.body["duplicates"] == 4 and again.body["committed_through"] == 4 and not again.body["problems"]
     more = await d.send_events(chain(d.device, 1, start=7, prev=rows[-1]["hash"]))
     assert more.body["stored"] == 1
+
+
+async def test_logs_purge_on_the_server_also_goes_by_server_time(device: Any, server: Any, capsys: Any) -> None:
+    d = await device()
+    await d.send_events(chain(d.device, 3, when=time.time() - 400 * 86400))  # a device clock far behind
+    rc, out, _ = cli(capsys, "logs", "purge", "--days", "30", "--db", server.cfg.db, "--json")
+    assert rc == 0 and '"purged": 0' in out
+    assert len(server.query("SELECT id FROM events WHERE device = ?", (d.device,))) == 3
