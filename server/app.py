@@ -154,6 +154,6 @@ async def make_checkpoint(app: web.Application, reason: str) -> dict[str, object
 async def _retention(app: web.Application) -> None:
     days = app[SERVER].policy.settings.retention_days
     if days > 0:
-        n = await app[POOL].run(lambda c: purge(c, days, by_received=True))
+        n = await app[POOL].run(lambda c: purge(c, days))
         if n:
             log.info("retention: purged %d events received more than %d days ago", n, days)

@@ -89,17 +89,18 @@ def _verify_device(conn: Conn, dev: str, head: dict[str, Any] | None,
     return n, out
 
 
-def purge(conn: Conn, days: int, now: float | None = None, by_received: bool = False) -> int:
+def purge(conn: Conn, days: int, now: float | None = None) -> int:
     """Delete events older than `days` as whole chain prefixes per device, anchoring each
     chain at the last purged event so verify still passes. Returns how many were deleted.
-    `by_received`: age by the server's receive time (the district server), not the device's clock."""
+    Events the district server received are aged by its receive time, never by the device's
+    clock (whichever process runs the purge); others by their own time."""
     if days <= 0:
         return 0
     cutoff = iso((time.time() if now is None else now) - days * 86400)
-    age = "COALESCE(received_at, ts)" if by_received else "ts"
     total = 0
     for d in conn.all("SELECT device, seq FROM chain_heads ORDER BY device"):
         dev = d["device"]
+        age = _age_column(conn, dev)
         keep_from = conn.scalar(f"SELECT MIN(seq) FROM events WHERE device = ? AND {age} >= ?", (dev, cutoff))
         upto = int(keep_from) if keep_from is not None else int(d["seq"]) + 1
         lo = conn.scalar("SELECT MIN(seq) FROM events WHERE device = ?", (dev,))
@@ -131,3 +132,9 @@ def purge(conn: Conn, days: int, now: float | None = None, by_received: bool = F
             conn.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
                          (iso(None), "retention", "purge", f"{total} events older than {days} days"))
     return total
+
+
+def _age_column(conn: Conn, device: str) -> str:
+    """`received_at` for a chain the server ingested (its rows carry the receive time), else `ts`."""
+    first = conn.one("SELECT received_at FROM events WHERE device = ? ORDER BY seq LIMIT 1", (device,))
+    return "received_at" if first is not None and first["received_at"] is not None else "ts"

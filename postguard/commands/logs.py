@@ -13,7 +13,6 @@ from enforce import log_config
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
 from store import ACTIONS, REVIEW_STATUSES, Filters, Store, default_db, open_store
-from store.chain import purge
 from store.db import describe
 from store.export import FORMATS, write_export
 from store.query import parse_cursor
@@ -282,9 +281,7 @@ def run_purge(args: argparse.Namespace) -> int:
         days = st.retention_days if args.days is None else args.days
         if days < 1:
             raise UsageError("retention is 0 days (keep forever); pass --days N to purge")
-        # By the server's receive time where there is one (the district server's events), else
-        # by the event's own time: a device's wrong clock cannot age events out early.
-        n = _read(st, lambda: st.write(lambda c: purge(c, days, by_received=True)))
+        n = _read(st, lambda: st.purge(days))
     if args.json:
         print(json.dumps({"purged": n, "days": days}))
     else:
