@@ -27,6 +27,17 @@ def db_down() -> tuple[type[BaseException], ...]:
     return (*_BASE_DOWN, pg.OperationalError, pg.InterfaceError)
 
 
+AGENT_QUEUE_ENV = "POSTGUARD_AGENT_QUEUE"
+
+
+def agent_queue_mode() -> bool:
+    """True in a process that writes an agent's local queue (`postguard agent run` sets
+    POSTGUARD_AGENT_QUEUE=1 for itself, its proxy and its backend): SQLite commits are then
+    synchronous (fsync of the WAL on every commit, so an event once committed survives a power
+    loss, not only a crash) and nothing is purged locally (only the server runs retention)."""
+    return os.environ.get(AGENT_QUEUE_ENV) == "1"
+
+
 def is_postgres(db: str) -> bool:
     """True when `db` names a PostgreSQL database rather than a SQLite file."""
     return db.startswith(("postgresql://", "postgres://"))
@@ -60,7 +71,7 @@ class Conn:
             self.raw = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             self.raw.execute("PRAGMA busy_timeout=30000")
             self.raw.execute("PRAGMA journal_mode=WAL")
-            self.raw.execute("PRAGMA synchronous=NORMAL")
+            self.raw.execute("PRAGMA synchronous=FULL" if agent_queue_mode() else "PRAGMA synchronous=NORMAL")
             self.raw.execute("PRAGMA foreign_keys=ON")
 
     def adapt_placeholders(self, q: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from store import accounts, chain, export, query
 from store.config import StoreConfig
-from store.db import Conn, db_down, describe, is_postgres, migrate
+from store.db import Conn, agent_queue_mode, db_down, describe, is_postgres, migrate
 from store.event import (
     ACTIONS,
     SOURCES,
@@ -40,7 +40,8 @@ class Store:
         self.retention_days = config.retention_days
         self.device = device or default_device()
         self.employee = employee if employee is not None else default_employee()
-        self.auto_purge = auto_purge
+        # An agent's queue is never purged on the device: its events leave only once the server has them.
+        self.auto_purge = auto_purge and not agent_queue_mode()
         self._last_purge: float | None = None
         self._local = threading.local()
         self._readers: list[Conn] = []

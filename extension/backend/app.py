@@ -18,13 +18,15 @@ from enforce import ACTION_OF_CHOICE, event_for, inspect_post, justification_err
 from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.explain import explain
-from extension.backend.security import error, guard
+from extension.backend.security import Seen, error, guard
 from store import Store, open_store
+from store.event import iso
 
 CONFIG = web.AppKey("config", BackendConfig)
 LOG = web.AppKey("log", Store)
 POLICY_VIEW = web.AppKey("policy_view", dict)
 CACHE = web.AppKey("verdict_cache", dict)
+SEEN = web.AppKey("extension_seen", Seen)
 # The submit usually re-checks the text the last typing hint just checked; a small LRU of
 # verdicts (text-only posts, short texts) turns that second check into a lookup.
 CACHE_SIZE = 256
@@ -144,8 +146,11 @@ async def get_policy(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """GET /healthz: liveness and the policy digest."""
-    return web.json_response({"ok": True, "policy_digest": request.app[CONFIG].policy.digest})
+    """GET /healthz: liveness, the policy digest, and when the extension last called (UTC ISO
+    time or null; the agent's heartbeat reports it)."""
+    at = request.app[SEEN].at
+    return web.json_response({"ok": True, "policy_digest": request.app[CONFIG].policy.digest,
+                              "extension_seen": None if at is None else iso(at)})
 
 
 def policy_view(config: BackendConfig) -> dict[str, Any]:
@@ -176,8 +181,10 @@ async def _log_ctx(app: web.Application) -> Any:
 
 def create_app(config: BackendConfig) -> web.Application:
     """The backend application: routes, the security middleware and the log."""
-    app = web.Application(middlewares=[guard(config)], client_max_size=config.max_body_bytes)
+    seen = Seen()
+    app = web.Application(middlewares=[guard(config, seen)], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
+    app[SEEN] = seen
     app[POLICY_VIEW] = policy_view(config)
     app[CACHE] = {}
     app.cleanup_ctx.append(_log_ctx)

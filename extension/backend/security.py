@@ -18,7 +18,7 @@ from extension.backend.config import TOKEN_HEADER, BackendConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
-OPEN_WITHOUT_ORIGIN = frozenset({"/healthz"})  # curl-able liveness probe; says nothing else
+OPEN_WITHOUT_ORIGIN = frozenset({"/healthz"})  # curl-able liveness probe: digest, extension last seen; no posts
 
 
 def error(status: int, message: str, details: list[str] | None = None,
@@ -68,8 +68,17 @@ def _cors(origin: str) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-def guard(config: BackendConfig) -> Middleware:
-    """The one middleware that applies every check, cheapest first."""
+class Seen:
+    """When the extension last made a request that passed every check (the agent's heartbeat
+    reports it, read from /healthz)."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+
+def guard(config: BackendConfig, seen: Seen | None = None) -> Middleware:
+    """The one middleware that applies every check, cheapest first (`seen` notes each request
+    from the extension)."""
     allowed = config.allowed_origins
     limiter = RateLimiter(config.rate_per_second, config.rate_burst)
     token = config.token.encode()
@@ -99,6 +108,8 @@ def guard(config: BackendConfig) -> Middleware:
             return error(429, "too many requests; slow down", headers={**_cors(origin), "Retry-After": "1"})
         if request.content_length is not None and request.content_length > config.max_body_bytes:
             return error(413, f"body larger than {config.max_body_bytes:,} bytes", headers=_cors(origin))
+        if seen is not None:
+            seen.at = time.time()
         response = await handler(request)
         response.headers.update(_cors(origin))
         return response

@@ -1,0 +1,142 @@
+"""`postguard agent enroll|run|status`: the agent on a district computer.
+
+`enroll URL CODE` gives this computer its own Ed25519 key and device id (one-time code from
+`postguard devices enroll-code`); `run` starts the proxy and the extension backend writing to the
+local queue, uploads the queue to the server exactly once, and sends heartbeats; `status` shows
+what waits and what the running agent last did (exit 1 when it is not running or something is
+wrong). The state folder is /var/lib/postguard as root, else ./var/agent ($POSTGUARD_AGENT_STATE
+or --state to choose)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from postguard import __version__
+from postguard.cli import UsageError
+from postguard.commands._common import add_policy_arg, policy_from
+from postguard.commands.console import parse_listen
+
+if TYPE_CHECKING:
+    from agent.state import StateDir
+
+
+def _state_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", metavar="DIR", help="the agent's state folder (default: $POSTGUARD_AGENT_STATE, "
+                   "else /var/lib/postguard as root, else ./var/agent)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `agent` parser and its sub-commands."""
+    p = sub.add_parser("agent", help="the agent on a district computer: enrol, run, status", description=__doc__)
+    s = p.add_subparsers(dest="agent_command", metavar="ACTION", required=True)
+    q = s.add_parser("enroll", help="enrol this computer with the district server (one-time code)")
+    q.add_argument("url", help="the server, e.g. https://postguard.region14.example")
+    q.add_argument("code", help="a one-time code from `postguard devices enroll-code`")
+    _state_arg(q)
+    q.add_argument("--hostname", help="the name this computer is listed under (default: its host name)")
+    q.add_argument("--name", help="a description for IT, e.g. 'Library desk 2'")
+    q.add_argument("--ca", metavar="FILE", help="trust only this CA (PEM) for the server's certificate")
+    q.add_argument("--force", action="store_true", help="enrol again, with a new key and device id")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run_enroll)
+    q = s.add_parser("run", help="run the proxy, the extension backend, the forwarder and heartbeats")
+    _state_arg(q)
+    add_policy_arg(q)
+    q.add_argument("--proxy-listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                   help="the proxy's address (default 127.0.0.1:8080)")
+    q.add_argument("--backend-listen", default="127.0.0.1:8731", metavar="HOST:PORT",
+                   help="the extension backend's loopback address (default 127.0.0.1:8731)")
+    q.add_argument("--no-proxy", action="store_true", help="do not run the proxy on this computer")
+    q.add_argument("--no-backend", action="store_true", help="do not run the extension backend")
+    q.add_argument("--confdir", metavar="DIR", help="the proxy's CA folder (default: STATE/mitmproxy)")
+    q.add_argument("--token-file", metavar="FILE", help="the backend's install token (default: STATE/backend.token)")
+    q.add_argument("--set", dest="sets", metavar="NAME=VALUE", action="append", default=[],
+                   help="a proxy option, passed to `postguard proxy --set`")
+    q.add_argument("--queue-limit", type=int, default=200_000, metavar="N",
+                   help="events the queue may hold before the loudest alarm (default 200000; nothing is dropped)")
+    q.add_argument("--max-backoff", type=float, default=300.0, metavar="SECONDS",
+                   help="longest wait between upload retries (default 300)")
+    q.set_defaults(func=run_run)
+    q = s.add_parser("status", help="enrolment, queue and health of this computer's agent")
+    _state_arg(q)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run_status)
+
+
+def _state(args: argparse.Namespace) -> StateDir:
+    from agent.state import StateDir, default_state_dir
+
+    return StateDir(Path(args.state) if args.state else default_state_dir())
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    """Enrol this computer."""
+    from agent.enroll import enroll_device, waiting_under_other_ids
+    from agent.state import StateError
+
+    state = _state(args)
+    try:
+        d = enroll_device(state, args.url, args.code, version=__version__, hostname=args.hostname,
+                          name=args.name, ca_file=args.ca, force=args.force)
+    except StateError as e:
+        raise UsageError(str(e)) from None
+    left = waiting_under_other_ids(state, d.device_id)
+    if args.json:
+        print(json.dumps({**d.to_json(), "state": str(state.root), "other_device_events": left}))
+        return 0
+    print(f"enrolled as {d.device_id} with {d.server}; key in {state.key_file} (owner-only)")
+    if left:
+        print(f"note: {left:,} event(s) in the queue belong to an earlier device id and cannot be sent now")
+    print(f"start it: postguard agent run --state {state.root}")
+    return 0
+
+
+def run_run(args: argparse.Namespace) -> int:
+    """Run the agent until interrupted."""
+    from agent.forwarder import ForwarderConfig
+    from agent.runner import RunOptions, run_agent
+    from agent.state import StateError
+    from extension.backend.security import host_ok
+
+    state = _state(args)
+    policy = policy_from(args, checks=False)  # for its digest; the proxy and backend load it to check
+    if args.queue_limit < 1:
+        raise UsageError("--queue-limit: at least 1")
+    if not 1.0 <= args.max_backoff <= 3600:
+        raise UsageError("--max-backoff: between 1 and 3600 seconds")
+    for spec in args.sets:
+        if "=" not in spec:
+            raise UsageError(f"--set: expected NAME=VALUE (got {spec!r})")
+    backend = None if args.no_backend else parse_listen(args.backend_listen)
+    if backend and not host_ok(f"{backend[0]}:{backend[1]}", 0):
+        raise UsageError(f"--backend-listen: the backend binds loopback only (got {backend[0]!r})")
+    opts = RunOptions(state=state, policy_dir=args.policy,
+                      proxy_listen=None if args.no_proxy else parse_listen(args.proxy_listen),
+                      backend_listen=backend, confdir=Path(args.confdir) if args.confdir else None,
+                      token_file=Path(args.token_file) if args.token_file else None, proxy_sets=list(args.sets),
+                      forwarder=ForwarderConfig(queue_limit=args.queue_limit, backoff_max=args.max_backoff))
+    print(f"postguard agent: policy {policy.data.slug} ({policy.district.name}), digest {policy.digest}", flush=True)
+    print(f"postguard agent: {policy.data.notice}", flush=True)
+    try:
+        return run_agent(opts, policy.digest, __version__)
+    except StateError as e:
+        raise UsageError(str(e)) from None
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the agent's status; exit 1 when it is not running or something needs attention."""
+    from agent.state import StateError
+    from agent.status import collect, render
+
+    try:
+        s = collect(_state(args))
+    except StateError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        print(json.dumps(s, ensure_ascii=False, indent=2))
+    else:
+        print(render(s))
+    return 0 if s["ok"] else 1
