@@ -38,6 +38,7 @@ class LocalQueue:
         self.device = device
         self._exec = ThreadPoolExecutor(1, thread_name_prefix="postguard-agent-queue")
         self._conn: Conn | None = None
+        self._closed = False
 
     def _c(self) -> Conn:
         if self._conn is None:
@@ -70,7 +71,11 @@ class LocalQueue:
         return await self._run(lambda c: stats(c, self.device))
 
     def close(self) -> None:
-        """Close the connection and end the thread."""
+        """Close the connection and end the thread (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+
         def shut() -> None:
             if self._conn is not None:
                 self._conn.close()

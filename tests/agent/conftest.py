@@ -1,0 +1,120 @@
+"""Fixtures: a real district server on loopback (SQLite file, or a fresh PostgreSQL schema), an
+enrolled device with its state folder, and the device's local queue as the proxy writes it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from agent_helpers import Enrolled, Running
+
+from agent.client import DeviceAPI, enroll
+from agent.queue import LocalQueue
+from agent.state import Device, StateDir, new_key
+from checker import load_policy
+from server import ServerConfig, create_app
+
+PG_BASE = os.environ.get("POSTGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_admin() -> Any:
+    """A connection to the test PostgreSQL; in CI a missing server fails, elsewhere skips."""
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL required in CI at {PG_BASE}: {e}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_BASE} (set CI=1 to require it)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The server's database: a SQLite file, or a PostgreSQL schema of the test's own."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "server.sqlite")
+        return
+    admin = pg_admin()
+    schema = f"pgtest_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> str:
+    """A SQLite server database (for tests whose point is the agent, not the backend)."""
+    return str(tmp_path / "server.sqlite")
+
+
+@pytest.fixture(scope="session")
+def policy() -> Any:
+    """The default Region 14 policy."""
+    return load_policy(None)
+
+
+async def _serve(db: str, policy: Any, tmp_path: Path, aiohttp_server: Any) -> Running:
+    cfg = ServerConfig(db=db, policy=policy, signing_key=tmp_path / "signing.key", heartbeat_interval=60,
+                       sweep_seconds=3600, retention_hours=1000, spool=tmp_path / "server-spool.jsonl")
+    app = create_app(cfg)
+    srv = await aiohttp_server(app)
+    return Running(str(srv.make_url("")).rstrip("/"), app, cfg)
+
+
+@pytest.fixture
+async def server(sqlite_db: str, policy: Any, tmp_path: Path, aiohttp_server: Any) -> Running:
+    """The district server on SQLite, listening on 127.0.0.1."""
+    return await _serve(sqlite_db, policy, tmp_path, aiohttp_server)
+
+
+@pytest.fixture
+async def any_server(db_url: str, policy: Any, tmp_path: Path, aiohttp_server: Any) -> Running:
+    """The district server on each backend."""
+    return await _serve(db_url, policy, tmp_path, aiohttp_server)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session."""
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def enrol_one(srv: Running, folder: Path, http: aiohttp.ClientSession, hostname: str = "pc-lab-1") -> Enrolled:
+    """Enrol a device with a fresh code; its state folder, key, API client and local queue."""
+    state = StateDir(folder)
+    state.ensure()
+    key = new_key()
+    reply = await enroll(srv.url, srv.codes()[0], key, hostname=hostname, name=None, agent_version="test")
+    assert reply.status == 201, reply
+    device = Device(server=srv.url, device_id=reply.body["device_id"], hostname=hostname,
+                    enrolled_at=reply.body["server_time"], heartbeat_interval=reply.body["heartbeat_interval"])
+    state.save_key(key)
+    state.save_device(device)
+    api = DeviceAPI(srv.url, device.device_id, key, http, timeout=10)
+    return Enrolled(state, device, key, api, LocalQueue(state.queue, device.device_id))
+
+
+@pytest.fixture
+async def enrolled(server: Running, tmp_path: Path, http: aiohttp.ClientSession) -> AsyncIterator[Enrolled]:
+    """A device enrolled with the SQLite server."""
+    e = await enrol_one(server, tmp_path / "agent", http)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+async def any_enrolled(any_server: Running, tmp_path: Path, http: aiohttp.ClientSession) -> AsyncIterator[Enrolled]:
+    """A device enrolled with the server on each backend."""
+    e = await enrol_one(any_server, tmp_path / "agent", http)
+    yield e
+    e.close()
