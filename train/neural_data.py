@@ -16,13 +16,11 @@ from train.corpus import clean_word_examples, district_posts, own, own_lines, we
 from train.templates import (
     advocacy_examples,
     civic_negatives,
-    counter_speech_examples,
-    everyday_negatives,
     figure_examples,
-    link_posts,
     policy_examples,
     political_examples,
 )
+from train.templates_district import counter_speech_examples, everyday_negatives, link_posts
 
 HEADS = ("conduct", "commercial", "political")
 MAX_TOKENS = 64  # training truncation; tweets and posts are shorter than this in >95% of cases

@@ -73,7 +73,7 @@ def test_every_head_sees_both_classes_with_weight(built):
 
 
 def test_counter_speech_rows_teach_conduct_but_say_nothing_of_advocacy():
-    from train.templates import counter_speech_examples
+    from train.templates_district import counter_speech_examples
 
     extra = {e.text for e in counter_speech_examples(50)}
     data, _ = rows(davidson=0, counter_speech=50)
