@@ -5,11 +5,9 @@ Errors name the file, the key and the bad value, and never quote the roster.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import gc
 import hashlib
-import io
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from checker.errors import field_error as _err
 from checker.links import LinkClassifier, split_url
 from checker.policy_data import PolicyData
 from checker.policy_rules import rule_configs
-from checker.roster import Roster, Student
+from checker.roster import parse_roster
 from checker.rule import Rule
 from checker.settings import Settings, SettingsError
 
@@ -162,35 +160,6 @@ def _parse_district(raw: dict[str, Any]) -> District:
     )
 
 
-def _parse_roster(raw: bytes) -> Roster:
-    f = "students.csv"
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise _err(f, "-", f"not UTF-8 text at byte {e.start}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    need = {"first_name", "last_name", "directory_opt_out"}
-    have = set(reader.fieldnames or [])
-    if not need <= have:
-        raise _err(f, "header", f"missing column(s) {', '.join(sorted(need - have))}")
-    students = []
-    for n, row in enumerate(reader, start=2):
-        first, last = (row.get("first_name") or "").strip(), (row.get("last_name") or "").strip()
-        opt = (row.get("directory_opt_out") or "").strip().lower()
-        if not first or not last:
-            # Row numbers only: the roster never appears in an error.
-            raise _err(f, f"line {n}", "first_name and last_name must not be empty")
-        if opt not in ("yes", "no", "y", "n", "true", "false", "1", "0"):
-            raise _err(f, f"line {n}.directory_opt_out", "must be yes or no")
-        students.append(Student(
-            first=first, last=last,
-            opt_out=opt in ("yes", "y", "true", "1"),
-            student_id=(row.get("student_id") or "").strip() or None,
-            preferred=(row.get("preferred_name") or "").strip() or None,
-        ))
-    return Roster(students)
-
-
 def _parse_lexicons(path: Path, files: dict[str, bytes]) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     lex = path / "lexicons"
@@ -314,7 +283,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
     data = PolicyData(
-        path=path, slug=path.name, district=district, roster=_parse_roster(files["students.csv"]),
+        path=path, slug=path.name, district=district, roster=parse_roster(files["students.csv"]),
         clauses=clauses, notice=notice, settings=_settings(rules_raw), lexicons=lexicons,
         social=social, logos=logos, links=LinkClassifier(district, social), digest=h.hexdigest()[:16],
         categories=categories,

@@ -8,11 +8,14 @@ match. Nothing here ever prints a name: reprs are opaque.
 from __future__ import annotations
 
 import bisect
+import csv
+import io
 import re
 from dataclasses import dataclass
 
 import ahocorasick
 
+from checker.errors import field_error as _err
 from checker.text import Folded
 
 
@@ -246,3 +249,33 @@ def _one_edit(a: str, b: str) -> bool:
                                   and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
     return any(long_[:k] + long_[k + 1:] == short for k in range(len(long_)))
+
+
+def parse_roster(raw: bytes) -> Roster:
+    """students.csv: the roster, validated; errors name the line, never a student."""
+    f = "students.csv"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _err(f, "-", f"not UTF-8 text at byte {e.start}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    need = {"first_name", "last_name", "directory_opt_out"}
+    have = set(reader.fieldnames or [])
+    if not need <= have:
+        raise _err(f, "header", f"missing column(s) {', '.join(sorted(need - have))}")
+    students = []
+    for n, row in enumerate(reader, start=2):
+        first, last = (row.get("first_name") or "").strip(), (row.get("last_name") or "").strip()
+        opt = (row.get("directory_opt_out") or "").strip().lower()
+        if not first or not last:
+            # Row numbers only: the roster never appears in an error.
+            raise _err(f, f"line {n}", "first_name and last_name must not be empty")
+        if opt not in ("yes", "no", "y", "n", "true", "false", "1", "0"):
+            raise _err(f, f"line {n}.directory_opt_out", "must be yes or no")
+        students.append(Student(
+            first=first, last=last,
+            opt_out=opt in ("yes", "y", "true", "1"),
+            student_id=(row.get("student_id") or "").strip() or None,
+            preferred=(row.get("preferred_name") or "").strip() or None,
+        ))
+    return Roster(students)

@@ -105,9 +105,14 @@ def main() -> int:
     second = read(sorted((DATA / "second").glob("*.jsonl"))) if (DATA / "second").is_dir() else {}
     settled = read(sorted((DATA / "settled").glob("*.jsonl"))) if (DATA / "settled").is_dir() else {}
     report = ["# Agreement between the two labelings", ""]
-    for name, paths in (("train+dev", sorted((DATA / "raw").glob("*.jsonl"))),
-                        ("test", sorted((DATA / "sealed").glob("t*.jsonl")))):
+    sealed_texts: set[str] = set()
+    for name, paths in (("test", sorted((DATA / "sealed").glob("t[0-9]*.jsonl"))),
+                        ("train+dev", sorted((DATA / "raw").glob("*.jsonl")))):
         posts = read(paths)
+        if name == "test":
+            sealed_texts = {" ".join(r["text"].lower().split()) for r in posts.values()}
+        else:  # a post that also stands in the sealed split (a stock greeting) is not trained on
+            posts = {k: r for k, r in posts.items() if " ".join(r["text"].lower().split()) not in sealed_texts}
         bad = [(pid, p) for pid, row in posts.items() for p in check_row(row, cats, reg)]
         if bad:
             for pid, p in bad[:20]:
