@@ -26,6 +26,7 @@ _EVENT_COLS = (
 )
 _INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?' * len(_EVENT_COLS))})"
 RETRY_SECONDS = 2.0
+MAX_HELD = 100_000  # events kept in memory when neither the database nor the spool file takes them
 T = TypeVar("T")
 # (kind, payload, future): ("event", row or row maker, None), ("call", fn, future), ("flush", None,
 # future) or ("stop", None, None)
@@ -80,6 +81,16 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
     return n
 
 
+def _broken(e: BaseException) -> bool:
+    """An error that means the database itself is unusable (corrupt, not a database, disk full)."""
+    import sqlite3
+
+    if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+        return True
+    pg = __import__("sys").modules.get("psycopg")
+    return pg is not None and isinstance(e, pg.errors.DiskFull | pg.errors.DataCorrupted)
+
+
 class Writer:
     """Owns the process's write connection; everything that writes goes through `run` or
     `submit_event`."""
@@ -93,6 +104,10 @@ class Writer:
         self.last_try = 0.0
         self.last_error: str | None = None
         self._spool_lock = threading.Lock()
+        # Rows neither the database nor the spool file took (the spool's disk full or read-only):
+        # held in memory, bounded, and written first when either works again.
+        self.held: list[dict[str, Any]] = []
+        self._stopped = False
         self.thread = threading.Thread(target=self._loop, name="postguard-store-writer", daemon=True)
         self.thread.start()
 
@@ -100,6 +115,11 @@ class Writer:
     def submit_event(self, row: Any) -> None:
         """Queue an event (a prepared row, or a callable producing one)."""
         self.jobs.put(("event", row, None))
+        if not self.thread.is_alive() and not self._stopped:
+            # Never again an append that returns an id for an event nobody will write.
+            log.error("interception log writer had stopped; starting it again")
+            self.thread = threading.Thread(target=self._loop, name="postguard-store-writer", daemon=True)
+            self.thread.start()
 
     def run(self, fn: Callable[[Conn], T], timeout: float = 30.0) -> T:
         """Run `fn(conn)` on the writer thread and return its result (or raise its error)."""
@@ -120,6 +140,7 @@ class Writer:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Write what is queued, then end the thread."""
+        self._stopped = True
         self.jobs.put(("stop", None, None))
         self.thread.join(timeout)
 
@@ -130,12 +151,18 @@ class Writer:
         if time.monotonic() - self.last_try < RETRY_SECONDS:
             return None
         self.last_try = time.monotonic()
+        conn = None
         try:
             conn = Conn(self.db)
             migrate(conn)
             if self.upkeep:
                 self.upkeep(conn)
-        except db_down() as e:
+        except Exception as e:  # down, corrupt, overwritten, full, locked: spool and retry later
+            if conn is not None:
+                try:
+                    conn.close()
+                except Exception:  # a broken connection may fail to close too
+                    pass
             self._down(e)
             return None
         self.conn, self.last_error = conn, None
@@ -143,12 +170,18 @@ class Writer:
         return self.conn
 
     def _down(self, e: BaseException) -> None:
+        """The database failed (down, or any other error: corrupt, overwritten, full): from now
+        on events go to the spool until a fresh connection takes them."""
         msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         if msg != self.last_error:
-            log.warning("interception log unavailable (%s); spooling to %s", msg, self.spool)
+            level = logging.WARNING if isinstance(e, db_down()) else logging.ERROR
+            log.log(level, "interception log unavailable (%s); spooling to %s", msg, self.spool)
         self.last_error = msg
         if self.conn is not None:
-            self.conn.close()
+            try:
+                self.conn.close()
+            except Exception:  # a broken connection may fail to close too
+                pass
             self.conn = None
 
     def _spool_write(self, rows: list[dict[str, Any]]) -> None:
@@ -184,13 +217,15 @@ class Writer:
             try:
                 for i in range(0, len(rows), 500):
                     insert_events(conn, rows[i:i + 500], dedupe=True)
-            except db_down() as e:
+            except Exception as e:  # the file stays claimed; it is replayed on the next try
                 self._down(e)
                 return
             path.unlink(missing_ok=True)
             log.info("replayed %d spooled events from %s", len(rows), path)
 
     def _write_or_spool(self, rows: list[dict[str, Any]]) -> None:
+        if self.held:
+            rows, self.held = [*self.held, *rows], []
         conn = self._connect()
         if conn is not None and self._spool_files():
             self._replay()  # keep order: what waited in the spool goes first
@@ -198,22 +233,44 @@ class Writer:
             try:
                 insert_events(self.conn, rows)
                 return
-            except db_down() as e:
+            except Exception as e:  # any database error, not only "down": never drop the rows
                 self._down(e)
-        self._spool_write(rows)
+        try:
+            self._spool_write(rows)
+        except OSError as e:
+            self.held = rows[-MAX_HELD:]
+            log.critical("interception log: cannot spool to %s (%s); %d events held in memory%s", self.spool,
+                         e, len(self.held), "" if len(rows) <= MAX_HELD else f", {len(rows) - MAX_HELD} dropped")
 
     def _loop(self) -> None:
         while True:
             try:
                 first = self.jobs.get(timeout=RETRY_SECONDS)
             except queue.Empty:
-                self._idle()
+                self._guarded(self._idle)
                 continue
-            if not self._do(self._batch(first)):
-                return
+            batch = self._batch(first)
+            try:
+                if not self._do(batch):
+                    return
+            except Exception as e:  # a bug or a failing spool disk: the thread must outlive it
+                log.exception("interception log writer: a batch failed")
+                self.last_error = f"{type(e).__name__}: {e}"
+                for _, _, fut in batch:
+                    if fut is not None and not fut.done():
+                        fut.set_exception(ConnectionError(f"interception log unavailable: {self.last_error}"))
+
+    def _guarded(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as e:
+            log.exception("interception log writer: upkeep failed")
+            self.last_error = f"{type(e).__name__}: {e}"
 
     def _idle(self) -> None:
         """Nothing queued for a while: retry the spool, and the periodic upkeep (the daily purge)."""
+        if self.held:
+            self._write_or_spool([])
         if self._spool_files():
             self._connect()
             if self.conn is not None:
@@ -221,7 +278,7 @@ class Writer:
         if self.conn is not None and self.upkeep:
             try:
                 self.upkeep(self.conn)
-            except db_down() as e:
+            except Exception as e:
                 self._down(e)
 
     def _batch(self, first: Job) -> list[Job]:
@@ -261,9 +318,11 @@ class Writer:
     def _answer(self, kind: str, payload: Any, fut: Future[Any]) -> None:
         """A flush (is the spool empty now?) or a call (`payload(conn)`), answered through `fut`."""
         if kind == "flush":
+            if self.held:
+                self._write_or_spool([])
             if self._spool_files() and self._connect() is not None:
                 self._replay()
-            fut.set_result(not self._spool_files())
+            fut.set_result(not self._spool_files() and not self.held)
             return
         conn = self._connect()
         if conn is None:
@@ -275,4 +334,6 @@ class Writer:
             self._down(e)
             fut.set_exception(ConnectionError(f"interception log unavailable: {e}"))
         except Exception as e:
+            if _broken(e):  # corrupt or overwritten file: reconnect on the next job
+                self._down(e)
             fut.set_exception(e)
