@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +21,19 @@ log = logging.getLogger("postguard.agent")
 MIN_INTERVAL, MAX_INTERVAL = 5, 3600
 
 
+def _never(name: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Components:
-    """Where the agent's proxy and backend listen (None: not run by this agent)."""
+    """Where the agent's proxy and backend listen (None: not run by this agent), and whether one
+    is still starting (a component that does not answer yet is then reported unknown, not down,
+    so an agent's own start opens no problem on the server)."""
 
     proxy: tuple[str, int] | None = None
     backend: tuple[str, int] | None = None
+    starting: Callable[[str], bool] = _never
 
 
 async def probe_proxy(addr: tuple[str, int], timeout: float = 2.0) -> bool:
@@ -98,6 +106,10 @@ class Heartbeat:
         c = self.components
         proxy_up = await probe_proxy(c.proxy) if c.proxy else None
         backend_up, seen = await probe_backend(self.session, c.backend) if c.backend else (None, None)
+        if proxy_up is False and c.starting("proxy"):
+            proxy_up = None
+        if backend_up is False and c.starting("backend"):
+            backend_up = None
         q = await self.queue.stats()
         self.state.proxy_up, self.state.backend_up, self.state.extension_seen = proxy_up, backend_up, seen
         return {"agent_version": self.version, "policy_digest": self.policy_digest, "last_seq": q.head_seq,

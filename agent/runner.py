@@ -34,6 +34,7 @@ from store.event import iso
 
 log = logging.getLogger("postguard.agent")
 STATUS_EVERY = 2.0
+STARTUP_GRACE = 30.0  # seconds a proxy or backend may take to answer after it (re)started
 
 
 @dataclass
@@ -128,6 +129,11 @@ class Agent:
             return "the previous run ended without a clean stop (killed, crashed or powered off)"
         return None
 
+    def starting(self, name: str) -> bool:
+        """Whether the named child started (or restarted) less than STARTUP_GRACE seconds ago."""
+        return any(c.name == name and c.alive() and time.monotonic() - c.started < STARTUP_GRACE
+                   for c in self.children)
+
     def status(self, running: bool) -> dict[str, Any]:
         """What status.json holds."""
         return {"pid": os.getpid(), "running": running, "device_id": self.device.device_id,
@@ -166,7 +172,7 @@ class Agent:
             api = DeviceAPI(self.device.server, self.device.device_id, self.key, session, ssl_context=ctx)
             self.forwarder = Forwarder(api, self.queue, self.opts.forwarder)
             self.heartbeat = Heartbeat(api, self.queue, session, Components(self.opts.proxy_listen,
-                                                                           self.opts.backend_listen),
+                                                                           self.opts.backend_listen, self.starting),
                                        version=self.version, policy_digest=self.digest,
                                        queue_limit=self.opts.forwarder.queue_limit,
                                        interval=self.device.heartbeat_interval)

@@ -1,18 +1,45 @@
 """The agent's child processes (the proxy and the extension backend): started with the queue as
-their log, restarted with a growing delay when one dies, stopped with SIGINT then SIGKILL."""
+their log, restarted with a growing delay when one dies, stopped with SIGINT then SIGKILL.
+
+On Linux each child asks the kernel for SIGTERM when the agent dies (PR_SET_PDEATHSIG), so an
+agent killed with SIGKILL leaves no proxy holding its port for the next start.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("postguard.agent")
 RESTART_MAX = 60.0
 STABLE_SECONDS = 60.0  # up this long: the next crash restarts it at once again
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec function tying the child's life to this process (Linux only; libc loaded here,
+    before any fork, since the child must not load libraries between fork and exec)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    parent = os.getpid()
+
+    def pre_exec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the agent died before the line above ran
+            os._exit(1)
+    return pre_exec
 
 
 @dataclass
@@ -29,8 +56,9 @@ class Child:
     exits: list[int] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start the process (its output goes to the agent's)."""
-        self.proc = subprocess.Popen(self.argv, env=self.env)
+        """Start the process (its output goes to the agent's). Call it from the main thread: the
+        kernel's parent-death signal follows the thread that forked, not the process."""
+        self.proc = subprocess.Popen(self.argv, env=self.env, preexec_fn=_die_with_parent())
         self.started = time.monotonic()
         log.info("%s started (pid %d)", self.name, self.proc.pid)
 
