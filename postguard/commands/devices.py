@@ -87,7 +87,7 @@ def _conn(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def _actor() -> str:
-    from postguard.commands.logs import _user
+    from postguard.commands._checkpoint import user_name as _user
 
     return f"cli:{_user()}"
 

@@ -4,13 +4,13 @@ log, and export the server's signed chain-head checkpoints."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from typing import Any
 
 from enforce import log_config
 from postguard.cli import UsageError
+from postguard.commands._checkpoint import run_checkpoint, user_name
 from postguard.commands._common import add_policy_arg, policy_from
 from store import ACTIONS, REVIEW_STATUSES, Filters, Store, default_db, open_store
 from store.db import describe
@@ -188,7 +188,7 @@ def run_show(args: argparse.Namespace) -> int:
     with _open(args) as st:
         uid = _resolve(st, args.event)
         ev = _read(st, lambda: st.get_event(uid))
-        st.audit(f"cli:{_user()}", "view", uid, "postguard logs show")
+        st.audit(f"cli:{user_name()}", "view", uid, "postguard logs show")
     if args.json:
         print(json.dumps(ev, ensure_ascii=False, indent=2))
         return 0
@@ -212,13 +212,6 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
-
-
 def run_export(args: argparse.Namespace) -> int:
     """Export events; the export is recorded in the audit trail."""
     f = _filters(args)
@@ -229,7 +222,7 @@ def run_export(args: argparse.Namespace) -> int:
         finally:
             if args.output:
                 out.close()
-        st.audit(f"cli:{_user()}", "export", None, json.dumps({"format": args.format, "n": n, **f.active()}))
+        st.audit(f"cli:{user_name()}", "export", None, json.dumps({"format": args.format, "n": n, **f.active()}))
     if args.output:
         print(f"exported {n} events to {args.output}", file=sys.stderr)
     return 0
@@ -286,40 +279,4 @@ def run_purge(args: argparse.Namespace) -> int:
         print(json.dumps({"purged": n, "days": days}))
     else:
         print(f"purged {n} events older than {days} days")
-    return 0
-
-
-def run_checkpoint(args: argparse.Namespace) -> int:
-    """Sign the chain heads now (or take the newest checkpoint) and write it out."""
-    from server.checkpoint import CheckpointError, exported, load_key, make
-    from store import checkpoints
-    from store.db import Conn, db_down, migrate
-
-    db = args.db or default_db()
-    try:
-        key = None if args.latest else load_key(args.signing_key)
-        conn = Conn(db)
-    except CheckpointError as e:
-        raise UsageError(str(e)) from None
-    except db_down() as e:
-        raise UsageError(f"cannot open {describe(db)}: {type(e).__name__}") from None
-    try:
-        migrate(conn)
-        if key is None:
-            row = checkpoints.latest(conn)
-            if row is None:
-                raise UsageError("no checkpoint has been signed yet (run without --latest)")
-            cp = exported(row)
-        else:
-            cp = make(conn, key, f"on demand by {_user()}")
-    finally:
-        conn.close()
-    text = json.dumps(cp, indent=1, sort_keys=True) + "\n"
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"checkpoint {cp['id']} of {cp['payload']['created_at']}: {len(cp['payload']['heads'])} chain "
-              f"head(s), written to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
     return 0
