@@ -25,7 +25,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy checker enforce proxy_addon extension postguard store console server train
+	$(VENV)/bin/mypy checker enforce proxy_addon extension postguard store console server train agent
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider
