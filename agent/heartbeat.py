@@ -19,6 +19,7 @@ from store.event import iso
 
 log = logging.getLogger("postguard.agent")
 MIN_INTERVAL, MAX_INTERVAL = 5, 3600
+SOON = 5.0  # seconds to the next beat while the proxy or backend is still starting
 
 
 def _never(name: str) -> bool:
@@ -100,16 +101,18 @@ class Heartbeat:
         self.queue_limit = queue_limit
         self.started_at = iso(None)
         self.state = HeartbeatState(interval=clamp(interval))
+        self.provisional = False  # the last beat found a component still starting: beat again soon
 
     async def fields(self) -> dict[str, Any]:
         """The heartbeat's body (docs/device-api.md)."""
         c = self.components
         proxy_up = await probe_proxy(c.proxy) if c.proxy else None
         backend_up, seen = await probe_backend(self.session, c.backend) if c.backend else (None, None)
+        self.provisional = False
         if proxy_up is False and c.starting("proxy"):
-            proxy_up = None
+            proxy_up, self.provisional = None, True
         if backend_up is False and c.starting("backend"):
-            backend_up = None
+            backend_up, self.provisional = None, True
         q = await self.queue.stats()
         self.state.proxy_up, self.state.backend_up, self.state.extension_seen = proxy_up, backend_up, seen
         return {"agent_version": self.version, "policy_digest": self.policy_digest, "last_seq": q.head_seq,
@@ -154,7 +157,8 @@ class Heartbeat:
             except Exception:
                 log.exception("heartbeat failed")
             try:
-                await asyncio.wait_for(stop.wait(), self.state.interval)
+                await asyncio.wait_for(stop.wait(), min(self.state.interval, SOON) if self.provisional
+                                       else self.state.interval)
             except TimeoutError:
                 pass
 

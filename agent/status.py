@@ -82,8 +82,10 @@ def render(s: dict[str, Any]) -> str:
         lines.append(f"uploads     {fw.get('uploaded', 0):,} stored this run, committed through seq "
                      f"{fw.get('committed_through', 0)}; last success {last}")
     if hb:
+        run_here = st.get("components") or {}
         lines.append(f"heartbeat   every {hb.get('interval')} s, last accepted {_ago(hb.get('last_ok_at'))}; "
-                     f"proxy {_updown(hb.get('proxy_up'))}, backend {_updown(hb.get('backend_up'))}, "
+                     f"proxy {_updown(hb.get('proxy_up'), 'proxy' in run_here)}, "
+                     f"backend {_updown(hb.get('backend_up'), 'backend' in run_here)}, "
                      f"extension seen {hb.get('extension_seen') or 'never'}")
     lines += [f"ALARM       {a}" for a in s["alarms"]] or ["ok"]
     return "\n".join(lines)
@@ -95,5 +97,7 @@ def _ago(t: Any) -> str:
     return f"{max(0.0, time.time() - t):.0f} s ago"
 
 
-def _updown(v: Any) -> str:
-    return "not run here" if v is None else ("up" if v else "DOWN")
+def _updown(v: Any, here: bool) -> str:
+    if v is None:
+        return "starting" if here else "not run here"
+    return "up" if v else "DOWN"

@@ -103,3 +103,16 @@ async def test_a_revoked_device_notices(enrolled: Enrolled, server: Running, htt
     hb = Heartbeat(enrolled.api, enrolled.queue, http, Components(), version="t", policy_digest="x", queue_limit=10)
     assert await hb.beat() is False
     assert hb.state.revoked and "401" in (hb.state.error or "")
+
+
+async def test_a_component_still_starting_is_unknown_and_asked_again_soon(enrolled: Enrolled, server: Running,
+                                                                         http: aiohttp.ClientSession) -> None:
+    starting = {"proxy"}
+    hb = Heartbeat(enrolled.api, enrolled.queue, http,
+                   Components(proxy=closed_port(), backend=closed_port(), starting=lambda n: n in starting),
+                   version="t", policy_digest="x", queue_limit=10)
+    body = await hb.fields()
+    assert (body["proxy_up"], body["backend_up"], hb.provisional) == (None, False, True)
+    starting.clear()  # its start-up grace is over: not answering now means down
+    body = await hb.fields()
+    assert (body["proxy_up"], hb.provisional) == (False, False)
