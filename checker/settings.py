@@ -27,6 +27,7 @@ class Settings:
     content: ContentMode = "redacted"          # what the log keeps of a post's text
     retention_days: int = 365                  # events older than this are purged (0: kept)
     fail_mode: FailMode = "pass"               # a post that cannot be checked: pass (logged) or block
+    posting_fail_mode: FailMode = "block"      # the same on a known posting endpoint (a site spec's)
     override_window_seconds: int = 600         # how long a warning can be overridden
     max_body_bytes: int = 10 * 1024 * 1024     # larger request bodies to social hosts are refused
     check_timeout_ms: int = 2000               # give up checking a post after this long
@@ -44,9 +45,9 @@ class Settings:
                 raise SettingsError(f"settings.{k}", f"unknown setting; known: {', '.join(sorted(known))}")
             if k == "content" and v not in CONTENT_MODES:
                 raise SettingsError("settings.content", f"must be one of {', '.join(CONTENT_MODES)}", v)
-            elif k == "fail_mode" and v not in FAIL_MODES:
-                raise SettingsError("settings.fail_mode", f"must be one of {', '.join(FAIL_MODES)}", v)
-            elif k not in ("content", "fail_mode") and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            elif k in ("fail_mode", "posting_fail_mode") and v not in FAIL_MODES:
+                raise SettingsError(f"settings.{k}", f"must be one of {', '.join(FAIL_MODES)}", v)
+            elif k not in ("content", "fail_mode", "posting_fail_mode") and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
                 raise SettingsError(f"settings.{k}", "must be a non-negative integer", v)
             values[k] = v
         return cls(**values)

@@ -9,10 +9,10 @@ from typing import Any
 from mitmproxy import http
 
 from checker import InputError
-from enforce import Outcome, content_key, decide, failed, findings_json
+from enforce import Outcome, content_key, decide, fail_mode_for, failed, findings_json
 from proxy_addon import pages
 from proxy_addon.eventlog import record
-from proxy_addon.extract import BodyError
+from proxy_addon.extract import BodyError, posting_endpoint
 from proxy_addon.responses import respond
 from proxy_addon.state import State
 from proxy_addon.worker import WorkerGone
@@ -81,9 +81,17 @@ class Inspector:
             found = await st.checks.request(req.method, req.pretty_url, dict(req.headers), body, st.policy,
                                             st.settings.max_body, st.settings.timeout)
         except Exception as e:
-            self._fail(flow, failed(_failure(e, st.settings.timeout), st.settings.fail_mode))
+            # Timed out, worker gone, checker bug: a known posting endpoint has its own fail mode.
+            mode = fail_mode_for(None, st.settings.fail_mode, st.settings.posting_fail_mode,
+                                 posting_endpoint(req.method, req.pretty_url))
+            self._fail(flow, failed(_failure(e, st.settings.timeout), mode))
             return
-        self._act(flow, decide(found, "http", log_passed=st.settings.log_passed))
+        out = decide(found, "http", log_passed=st.settings.log_passed, fail_mode=st.settings.fail_mode,
+                     posting_fail_mode=st.settings.posting_fail_mode)
+        if out.log == "error":
+            self._fail(flow, out)
+            return
+        self._act(flow, out)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Chat sent over a websocket (Messenger, Instagram DMs): block drops it, the rest is logged."""
@@ -92,14 +100,20 @@ class Inspector:
         msg = flow.websocket.messages[-1]
         if not msg.from_client or st.policy is None or not st.is_social(flow.request.pretty_host):
             return
+        # A chat websocket to a social host is a posting channel: its failures follow the posting
+        # fail mode (a message that cannot be checked is dropped by default, and logged).
+        mode = st.settings.posting_fail_mode
         if len(msg.content) > st.settings.max_body:
-            return
-        try:
-            found = await st.checks.websocket(flow.request.pretty_url, msg.content, st.policy, st.settings.timeout)
-        except Exception as e:  # timeout, unreadable or checker error: the fail mode decides
-            out = failed(f"websocket message: {type(e).__name__}: {e}"[:300], st.settings.fail_mode, "websocket")
+            out = failed(f"websocket message of {len(msg.content):,} bytes exceeds the limit of "
+                         f"{st.settings.max_body:,}", mode, "websocket")
         else:
-            out = decide(found, "websocket", log_passed=st.settings.log_passed)
+            try:
+                found = await st.checks.websocket(flow.request.pretty_url, msg.content, st.policy, st.settings.timeout)
+            except Exception as e:  # timeout, unreadable or checker error: the fail mode decides
+                out = failed(f"websocket message: {_failure(e, st.settings.timeout)}"[:300], mode, "websocket")
+            else:
+                out = decide(found, "websocket", log_passed=st.settings.log_passed,
+                             fail_mode=st.settings.fail_mode, posting_fail_mode=mode)
         record(st, flow, out)
         if out.reply == "drop":
             msg.drop()
@@ -145,7 +159,14 @@ class Inspector:
         respond(self.state, flow, "too_large", [], "", "", "", status=413, error=err)
 
     def _fail(self, flow: http.HTTPFlow, out: Outcome) -> None:
-        flow.metadata["postguard"] = {"action": "error", "error": out.error, "fail_mode": self.state.settings.fail_mode}
+        """Could not be checked (in full): the error event (with what text could be read, redacted
+        by the log) and the fail mode's answer."""
+        sub, v = out.submission, out.verdict
+        flow.metadata["postguard"] = {"action": "error", "error": out.error,
+                                      "fail_mode": "block" if out.reply else "pass",
+                                      **({"site": sub.site, "kind": sub.kind, "spec": sub.spec} if sub else {}),
+                                      **({"fired": v.fired} if v is not None else {})}
         record(self.state, flow, out)
         if out.reply == "error":
-            respond(self.state, flow, "error", [], "", "", "", status=503, error=out.error or "")
+            respond(self.state, flow, "error", findings_json(out.verdict), "", "", "", status=503,
+                    error=out.error or "")

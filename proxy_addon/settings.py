@@ -16,6 +16,7 @@ class ProxySettings:
     """What the hooks read, decided once per configure (options over the policy's settings)."""
 
     fail_mode: FailMode
+    posting_fail_mode: FailMode   # a known posting endpoint's (site spec's) own fail mode
     max_body: int                 # bytes; larger bodies to social hosts get a 413
     timeout: float                # seconds a check may take
     override_window: float        # seconds
@@ -28,8 +29,8 @@ class ProxySettings:
 
 
 _POLICY_DEFAULTS = Settings()
-DEFAULTS = ProxySettings("pass", _POLICY_DEFAULTS.max_body_bytes, _POLICY_DEFAULTS.check_timeout_ms / 1000,
-                         float(_POLICY_DEFAULTS.override_window_seconds), (), "", "", 1, True, False)
+DEFAULTS = ProxySettings("pass", "block", _POLICY_DEFAULTS.max_body_bytes, _POLICY_DEFAULTS.check_timeout_ms / 1000,
+                         float(_POLICY_DEFAULTS.override_window_seconds), (), "", "", 2, True, False)
 
 
 def declare(loader: Any) -> None:
@@ -41,6 +42,9 @@ def declare(loader: Any) -> None:
     loader.add_option("postguard_fail_mode", str, "",
                       "When a post cannot be checked (checker error, timeout, unreadable body): "
                       "pass (and log an error) or block. Empty: the policy's fail_mode.")
+    loader.add_option("postguard_posting_fail_mode", str, "",
+                      "The same on a known posting endpoint (a site spec matches its host and path): "
+                      "block or pass. Empty: the policy's posting_fail_mode (default block).")
     loader.add_option("postguard_max_body_bytes", int, 0,
                       "Refuse (413) request bodies to social hosts above this. 0: the policy's value.")
     loader.add_option("postguard_override_window", int, 0,
@@ -53,8 +57,10 @@ def declare(loader: Any) -> None:
                       "cannot override a warning by themselves. Repeat for several.")
     loader.add_option("postguard_device", str, "", "Device id recorded with each event.")
     loader.add_option("postguard_employee", str, "", "Employee id recorded with each event.")
-    loader.add_option("postguard_workers", int, 1,
-                      "Processes that extract and check posts (0: threads inside the proxy process).")
+    loader.add_option("postguard_workers", int, 2,
+                      "Processes that extract and check posts, one post at a time each; a check past "
+                      "postguard_check_timeout_ms is killed with its process, which is replaced "
+                      "(0: threads inside the proxy process, which cannot be stopped).")
     loader.add_option("postguard_encoder", bool, True,
                       "Check with the policy's text encoder (docs/models.md). false: rules and linear "
                       "models only, about 1.7 ms less CPU per checked post, less judgement.")
@@ -72,6 +78,10 @@ def build(opts: Any, policy_settings: Settings) -> ProxySettings:
         fail = fail_mode(opts.postguard_fail_mode or policy_settings.fail_mode)
     except ValueError as e:
         raise exceptions.OptionsError(f"postguard_fail_mode: {e}") from None
+    try:
+        posting = fail_mode(opts.postguard_posting_fail_mode or policy_settings.posting_fail_mode)
+    except ValueError as e:
+        raise exceptions.OptionsError(f"postguard_posting_fail_mode: {e}") from None
     for name in ("postguard_max_body_bytes", "postguard_override_window", "postguard_check_timeout_ms",
                  "postguard_workers"):
         if getattr(opts, name) < 0:
@@ -80,6 +90,7 @@ def build(opts: Any, policy_settings: Settings) -> ProxySettings:
     st = policy_settings
     return ProxySettings(
         fail_mode=fail,
+        posting_fail_mode=posting,
         max_body=opts.postguard_max_body_bytes or st.max_body_bytes,
         timeout=(opts.postguard_check_timeout_ms or st.check_timeout_ms) / 1000,
         override_window=float(opts.postguard_override_window or st.override_window_seconds),

@@ -3,6 +3,12 @@
 mitmproxy's loop already saturates one core; the checker (~1-2 ms a post) runs on the other.
 Pipes are read by the loop itself: an executor's helper threads would fight the loop for the
 GIL on every request, which costs more than the check saves.
+
+Each worker checks one request at a time; a request waits for an idle worker (at most the check
+budget), so a slow check never queues others behind it on the same process. A check past its
+budget is killed with its process, which the pool replaces at once (the replacement loads the
+policy while the other workers go on), so no body, however crafted, keeps a worker busy longer
+than the budget. Threads (`n_workers` 0) cannot be stopped that way.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import sys
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +52,7 @@ class CheckWorker:
         self._next = 0
         self._lock: asyncio.Lock | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def _alive(self) -> bool:
         return (self.proc is not None and self.proc.returncode is None
@@ -107,11 +115,22 @@ class CheckWorker:
         try:
             result: Inspection = await asyncio.wait_for(fut, timeout)
             return result
+        except TimeoutError:
+            # Past its budget: the process is killed (a check cannot be interrupted otherwise)
+            # and the pool replaces it.
+            self.stop()
+            raise
         finally:
             self.pending.pop(rid, None)
 
+    @property
+    def usable(self) -> bool:
+        """Not stopped or dead (a worker not started yet is usable: it starts on first use)."""
+        return self.proc is None and not self._stopped or self._alive()
+
     def stop(self) -> None:
         """Stop the process (its stdin closes; it is killed if still running)."""
+        self._stopped = True
         if self.proc is not None:
             if self.proc.returncode is None:
                 try:
@@ -135,23 +154,68 @@ class Checks:
         self.check: Checker = checker or check
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postguard-check")
         self.workers: list[CheckWorker] = []
+        self.replaced = 0  # workers killed past their budget or found dead, and replaced
+        self._idle: asyncio.Queue[CheckWorker] | None = None
+        self._policy_dir = ""
+        self._encoder = True
+        self._starting: set[asyncio.Task[None]] = set()
 
     def configure(self, policy: Policy, n_workers: int, encoder: bool) -> None:
         """(Re)build the worker pool for this policy; workers start on first use or `start`."""
         self.stop_workers()
+        self._policy_dir, self._encoder = str(policy.data.path), encoder
         if n_workers > 0 and not self.injected:
-            self.workers = [CheckWorker(str(policy.data.path), encoder) for _ in range(n_workers)]
+            self.workers = [CheckWorker(self._policy_dir, encoder) for _ in range(n_workers)]
 
     async def start(self) -> None:
         """Start every worker now (with the proxy, not on the first post)."""
         await asyncio.gather(*(w.start() for w in self.workers), return_exceptions=True)
 
+    def _idle_queue(self) -> asyncio.Queue[CheckWorker]:
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for w in self.workers:
+                self._idle.put_nowait(w)
+        return self._idle
+
+    def _give_back(self, worker: CheckWorker) -> None:
+        """Return a worker to the pool after a job, or a fresh one in place of a dead one."""
+        if worker not in self.workers:
+            return  # the pool was rebuilt meanwhile
+        if not worker.usable:
+            fresh = CheckWorker(self._policy_dir, self._encoder)
+            self.workers[self.workers.index(worker)] = fresh
+            self.replaced += 1
+            task = asyncio.get_running_loop().create_task(self._warm(fresh))
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
+            worker = fresh
+        self._idle_queue().put_nowait(worker)
+
+    @staticmethod
+    async def _warm(worker: CheckWorker) -> None:
+        try:
+            await worker.start()
+        except Exception:  # it is tried again by the first job that gets it
+            pass
+
+    async def _on_worker(self, job: Callable[[CheckWorker], Awaitable[Inspection]], timeout: float) -> Inspection:
+        idle = self._idle_queue()
+        try:
+            worker = await asyncio.wait_for(idle.get(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"every check worker stayed busy for {timeout * 1000:.0f} ms") from None
+        try:
+            return await job(worker)
+        finally:
+            self._give_back(worker)
+
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes, policy: Policy,
                       max_bytes: int, timeout: float) -> Inspection:
         """Inspect one request within `timeout` seconds (TimeoutError past it)."""
         if self.workers:
-            worker = min(self.workers, key=lambda w: len(w.pending))
-            return await worker.inspect(method, url, headers, body, max_bytes, timeout)
+            return await self._on_worker(
+                lambda w: w.inspect(method, url, headers, body, max_bytes, timeout), timeout)
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self.pool, lambda: inspect_request(
             method, url, headers, body, policy, max_bytes=max_bytes, checker=self.check))
@@ -160,8 +224,7 @@ class Checks:
     async def websocket(self, url: str, message: bytes, policy: Policy, timeout: float) -> Inspection:
         """Inspect one websocket message within `timeout` seconds."""
         if self.workers:
-            worker = min(self.workers, key=lambda w: len(w.pending))
-            return await worker.inspect_websocket(url, message, timeout)
+            return await self._on_worker(lambda w: w.inspect_websocket(url, message, timeout), timeout)
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self.pool, lambda: inspect_websocket(url, message, policy, checker=self.check))
         return await asyncio.wait_for(job, timeout)
@@ -171,6 +234,7 @@ class Checks:
         for w in self.workers:
             w.stop()
         self.workers = []
+        self._idle = None
 
     def close(self) -> None:
         """Stop the threads and the processes."""

@@ -23,7 +23,7 @@ from enforce import (
 )
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from, read_input_file
-from proxy_addon.extract import BodyError
+from proxy_addon.extract import BodyError, posting_endpoint
 from proxy_addon.extract.body import Req
 
 MAX_HAR_BYTES = 512 * 1024 * 1024
@@ -48,6 +48,8 @@ def load_har(path: str) -> list[Any]:
         raise UsageError(f"{path}: not a HAR file (invalid UTF-8 at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise UsageError(f"{path}: not a HAR file (malformed JSON at line {e.lineno} column {e.colno})") from None
+    except RecursionError:
+        raise UsageError(f"{path}: not a HAR file (JSON nested too deeply)") from None
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("log"), dict) else None
     if not isinstance(entries, list):
         raise UsageError(f"{path}: not a HAR file (no log.entries list)")
@@ -105,9 +107,10 @@ def ws_sent(entry: Any) -> list[bytes]:
     return out
 
 
-def _row(row: dict[str, Any], found: Inspection, channel: Channel) -> dict[str, Any]:
+def _row(row: dict[str, Any], found: Inspection, channel: Channel, policy: Policy) -> dict[str, Any]:
     """The replay row of an inspection, with what the proxy would do (`proxy_action`, `log_action`)."""
-    out = decide(found, channel, log_passed=False)
+    s = policy.settings
+    out = decide(found, channel, log_passed=False, fail_mode=s.fail_mode, posting_fail_mode=s.posting_fail_mode)
     sub, v = out.submission, out.verdict
     if sub is not None:
         row.update(site=sub.site, kind=sub.kind, texts=sub.texts, target=sub.target, spec=sub.spec)
@@ -115,12 +118,18 @@ def _row(row: dict[str, Any], found: Inspection, channel: Channel) -> dict[str, 
             row["unreadable"] = sub.unreadable
     if v is not None:
         row.update(account=v.account, fired=list(v.fired), findings=findings_json(v), action=v.action)
+    if found.error:  # the body did not parse (its raw bytes were scanned) or the text is too long
+        row["error"] = found.error
     row.update(proxy_action=out.proxy_action, log_action=out.log)
     return row
 
 
-def _failed(row: dict[str, Any], e: Exception, policy: Policy) -> dict[str, Any]:
-    out = failed(str(e), policy.settings.fail_mode)
+def _failed(row: dict[str, Any], e: Exception, policy: Policy, channel: Channel = "http",
+            method: str = "POST") -> dict[str, Any]:
+    s = policy.settings
+    known = channel == "websocket" or (row.get("url") and posting_endpoint(method, row["url"]))
+    mode = s.posting_fail_mode if known else s.fail_mode
+    out = failed(str(e), mode, channel)
     row.update(error=str(e) if isinstance(e, BodyError | ValueError) else f"check: {e}",
                proxy_action=out.proxy_action, log_action=out.log)
     return row
@@ -148,24 +157,24 @@ def replay(entries: list[Any], policy: Policy) -> Iterator[dict[str, Any]]:
                 try:
                     found = inspect_websocket(url, m, policy)
                 except (InputError, NotAnImage, ValueError) as e:
-                    rows.append(_failed(wrow, e, policy))
+                    rows.append(_failed(wrow, e, policy, "websocket"))
                     continue
                 if found.is_submission:
-                    rows.append(_row(wrow, found, "websocket"))
+                    rows.append(_row(wrow, found, "websocket", policy))
             yield from rows or [row]
             continue
         try:
             found = inspect_request(method, url, headers, body, policy, max_bytes=limit)
         except (InputError, NotAnImage, ValueError) as e:  # BodyError included: the message says what is wrong
-            yield _failed(row, e, policy)
+            yield _failed(row, e, policy, "http", method)
             continue
-        yield _row(row, found, "http") if found.is_submission else row
+        yield _row(row, found, "http", policy) if found.is_submission else row
 
 
 def render(row: dict[str, Any]) -> str:
     """One readable line (plus finding lines) for a replayed request."""
     head = f"#{row['index']} {row.get('site') or '-'}"
-    if row.get("error"):
+    if row.get("error") and not row.get("fired"):
         return f"{head}: error: {row['error']}"
     if row["kind"] is None:
         return f"{head}: not a submission"
@@ -175,6 +184,8 @@ def render(row: dict[str, Any]) -> str:
     if not row["fired"]:
         return f"{head}: {row['kind']}{acct}: clean"
     lines = [f"{head}: {row['kind']}{acct}: {row.get('action')}: {', '.join(row['fired'])}"]
+    if row.get("error"):
+        lines.append(f"    error: {row['error']}")
     for f in row["findings"]:
         lines.append(f"    - [{f.get('action')}] {f['rule']} ({f.get('clause')}): {f.get('reason', '')}")
     return "\n".join(lines)

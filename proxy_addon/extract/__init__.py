@@ -3,7 +3,7 @@
     sub = extract(method, url, headers, raw_body, policy)   # Submission | None
 
 `body` is the raw wire bytes; Content-Encoding is undone here with a bound (a bomb raises
-`BodyError`). None means the host is not social or the request publishes nothing (a search,
+`BodyError`; `salvage` then scans the raw bytes for text and names the posting endpoint). None means the host is not social or the request publishes nothing (a search,
 a like, a read, telemetry). Pure Python: no mitmproxy, no network.
 
 The site specs are the built-in table (`sites.BUILTIN_SPECS`) plus a district's own, from
@@ -21,11 +21,12 @@ from proxy_addon.extract.body import Req
 from proxy_addon.extract.encoding import decode_body
 from proxy_addon.extract.hosts import is_social_host
 from proxy_addon.extract.model import BodyError, Submission
+from proxy_addon.extract.salvage import posting_endpoint, salvage, scan_text
 from proxy_addon.extract.sites import ANY_HOST_SPECS, SiteSpecError, match_spec, site_specs
 from proxy_addon.extract.websocket import extract_websocket
 
 __all__ = ["ANY_HOST_SPECS", "BodyError", "SiteSpecError", "Submission", "as_post", "extract",
-           "extract_websocket", "is_social_host", "site_specs"]
+           "extract_websocket", "is_social_host", "posting_endpoint", "salvage", "scan_text", "site_specs"]
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -42,6 +43,8 @@ def extract(method: str, url: str, headers: Mapping[str, str], body: bytes, poli
     sub = match_spec(req)
     if sub is None or (sub.kind is None and sub.unreadable is None):
         return None
+    if sub.endpoint is None:
+        sub.endpoint = posting_endpoint(req.method, url)
     return sub
 
 

@@ -20,6 +20,8 @@ class Submission:
     unreadable: str | None = None   # why the body cannot be read (E2E encrypted, protobuf, binary)
     counterpart: str | None = None  # for kind "connection": who sent the invitation
     settings: dict[str, Any] = field(default_factory=dict)  # for create_page/create_group
+    error: str | None = None        # why the body could not be read in full (texts: scanned from raw bytes)
+    endpoint: str | None = None     # the site spec of a known posting endpoint it went to (its own fail mode)
 
     @property
     def text(self) -> str:

@@ -1,6 +1,11 @@
 """Parsing a decoded body: Content-Type, charsets, JSON, urlencoded forms, multipart/form-data.
 
-Every failure is a `BodyError` whose message says what was wrong, never the body itself.
+Parsing is as lenient as the sites' own servers are, so that padding a body cannot make it
+unreadable here while the site still takes it: invalid UTF-8 and unknown charsets decode with
+U+FFFD, a form's empty pairs, bare keys and bad %-escapes are read the way PHP and the common
+web frameworks read them. What still fails (malformed JSON, nesting past Python's limit, broken
+multipart framing) is a `BodyError` whose message says what was wrong, never the body itself;
+the caller then scans the raw bytes (`salvage.py`).
 """
 
 from __future__ import annotations
@@ -28,15 +33,15 @@ def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
 
 
 def to_text(data: bytes, charset: str | None, where: str = "body") -> str:
-    """Decode bytes strictly in `charset` (default UTF-8); BodyError says where it broke."""
-    cs = (charset or "utf-8").lower()
+    """Decode bytes in `charset` (default UTF-8; an unknown charset is read as UTF-8), invalid
+    bytes as U+FFFD: a server that takes the post reads its text too, so must we."""
+    cs = (charset or "utf-8").lower().strip()
+    codec = "utf-8-sig" if cs in ("utf-8", "utf8") else cs
     try:
-        codec = "utf-8-sig" if cs in ("utf-8", "utf8") else cs
-        return data.decode(codec)
-    except LookupError:
-        raise BodyError(f"{where}: unknown charset {cs!r}") from None
-    except UnicodeDecodeError as e:
-        raise BodyError(f"{where}: invalid {cs} at byte {e.start}") from None
+        "".encode(codec)  # is it a text codec at all (not base64_codec, rot13...)?
+        return data.decode(codec, "replace")
+    except (LookupError, TypeError, ValueError):
+        return data.decode("utf-8-sig", "replace")
 
 
 def parse_json(text: str, where: str = "body") -> Any:
@@ -52,17 +57,18 @@ def parse_json(text: str, where: str = "body") -> Any:
         raise BodyError(f"{where}: malformed JSON ({e.msg} at char {e.pos})") from None
 
 
+MAX_FORM_FIELDS = 100_000
+
+
 def parse_form(text: str, where: str = "body") -> list[tuple[str, str]]:
-    """The pairs of an application/x-www-form-urlencoded string (strict: no bare junk)."""
+    """The pairs of an application/x-www-form-urlencoded string, read as servers read it:
+    empty pairs skipped, a bare key has the value '', bad %-escapes stay as they are and
+    %-encoded bytes that are not UTF-8 become U+FFFD."""
     if not text:
         return []
-    try:
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict",
-                         max_num_fields=10_000)
-    except UnicodeDecodeError as e:
-        raise BodyError(f"{where}: percent-encoded bytes are not valid UTF-8 ({e.reason})") from None
-    except ValueError as e:
-        raise BodyError(f"{where}: malformed form data ({str(e).split(':')[0]})") from None
+    if text.count("&") >= MAX_FORM_FIELDS:
+        raise BodyError(f"{where}: more than {MAX_FORM_FIELDS:,} form fields")
+    return parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="replace")
 
 
 @dataclass
@@ -83,17 +89,18 @@ _DISPO_PARAM = re.compile(r';\s*([a-zA-Z*]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 
 
 def parse_multipart(data: bytes, boundary: str | None) -> list[Part]:
-    """The parts of a multipart/form-data body; BodyError when the framing is broken."""
+    """The parts of a multipart/form-data body, read leniently (a missing closing boundary, a
+    part without a name or without headers is what a truncated or padded body looks like: the
+    parts that are there still count); BodyError when there is no framing at all."""
     if not boundary:
         raise BodyError("multipart body without a boundary parameter")
-    delim = b"--" + boundary.encode("latin-1")
+    delim = b"--" + boundary.encode("latin-1", "replace")
     if delim not in data:
         raise BodyError("multipart body: boundary not found")
     chunks = data.split(delim)
-    if not chunks[-1].startswith(b"--"):
-        raise BodyError("multipart body: missing closing boundary (truncated?)")
+    body_chunks = chunks[1:-1] if chunks[-1].startswith(b"--") else chunks[1:]
     parts = []
-    for chunk in chunks[1:-1]:
+    for chunk in body_chunks:
         if chunk.startswith(b"\r\n"):
             chunk = chunk[2:]
         elif chunk.startswith(b"\n"):
@@ -103,7 +110,7 @@ def parse_multipart(data: bytes, boundary: str | None) -> list[Part]:
         if sep < 0:
             sep, skip = chunk.find(b"\n\n"), 2
         if sep < 0:
-            raise BodyError("multipart body: a part has no header/body separator")
+            continue  # no header/body separator: nothing a server would read as a field
         head = chunk[:sep].decode("utf-8", "replace")
         payload = chunk[sep + skip:]
         if payload.endswith(b"\r\n"):
@@ -118,7 +125,7 @@ def parse_multipart(data: bytes, boundary: str | None) -> list[Part]:
         dispo = headers.get("content-disposition", "")
         params = {k.lower(): v.strip('"') for k, v in _DISPO_PARAM.findall(dispo)}
         if "name" not in params:
-            raise BodyError("multipart body: a part has no Content-Disposition name")
+            continue  # servers drop a part without a field name
         fname = params.get("filename")
         if "filename*" in params:  # RFC 5987: utf-8''name
             fname = unquote_plus(params["filename*"].split("''", 1)[-1])

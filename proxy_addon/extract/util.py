@@ -24,6 +24,26 @@ def maybe_json(value: Any, where: str = "field") -> Any:
     return value
 
 
+_B64 = re.compile(r"[A-Za-z0-9+/\-_]{24,}={0,2}")
+
+
+def b64_text(value: str) -> str | None:
+    """The UTF-8 text a base64 string (24+ characters) stands for, when it decodes to readable
+    text (JSON or words), else None: posts hidden in base64 bodies and fields are read too."""
+    s = value.strip()
+    if len(s) > 4 * 1024 * 1024 or not _B64.fullmatch(s):
+        return None
+    raw = b64_decode(s)
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(c.isprintable() or c in "\n\r\t" for c in text)
+    return text if text.strip() and printable >= 0.95 * len(text) else None
+
+
 def unsign(value: str) -> Any:
     """Instagram's `signed_body=SIG.{json}` (the signature may be a hex hash or SIGNATURE)."""
     m = re.match(r"^([^.{\[]*)\.(\{.*\}|\[.*\])\s*$", value, re.S)
@@ -48,27 +68,35 @@ def dig(obj: Any, *path: str | int) -> Any:
     return cur
 
 
+MAX_NODES = 1_000_000  # values in one body; a body with more is unreadable (BodyError)
+
+
 def walk(obj: Any, path: tuple[str, ...] = (), depth: int = 0) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """(key path, leaf) for every scalar in a JSON value, descending into JSON-in-strings."""
-    if depth > 40:
-        return
-    if isinstance(obj, str):
-        try:
-            inner = maybe_json(obj)
-        except BodyError:
-            inner = obj
-        if inner is not obj:
-            yield from walk(inner, path, depth + 1)
-            return
-        yield path, obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from walk(v, (*path, str(k)), depth + 1)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from walk(v, path, depth + 1)
-    else:
-        yield path, obj
+    """(key path, leaf) for every scalar in a JSON value, descending into JSON-in-strings, in
+    document order, at any depth (no recursion: 100,000-deep nesting is walked too). The key
+    path holds the last few keys only (enough to tell a text key); () for a top-level scalar."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(obj, path[-4:])]
+    seen = 0
+    while stack:
+        cur, keys = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise BodyError(f"more than {MAX_NODES:,} values in one body")
+        if isinstance(cur, str):
+            try:
+                inner = maybe_json(cur)
+            except BodyError:
+                inner = cur
+            if inner is not cur:
+                stack.append((inner, keys))
+                continue
+            yield keys, cur
+        elif isinstance(cur, dict):
+            stack.extend((v, (*keys[-3:], str(k))) for k, v in reversed(list(cur.items())))
+        elif isinstance(cur, list):
+            stack.extend((v, keys) for v in reversed(cur))
+        else:
+            yield keys, cur
 
 
 def strs(*values: Any) -> list[str]:

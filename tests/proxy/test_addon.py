@@ -234,7 +234,11 @@ async def test_non_social_large_body_untouched(policy, rec):
 
 @pytest.mark.parametrize("fail_mode,status", [("pass", None), ("block", 503)])
 @pytest.mark.parametrize("kind", ["bomb", "malformed-json", "bad-encoding", "checker-error", "timeout"])
-async def test_fail_modes(policy, rec, fail_mode, status, kind):
+@pytest.mark.parametrize("url,option", [
+    ("https://api.twitter.com/2/tweets", "postguard_posting_fail_mode"),      # a known posting endpoint
+    ("https://www.tumblr.com/svc/unknown/endpoint", "postguard_fail_mode"),   # the generic extractor's
+])
+async def test_fail_modes(policy, rec, fail_mode, status, kind, url, option):
     checker = None
     if kind == "checker-error":
         def checker(post, pol):
@@ -245,16 +249,18 @@ async def test_fail_modes(policy, rec, fail_mode, status, kind):
             raise AssertionError("should have timed out")
     a = PostguardAddon(policy=policy, store=rec, checker=checker)
     with taddons.context(a) as tctx:
-        tctx.configure(a, postguard_fail_mode=fail_mode, postguard_max_body_bytes=100_000,
+        other = "postguard_fail_mode" if option == "postguard_posting_fail_mode" else "postguard_posting_fail_mode"
+        tctx.configure(a, **{option: fail_mode, other: "pass" if fail_mode == "block" else "block"},
+                       postguard_max_body_bytes=100_000,
                        postguard_check_timeout_ms=50 if kind == "timeout" else 5000, postguard_workers=0)
         body, headers = tweet(WARN_TEXT), dict(JSONH)
         if kind == "bomb":  # 50 MB of zeros in ~50 KB: refused by the bounded decoder
             body, headers = gzip.compress(b"0" * 50_000_000), {**JSONH, "content-encoding": "gzip"}
         elif kind == "malformed-json":
-            body = b'{"text": "You are a worthless idiot and I will' + b"\xff\xfe"
-        elif kind == "bad-encoding":
-            headers["content-encoding"] = "gzip"
-        f = make_flow("POST", "https://api.twitter.com/2/tweets", body, headers)
+            body = b'{"text": "Great game tonight, go team' + b"\xff\xfe"
+        elif kind == "bad-encoding":  # the raw bytes are scanned: clean text, so the fail mode decides
+            body, headers["content-encoding"] = tweet(CLEAN_TEXT), "gzip"
+        f = make_flow("POST", url, body, headers)
         await run(a, f)
     assert (f.response.status_code if f.response else None) == status
     assert rec.actions() == ["error"] and rec.events[0].error
@@ -363,7 +369,8 @@ async def test_checks_in_a_worker_process(policy, rec):
             await run(a, f)
         a.done()
     assert a.state.checks.workers == []
-    assert [f.response.status_code if f.response else None for f in flows] == [403, None, 403, None]
+    # the bomb went to a known posting endpoint: its fail mode (block by default) answers 503
+    assert [f.response.status_code if f.response else None for f in flows] == [403, None, 403, 503]
     assert rec.actions() == ["warned", "passed", "blocked", "error"]
 
 

@@ -75,7 +75,7 @@ B64 = base64.b64encode(b"Mason Brandt was suspended for three days" * 2).decode(
 NEAR_MISSES = [
     # machine-made values under any key
     {"access_token": TOKEN, "fb_dtsg": "NAcMsample_fbdtsg:27:1717270000", "lsd": "AVqsample_lsd"},
-    {"blob": B64, "id": "1789999999999999999", "uuid": "5b2d1c8e-1111-2222-3333-444455556666"},
+    {"id": "1789999999999999999", "uuid": "5b2d1c8e-1111-2222-3333-444455556666"},
     {"hash": "d41d8cd98f00b204e9800998ecf8427e", "ts": "2024-06-01T20:00:00.000Z"},
     {"surface": "DEDICATED_COMMENTING_SURFACE", "caller": "RelayModern", "entry": "inline_composer"},
     {"attribution_id_v2": "CometHomeRoot.react,comet.home,via_cold_start,1718688700413,194880"},
@@ -87,6 +87,13 @@ NEAR_MISSES = [
     {"enc": "fb_api_req_friendly_name=ComposerStoryCreateMutation&doc_id=4762364973863293"},
     {"n": 3, "flag": True, "empty": "", "nothing": None, "ws": "   "},
 ]
+
+
+def test_base64_of_text_is_read(policy):
+    # Text hidden in base64 (issue 16: posts missed with no trace) is decoded and read.
+    sub = extract("POST", "https://www.tumblr.com/svc/unknown/endpoint", JSON,
+                  json.dumps({"blob": B64, "id": "1789999999999999999"}).encode(), policy)
+    assert sub is not None and sub.texts == ["Mason Brandt was suspended for three days" * 2]
 
 
 @pytest.mark.parametrize("body", NEAR_MISSES)

@@ -89,7 +89,8 @@ def test_gzip_bomb_refused_not_inflated_and_logged(live, https, poll):
     bomb = gzip.compress(b"A" * 40_000_000)  # ~40 KB on the wire, 40 MB inflated (limit 1 MB)
     status, _h, _b = https(live.port, live.ca, "POST", "https://www.reddit.com/api/comment", bomb,
                            {"content-type": "application/x-www-form-urlencoded", "content-encoding": "gzip"})
-    assert status == 200, "".join(live.proxy.lines[-10:])  # default fail mode: pass, and an error event
+    # a known posting endpoint: its fail mode (posting_fail_mode, block by default) answers 503
+    assert status == 503, "".join(live.proxy.lines[-10:])
     assert poll(lambda: any(e["action"] == "error" and "bomb" in (e.get("error") or "") for e in live.events()))
 
 

@@ -132,6 +132,8 @@ def test_bad_entries_are_reported_per_request(policy, tmp_path):
     assert "error" not in rows[3] and rows[3]["kind"] is None
     for r in rows:
         assert r["fired"] == []
+    # the broken CreateTweet body went to a known posting endpoint: its fail mode (block) applies
+    assert rows[1]["proxy_action"] == "error" and rows[1]["log_action"] == "error"
 
 
 def test_har_details(tmp_path):
@@ -158,6 +160,9 @@ def test_findings_do_not_leak_into_errors(tmp_path, capsys):
     entry = cases.har_entry("POST", "https://x.com/i/api/graphql/q/CreateTweet", {"content-type": "application/json"}, body)
     p = tmp_path / "e.har"
     p.write_text(json.dumps(cases.har([entry])))
-    assert main(["replay", str(p)]) == 0
+    # The raw bytes are still scanned: the student-privacy finding fires (exit 1) and the error
+    # says what broke, without the roster name.
+    assert main(["replay", str(p)]) == 1
     out, err = capsys.readouterr()
-    assert "error: body: malformed JSON" in out and not any(n in out + err for n in ROSTER_NAMES)
+    assert "error: unreadable body: body: malformed JSON" in out and "student-privacy" in out
+    assert not any(n in out + err for n in ROSTER_NAMES)

@@ -13,7 +13,8 @@ from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import BodyError, Submission
-from proxy_addon.extract.util import make, maybe_json, walk
+from proxy_addon.extract.parse import parse_form
+from proxy_addon.extract.util import b64_text, make, maybe_json, walk
 
 # Path words of requests that publish nothing (checked on the lower-cased path and query keys).
 NOT_POST = re.compile(
@@ -73,7 +74,7 @@ def is_tokenish(s: str) -> bool:
 def looks_human(s: str, text_key: bool) -> bool:
     """Whether a value reads as something a person wrote (stricter away from text keys)."""
     t = s.strip()
-    if not t or len(t) > 100_000 or _URL_ONLY.match(t) or is_tokenish(t):
+    if not t or _URL_ONLY.match(t) or is_tokenish(t):
         return False
     if not _WORD.search(t):
         return False
@@ -90,19 +91,41 @@ def looks_human(s: str, text_key: bool) -> bool:
     return wordish / len(words) >= 0.6
 
 
-def human_texts(obj: Any) -> list[str]:
-    """Human-written strings in a parsed body (JSON-in-strings unwrapped), in document order."""
+# How much text one body yields at most: past the checker's limit already, so a body with more is
+# an error (the fail mode decides) rather than a slow check; also bounds the memory it takes.
+MAX_COLLECT_CHARS = 1_000_000
+
+
+def human_texts(obj: Any, _depth: int = 0) -> list[str]:
+    """Human-written strings in a parsed body (JSON-in-strings and base64 unwrapped), in
+    document order, each once; at most MAX_COLLECT_CHARS characters in all."""
     out: list[str] = []
+    seen: set[str] = set()  # a set: 10,000s of unique sentences must not cost n² comparisons
+    total = 0
     for path, leaf in walk(obj):
         if not isinstance(leaf, str) or not path:
             continue
         key = path[-1]
         low = key.lower()
-        if SKIP_KEY.search(key) and low not in TEXT_KEYS:
+        text_key = low in TEXT_KEYS
+        if SKIP_KEY.search(key) and not text_key:
             continue
-        if looks_human(leaf, low in TEXT_KEYS):
-            if leaf.strip() not in out:
-                out.append(leaf.strip())
+        found: list[str] = []
+        if looks_human(leaf, text_key):
+            found.append(leaf.strip())
+        elif _depth < 2 and (decoded := b64_text(leaf)) is not None:
+            inner = maybe_json_safe(decoded)
+            if inner is not decoded:
+                found += human_texts(inner, _depth + 1)
+            elif looks_human(decoded, text_key):
+                found.append(decoded.strip())
+        for t in found:
+            if t not in seen:
+                seen.add(t)
+                out.append(t)
+                total += len(t)
+        if total > MAX_COLLECT_CHARS:
+            break
     return out
 
 
@@ -119,13 +142,44 @@ def guess_kind(path: str) -> str:
 
 
 def body_object(req: Req) -> Any:
-    """The body as a JSON value, form/multipart fields as a dict, or None when not readable text."""
+    """The body as a JSON value, form/multipart fields as a dict, a plain-text, octet-stream or
+    base64 body as {"text": ...}; None when it is not readable text (protobuf, media)."""
     kind = req.kind_of_body()
     if kind == "json":
         return req.json
+    if kind in ("form", "text") and len(req.body) <= 8 * 1024 * 1024 and b64_text(req.text) is not None:
+        return plain_text_object(req.text)  # the whole body is base64 (of JSON, a form or text)
     if kind in ("form", "multipart"):
         return {k: maybe_json_safe(v) for k, v in req.fields().items()}
-    return None
+    if kind == "empty":
+        return None
+    t = req.ctype[0]
+    if kind == "binary":
+        if t.startswith(("image/", "video/", "audio/")) or "protobuf" in t or "grpc" in t or "thrift" in t:
+            return None
+        try:
+            text = req.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in text:
+            return None
+    else:
+        text = req.text
+    return plain_text_object(text)
+
+
+def plain_text_object(text: str, depth: int = 0) -> Any:
+    """What a body that is plain text holds: JSON or a form inside, base64 of either, or the text."""
+    stripped = text.strip()
+    if depth < 2 and (decoded := b64_text(stripped)) is not None:
+        return plain_text_object(decoded, depth + 1)
+    if stripped[:1] in ("{", "["):
+        inner = maybe_json_safe(stripped)
+        if inner is not stripped:
+            return inner
+    if depth and re.fullmatch(r"[\w.%+\-*~\[\]]+=[^\s]*", stripped.split("&", 1)[0] + "="):
+        return {k: maybe_json_safe(v) for k, v in parse_form(stripped)}
+    return {"text": text}
 
 
 def maybe_json_safe(v: str) -> Any:
