@@ -56,7 +56,7 @@ def check(post: Post, policy: Policy) -> Verdict:
     for rule in active:
         findings.extend(rule.check(post, ctx))
     if policy.judgment is not None:
-        findings.extend(policy.judgment.findings(post, ctx, active, {f.rule for f in findings}))
+        findings = policy.judgment.apply(post, ctx, active, findings)
     findings.sort(key=lambda f: (f.span[0] if f.span else 1 << 30, f.rule))
     return Verdict(
         account=account,

@@ -40,10 +40,13 @@ class Judgment:
         self.encoder = encoder
         self.heads = list(encoder.heads)
         self.index = {h: i for i, h in enumerate(self.heads)}
+        # rule -> the head probability that fires the rule on its own
         self.thresholds: dict[str, float] = {r: float(t) for r, t in meta.get("rule_thresholds", {}).items()}
-        for r, t in self.thresholds.items():
-            if r not in self.index or not 0.0 < t <= 1.0:
-                raise ValueError(f"judgment {name!r}: threshold for {r!r} needs a head and 0 < t <= 1")
+        # rule -> the head probability below which the rule layer's own findings are dropped
+        self.confirm: dict[str, float] = {r: float(t) for r, t in meta.get("confirm_thresholds", {}).items()}
+        for r, t in (*self.thresholds.items(), *self.confirm.items()):
+            if r not in self.index or not 0.0 <= t <= 1.0:
+                raise ValueError(f"judgment {name!r}: threshold for {r!r} needs a head and 0 <= t <= 1")
         self.meta = meta
 
     def probs(self, folded: str) -> dict[str, float]:
@@ -64,21 +67,37 @@ class Judgment:
         cp, cat = max(scored)
         return Judged(rule, p, cat, cp)
 
-    def findings(self, post: Post, ctx: Context, rules: list[Rule], fired: set[str]) -> list[Finding]:
-        """Findings for the rules the rule layer left unfired whose heads reach their thresholds."""
+    def apply(self, post: Post, ctx: Context, rules: list[Rule], findings: list[Finding]) -> list[Finding]:
+        """The rule layer's findings, less those of `confirm` rules whose head disagrees, plus
+        the rules it left unfired whose heads reach their thresholds."""
+        fired = {f.rule for f in findings}
         todo = [r for r in rules if r.id in self.thresholds and r.id not in fired and r.judgment_gate(post, ctx)]
-        if not todo or not ctx.folded.text.strip():
-            return []
+        check_fired = fired & set(self.confirm)
+        if not (todo or check_fired) or not ctx.folded.text.strip():
+            return findings
         probs = self.probs(ctx.folded.text)
-        out = []
+        out = [f for f in findings if f.rule not in check_fired or probs[f.rule] >= self.confirm[f.rule]]
         for rule in todo:
             j = self.judge(rule.id, probs, list(ctx.data.categories.get(rule.id, ())))
-            if j is None:
+            if j is None or self._named_group_drove_it(rule, ctx.folded.text) or not rule.judgment_allows(ctx, j.category):
                 continue
             what = rule.category_phrase(j.category) or rule.id
             reason = f"the judgment model rates this {j.prob:.2f} likely to be {what}"
             out.append(rule.finding(ctx, reason, j.prob, span=(0, len(ctx.text)), category=j.category))
         return out
+
+
+    def _named_group_drove_it(self, rule: Rule, folded: str) -> bool:
+        """For a rule with a `judgment_mask` (conduct: identity words), True when the head falls
+        under its threshold once those words are replaced by neutral ones: naming a group is
+        what pushed it over, and that is never evidence."""
+        mask = rule.judgment_mask
+        if not mask:
+            return False
+        from checker.neural import neutral_view
+
+        alt = neutral_view(folded, mask)
+        return alt is not None and self.probs(alt)[rule.id] < self.thresholds[rule.id]
 
 
 _LOADED: dict[str, Judgment] = {}

@@ -238,6 +238,8 @@ def disable_encoders(policy: _HasRules) -> None:
     for r in policy.rules:
         if isinstance(r, _UsesEncoder) and r.encoder is not None:
             r.encoder = None
+    if getattr(policy, "judgment", None) is not None:  # the judgment heads are an encoder too
+        policy.judgment = None  # type: ignore[attr-defined]
 
 
 def warm_encoders() -> None:

@@ -53,6 +53,14 @@ class Rule:
         """Findings for this post (called only for account kinds in `applies_to`)."""
         raise NotImplementedError
 
+    # Words that may never count as the judgment heads' evidence (checker/judgment.py).
+    judgment_mask: frozenset[str] = frozenset()
+
+    def judgment_allows(self, ctx: Context, category: str | None) -> bool:
+        """Whether a finding the heads would add (with this category) stands; a rule whose policy
+        lists allowed uses says no when one of them is in the post."""
+        return True
+
     def judgment_gate(self, post: Post, ctx: Context) -> bool:
         """Whether the judgment heads may fire this rule on a post its check() left clean
         (checker/judgment.py); a rule that needs evidence the heads cannot see says no."""

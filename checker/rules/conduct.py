@@ -104,6 +104,7 @@ class Conduct(Rule):
         mild = lex.get(params["model_ignore_lexicon"], ()) if params["model_ignore_lexicon"] else ()
         ident = IDENTITY_TERMS if params["model_ignore_identity"] else frozenset()
         self.model_mask = ident | frozenset(w.lower() for w in mild)
+        self.judgment_mask = self.model_mask
         self.encoder = load_encoder(params["encoder"]) if params["encoder"] else None
         if self.encoder is not None and "conduct" not in self.encoder.heads:
             raise ValueError(f"encoder {params['encoder']!r} has no 'conduct' head")

@@ -51,6 +51,11 @@ class ProhibitedPurpose(Rule):
             if missing:
                 raise ValueError(f"encoder {self.params['encoder']!r} has no head for {', '.join(missing)}")
 
+    def judgment_allows(self, ctx: Context, category: str | None) -> bool:
+        """An allowed district use in the post (a student-council vote, a PTO bake sale...) keeps
+        the heads from adding a finding, as it keeps the patterns and models from firing."""
+        return not any(pat.search(ctx.folded.text) for pat in self.allow.values())
+
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per category that matches outside an allowed use."""
         folded = ctx.folded

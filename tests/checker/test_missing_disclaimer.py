@@ -8,13 +8,16 @@ POSITIVE = [
     "So proud of the Nonnewaug Chargers tonight!",
     "Region 14 is cutting the music budget again",
     "The Region 14 Board of Education voted last night to change start times",
-    "Great turnout at Woodbury Middle School's science fair",
-    "Can't believe what the superintendent said at the meeting",
     "Go Nonnewaug football!",
-    "Our school district budget is a mess",
     "Big night for Nonnewaug FFA at the Big E",
 ]
 NEAR_MISS = [
+    # A reference that does not read as an official communication (docs/policy-taxonomy.md §9:
+    # a first-person opinion, or a remark with no schedule, result, decision or institutional
+    # voice) needs no disclaimer; the judgment heads confirm the rule's reference finding.
+    "Great turnout at Woodbury Middle School's science fair",
+    "Can't believe what the superintendent said at the meeting",
+    "Our school district budget is a mess",
     "Beautiful fall day in Woodbury",
     "Bethlehem Fair this weekend, who's going?",
     "Driving down Nonnewaug Road to the farm stand",

@@ -76,14 +76,14 @@ def test_model_catches_what_the_lists_miss_and_explains_itself(policy, run, text
     assert x.category in ("insult", "threat", "group-hostility")
     assert "words that drove it" in x.reason
     assert text[x.span[0]:x.span[1]] == x.excerpt and x.excerpt in x.reason
-    # Rules alone miss it: the model earns the finding.
+    # Rules alone (no text model, no encoder, no judgment heads) miss it: the model earns it.
     conduct = {r.id: r for r in policy.rules}["conduct"]
-    saved = conduct.model, conduct.encoder
-    conduct.model = conduct.encoder = None
+    saved = conduct.model, conduct.encoder, policy.judgment
+    conduct.model = conduct.encoder = policy.judgment = None
     try:
         assert "conduct" not in run(text).fired
     finally:
-        conduct.model, conduct.encoder = saved
+        conduct.model, conduct.encoder, policy.judgment = saved
 
 
 @pytest.mark.parametrize("text", CLEAN)
