@@ -25,7 +25,8 @@ SEED = [
     dict(action="warned", site="www.facebook.com", device="pc-1", employee="a.teacher", age=1,
          text="Tyler Quinlan failed the chemistry final again",
          findings=[{"rule": "student-privacy", "clause": "P5", "reason": "student name + grades term",
-                    "score": 0.93, "action": "warn", "span": [0, 20], "excerpt": "Tyler Quinlan failed"}]),
+                    "score": 0.93, "action": "warn", "span": [0, 20], "excerpt": "Tyler Quinlan failed",
+                    "category": "academic-standing", "what": "a student's academic standing"}]),
 ]
 
 

@@ -153,6 +153,8 @@ async def test_event_page(reviewer: Any, store: Store, policy: Any) -> None:
     assert "Tyler" not in html and "Quinlan" not in html
     assert policy.data.clauses["P5"][:60].replace("'", "&#39;") in html
     assert 'id="chain">intact' in html
+    # the finding names its sub-category (docs/policy-taxonomy.md) as the checker phrased it
+    assert "<strong>a student&#39;s academic standing</strong>" in html and "(academic-standing)" in html
     views = audit_rows(store, "view")
     assert views[-1]["actor"] == "rita" and views[-1]["event_uid"] == uid
 
