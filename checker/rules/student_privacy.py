@@ -34,6 +34,11 @@ class StudentPrivacy(Rule):
         self.family = re.compile("|".join(f"(?:{r})" for r in params["family_patterns"]) or r"(?!x)x")
         self.confidential = compile_table(params["confidential"], f"{where}.confidential")
 
+    def judgment_allows(self, ctx: Context, category: str | None) -> bool:
+        """A student id the heads think they see must be one: the policy's id pattern decides
+        (a random code in a post is not an id)."""
+        return category != "student-id" or bool(self.sid.search(ctx.folded.text))
+
     def _identifiers(self, ctx: Context) -> list[tuple[tuple[int, int], str, float]]:
         """(original span, description, score) of every way the text identifies a student."""
         folded = ctx.folded

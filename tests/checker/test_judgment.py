@@ -86,3 +86,12 @@ def test_a_bad_judgment_table_is_a_policy_error(tmp_path):
     (dst / "rules.toml").write_text(rules.replace('[judgment]\nmodel = "judgment"', '[judgment]\nmodel = ""'),
                                     encoding="utf-8")
     assert load_policy(dst).judgment is None
+
+
+def test_a_student_id_the_heads_see_must_match_the_policy_id_pattern(policy, fake, monkeypatch):
+    monkeypatch.setitem(policy.judgment.thresholds, "student-privacy", 0.5)
+    fake(student_privacy=0.95, student_privacy__student_id=0.9)
+    text = "You are all stars, see you Monday (f7620f14)"
+    assert "student-privacy" not in check(Post(text=text, account="personal"), policy).fired
+    v = check(Post(text="Locker combo for S100003 is on the board", account="personal"), policy)
+    assert "student-privacy" in v.fired
