@@ -65,12 +65,23 @@ class CheckWorker:
         async with self._lock:
             if self._alive():
                 return
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "proxy_addon.main", "--check-worker", self.policy_dir,
-                *([] if self.encoder else ["--no-encoder"]),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
-            assert self.proc.stdout
-            if await self.proc.stdout.readexactly(4) != b"PGW1":
+            if self._stopped:
+                raise WorkerGone("check worker was stopped")
+            try:
+                self.proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "proxy_addon.main", "--check-worker", self.policy_dir,
+                    *([] if self.encoder else ["--no-encoder"]),
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26)
+                assert self.proc.stdout
+                try:
+                    ready = await self.proc.stdout.readexactly(4)
+                except asyncio.IncompleteReadError:
+                    ready = b""
+            except BaseException:  # cancelled (the pool was stopped meanwhile) or failed: no orphan
+                self.stop()
+                raise
+            if ready != b"PGW1" or self._stopped:
+                self.stop()
                 raise WorkerGone("check worker did not start")
             self._reader = asyncio.create_task(self._read(self.proc))
 
@@ -230,7 +241,9 @@ class Checks:
         return await asyncio.wait_for(job, timeout)
 
     def stop_workers(self) -> None:
-        """Stop every worker process."""
+        """Stop every worker process (and replacements still starting)."""
+        for task in list(self._starting):
+            task.cancel()
         for w in self.workers:
             w.stop()
         self.workers = []
