@@ -18,6 +18,19 @@ from proxy_addon.state import State
 MAX_OVERRIDE_BODY = 64 * 1024
 
 
+def _user_navigation(req: http.Request) -> bool:
+    """A form the person submitted themselves: a top-level navigation, with user activation and
+    from the same origin where the browser says so (Sec-Fetch-* cannot be set by a script)."""
+    h = req.headers
+    if not pages.is_navigation(h):
+        return False
+    if h.get("sec-fetch-mode") and h.get("sec-fetch-user", "") != "?1":
+        return False  # a script's form.submit() has no user activation
+    if h.get("sec-fetch-dest", "document").lower() != "document":
+        return False  # not in a frame (the warning page refuses framing anyway)
+    return h.get("sec-fetch-site", "same-origin").lower() in ("same-origin", "none")
+
+
 def _token_and_reason(req: http.Request, as_json: bool) -> tuple[str, str]:
     if req.method != "POST" or len(req.raw_content or b"") > MAX_OVERRIDE_BODY:
         return "", ""
@@ -48,12 +61,19 @@ class OverrideEndpoint:
         as_json = "json" in req.headers.get("content-type", "").lower()
         token, justification = _token_and_reason(req, as_json)
         allowed = st.settings.override_origins
-        if as_json and allowed and req.headers.get("origin", "") not in allowed:
-            flow.metadata["postguard"] = {"action": "override-rejected"}
-            flow.response = pages.json_response(403, {"action": "override-rejected",
-                                                      "error": "overrides are accepted from the postguard extension only"})
-            return
+        origin = req.headers.get("origin", "")
+        if as_json and allowed and origin not in allowed:
+            return self._refuse(flow, "overrides are accepted from the postguard extension only")
+        if not as_json and (not _user_navigation(req)
+                            # "null": the warning page sends no referrer, so the browser's form post says null
+            or (origin and origin not in (*allowed, "null", f"https://{req.pretty_host}"))):
+            # A form override is the warning page's own button, pressed by the person.
+            return self._refuse(flow, "a form override must come from the warning page, submitted by you")
         pending = st.overrides.get_pending(token, req.pretty_host) if token else None
+        if pending is not None and not as_json and pending.request is None:
+            # The token went to a script (a JSON warning): only the extension may use it, never a
+            # form a page script builds from it.
+            return self._refuse(flow, "this warning can be overridden from the postguard extension only")
         if pending is None:
             flow.metadata["postguard"] = {"action": "override-rejected"}
             respond(st, flow, "expired", [], "", "", "", status=410,
@@ -77,6 +97,10 @@ class OverrideEndpoint:
                                                       "override_window_seconds": int(st.overrides.window)})
             return
         self._replay(flow, pending.key, pending.request)
+
+    def _refuse(self, flow: http.HTTPFlow, why: str) -> None:
+        flow.metadata["postguard"] = {"action": "override-rejected", "error": why}
+        flow.response = pages.json_response(403, {"action": "override-rejected", "error": why})
 
     def _replay(self, flow: http.HTTPFlow, key: str, original: Any) -> None:
         """A plain form post: send the original request on, once, in place of this one."""

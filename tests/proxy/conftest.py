@@ -81,6 +81,7 @@ def make_flow(method: str, url: str, body: bytes | str = b"", headers: dict[str,
     h = dict(headers or {})
     if navigate:
         h.setdefault("sec-fetch-mode", "navigate")
+        h.setdefault("sec-fetch-user", "?1")  # the person pressed the button
         h.setdefault("accept", "text/html,application/xhtml+xml")
     else:
         h.setdefault("sec-fetch-mode", "cors")
