@@ -10,6 +10,7 @@ from checker.context import Context
 from checker.model import Finding, Post
 from checker.policy_data import PolicyData
 from checker.rule import Rule, RuleConfig
+from checker.rules._match import compile_table
 from checker.rules.missing_disclaimer import names_pattern
 
 
@@ -18,17 +19,21 @@ class UnapprovedSite(Rule):
 
     id = "unapproved-site"
     cites = ("group_setup",)
-    defaults = {"kinds": ["create_page", "create_group", "group_settings"]}
+    defaults = {"kinds": ["create_page", "create_group", "group_settings"], "text_patterns": {},
+                "setup_words": []}
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
         d = data.district
         self.brand = names_pattern((*d.all_names, *d.short_names))
+        # What a post SAYS about a site it runs: {category: [regex]} on the folded text; the
+        # `unregistered` ones count only next to a district name (a branded site).
+        self.text = compile_table(self.params["text_patterns"], "rules.unapproved-site.text_patterns")
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """Findings for an unregistered district-branded site or a badly set-up group."""
         if post.kind not in self.params["kinds"]:
-            return []
+            return self._said(ctx)
         out = []
         site = ctx.sponsored_site
         if site is None and self.brand is not None and (m := self.brand.search(ctx.folded.text)):
@@ -48,3 +53,22 @@ class UnapprovedSite(Rule):
                                         category="member-posting",
                                         fix="Block new posts from members; only the responsible employee posts."))
         return out
+
+    def _said(self, ctx: Context) -> list[Finding]:
+        """A post announcing an unregistered branded site, or saying a group is run against D3."""
+        text = ctx.folded.text
+        for cat, pat in self.text:
+            m = pat.search(text)
+            if m is None:
+                continue
+            if cat == "unregistered":
+                if ctx.sponsored_site is not None and ctx.sponsored_site.url.lower() in text:
+                    continue
+                if self.brand is None or not self.brand.search(text):
+                    continue
+                return [self.finding(ctx, "announces a district-branded page, group or account that is not in the "
+                                     "registry of approved sites", 0.8, span=ctx.folded.span(m.start(), m.end()),
+                                     category=cat)]
+            return [self.finding(ctx, "says the group or page is run against the rules for district sites", 0.8,
+                                 cite="group_setup", span=ctx.folded.span(m.start(), m.end()), category=cat)]
+        return []
