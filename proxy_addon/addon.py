@@ -23,6 +23,7 @@ from checker import Policy, PolicyError, Post, Verdict, load_policy
 from proxy_addon import settings
 from proxy_addon.eventlog import open_log
 from proxy_addon.extract import SiteSpecError, site_specs
+from proxy_addon.extract.hosts import api_hosts
 from proxy_addon.inspector import Inspector
 from proxy_addon.overrides import OverrideEndpoint
 from proxy_addon.state import State
@@ -30,11 +31,13 @@ from proxy_addon.worker import Checks
 
 
 def social_hosts_regex(policy: Policy) -> str:
-    """An `allow_hosts` regex matching the policy's social domains and their sub-domains."""
+    """An `allow_hosts` regex matching the policy's social domains and their sub-domains, and
+    the exact `[api_hosts]` (whose social paths only are checked)."""
     hosts = sorted({h.strip().lower().rstrip(".") for h in policy.data.social["hosts"]})
     alts = "|".join(re.escape(h) for h in hosts)
+    exact = "".join(f"|{re.escape(h)}" for h in sorted(api_hosts(policy)))
     # mitmproxy matches "host:port" strings (address, Host header, SNI) with re.search.
-    return rf"^(?:[^:]*\.)?(?:{alts})(?::\d+)?$"
+    return rf"^(?:(?:[^:]*\.)?(?:{alts}){exact})(?::\d+)?$"
 
 
 def _load_policy(folder: str, checks: bool) -> Policy:

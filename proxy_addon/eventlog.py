@@ -42,3 +42,18 @@ def record(state: State, flow: http.HTTPFlow, outcome: Outcome, *, action: str |
             request_id=request_id, device=st.device, employee=st.employee))
     except Exception:  # the log spools on failure; a bug here must not drop the user's post
         log.exception("postguard: could not append an event")
+
+
+def record_attempt(state: State, host: str, error: str) -> None:
+    """Append an error event for a connection to a social host that could not be inspected
+    (TLS interception refused: a pinned certificate, or the proxy's CA not trusted): whatever
+    was posted on it left no other trace. Never raises."""
+    if state.store is None or state.policy is None:
+        return
+    st = state.settings
+    try:
+        state.store.append(event_for(
+            "proxy", "error", None, policy_digest=state.policy.digest, site=host, url=f"https://{host}/",
+            error=error, device=st.device, employee=st.employee))
+    except Exception:
+        log.exception("postguard: could not append an event")

@@ -6,12 +6,12 @@ import dataclasses
 import logging
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import http, tls
 
 from checker import InputError
 from enforce import Outcome, content_key, decide, fail_mode_for, failed, findings_json
 from proxy_addon import pages
-from proxy_addon.eventlog import record
+from proxy_addon.eventlog import record, record_attempt
 from proxy_addon.extract import BodyError, posting_endpoint
 from proxy_addon.responses import respond
 from proxy_addon.state import State
@@ -20,6 +20,7 @@ from proxy_addon.worker import WorkerGone
 log = logging.getLogger("postguard.proxy")
 
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+ATTEMPT_EVERY_SECONDS = 300.0  # one "could not inspect" event per social host in this long
 
 
 def _failure(e: Exception, timeout: float) -> str:
@@ -42,6 +43,25 @@ class Inspector:
     def __init__(self, state: State) -> None:
         """Shares the add-on's state."""
         self.state = state
+        self._attempts: dict[str, float] = {}  # host -> when its last failed interception was logged
+
+    def tls_failed_client(self, data: tls.TlsData) -> None:
+        """A client refused the proxy's certificate for a social host (a pinning app, or a browser
+        that does not trust the CA): nothing it sends can be checked, and the connection fails,
+        so it is blocked; the attempt is logged (once per host every few minutes)."""
+        st = self.state
+        host = (data.context.client.sni or "").lower().rstrip(".")
+        if not host or st.policy is None or not st.is_social(host):
+            return
+        now = st.clock()
+        if now - self._attempts.get(host, -ATTEMPT_EVERY_SECONDS) < ATTEMPT_EVERY_SECONDS:
+            return
+        if len(self._attempts) > 4096:
+            self._attempts.clear()
+        self._attempts[host] = now
+        why = str(data.conn.error or "handshake failed")[:200]
+        record_attempt(st, host, f"connection to a social host not inspected: the client refused the "
+                                 f"proxy's certificate ({why}); nothing sent on it reached the site")
 
     def _ours(self, flow: http.HTTPFlow) -> bool:
         req = flow.request

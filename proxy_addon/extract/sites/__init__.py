@@ -46,7 +46,7 @@ __all__ = ["ANY_HOST_SPECS", "BUILTIN_SPECS", "ENTRY_POINT_GROUP", "SPECS", "Han
 # on the order; a new or widened path that overlaps another takes precedence only by its place.
 BUILTIN_SPECS: tuple[Spec, ...] = (
     discord.message, discord.thread,
-    facebook.graphql, facebook.graph_api, facebook.upload,
+    facebook.graphql, facebook.graph_api, facebook.graph_batch, facebook.upload,
     fediverse.mastodon_status, fediverse.bluesky,
     instagram.threads_app, instagram.configure, instagram.comment, instagram.direct, instagram.friendship,
     linkedin.share, linkedin.comment, linkedin.messaging, linkedin.graphql, linkedin.rest_posts,
@@ -56,7 +56,7 @@ BUILTIN_SPECS: tuple[Spec, ...] = (
     snapchat.chat,
     tiktok.comment, tiktok.dm,
     x.graphql, x.dm, x.api_v1, x.api_v2, x.api_v2_dm, x.friendship, x.upload,
-    youtube.comment, youtube.live_chat, youtube.post,
+    youtube.comment, youtube.live_chat, youtube.post, youtube.data_api,
 )
 
 SPECS = BUILTIN_SPECS  # the old name (it was a list filled by importing the site modules)

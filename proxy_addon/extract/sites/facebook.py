@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from proxy_addon.extract.body import Req, looks_image
 from proxy_addon.extract.model import Submission
@@ -18,18 +19,22 @@ from proxy_addon.extract.util import b64_decode, dig, first, make, maybe_json, n
 
 META = ("facebook.com", "instagram.com", "threads.net", "threads.com", "messenger.com")
 
-# Mutations that publish nothing (reactions, reads, settings, deletes) — words in the name.
+# Mutations that publish nothing (reactions, reads, settings, deletes) — whole CamelCase words
+# of the name ("Marketplace" is not "Mark", "Saved" is not "Save"). A quiet-named mutation that
+# still carries a message's text is checked all the same.
 _QUIET = re.compile(
-    r"React|Reaction|Like|Seen|Read|Typing|Subscribe|Follow|Save|Hide|Delete|Remove|Report|"
-    r"Log(?:ging)?(?=[A-Z]|Mutation)|Impression|Mark|Dismiss|Block|Mute|Unfollow|Poke|Vote|"
-    r"Presence|Nux|Seen|Setting|Preference|Tracking|Dialog|Notif")
+    r"(?:^|(?<=[a-z0-9]))(?:React|Reaction|Reactions|Like|Likes|Unlike|Seen|Read|Typing|Subscribe|Unsubscribe|"
+    r"Follow|Unfollow|Save|Unsave|Hide|Unhide|Delete|Remove|Report|Log|Logging|Impression|Impressions|Mark|"
+    r"Dismiss|Block|Unblock|Mute|Unmute|Poke|Vote|Presence|Nux|Setting|Settings|Preference|Preferences|"
+    r"Tracking|Dialog|Notif|Notification|Notifications)(?=[A-Z]|$)")
 _CONNECT = re.compile(r"FriendRequest(?:Confirm|Accept)|AcceptFriend|FollowRequestApprove|ApproveFollow")
 _GROUP_CREATE = re.compile(r"Group(?:s)?(?:Comet)?Create|CreateGroup")
 _PAGE_CREATE = re.compile(r"Page(?:s)?(?:Comet)?Create|CreatePage")
 
 
 def classify(name: str) -> str | None:
-    """The kind a Meta GraphQL operation name publishes (None: not a submission; '?' unknown)."""
+    """The kind a Meta GraphQL operation name publishes (None: not a submission; '?' unknown;
+    'quiet': a name that publishes nothing, unless the variables carry a message's text)."""
     if not name.endswith("Mutation"):
         return None  # queries and pagination only read
     if _CONNECT.search(name):
@@ -38,8 +43,8 @@ def classify(name: str) -> str | None:
         return "create_group"
     if _PAGE_CREATE.search(name):
         return "create_page"
-    if _QUIET.search(name):
-        return None
+    if _QUIET.search(name.removesuffix("Mutation")):
+        return "quiet"
     if "Reply" in name:
         return "reply"
     if "Comment" in name:
@@ -84,6 +89,10 @@ def meta_graphql(req: Req, spec_name: str) -> Submission | None:
         return make(req, spec_name, "connection", target=actor or user, counterpart=who)
     text = strs(dig(inp, "message", "text"), dig(inp, "message_text"), dig(inp, "text"),
                 dig(inp, "comment_text"), dig(inp, "body", "text"))
+    if kind == "quiet":  # a reaction, a read, a setting... unless it carries a message after all
+        if not text:
+            return not_submission(req, spec_name)
+        kind = "?"
     if kind in ("create_group", "create_page"):
         settings = {k: dig(inp, k) for k in ("privacy", "visibility", "name", "category")
                     if dig(inp, k) is not None}
@@ -137,6 +146,44 @@ def graph_api(req: Req, m: re.Match[str]) -> Submission | None:
     if kind == "comment" and "_" in target:
         target = target.split("_", 1)[0]  # {page-id}_{post-id}: the page owns the post
     return make(req, "facebook-graph-api", kind, texts, strs(f.get("link"), f.get("url")), target)
+
+
+@spec("facebook-graph-batch", "facebook.com", r"^/(?:v\d+\.\d+)?/?$")
+def graph_batch(req: Req, m: re.Match[str]) -> Submission | None:
+    """A Graph API batch: one POST carrying many requests (`batch=[{method, relative_url, body}]`);
+    every publishing request in it is read, the first one names the kind and target."""
+    if req.host.split(".", 1)[0] not in ("graph", "graph-video"):
+        return None
+    f = dict(req.query)
+    f.update(req.fields())
+    batch = maybe_json(f.get("batch") or "[]", "form field batch")
+    if not isinstance(batch, list):
+        return not_submission(req, "facebook-graph-batch")
+    texts: list[str] = []
+    links: list[str] = []
+    kind = target = None
+    for item in batch[:50]:  # the Graph API takes at most 50 requests a batch
+        if not isinstance(item, dict) or str(item.get("method", "GET")).upper() not in ("POST", "PUT"):
+            continue
+        rel = urlsplit("/" + str(item.get("relative_url", "")).lstrip("/"))
+        hit = re.match(r"^/(?:v\d+\.\d+/)?([\w.]+)/(feed|posts|photos|videos|comments|messages)/?$", rel.path)
+        if not hit:
+            continue
+        params = dict(parse_qsl(rel.query, keep_blank_values=True))
+        body = item.get("body")
+        if isinstance(body, str):
+            params.update(parse_qsl(body, keep_blank_values=True))
+        elif isinstance(body, dict):
+            params.update({k: v for k, v in body.items() if isinstance(v, str)})
+        texts += strs(params.get("message"), params.get("caption"), params.get("name"), params.get("description"),
+                      params.get("title"))
+        links += strs(params.get("link"), params.get("url"))
+        if kind is None:
+            kind = _GRAPH_KIND[hit.group(2)]
+            target = hit.group(1).split("_", 1)[0] if kind == "comment" else hit.group(1)
+    if kind is None:
+        return not_submission(req, "facebook-graph-batch")
+    return make(req, "facebook-graph-batch", kind, texts, links, target)
 
 
 @spec("facebook-upload", META, r"/(?:photo|video|attachments?)/upload|^/rupload_ig(?:photo|video)/")

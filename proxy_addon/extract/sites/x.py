@@ -28,13 +28,27 @@ def graphql(req: Req, m: re.Match[str]) -> Submission | None:
         r = dig(v, "post_tweet_request") or {}
         return make(req, "x-graphql", "post", [dig(r, "status")],
                     target=first(dig(r, "in_reply_to_status_id")))
-    if re.match(r"(?:Create|Send|Post|Reply)(?!Retweet|Bookmark|Draft)", op):
-        kind = "message" if re.search(r"DM|Message|Conversation", op) else "post"
-        texts = human_texts(v)
-        if texts:
-            return make(req, "x-graphql", kind, texts,
-                        target=first(dig(v, "conversation_id"), dig(v, "conversationId")))
+    if _QUIET.search(op):
+        return not_submission(req, "x-graphql")
+    # Any other mutation that carries text publishes it, whatever its name (a renamed
+    # "UpsertTweet" or a new "ComposeNote" must not go through unchecked).
+    kind = "message" if re.search(r"DM|Message|Conversation|Inbox", op) else (
+        "reply" if first(dig(v, "reply", "in_reply_to_tweet_id")) else "post")
+    texts = human_texts(v)
+    if texts:
+        return make(req, "x-graphql", kind, texts,
+                    target=first(dig(v, "reply", "in_reply_to_tweet_id"), dig(v, "conversation_id"),
+                                 dig(v, "conversationId")))
     return not_submission(req, "x-graphql")
+
+
+# Operations that publish nothing a person wrote: reactions, bookmarks, follows, reads, deletes,
+# settings. Matched on whole CamelCase words, so "Marketing" is not "Mark".
+_QUIET = re.compile(
+    r"(?:^|(?<=[a-z]))(?:Favorite|Unfavorite|Like|Unlike|Bookmark|Unbookmark|Retweet|Unretweet|Delete|Remove|"
+    r"Follow|Unfollow|Mute|Unmute|Block|Unblock|Pin|Unpin|Mark|Read|Seen|Typing|Vote|Report|Hide|Unhide|"
+    r"Subscribe|Unsubscribe|Setting|Settings|Preference|Preferences|Log|Impression|Dismiss|Translate|Draft|Drafts)"
+    r"(?=[A-Z]|$)")
 
 
 @spec("x-dm", X, r"^/(?:i/api/)?1\.1/dm/new2?\.json$")

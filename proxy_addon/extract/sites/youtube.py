@@ -1,13 +1,24 @@
-"""YouTube (innertube web API): comments, replies, live chat, community posts."""
+"""YouTube: the innertube web API (comments, replies, live chat, community posts) and the Data API v3."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from proxy_addon.extract.body import Req
 from proxy_addon.extract.model import Submission
 from proxy_addon.extract.sites.spec import spec
-from proxy_addon.extract.util import b64_decode, dig, first, make, pb_fields, pb_strings, strs
+from proxy_addon.extract.util import (
+    b64_decode,
+    dig,
+    first,
+    make,
+    maybe_json,
+    not_submission,
+    pb_fields,
+    pb_strings,
+    strs,
+)
 
 YT = ("youtube.com",)
 
@@ -55,3 +66,43 @@ def post(req: Req, m: re.Match[str]) -> Submission | None:
     params = first(dig(d, "createBackstagePostParams"))
     return make(req, "youtube-post", "post", strs(dig(d, "commentText"), dig(d, "postText")),
                 target=first(channel_id(params), params))
+
+
+# The YouTube Data API v3 (www.googleapis.com / youtube.googleapis.com, `[api_hosts]` in
+# social.toml): what third-party tools and scripts post with.
+GOOGLEAPIS = ("googleapis.com",)
+
+
+def _data_api_body(req: Req) -> dict[str, Any]:
+    if req.kind_of_body() == "json" and isinstance(req.json, dict):
+        return req.json
+    if req.kind_of_body() == "multipart":  # a resumable or multipart upload: the JSON metadata part
+        for p in req.parts:
+            if "json" in p.content_type.lower():
+                d = maybe_json(p.text(f"multipart part {p.name!r}"))
+                if isinstance(d, dict):
+                    return d
+    return {}
+
+
+@spec("youtube-data-api", GOOGLEAPIS,
+      r"^/(?:upload/)?youtube/v3/(commentThreads|comments|videos|liveChat/messages|playlists)/?$",
+      ("POST", "PUT"))
+def data_api(req: Req, m: re.Match[str]) -> Submission | None:
+    d = _data_api_body(req)
+    sn = dig(d, "snippet") or {}
+    res = m.group(1)
+    if res == "commentThreads":
+        return make(req, "youtube-data-api", "comment", [dig(sn, "topLevelComment", "snippet", "textOriginal")],
+                    target=first(dig(sn, "videoId"), dig(sn, "channelId")))
+    if res == "comments":
+        parent = first(dig(sn, "parentId"))
+        return make(req, "youtube-data-api", "reply" if parent else "comment", [dig(sn, "textOriginal")],
+                    target=parent)
+    if res == "liveChat/messages":
+        return make(req, "youtube-data-api", "comment", [dig(sn, "textMessageDetails", "messageText")],
+                    target=first(dig(sn, "liveChatId")))
+    texts = strs(dig(sn, "title"), dig(sn, "description"))
+    if not texts:
+        return not_submission(req, "youtube-data-api")
+    return make(req, "youtube-data-api", "post", texts, target=first(dig(sn, "channelId"), req.q("channelId")))
