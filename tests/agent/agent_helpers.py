@@ -4,11 +4,14 @@ proxy and the backend write them (through `store.open_store`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from agent.client import DeviceAPI
+import aiohttp
+
+from agent.client import DeviceAPI, enroll
 from agent.queue import LocalQueue
-from agent.state import Device, StateDir
+from agent.state import Device, StateDir, new_key
 from server import ServerConfig
 from server.keys import STATE
 from store import Event, Store, StoreConfig, devices, open_store
@@ -95,3 +98,18 @@ class Enrolled:
         for st in self._stores:
             st.close()
         self.queue.close()
+
+
+async def enrol_one(srv: Running, folder: Path, http: aiohttp.ClientSession, hostname: str = "pc-lab-1") -> Enrolled:
+    """Enrol a device with a fresh code; its state folder, key, API client and local queue."""
+    state = StateDir(folder)
+    state.ensure()
+    key = new_key()
+    reply = await enroll(srv.url, srv.codes()[0], key, hostname=hostname, name=None, agent_version="test")
+    assert reply.status == 201, reply
+    device = Device(server=srv.url, device_id=reply.body["device_id"], hostname=hostname,
+                    enrolled_at=reply.body["server_time"], heartbeat_interval=reply.body["heartbeat_interval"])
+    state.save_key(key)
+    state.save_device(device)
+    api = DeviceAPI(srv.url, device.device_id, key, http, timeout=10)
+    return Enrolled(state, device, key, api, LocalQueue(state.queue, device.device_id))

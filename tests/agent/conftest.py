@@ -11,11 +11,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from agent_helpers import Enrolled, Running
+from agent_helpers import Enrolled, Running, enrol_one
 
-from agent.client import DeviceAPI, enroll
-from agent.queue import LocalQueue
-from agent.state import Device, StateDir, new_key
 from checker import load_policy
 from server import ServerConfig, create_app
 
@@ -87,21 +84,6 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A client session."""
     async with aiohttp.ClientSession() as s:
         yield s
-
-
-async def enrol_one(srv: Running, folder: Path, http: aiohttp.ClientSession, hostname: str = "pc-lab-1") -> Enrolled:
-    """Enrol a device with a fresh code; its state folder, key, API client and local queue."""
-    state = StateDir(folder)
-    state.ensure()
-    key = new_key()
-    reply = await enroll(srv.url, srv.codes()[0], key, hostname=hostname, name=None, agent_version="test")
-    assert reply.status == 201, reply
-    device = Device(server=srv.url, device_id=reply.body["device_id"], hostname=hostname,
-                    enrolled_at=reply.body["server_time"], heartbeat_interval=reply.body["heartbeat_interval"])
-    state.save_key(key)
-    state.save_device(device)
-    api = DeviceAPI(srv.url, device.device_id, key, http, timeout=10)
-    return Enrolled(state, device, key, api, LocalQueue(state.queue, device.device_id))
 
 
 @pytest.fixture

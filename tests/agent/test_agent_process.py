@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from agent_helpers import Running
-from conftest import enrol_one
+from agent_helpers import Running, enrol_one
 
 
 def postguard(*argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
