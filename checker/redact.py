@@ -20,6 +20,27 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# Words spelled out letter by letter, as written: "T Y L E R Q U I N L A N", "t.y.l.e.r-q.u.i.n.l.a.n".
+_SPELLED = re.compile(r"(?<![\w])[^\W\d_](?:[ .\-_*~]{1,2}[^\W\d_]){5,}(?![\w])")
+
+
+def _spelled_names(text: str, policy: Policy) -> list[tuple[int, int, str]]:
+    """Roster names spelled out with no break between the first and the last name (all capitals
+    or all small letters, where `fold` cannot see where one word ends): each split is tried."""
+    out = []
+    roster = policy.data.roster
+    for m in _SPELLED.finditer(text):
+        letters = "".join(c for c in m.group() if c.isalpha())
+        if len(letters) > 60 or roster.find_names(NameView(fold(letters))):
+            continue
+        for k in range(2, len(letters) - 1):
+            cand = f"{letters[:k]} {letters[k:]}"
+            if any(h.start == 0 and h.end == len(cand) for h in roster.find_names(NameView(fold(cand)))):
+                out.append((m.start(), m.end(), "STUDENT"))
+                break
+    return out
+
+
 def redact(text: str, policy: Policy) -> str:
     """The text with roster names and personal details replaced by [STUDENT], [PHONE]..."""
     if not text:
@@ -27,6 +48,8 @@ def redact(text: str, policy: Policy) -> str:
     spans: list[tuple[int, int, str]] = []
     for hit in policy.data.roster.find_names(NameView(fold(text))):
         spans.append((hit.start, hit.end, "STUDENT"))
+    if _SPELLED.search(text):
+        spans += _spelled_names(text, policy)
     for label, pat in _PATTERNS:
         for m in pat.finditer(text):
             spans.append((m.start(), m.end(), label))

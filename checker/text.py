@@ -164,6 +164,23 @@ def _fold_slow(text: str) -> tuple[str, list[int]]:
     return "".join(out), src
 
 
+def _word_breaks(text: str, folded: str, src: list[int], keep: bytearray) -> None:
+    """Inside a word spelled out letter by letter, a capital after small letters starts the next
+    word ("T y l e r Q u i n l a n" -> "tyler quinlan", as with two spaces): keep that
+    separator as a space (keep[j] = 2). A single small letter before it ("f U c K") is no word."""
+    run = 0  # letters of the word being spelled out, since the last break
+    for j, c in enumerate(folded):
+        if keep[j] == 0:  # a separator the spelled-out word is joined across
+            if 0 < j < len(folded) - 1:
+                a, b = text[src[j - 1]], text[src[j + 1]]
+                nxt = text[src[j + 3]] if j + 3 < len(folded) and keep[j + 2] == 0 else ""
+                if run >= 2 and a.islower() and b.isupper() and nxt.islower():
+                    keep[j] = 2
+                    run = 0
+            continue
+        run = run + 1 if c.isalpha() else 0
+
+
 def _finish(text: str, folded: str, src: list[int]) -> Folded:
     """Join spelled-out words and collapse runs of spaces, keeping the offset map."""
     if _SPACED.search(folded):
@@ -172,7 +189,8 @@ def _finish(text: str, folded: str, src: list[int]) -> Folded:
             for m in pat.finditer(folded):
                 for j in range(m.start() + 1, m.end(), 2):
                     keep[j] = 0
-        folded = "".join(c for c, k in zip(folded, keep, strict=True) if k)
+        _word_breaks(text, folded, src, keep)
+        folded = "".join(" " if k == 2 else c for c, k in zip(folded, keep, strict=True) if k)
         src = [s for s, k in zip(src, keep, strict=True) if k]
     if "  " in folded:  # runs of spaces count as one (after the letter joining, which reads them)
         folded, src = _single_spaces(folded, src)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 SOURCES = ("proxy", "extension")
 ACTIONS = ("warned", "blocked", "logged", "overridden", "edited", "cancelled", "error", "passed")
@@ -156,9 +156,86 @@ def _kept(text: str, mode: str, redact: Callable[[str], str] | None) -> tuple[st
     return None, redact
 
 
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+_SEPARATORS = re.compile(r"[._\-+~,;:=@!]+|%20|\s+")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def _spaced(segment: str) -> str:
+    """A URL segment or handle as words: "TylerQuinlanSupport" / "tyler.quinlan.2009" -> "Tyler Quinlan Support"."""
+    return " ".join(_SEPARATORS.sub(" ", _CAMEL.sub(" ", unquote(segment))).split())
+
+
+class Scrubber:
+    """Masks student details in the short strings an event carries besides its text (finding
+    reasons, links, URL paths, targets, image names), the same way the text was masked: the
+    redact function on each (URL segments read as words), and the words of every name it found
+    in the text masked wherever they turn up."""
+
+    def __init__(self, text: str, redacted: str | None, redact: Callable[[str], str]) -> None:
+        self.redact = redact
+        self.words: set[str] = set()
+        if text and redacted is not None and redacted != text:
+            for i1, i2, j1, j2, same in _offset_map(text, redacted):
+                if not same and redacted[j1:j2] == "[STUDENT]":
+                    self.words.update(w.lower() for w in _WORDS.findall(text[i1:i2]))
+        self._pattern = (re.compile(r"(?<![^\W\d_])(?:" + "|".join(sorted(map(re.escape, self.words), key=len,
+                                                                                 reverse=True)) + r")(?![^\W\d_])",
+                                    re.I) if self.words else None)
+
+    def text(self, s: str) -> str:
+        """Free text (a reason): redacted, and the text's student names masked."""
+        out = self.redact(s) if s else s
+        if self._pattern is not None and out:
+            out = self._pattern.sub("[STUDENT]", out)
+        return out
+
+    def segment(self, seg: str) -> str:
+        """One path segment, handle or file name: replaced by its redacted words when it names anyone."""
+        if not seg or not any(c.isalpha() for c in seg):
+            return seg
+        words = _spaced(seg)
+        masked = self.text(words)
+        if masked == words and "[" not in masked:
+            masked = self._joined(words)
+        return seg if masked == words else "-".join(masked.split())
+
+    def _joined(self, words: str) -> str:
+        # "tylerquinlan": one word of letters may be a first and last name run together
+        for w in words.split():
+            if 5 <= len(w) <= 40 and w.isalpha():
+                for k in range(2, len(w) - 1):
+                    cand = f"{w[:k]} {w[k:]}"
+                    if self.redact(cand) == "[STUDENT]":
+                        return words.replace(w, "[STUDENT]")
+        return words
+
+    def url(self, url: str | None) -> str | None:
+        """scrub_url, then every path segment (and sub-domain label) masked."""
+        clean = scrub_url(url)
+        if not clean:
+            return clean
+        p = urlsplit(clean)
+        labels = (p.hostname or "").split(".")
+        host = ".".join([*(self.segment(x) for x in labels[:-2]), *labels[-2:]]) if len(labels) > 2 else (p.hostname or "")
+        if p.port:
+            host = f"{host}:{p.port}"
+        path = "/".join(self.segment(x) for x in p.path.split("/"))
+        return urlunsplit((p.scheme, host, path, "", ""))[:500]
+
+    def target(self, target: str | None) -> str | None:
+        """A target: a URL, a path, or a handle / id."""
+        if not target:
+            return target
+        if "://" in target:
+            return self.url(target)
+        return "/".join(self.segment(x) for x in target.split("/"))
+
+
 def _minimal_findings(findings: list[dict[str, Any]], text: str, content: str | None, mode: str,
-                      mask: Callable[[str], str]) -> None:
-    """Excerpts masked (dropped in mode none), links scrubbed, spans moved onto the stored content."""
+                      mask: Callable[[str], str], scrub: Scrubber | None = None) -> None:
+    """Excerpts masked (dropped in mode none), reasons, links and image names masked, spans moved
+    onto the stored content."""
     ops = _offset_map(text, content) if mode == "redacted" and content is not None and content != text else None
     for f in findings:
         if "excerpt" in f:
@@ -166,8 +243,13 @@ def _minimal_findings(findings: list[dict[str, Any]], text: str, content: str | 
                 del f["excerpt"]
             else:
                 f["excerpt"] = mask(str(f["excerpt"]))[:300]
+        if scrub is not None:
+            if "reason" in f:
+                f["reason"] = scrub.text(str(f["reason"]))[:500]
+            if "image" in f:
+                f["image"] = scrub.segment(str(f["image"]))
         if "link" in f:
-            f["link"] = scrub_url(str(f["link"]))
+            f["link"] = scrub.url(str(f["link"])) if scrub is not None else scrub_url(str(f["link"]))
         span = f.get("span")
         if span is not None:
             if mode == "none":
@@ -190,7 +272,9 @@ def to_row(ev: Event, *, mode: str, redact: Callable[[str], str] | None, device:
     text = ev.text or ""
     findings = [_finding_dict(f) for f in ev.findings or ()]
     content, mask = _kept(text, mode, redact)
-    _minimal_findings(findings, text, content, mode, mask)
+    # Outside mode full, what names a student is masked everywhere: reasons, links, URL paths, targets.
+    scrub = None if mode == "full" else Scrubber(text, content if mode == "redacted" else mask(text), mask)
+    _minimal_findings(findings, text, content, mode, mask, scrub)
     rules = " ".join(sorted({str(f.get("rule")) for f in findings if f.get("rule")}))
     justification = ev.justification
     if justification and mode != "full":
@@ -202,9 +286,10 @@ def to_row(ev: Event, *, mode: str, redact: Callable[[str], str] | None, device:
         "employee": (ev.employee or employee or None),
         "source": ev.source,
         "site": (ev.site or None) and ev.site[:253],
-        "url": scrub_url(ev.url),
+        "url": scrub.url(ev.url) if scrub is not None else scrub_url(ev.url),
         "account": ev.account,
-        "target": scrub_url(ev.target) if ev.target and "://" in ev.target else ev.target,
+        "target": (scrub.target(ev.target) if scrub is not None
+                   else scrub_url(ev.target) if ev.target and "://" in ev.target else ev.target),
         "kind": ev.kind,
         "action": ev.action,
         "rules": rules,
