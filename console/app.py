@@ -10,6 +10,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from console.auth import LoginThrottle
 from console.config import ConsoleConfig
 from console.keys import CONFIG, LOGIN_FAILS, POLICY, STORE, USER
 from console.middleware import require_login, security_headers
@@ -52,7 +53,7 @@ def create_app(config: ConsoleConfig) -> web.Application:
     """The console application (the tests build it the same way)."""
     app = web.Application(middlewares=[security_headers, require_login], client_max_size=256 * 1024)
     app[CONFIG] = config
-    app[LOGIN_FAILS] = {}
+    app[LOGIN_FAILS] = LoginThrottle(config.max_login_failures, 4 * config.max_login_failures, config.lockout_seconds)
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                                autoescape=jinja2.select_autoescape(default=True),
                                context_processors=[_template_context])

@@ -7,11 +7,13 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from store import Store
+from store.event import iso
 
 ROLES = ("reviewer", "admin")
 MIN_PASSWORD = 10
@@ -84,6 +86,79 @@ def end_session(st: Store, token: str | None) -> None:
     """Sign out."""
     if token:
         st.end_session(_token_hash(token))
+
+
+class LoginThrottle:
+    """Failed sign-ins counted per client and user name, and per client across names.
+
+    A name alone is not the key: anyone could otherwise keep the admin locked out from
+    anywhere, and one client trying one password on every name (spraying) would never be
+    stopped. Here a client is locked out of one account after `per_account` failures, and out of
+    every account after `per_client` failures on any names, for `seconds`; the account itself
+    stays open to everyone else. Bounded: the oldest entries are forgotten first."""
+
+    MAX_ENTRIES = 100_000
+
+    def __init__(self, per_account: int, per_client: int, seconds: float) -> None:
+        self.per_account, self.per_client, self.seconds = per_account, per_client, seconds
+        self._fails: dict[tuple[str, str], tuple[int, float]] = {}  # (client, name or "") -> (count, since)
+
+    def _count(self, key: tuple[str, str], now: float) -> int:
+        count, since = self._fails.get(key, (0, now))
+        return count if now - since < self.seconds else 0
+
+    def locked(self, client: str, name: str, now: float) -> bool:
+        """Whether this client may not try this name now."""
+        return (self._count((client, name.lower()), now) >= self.per_account
+                or self._count((client, ""), now) >= self.per_client)
+
+    def failed(self, client: str, name: str, now: float) -> None:
+        """Count a failure."""
+        for key in ((client, name.lower()), (client, "")):
+            count, since = self._fails.pop(key, (0, now))
+            if now - since >= self.seconds:
+                count, since = 0, now
+            self._fails[key] = (count + 1, since)
+        while len(self._fails) > self.MAX_ENTRIES:
+            self._fails.pop(next(iter(self._fails)))
+
+    def succeeded(self, client: str, name: str) -> None:
+        """A right password: this client's count for the name starts again (not its spraying count)."""
+        self._fails.pop((client, name.lower()), None)
+
+
+def set_user_disabled(st: Store, name: str, disabled: bool, actor: str) -> bool:
+    """Disable (signing the user out) or enable an account; False when there is no such user."""
+    def run(c: Any) -> bool:
+        with c.write():
+            if c.scalar("SELECT 1 FROM users WHERE name = ?", (name,)) is None:
+                return False
+            c.execute("UPDATE users SET disabled = ? WHERE name = ?", (1 if disabled else 0, name))
+            if disabled:
+                c.execute("DELETE FROM sessions WHERE username = ?", (name,))
+            c.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
+                      (iso(None), actor, "user:disable" if disabled else "user:enable", name))
+        return True
+    return bool(st.write(run))
+
+
+def remove_user(st: Store, name: str, actor: str) -> bool:
+    """Delete an account and its sessions (the audit trail keeps its name); False when unknown."""
+    def run(c: Any) -> bool:
+        with c.write():
+            if c.scalar("SELECT 1 FROM users WHERE name = ?", (name,)) is None:
+                return False
+            c.execute("DELETE FROM sessions WHERE username = ?", (name,))
+            c.execute("DELETE FROM users WHERE name = ?", (name,))
+            c.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
+                      (iso(None), actor, "user:remove", name))
+        return True
+    return bool(st.write(run))
+
+
+def list_users(st: Store) -> list[dict[str, Any]]:
+    """Every account: name, role, created, disabled (never the hash)."""
+    return st.read(lambda c: c.all("SELECT name, role, created, disabled FROM users ORDER BY name"))
 
 
 def tokens_match(a: str | None, b: str | None) -> bool:

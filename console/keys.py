@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from console.auth import User
+from console.auth import LoginThrottle, User
 from console.config import ConsoleConfig
 from store import Store
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 CONFIG = web.AppKey("config", ConsoleConfig)
 STORE = web.AppKey("store", Store)
 POLICY: web.AppKey[Policy] = web.AppKey("policy")  # the checker is imported when the app starts
-LOGIN_FAILS: web.AppKey[dict[str, tuple[int, float]]] = web.AppKey("login_fails")  # name -> (failures, since)
+LOGIN_FAILS = web.AppKey("login_fails", LoginThrottle)  # failed sign-ins per client and name
 USER = web.RequestKey("user", User)
 
 SESSION_COOKIE = "pg_session"

@@ -24,6 +24,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/export.{fmt}", reports.export)
     app.router.add_get("/audit", admin.audit)
     app.router.add_post("/verify", admin.verify)
+    app.router.add_get("/users", admin.users)
+    app.router.add_post("/users/{name}/{action}", admin.user_action)
     app.router.add_get("/devices", devices.device_list)
     app.router.add_get("/devices/{device}", devices.device_page)
     app.router.add_post("/devices/{device}/revoke", devices.revoke)

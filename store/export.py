@@ -38,8 +38,20 @@ def export_row(r: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to open in a spreadsheet: text that would start a formula (=HYPERLINK(...),
+    +, -, @, a tab...) gets a leading apostrophe, which Excel and LibreOffice show as text."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
-    """Write events as CSV (findings as JSON text) or a JSON array; return how many."""
+    """Write events as CSV (findings as JSON text, no cell a spreadsheet formula) or a JSON array;
+    return how many."""
     n = 0
     if fmt == "csv":
         w = csv.DictWriter(out, fieldnames=list(EXPORT_COLS))
@@ -47,7 +59,7 @@ def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: IO[str]) -> int:
         for r in rows:
             d = export_row(r)
             d["findings"] = json.dumps(d["findings"], ensure_ascii=False)
-            w.writerow(d)
+            w.writerow({k: csv_cell(v) for k, v in d.items()})
             n += 1
     else:
         out.write("[")

@@ -1,4 +1,4 @@
-"""Admin pages: the audit trail and verifying every hash chain."""
+"""Admin pages: the audit trail, verifying every hash chain, and console accounts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
+from console import auth
 from console.keys import STORE, USER
 from console.threads import in_thread
 
@@ -43,3 +44,29 @@ async def verify(request: web.Request) -> dict[str, Any]:
     n, problems = await in_thread(st.verify)
     await in_thread(st.audit, request[USER].name, "verify", None, f"{n} events, {len(problems)} problems")
     return {"n": n, "problems": problems}
+
+
+@aiohttp_jinja2.template("users.html")
+async def users(request: web.Request) -> dict[str, Any]:
+    """Console accounts: disable, enable or remove one (admins)."""
+    require_admin(request)
+    return {"users": await in_thread(auth.list_users, request.app[STORE]), "me": request[USER].name}
+
+
+async def user_action(request: web.Request) -> web.StreamResponse:
+    """POST /users/{name}/{disable|enable|remove} (admins; never one's own account)."""
+    require_admin(request)
+    name, action = request.match_info["name"], request.match_info["action"]
+    if action not in ("disable", "enable", "remove"):
+        raise web.HTTPNotFound()
+    actor = request[USER].name
+    if name == actor:
+        raise web.HTTPBadRequest(text="you cannot disable or remove your own account")
+    st = request.app[STORE]
+    if action == "remove":
+        ok = await in_thread(auth.remove_user, st, name, actor)
+    else:
+        ok = await in_thread(auth.set_user_disabled, st, name, action == "disable", actor)
+    if not ok:
+        raise web.HTTPNotFound(text="no such user")
+    raise web.HTTPSeeOther("/users")

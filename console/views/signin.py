@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -13,10 +14,22 @@ from console import auth
 from console.keys import CONFIG, LOGIN_CSRF_COOKIE, LOGIN_FAILS, SESSION_COOKIE, STORE, USER
 from console.threads import in_thread
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[!#-\[\]-~]*")  # printable ASCII, no space, backslash or control
+
 
 def _safe_next(nxt: str | None) -> str:
-    # Only local paths: never an open redirect to another site.
-    return nxt if nxt and nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/events"
+    """Only a path on this site: never an open redirect. Browsers drop tabs and newlines from a
+    URL ("/\t/evil.example" is "//evil.example") and read "\\" as "/", so anything but plain
+    printable ASCII is refused outright."""
+    if not nxt or not _LOCAL_PATH.fullmatch(nxt):
+        return "/events"
+    parts = urlsplit(nxt)
+    return nxt if not parts.scheme and not parts.netloc else "/events"
+
+
+def _secure(request: web.Request) -> bool:
+    """Cookies are Secure when configured so, and whenever the console is served over HTTPS."""
+    return request.app[CONFIG].secure_cookies or request.secure
 
 
 async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
@@ -30,7 +43,7 @@ async def login_form(request: web.Request, error: str | None = None, status: int
         "login_csrf": token, "next": _safe_next(request.query.get("next")), "error": error,
         }, status=status)
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
-                    secure=request.app[CONFIG].secure_cookies)
+                    secure=_secure(request))
     return resp
 
 
@@ -41,24 +54,23 @@ async def login(request: web.Request) -> web.StreamResponse:
         return await login_form(request, "The form expired; please try again.", 403)
     name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
     cfg, st = request.app[CONFIG], request.app[STORE]
-    fails = request.app[LOGIN_FAILS]
+    throttle = request.app[LOGIN_FAILS]
+    client = request.remote or "?"
     now = time.monotonic()
-    count, since = fails.get(name, (0, now))
-    if count >= cfg.max_login_failures and now - since < cfg.lockout_seconds:
-        await in_thread(st.audit, name or "?", "login:locked")
+    if throttle.locked(client, name, now):
+        await in_thread(st.audit, name if auth.valid_name(name) else "?", "login:locked", None, f"from {client}")
         return await login_form(request, "Too many failed attempts; try again later.", 429)
     role = await in_thread(auth.check_password, st, name, password) if auth.valid_name(name) else None
     if role is None:
-        fails[name] = (count + 1 if now - since < cfg.lockout_seconds else 1,
-                       since if now - since < cfg.lockout_seconds else now)
-        await in_thread(st.audit, name if auth.valid_name(name) else "?", "login:failed")
+        throttle.failed(client, name, now)
+        await in_thread(st.audit, name if auth.valid_name(name) else "?", "login:failed", None, f"from {client}")
         return await login_form(request, "Wrong user name or password.", 401)
-    fails.pop(name, None)
+    throttle.succeeded(client, name)
     token = await in_thread(auth.new_session, st, name, cfg.session_hours)
     await in_thread(st.audit, name, "login")
     resp = web.HTTPSeeOther(_safe_next(str(form.get("next") or "")))
     resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
-                    secure=cfg.secure_cookies, max_age=int(cfg.session_hours * 3600))
+                    secure=_secure(request), max_age=int(cfg.session_hours * 3600))
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     raise resp
 
