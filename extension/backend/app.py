@@ -18,7 +18,7 @@ from enforce import ACTION_OF_CHOICE, event_for, inspect_post, justification_err
 from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.explain import explain
-from extension.backend.security import Seen, error, guard
+from extension.backend.security import Budget, Seen, error, guard
 from store import Store, open_store
 from store.event import iso
 
@@ -27,6 +27,7 @@ LOG = web.AppKey("log", Store)
 POLICY_VIEW = web.AppKey("policy_view", dict)
 CACHE = web.AppKey("verdict_cache", dict)
 SEEN = web.AppKey("extension_seen", Seen)
+EVENT_BUDGET = web.AppKey("event_budget", tuple)  # (events Budget, bytes Budget)
 # The submit usually re-checks the text the last typing hint just checked; a small LRU of
 # verdicts (text-only posts, short texts) turns that second check into a lookup.
 CACHE_SIZE = 256
@@ -120,6 +121,15 @@ async def post_events(request: web.Request) -> web.Response:
         problem = justification_error(ev.get("justification"), cfg.policy.settings)
         if ev["choice"] == "overridden" and problem:
             return error(400, "request does not match the schema", [f"body.events[{i}].justification: {problem}"])
+    # A person makes a few choices a minute; a forger at 100 requests a second must not fill the log.
+    n_events, budget, size = len(batch["events"]), request.app[EVENT_BUDGET], len(await request.read())
+    count_budget, byte_budget = budget
+    if not (count_budget.can(n_events) and byte_budget.can(size)):
+        wait = max(count_budget.wait(n_events), byte_budget.wait(size))
+        return error(429, "too many events; the extension keeps them and sends them later",
+                     headers={"Retry-After": str(min(wait, 3600))})
+    count_budget.spend(n_events)
+    byte_budget.spend(size)
     ids = []
     for ev in batch["events"]:
         # Findings are recomputed here, never taken from the client, so the log says what
@@ -185,6 +195,8 @@ def create_app(config: BackendConfig) -> web.Application:
     app = web.Application(middlewares=[guard(config, seen)], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app[SEEN] = seen
+    app[EVENT_BUDGET] = (Budget(config.events_per_second, config.events_burst),
+                         Budget(config.event_bytes_per_second, config.event_bytes_burst))
     app[POLICY_VIEW] = policy_view(config)
     app[CACHE] = {}
     app.cleanup_ctx.append(_log_ctx)

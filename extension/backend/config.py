@@ -27,6 +27,13 @@ class BackendConfig:
     max_body_bytes: int = 8 * 1024 * 1024  # base64 images make bodies large; text alone is <= 100k chars
     rate_per_second: float = 100.0
     rate_burst: int = 200
+    # /v1/events records what a person chose (a few a minute): a budget of events and of bytes,
+    # so a local process forging events fills the log at most this fast (then 429; the
+    # extension keeps its queue and retries).
+    events_per_second: float = 1.0
+    events_burst: int = 200
+    event_bytes_per_second: float = 64 * 1024
+    event_bytes_burst: int = 8 * 1024 * 1024
     max_images: int = 10
     extra: dict[str, Any] = field(default_factory=dict)
 

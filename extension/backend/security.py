@@ -62,6 +62,33 @@ class RateLimiter:
         return False
 
 
+class Budget:
+    """A token bucket spent by cost (events, bytes): `rate` a second, up to `burst` saved."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def can(self, cost: float) -> bool:
+        """Whether `cost` is available now (nothing spent)."""
+        self._refill()
+        return self.tokens >= min(cost, self.burst)
+
+    def spend(self, cost: float) -> None:
+        """Spend `cost` (call after `can`)."""
+        self.tokens -= min(cost, self.burst)
+
+    def wait(self, cost: float) -> int:
+        """Whole seconds until `cost` is available."""
+        self._refill()
+        return max(1, int((min(cost, self.burst) - self.tokens) / self.rate) + 1) if self.rate > 0 else 3600
+
+
 def _cors(origin: str) -> dict[str, str]:
     # Only ever the exact allowed origin; the extension does not need CORS (host
     # permissions), but answering it precisely keeps devtools and preflights honest.
