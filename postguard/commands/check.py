@@ -13,7 +13,6 @@ from postguard.cli import UsageError
 from postguard.commands._common import (
     add_policy_arg,
     policy_from,
-    read_input_file,
     read_stdin_text,
     validate_text,
 )
@@ -37,6 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def read_bounded(path: str | Path, limit: int, shown: str, what: str = "image ") -> bytes:
+    """At most `limit` bytes of a file, read in pieces: a device or a pipe (/dev/zero, a FIFO)
+    has no size to look at first. UsageError ("name: reason", one line) otherwise."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise UsageError(f"{shown}: {e.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{shown}: {what}larger than {limit:,} bytes")
+    return data
+
+
 def load_images(paths: list[str], base: Path | None = None) -> tuple[ImageInput, ...]:
     """Read and validate image files (UsageError names the file)."""
     from checker.imagematch import open_image  # Pillow only when there are images
@@ -44,7 +56,7 @@ def load_images(paths: list[str], base: Path | None = None) -> tuple[ImageInput,
     out = []
     for p in paths:
         path = (base / p) if base is not None else Path(p)
-        data = read_input_file(path, MAX_IMAGE_BYTES, shown=p, what="image ")
+        data = read_bounded(path, MAX_IMAGE_BYTES, p)
         try:
             open_image(data)
         except NotAnImage as e:

@@ -22,7 +22,8 @@ from enforce import (
     inspect_websocket,
 )
 from postguard.cli import UsageError
-from postguard.commands._common import add_policy_arg, policy_from, read_input_file
+from postguard.commands._common import add_policy_arg, policy_from
+from postguard.commands.check import read_bounded
 from proxy_addon.extract import BodyError, posting_endpoint
 from proxy_addon.extract.body import Req
 
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_har(path: str) -> list[Any]:
     """The entries of a HAR file (UsageError, one line, for anything that is not a HAR)."""
-    raw = read_input_file(path, MAX_HAR_BYTES)
+    raw = read_bounded(path, MAX_HAR_BYTES, path, what="")
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:

@@ -7,6 +7,7 @@ loopback and pass `--behind-proxy` (see docs/server.md)."""
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import ssl
 import sys
@@ -73,8 +74,14 @@ def first_admin(db: str, log_config: object, folder: Path = Path("var")) -> str 
         add_user(st, "admin", "admin", password)
     path = folder / "console-admin.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(f"user: admin\npassword: {password}\n", encoding="utf-8")
+    # Owner-only from the moment it exists, and also when a file was there already (touch would
+    # keep its old mode): never readable by others, not even between writing it and a chmod.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, f"user: admin\npassword: {password}\n".encode())
+    finally:
+        os.close(fd)
     return f"console: first admin account 'admin' created; its password is in {path} (readable by you only)"
 
 
