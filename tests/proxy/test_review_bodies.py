@@ -136,3 +136,30 @@ def test_gzip_of_padded_form_still_read(policy):
     body = gzip.compress((fb_body(PRIVACY) + "&&&x=%ff").encode())
     sub = extract("POST", FB, {**FORM, "content-encoding": "gzip"}, body, policy)
     assert sub.texts == [PRIVACY]
+
+
+async def test_the_error_event_keeps_the_text_and_the_log_redacts_it(policy, rec, mkflow, tmp_path):
+    import asyncio
+
+    from mitmproxy.addonmanager import traverse
+    from mitmproxy.test import taddons
+
+    from enforce import log_config
+    from proxy_addon.addon import PostguardAddon
+    from store.event import to_row
+
+    a = PostguardAddon(policy=policy, store=rec)
+    with taddons.context(a) as tctx:
+        tctx.configure(a, postguard_workers=0)
+        f = mkflow("POST", FB, fb_body(CLEAN + " Tyler Quinlan was there"), {**FORM, "content-encoding": "x-pad"})
+        for name in ("requestheaders", "request"):
+            for part in traverse([a]):
+                fn = getattr(part, name, None)
+                if fn is not None and asyncio.iscoroutine(r := fn(f)):
+                    await r
+    assert f.response.status_code == 503 and rec.actions() == ["error"]
+    ev = rec.events[0]
+    assert "unsupported Content-Encoding" in ev.error and "Tyler Quinlan" in ev.text
+    cfg = log_config(policy)
+    row = to_row(ev, mode=cfg.content_mode, redact=cfg.redact, device="d", employee=None)
+    assert "[STUDENT] was there" in row["content"] and "Quinlan" not in json.dumps(row)
