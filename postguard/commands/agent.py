@@ -1,10 +1,11 @@
-"""`postguard agent enroll|run|status`: the agent on a district computer.
+"""`postguard agent enroll|run|status|install|uninstall`: the agent on a district computer.
 
 `enroll URL CODE` gives this computer its own Ed25519 key and device id (one-time code from
 `postguard devices enroll-code`); `run` starts the proxy and the extension backend writing to the
 local queue, uploads the queue to the server exactly once, and sends heartbeats; `status` shows
 what waits and what the running agent last did (exit 1 when it is not running or something is
-wrong). The state folder is /var/lib/postguard as root, else ./var/agent ($POSTGUARD_AGENT_STATE
+wrong); `install` / `uninstall` (as root) put it in the OS's service manager as its own account
+(agent/install.py). The state folder is /var/lib/postguard as root, else ./var/agent ($POSTGUARD_AGENT_STATE
 or --state to choose)."""
 
 from __future__ import annotations
@@ -64,6 +65,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     _state_arg(q)
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_status)
+    q = s.add_parser("install", help="install and enable the agent as a protected service (as root)",
+                     description="Write and enable the service for this OS: a systemd unit (Linux), a launchd "
+                     "daemon (macOS) or a WinSW service definition (Windows), running `agent run` as its own "
+                     "account, the state folder owned by that account only (0700/0600).")
+    _install_args(q)
+    q.add_argument("--policy", metavar="DIR", help="the policy folder the service runs with "
+                   "(root-owned; default: the packaged policy)")
+    q.set_defaults(func=run_install)
+    q = s.add_parser("uninstall", help="stop and remove the service `agent install` wrote (as root)")
+    _install_args(q)
+    q.add_argument("--purge", action="store_true",
+                   help="also remove the state folder (device key, CA key, the queue) and the account install made")
+    q.set_defaults(func=run_install)
+
+
+def _install_args(q: argparse.ArgumentParser) -> None:
+    from agent.install import OSES
+
+    q.add_argument("--state", metavar="DIR", help="the state folder (default: /var/lib/postguard on Linux, "
+                   "/Library/Application Support/postguard on macOS, C:\\ProgramData\\postguard\\agent on Windows)")
+    q.add_argument("--user", metavar="NAME", help="the service account (default: postguard; _postguard on macOS); "
+                   "created with useradd --system when missing")
+    q.add_argument("--os", choices=OSES, help="the operating system to write for (default: this one; another "
+                   "only with --root or --dry-run)")
+    q.add_argument("--root", metavar="DIR", help="write everything under this folder as a fake root "
+                   "(tests; systemd is not called)")
+    q.add_argument("--dry-run", action="store_true", help="print what would be written and run; change nothing")
 
 
 def _state(args: argparse.Namespace) -> StateDir:
@@ -124,6 +152,26 @@ def run_run(args: argparse.Namespace) -> int:
         return run_agent(opts, policy.digest, __version__)
     except StateError as e:
         raise UsageError(str(e)) from None
+
+
+def run_install(args: argparse.Namespace) -> int:
+    """`agent install` / `agent uninstall`."""
+    from agent.install import InstallError, Options, install, this_os, uninstall
+
+    opts = Options(os=args.os or this_os(), state=args.state, user=args.user,
+                   policy=getattr(args, "policy", None), root=Path(args.root).absolute() if args.root else None,
+                   dry_run=args.dry_run, purge=getattr(args, "purge", False))
+    try:
+        report = (install if args.agent_command == "install" else uninstall)(opts)
+    except InstallError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"{e.filename or ''}: {e.strerror}".lstrip(": ")) from None
+    for line in report.lines:
+        print(line)
+    for w in report.warnings:
+        print(f"warning: {w}")
+    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
