@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("checker", "enforce", "proxy_addon", "extension", "store", "console", "postguard", "train")
+PACKAGES = ("checker", "enforce", "proxy_addon", "extension", "store", "console", "server", "agent", "postguard", "train")
 KINDS = ("runtime", "deferred", "typing")  # module level; inside a function; under TYPE_CHECKING
 
 
