@@ -1,11 +1,12 @@
-"""`postguard agent enroll|run|status|install|uninstall`: the agent on a district computer.
+"""`postguard agent enroll|run|status|install|uninstall|browser-policy`: the agent on a district computer.
 
 `enroll URL CODE` gives this computer its own Ed25519 key and device id (one-time code from
 `postguard devices enroll-code`); `run` starts the proxy and the extension backend writing to the
 local queue, uploads the queue to the server exactly once, and sends heartbeats; `status` shows
 what waits and what the running agent last did (exit 1 when it is not running or something is
 wrong); `install` / `uninstall` (as root) put it in the OS's service manager as its own account
-(agent/install.py). The state folder is /var/lib/postguard as root, else ./var/agent ($POSTGUARD_AGENT_STATE
+(agent/install.py); `browser-policy` writes the browsers' managed policies for it
+(agent/browser_policy.py). The state folder is /var/lib/postguard as root, else ./var/agent ($POSTGUARD_AGENT_STATE
 or --state to choose)."""
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--max-backoff", type=float, default=300.0, metavar="SECONDS",
                    help="longest wait between upload retries (default 300)")
     q.set_defaults(func=run_run)
+    q = s.add_parser("browser-policy", help="write Chrome, Edge and Firefox managed policies for this agent",
+                     description="Write the browsers' managed policies, generated from the installed extension "
+                     "and this agent's settings (docs/deploy.md, Browser policies).")
+    _browser_policy_args(q)
+    q.set_defaults(func=run_browser_policy)
     q = s.add_parser("status", help="enrolment, queue and health of this computer's agent")
     _state_arg(q)
     q.add_argument("--json", action="store_true")
@@ -188,3 +194,86 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         print(render(s))
     return 0 if s["ok"] else 1
+
+
+def _browser_policy_args(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--out", metavar="DIR", default="browser-policy",
+                   help="write here; each file's path under DIR is where it goes (default ./browser-policy)")
+    q.add_argument("--os", choices=("linux", "mac", "windows"), help="the computers' OS (default: this one)")
+    q.add_argument("--json", action="store_true", help="print what was written as JSON")
+    q.add_argument("--update-url", required=True, metavar="URL",
+                   help="https URL of the update manifest (updates.xml) the district serves the packed CRX with")
+    _state_arg(q)
+    add_policy_arg(q)
+    q.add_argument("--extension", metavar="DIR", help="the extension (default: the installed extension/webext)")
+    q.add_argument("--extension-id", metavar="ID", help="the id of the CRX deployed (default: from the manifest's key)")
+    q.add_argument("--proxy-listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="the agent's proxy")
+    q.add_argument("--backend-listen", default="127.0.0.1:8731", metavar="HOST:PORT", help="the agent's backend")
+    q.add_argument("--token-file", metavar="FILE", help="the backend's token (default: STATE/backend.token)")
+    q.add_argument("--no-token", action="store_true", help="leave the token out of the managed settings")
+    q.add_argument("--ca-cert", metavar="FILE", help="the proxy's CA certificate "
+                   "(default: STATE/mitmproxy/mitmproxy-ca-cert.pem)")
+    q.add_argument("--no-ca", action="store_true", help="leave the CA trust out (the CA is deployed otherwise)")
+    q.add_argument("--pac-url", metavar="URL", help="a served PAC URL (default: Chrome/Edge get the PAC as a data: URL, Firefox the PAC file written)")
+    q.add_argument("--fallback-direct", action="store_true", help="PAC: go direct when the proxy is down")
+    q.add_argument("--mode", choices=("warn", "monitor", "off"), help="the extension's mode (default: its own, warn)")
+    q.add_argument("--fail-mode", choices=("pass", "block"), help="the extension's fail mode (default: its own, pass)")
+    q.add_argument("--firefox-xpi", metavar="URL", help="https URL of a signed Firefox build of the extension")
+    q.add_argument("--firefox-id", metavar="ID", help="that build's add-on id")
+
+
+def run_browser_policy(args: argparse.Namespace) -> int:
+    """Write the browser policies for this agent."""
+    import sys
+
+    import agent.browser_policy as bp
+    from postguard.commands.pac import build_pac
+
+    os_name = args.os or {"darwin": "mac", "win32": "windows"}.get(sys.platform, "linux")
+    state = _state(args)
+    policy = policy_from(args, checks=False)
+    proxy, backend = parse_listen(args.proxy_listen), parse_listen(args.backend_listen)
+    hosts = list(policy.data.social["hosts"])
+    notes = []
+    try:
+        ext = bp.read_extension(Path(args.extension) if args.extension else bp.default_extension_dir(),
+                                extension_id=args.extension_id)
+        token = None if args.no_token else bp.read_token(Path(args.token_file) if args.token_file
+                                                          else state.root / "backend.token")
+        ca = None if args.no_ca else bp.read_ca(Path(args.ca_cert) if args.ca_cert
+                                                else state.root / "mitmproxy" / "mitmproxy-ca-cert.pem")
+        if ca is None:
+            notes.append("no CA trust written (--no-ca): deploy the proxy's CA another way")
+        elif ca.constrained is None:
+            notes.append(f"the CA ({ca.subject}) has no name constraints: Chrome is told to trust it for the "
+                         "social hosts only, and the macOS profile leaves it out of the system's trust")
+        if token is None:
+            notes.append("no token in the managed settings (--no-token): the extension cannot call the backend "
+                         "until it is set")
+        if not args.firefox_xpi:
+            notes.append("Firefox: no --firefox-xpi, so the extension is not force-installed there (the proxy "
+                     "still checks Firefox's posts)")
+        s = bp.BrowserSettings(
+            extension=ext, update_url=args.update_url,
+            managed=bp.managed_settings(backend_url=f"http://{backend[0]}:{backend[1]}", token=token,
+                                        mode=args.mode, fail_mode=args.fail_mode),
+            pac_text=build_pac(hosts, f"{proxy[0]}:{proxy[1]}", fallback_direct=args.fallback_direct),
+            social_hosts=hosts, ca=ca, pac_url=args.pac_url, firefox_id=args.firefox_id,
+            firefox_xpi=args.firefox_xpi, notes=notes)
+        outputs = bp.build(s, os_name)
+        out = Path(args.out)
+        bp.write(outputs, out)
+    except bp.BrowserPolicyError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"{args.out}: {e.strerror}") from None
+    info = bp.summary(s, os_name, outputs, out)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"postguard agent browser-policy: {os_name}, extension {ext.chrome_id}, update URL {s.update_url}")
+    for f in info["files"]:
+        print(f"  {out / f['path']}  ->  {f['install']}")
+    for n in notes:
+        print(f"note: {n}")
+    return 0
