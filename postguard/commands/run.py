@@ -137,31 +137,43 @@ def run(args: argparse.Namespace) -> int:
         agent += ["--no-proxy"] if args.no_proxy else []
         agent += ["--no-backend"] if args.no_backend else []
         procs["agent"] = subprocess.Popen([sys.executable, "-m", "postguard", *agent])
-        print(f"postguard: server and IT console on {url}/ (database {describe(db)})")
-        if not args.no_proxy:
-            print(f"postguard: proxy on {args.proxy_listen}; its CA certificate: {args.confdir}/mitmproxy-ca-cert.pem "
-                  f"(see docs/proxy.md)")
-        if not args.no_backend:
-            print(f"postguard: extension backend on {args.backend_listen}; install token in {args.token_file}")
-        print(f"postguard: agent state in {state} (postguard agent status --state {state}); Ctrl-C stops everything")
-        while True:
-            for name, p in procs.items():
-                if p.poll() is not None:
-                    print(f"postguard: {name} exited with code {p.returncode}; stopping", file=sys.stderr)
-                    code = p.returncode or 1
-                    raise KeyboardInterrupt
-            time.sleep(0.5)
+        _say_where(args, url, describe(db), state)
+        code = _watch(procs)
     except KeyboardInterrupt:
         pass
     finally:
-        # The agent first, so its clean stop (agent-stop, a last upload) still reaches the server.
-        for name in ("agent", "server"):
-            child = procs.get(name)
-            if child is None or child.poll() is not None:
-                continue
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(procs)
     return code
+
+
+def _say_where(args: argparse.Namespace, url: str, db: str, state: Path) -> None:
+    print(f"postguard: server and IT console on {url}/ (database {db})")
+    if not args.no_proxy:
+        print(f"postguard: proxy on {args.proxy_listen}; its CA certificate: {args.confdir}/mitmproxy-ca-cert.pem "
+              f"(see docs/proxy.md)")
+    if not args.no_backend:
+        print(f"postguard: extension backend on {args.backend_listen}; install token in {args.token_file}")
+    print(f"postguard: agent state in {state} (postguard agent status --state {state}); Ctrl-C stops everything")
+
+
+def _watch(procs: dict[str, subprocess.Popen[bytes]]) -> int:
+    """Wait until a child exits (its code, 1 if it was 0) or Ctrl-C/SIGTERM (KeyboardInterrupt)."""
+    while True:
+        for name, p in procs.items():
+            if p.poll() is not None:
+                print(f"postguard: {name} exited with code {p.returncode}; stopping", file=sys.stderr)
+                return p.returncode or 1
+        time.sleep(0.5)
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """The agent first, so its clean stop (agent-stop, a last upload) still reaches the server."""
+    for name in ("agent", "server"):
+        child = procs.get(name)
+        if child is None or child.poll() is not None:
+            continue
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
