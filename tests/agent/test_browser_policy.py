@@ -11,6 +11,7 @@ import plistlib
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -34,6 +35,9 @@ TOKEN = "bp-test-token-0123456789abcdef"
 CHROMIUM = "/usr/bin/chromium"
 
 
+CA_KEYS: dict[Path, tuple[x509.Certificate, ec.EllipticCurvePrivateKey]] = {}
+
+
 def make_ca(path: Path, *, constrained: list[str] | None, ca: bool = True, with_key: bool = False) -> bytes:
     """A self-signed certificate (a CA unless `ca=False`), optionally name constrained."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -46,6 +50,7 @@ def make_ca(path: Path, *, constrained: list[str] | None, ca: bool = True, with_
     if constrained:
         b = b.add_extension(x509.NameConstraints([x509.DNSName(d) for d in constrained], None), critical=True)
     cert = b.sign(key, hashes.SHA256())
+    CA_KEYS[path] = (cert, key)
     pem = cert.public_bytes(serialization.Encoding.PEM)
     if with_key:
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -342,11 +347,10 @@ CHILD = r'''
 import json, os, sys, tempfile
 from playwright.sync_api import sync_playwright
 
-ext, proxy_port, site_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ext, rules = sys.argv[1], sys.argv[2]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync",
-        f"--host-resolver-rules=MAP plain.example 127.0.0.1:{site_port}"]
-result = {}
+        "--disable-component-update", "--no-first-run", "--disable-sync", f"--host-resolver-rules={rules}"]
+result = {"visits": {}}
 
 def export(ctx):
     pg = ctx.new_page()
@@ -359,16 +363,18 @@ def export(ctx):
 
 with sync_playwright() as p:
     env = dict(os.environ, HOME=tempfile.mkdtemp())
-    # 1. the policy as generated: every Chrome policy applied; the PAC routes social hosts only
+    # 1. the policy as generated: every Chrome policy applied; the PAC routes social hosts only;
+    #    the CA is trusted for the social hosts only
     ctx = p.chromium.launch_persistent_context(tempfile.mkdtemp(), executable_path="/usr/bin/chromium",
                                                headless=True, env=env, accept_downloads=True, args=ARGS)
     result["full"] = export(ctx)
     pg = ctx.new_page()
-    for url in ("https://www.facebook.com/", "http://plain.example/"):
+    for url in ("https://www.facebook.com/", "https://mail.google.com/", "http://plain.example/"):
         try:
-            pg.goto(url, timeout=5000)
+            r = pg.goto(url, timeout=8000)
+            result["visits"][url] = {"status": r.status if r else None, "body": pg.inner_text("body")}
         except Exception as e:
-            result.setdefault("goto_errors", []).append(f"{url}: {str(e).splitlines()[0]}")
+            result["visits"][url] = {"error": str(e).splitlines()[0]}
     ctx.close()
     # 2. without the force-install (its CRX is not served here), the unpacked extension (same id,
     #    pinned by its key) gets its managed settings
@@ -417,6 +423,113 @@ class Recorder:
         self.sock.close()
 
 
+def leaf_context(ca_file: Path, host: str, tmp: Path) -> ssl.SSLContext:
+    """A server TLS context for `host`, its certificate signed by the test CA at `ca_file`."""
+    ca, ca_key = CA_KEYS[ca_file]
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = tmp / f"{host}.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(pem)
+    return ctx
+
+
+class TLSSite:
+    """An HTTPS server answering every request with 200 "site ok" (one thread per connection)."""
+
+    def __init__(self, ctx: ssl.SSLContext) -> None:
+        self.ctx = ctx
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    def _one(self, c: socket.socket) -> None:
+        try:
+            c.settimeout(5)
+            with self.ctx.wrap_socket(c, server_side=True) as t:
+                t.recv(65536)
+                t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n"
+                          b"Connection: close\r\n\r\nsite ok")
+        except OSError:
+            c.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Tunnel:
+    """A CONNECT proxy standing in for the agent's: records each CONNECT line and tunnels
+    www.facebook.com:443 to a local TLS site; anything else gets 502."""
+
+    def __init__(self, fb_port: int) -> None:
+        self.fb_port = fb_port
+        self.lines: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    def _one(self, c: socket.socket) -> None:
+        with c:
+            c.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            line = head.split(b"\r\n", 1)[0].decode("latin-1")
+            self.lines.append(line)
+            if line != "CONNECT www.facebook.com:443 HTTP/1.1":
+                c.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                return
+            up = socket.create_connection(("127.0.0.1", self.fb_port))
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=self._pipe, args=(up, c), daemon=True).start()
+            self._pipe(c, up)
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def namespace_problem() -> str | None:
     """Why a private mount namespace cannot be made here (None when it can)."""
     if not shutil.which("unshare"):
@@ -436,7 +549,10 @@ def test_chromium_applies_the_generated_policy(state, tmp_path):
         if os.environ.get("CI"):
             raise RuntimeError(problem)
         pytest.skip(problem)
-    proxy, site = Recorder(), Recorder()
+    ca_file = state / "mitmproxy" / "mitmproxy-ca-cert.pem"  # no name constraints of its own
+    fb = TLSSite(leaf_context(ca_file, "www.facebook.com", tmp_path))
+    google = TLSSite(leaf_context(ca_file, "mail.google.com", tmp_path))
+    proxy, plain = Tunnel(fb.port), Recorder()
     try:
         out = tmp_path / "out"
         assert run(state, out, "--os", "linux", "--proxy-listen", f"127.0.0.1:{proxy.port}") == 0
@@ -447,18 +563,18 @@ def test_chromium_applies_the_generated_policy(state, tmp_path):
         shutil.copy(out / "etc/chromium/policies/managed/postguard.json", etc / "policies" / "managed")
         child = tmp_path / "child.py"
         child.write_text(CHILD)
-        target = "/etc/chromium"
-        script = (f"mkdir -p {target} 2>/dev/null; mount --bind '{etc}' {target} && "
-                  f"exec '{sys.executable}' '{child}' '{EXT}' {proxy.port} {site.port}")
+        rules = f"MAP plain.example 127.0.0.1:{plain.port}, MAP mail.google.com 127.0.0.1:{google.port}"
+        script = (f"mkdir -p /etc/chromium 2>/dev/null; mount --bind '{etc}' /etc/chromium && "
+                  f"exec '{sys.executable}' '{child}' '{EXT}' '{rules}'")
         r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                            capture_output=True, text=True, timeout=60)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
         assert r.returncode == 0 and lines, r.stderr[-3000:]
         res = json.loads(lines[0][len("RESULT "):])
     finally:
-        proxy.close()
-        site.close()
-    assert not (Path("/etc/chromium/policies/managed/postguard.json")).exists()  # the real folder untouched
+        for srv in (fb, google, proxy, plain):
+            srv.close()
+    assert not Path("/etc/chromium/policies/managed/postguard.json").exists()  # the real folder untouched
     want = json.loads((out / "etc/chromium/policies/managed/postguard.json").read_text())
     chrome = res["full"]["policyGroups"]["chrome"]["policies"]
     for name in ("ExtensionInstallForcelist", "ProxySettings", "QuicAllowed", "IncognitoModeAvailability",
@@ -466,10 +582,14 @@ def test_chromium_applies_the_generated_policy(state, tmp_path):
         assert chrome[name]["value"] == want[name], name
         assert chrome[name]["source"] == "platform" and chrome[name]["level"] == "mandatory"
         assert not chrome[name].get("error") and not chrome[name].get("warnings"), chrome[name]
-    # The PAC file was read and applied: the social host went to the proxy, the other host direct.
-    assert "CONNECT www.facebook.com:443 HTTP/1.1" in proxy.lines, (proxy.lines, res.get("goto_errors"))
-    assert not any("plain.example" in ln for ln in proxy.lines)
-    assert any(ln.startswith("GET / HTTP/1.1") for ln in site.lines), site.lines
+    visits = res["visits"]
+    # The PAC sent the social host to the proxy, and the CA from policy was trusted for it ...
+    assert "CONNECT www.facebook.com:443 HTTP/1.1" in proxy.lines, (proxy.lines, visits)
+    assert visits["https://www.facebook.com/"] == {"status": 200, "body": "site ok"}
+    # ... while another host went direct, and the same CA's certificate for it was refused.
+    assert not any("google" in ln or "plain" in ln for ln in proxy.lines), proxy.lines
+    assert "ERR_CERT" in visits["https://mail.google.com/"].get("error", ""), visits
+    assert any(ln.startswith("GET / HTTP/1.1") for ln in plain.lines), plain.lines
     # The extension's managed settings reach chrome.storage.managed and chrome://policy.
     assert res["sw"].startswith(f"chrome-extension://{EXT_ID}/")
     assert res["managed"] == want["3rdparty"]["extensions"][EXT_ID]
