@@ -4,8 +4,9 @@
 extension, its managed settings, the PAC URL, QUIC off, incognito/InPrivate off, the CA with name
 constraints), Firefox's `policies.json`, and the support files they point at (the PAC file, the CA
 certificate), laid out per OS: Linux JSON files, a macOS configuration profile (and one plist per
-preference domain), a Windows .reg file. Each file's path under the output folder is the path it
-is installed at, so on Linux and macOS copying the folder onto `/` installs it.
+preference domain), a Windows .reg file. A file that goes to a path has that path under the output
+folder ("C:/x" as "C/x"); the profile, plists and .reg file that an MDM or the registry takes sit at
+its top.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ class BrowserSettings:
 def check_settings(s: BrowserSettings) -> None:
     """Refuse what a browser would drop or could not use."""
     u = urlsplit(s.update_url)
-    if u.scheme != "https" or not u.hostname:
+    if u.scheme != "https" or not u.hostname or any(c in s.update_url for c in "; \t\r\n"):
         raise BrowserPolicyError(f"--update-url: an https:// URL of the update manifest expected (got {s.update_url!r})")
     if errs := schema_errors(s.managed, s.extension.schema):
         raise BrowserPolicyError("managed settings: " + "; ".join(errs))

@@ -296,6 +296,7 @@ def test_windows_reg(state, tmp_path):
 
 @pytest.mark.parametrize(("setup", "args", "error"), [
     (None, ["--update-url", "http://it.ctreg14.org/u.xml"], "--update-url: an https://"),
+    (None, ["--update-url", "https://it.ctreg14.org/u.xml;x"], "--update-url: an https://"),
     ("no-token", [], "no backend token yet"),
     ("short-token", [], "shorter than 16"),
     ("no-ca", [], "mitmproxy-ca-cert.pem: No such file"),
