@@ -119,7 +119,7 @@ def _unit_quote(arg: str) -> str:
     return '"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def systemd_unit(opts: Options, *, home_readable: bool = False) -> str:
+def systemd_unit(opts: Options, *, home_paths: tuple[str, ...] = ()) -> str:
     """The systemd unit: `agent run` as the service account, only its state folder writable (the
     state path is checked by install to need no quoting)."""
     state = opts.state_dir()
@@ -151,7 +151,7 @@ KillMode=mixed
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths={state}
-ProtectHome={"read-only" if home_readable else "yes"}
+{_protect_home(home_paths)}
 PrivateTmp=yes
 PrivateDevices=yes
 PrivateMounts=yes
@@ -177,6 +177,30 @@ SystemCallErrorNumber=EPERM
 [Install]
 WantedBy=multi-user.target
 """
+
+
+def _protect_home(home_paths: tuple[str, ...]) -> str:
+    """Home folders hidden; when the code itself lies in one (an interpreter under /root, say), an
+    empty home tree with only those folders bound in, read-only."""
+    if not home_paths:
+        return "ProtectHome=yes"
+    return "ProtectHome=tmpfs\nBindReadOnlyPaths=" + " ".join(home_paths)
+
+
+def code_under_home(opts: Options) -> tuple[str, ...]:
+    """The folders of the code (interpreter, its venv, postguard) and the policy that lie under a
+    home tree, which ProtectHome would hide: they are bound back in read-only."""
+    import postguard
+
+    python = os.path.realpath(opts.python)
+    found = {os.path.dirname(os.path.dirname(python))}  # the interpreter's prefix (bin/..)
+    if opts.python == sys.executable:
+        found |= {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    found.add(os.path.realpath(Path(postguard.__file__).parent))
+    if opts.policy:
+        found.add(opts.policy)
+    inside = sorted(p for p in found if _under_home(p))
+    return tuple(p for p in inside if not any(p != q and p.startswith(q + "/") for q in inside))
 
 
 def launchd_plist(opts: Options) -> bytes:
@@ -529,11 +553,16 @@ def _install_linux(opts: Options, report: Report) -> Report:
     if opts.root is not None:
         useradd += ["--prefix", str(opts.root)]
     useradd.append(name)
-    home_code = [p for p in [opts.python, opts.policy or ""] if p and _under_home(p)]
+    home_code = code_under_home(opts)
+    for p in home_code:
+        if not all(c.isascii() and (c.isalnum() or c in "/._-") for c in p):
+            raise InstallError(f"{p}: postguard's code lies under a home folder at a path systemd cannot be given "
+                               f"unquoted; install it under /opt")
     if home_code:
-        report.warn(f"{home_code[0]} lies under a home folder: the unit uses ProtectHome=read-only "
-                    f"(install postguard under /opt to hide home folders from the service)")
-    unit = systemd_unit(opts, home_readable=bool(home_code)).encode()
+        report.warn(f"{home_code[0]} lies under a home folder: the unit hides home folders with an empty tmpfs "
+                    f"and binds only {', '.join(home_code)} back in, read-only (install postguard under /opt "
+                    f"to need none)")
+    unit = systemd_unit(opts, home_paths=home_code).encode()
     unit_path = UNIT_DIR / f"{SERVICE}.service"
     link = UNIT_DIR / WANTS / f"{SERVICE}.service"
     if opts.dry_run:

@@ -13,7 +13,8 @@ import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
@@ -113,10 +114,15 @@ def test_linux_install_writes_a_hardened_root_owned_unit_and_hands_over_the_stat
     assert svc["User"] == "postguard" and svc["Group"] == "postguard"
     assert svc["ExecStart"] == f"{sys.executable} -m postguard agent run --state /var/lib/postguard"
     for k, v in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ReadWritePaths": "/var/lib/postguard",
-                 "ProtectHome": "yes", "PrivateTmp": "yes", "Restart": "always", "UMask": "0077",
+                 "PrivateTmp": "yes", "Restart": "always", "UMask": "0077",
                  "CapabilityBoundingSet": ""}.items():
         assert svc[k] == v, k
     assert cfg["Install"]["WantedBy"] == "multi-user.target"
+    if svc["ProtectHome"] == "tmpfs":  # this machine's interpreter lies under /root: only it is bound back in
+        assert svc["BindReadOnlyPaths"] and all(p.startswith(("/root/", "/home/")) for p in
+                                                svc["BindReadOnlyPaths"].split())
+    else:
+        assert svc["ProtectHome"] == "yes"
     manifest = read_manifest(Options(os="linux", root=root))
     assert manifest["created_user"] is True and manifest["files"] == ["/" + UNIT]
     assert stat.S_IMODE((root / "etc/postguard/agent-install.json").stat().st_mode) == 0o644
@@ -334,6 +340,204 @@ def test_windows_winsw_definition(root: Path) -> None:
     assert any("does not run on Windows yet" in w for w in report.warnings)
 
 
+def test_code_under_a_home_folder_is_bound_back_read_only() -> None:
+    from agent.install import code_under_home
+
+    opts = Options(os="linux", python="/home/it/venv/bin/python", policy="/home/it/policy")
+    assert code_under_home(opts) == ("/home/it/policy", "/home/it/venv")
+    unit = systemd_unit(opts, home_paths=code_under_home(opts))
+    assert "ProtectHome=tmpfs\nBindReadOnlyPaths=/home/it/policy /home/it/venv\n" in unit
+    plain = Options(os="linux", python="/opt/postguard/bin/python", policy="/etc/postguard/policy")
+    if not code_under_home(Options()):  # postguard itself is not under a home folder on this machine
+        assert code_under_home(plain) == ()
+    assert "ProtectHome=yes\n" in systemd_unit(plain)
+
+
 def test_unit_quoting_of_odd_paths() -> None:
     unit = systemd_unit(Options(os="linux", state="/srv/pg", python="/opt/50%$x/bin/python"))
     assert "ExecStart=/opt/50%%$$x/bin/python -m postguard" in unit
+
+
+BOOT = """set -e
+mount -t proc proc /proc
+mount -t tmpfs tmpfs /run
+mkdir -p /run/pgunits
+cp -r {root}/etc/systemd/system/. /run/pgunits/
+mount --bind {root}/etc/passwd /etc/passwd
+mount --bind {root}/etc/group /etc/group
+mount -t tmpfs tmpfs /var/lib
+mkdir -p /var/lib/postguard
+mount --bind {root}/var/lib/postguard /var/lib/postguard
+mount -t tmpfs tmpfs /etc/systemd/system
+cp -r /run/pgunits/. /etc/systemd/system/
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /var/tmp
+exec /lib/systemd/systemd --system --unit=pgtest.target --log-target=console --log-level=notice
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def host_pids(words: str) -> list[int]:
+    """Processes (as this machine numbers them) whose command line holds `words`."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if words in (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    out.append(int(d.name))
+            except OSError:
+                continue
+    return out
+
+
+def children_of(parent: int) -> list[int]:
+    """The processes whose parent is `parent`."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    return dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if ":\t" in line)
+
+
+async def test_the_installed_unit_runs_the_agent_under_systemd(tmp_path: Path, server: Any, http: Any) -> None:
+    """The unit install wrote, started by a real systemd (PID 1 of its own PID and mount namespaces,
+    with only this unit to start): the agent runs as its account with every hardening option applied,
+    uploads and heartbeats, a staff account cannot kill it, systemd restarts it when it is killed,
+    and what it creates in the state folder is owner-only."""
+    import asyncio
+    import json
+    import time
+    import uuid
+
+    from agent_helpers import enrol_one
+
+    from agent.install import code_under_home
+
+    systemd = Path("/lib/systemd/systemd")
+    for tool in ("unshare", "setpriv", "nsenter", "useradd"):
+        need(tool)
+    if not systemd.exists():
+        need("systemd (/lib/systemd/systemd)")
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for f in ("passwd", "group"):  # the machine's own accounts, so the new one gets a free uid
+        shutil.copy(f"/etc/{f}", root / "etc" / f)
+    e = await enrol_one(server, root / STATE, http)
+    e.close()
+    install(Options(os="linux", root=root))
+    acct = lookup_account(Options(root=root), "postguard")
+    assert acct is not None
+    proxy, backend = free_port(), free_port()
+    tag = uuid.uuid4().hex[:8]
+    log = Path(f"/dev/shm/pg-install-{tag}.log")
+    exec_start = next(x for x in (root / UNIT).read_text().splitlines() if x.startswith("ExecStart="))
+    dropin = root / "etc/systemd/system/postguard-agent.service.d/test.conf"
+    dropin.parent.mkdir()
+    dropin.write_text(  # the test's own: only this unit at boot, free ports, its output where the test reads it
+        f"[Unit]\nDefaultDependencies=no\n[Service]\nExecStart=\n{exec_start} --proxy-listen 127.0.0.1:{proxy} "
+        f"--backend-listen 127.0.0.1:{backend}\nStandardOutput=file:{log}\nStandardError=file:{log}\n")
+    (root / "etc/systemd/system/pgtest.target").write_text(
+        "[Unit]\nDefaultDependencies=no\nWants=postguard-agent.service\n")
+    boot_log = tmp_path / "systemd.log"
+    boot = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
+                             "--uts", "--cgroup", "bash", "-c", BOOT.format(root=root)],
+                            stdout=boot_log.open("wb"), stderr=subprocess.STDOUT)
+
+    def agent_pid() -> int | None:
+        pids = [p for p in host_pids(f"agent run --state /var/lib/postguard --proxy-listen 127.0.0.1:{proxy}")
+                if "unshare" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        return pids[0] if pids else None
+
+    async def until(cond: Any, seconds: float = 60) -> Any:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if got := cond():
+                return got
+            if boot.poll() is not None:
+                raise AssertionError(f"systemd ended: {boot_log.read_text(errors='replace')}")
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"not reached; the service's output:\n{log.read_text() if log.exists() else '-'}\n"
+                             f"systemd's:\n{boot_log.read_text(errors='replace')[-3000:]}")
+
+    def starts() -> list[dict[str, Any]]:
+        return server.query("SELECT kind, error FROM events WHERE device = ? AND kind = 'agent-start' ORDER BY seq",
+                            (e.id,))
+
+    try:
+        pid = await until(agent_pid)
+        st = proc_status(pid)
+        assert st["Uid"].split()[:2] == [str(acct.uid)] * 2 and st["Gid"].split()[0] == str(acct.gid)
+        assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2"   # NoNewPrivileges, the filter
+        assert int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0        # no capabilities at all
+        await until(lambda: len(starts()) == 1)
+        await until(lambda: server.query(  # the proxy and the backend both up, as its heartbeat tells
+            "SELECT proxy_up FROM devices WHERE id = ? AND proxy_up AND backend_up", (e.id,)), seconds=90)
+
+        def as_service(cmd: str) -> subprocess.CompletedProcess[str]:  # inside the service's own sandbox
+            return subprocess.run(["nsenter", "-t", str(pid), "-m", "-S", str(acct.uid), "-G", str(acct.gid),
+                                   "sh", "-c", cmd], capture_output=True, text=True, timeout=30)
+        assert as_service("touch /var/lib/postguard/.w && rm /var/lib/postguard/.w").returncode == 0
+        for path in ("/etc/postguard-x", "/usr/local/postguard-x", f"{Path(sys.executable).parent}/x"):
+            r = as_service(f"touch {path}")
+            assert r.returncode != 0 and "Read-only file system" in r.stderr, (path, r.stderr)
+        # ProtectHome: home folders empty, but for the interpreter's own folder bound back in read-only
+        bound = {PurePosixPath(p).parts[2] for p in code_under_home(Options()) if p.startswith("/root/")}
+        assert set(as_service("ls -A /root").stdout.split()) == bound
+        assert as_service("ls -A /home").stdout.strip() == ""
+        assert as_service("ls /tmp").stdout.strip() == ""                        # PrivateTmp: its own, empty
+
+        # a staff member cannot stop it (another account's process) ...
+        r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                            "kill", "-TERM", str(pid)], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and "not permitted" in r.stderr.lower(), r.stderr
+        assert agent_pid() == pid
+        # ... and when it is killed anyway (by root), systemd starts it again
+        os.kill(pid, 9)
+        await until(lambda: (p := agent_pid()) is not None and p != pid, seconds=60)
+        got = await until(lambda: s if len(s := starts()) == 2 else None, seconds=60)
+        assert "without a clean stop" in (got[1]["error"] or "")
+
+        state = root / STATE
+        for name in ("device.key", "queue.sqlite", "status.json", "backend.token", "mitmproxy/mitmproxy-ca.pem"):
+            p = state / name
+            assert p.stat().st_uid == acct.uid and mode(p) == 0o600, (name, oct(mode(p)), p.stat().st_uid)
+        assert mode(state / "mitmproxy") == 0o700 and mode(state) == 0o700
+        assert json.loads((state / "status.json").read_text())["running"]
+    finally:
+        for pid in children_of(boot.pid):  # systemd, the namespace's PID 1: every process in it ends with it
+            os.kill(pid, 9)
+        boot.kill()
+        boot.wait(30)
+        log.unlink(missing_ok=True)
+    await until_gone(proxy)
+
+
+async def until_gone(port: int) -> None:
+    """The namespace's processes are gone: nothing holds the proxy's port any more."""
+    import asyncio
+    import socket
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"something still listens on {port} after systemd was stopped")
