@@ -76,10 +76,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "daemon (macOS) or a WinSW service definition (Windows), running `agent run` as its own "
                      "account, the state folder owned by that account only (0700/0600).")
     _install_args(q)
+    q.add_argument("--state", metavar="DIR", help="the state folder (default: /var/lib/postguard on Linux, "
+                   "/Library/Application Support/postguard on macOS, C:\\ProgramData\\postguard\\agent on Windows)")
+    q.add_argument("--user", metavar="NAME", help="the service account (default: postguard; _postguard on macOS); "
+                   "created with useradd --system when missing")
     q.add_argument("--policy", metavar="DIR", help="the policy folder the service runs with "
                    "(root-owned; default: the packaged policy)")
     q.set_defaults(func=run_install)
-    q = s.add_parser("uninstall", help="stop and remove the service `agent install` wrote (as root)")
+    q = s.add_parser("uninstall", help="stop and remove the service `agent install` wrote (as root)",
+                     description="Stop, disable and remove what `agent install` recorded in its manifest; the state "
+                     "folder (enrolment, key, the queue) and its account are kept unless --purge.")
     _install_args(q)
     q.add_argument("--purge", action="store_true",
                    help="also remove the state folder (device key, CA key, the queue) and the account install made")
@@ -89,10 +95,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _install_args(q: argparse.ArgumentParser) -> None:
     from agent.install import OSES
 
-    q.add_argument("--state", metavar="DIR", help="the state folder (default: /var/lib/postguard on Linux, "
-                   "/Library/Application Support/postguard on macOS, C:\\ProgramData\\postguard\\agent on Windows)")
-    q.add_argument("--user", metavar="NAME", help="the service account (default: postguard; _postguard on macOS); "
-                   "created with useradd --system when missing")
     q.add_argument("--os", choices=OSES, help="the operating system to write for (default: this one; another "
                    "only with --root or --dry-run)")
     q.add_argument("--root", metavar="DIR", help="write everything under this folder as a fake root "
@@ -164,7 +166,7 @@ def run_install(args: argparse.Namespace) -> int:
     """`agent install` / `agent uninstall`."""
     from agent.install import InstallError, Options, install, this_os, uninstall
 
-    opts = Options(os=args.os or this_os(), state=args.state, user=args.user,
+    opts = Options(os=args.os or this_os(), state=getattr(args, "state", None), user=getattr(args, "user", None),
                    policy=getattr(args, "policy", None), root=Path(args.root).absolute() if args.root else None,
                    dry_run=args.dry_run, purge=getattr(args, "purge", False))
     try:
