@@ -23,11 +23,15 @@ from proxy_addon.extract.sites.generic import MAX_COLLECT_CHARS, TEXT_KEYS, gues
 from proxy_addon.extract.util import b64_text, inline_links
 
 # "key": "value" pairs and bare string literals of JSON (escapes undone with json.loads).
-_JSON_PAIR = re.compile(r'"([A-Za-z_][\w]{0,40})"\s*:\s*"((?:[^"\\]|\\.){1,200000})"')
-_JSON_STR = re.compile(r'"((?:[^"\\]|\\.){2,200000})"')
+# Literals start only at a quote that is not escaped (else '\"\"\"...' is tried from every quote).
+_JSON_PAIR = re.compile(r'(?<!\\)"([A-Za-z_][\w]{0,40})"\s*:\s*"((?:[^"\\]|\\.){1,200000}+)"')
+_JSON_STR = re.compile(r'(?<!\\)"((?:[^"\\]|\\.){2,200000}+)"')
 # A form's key=value pairs, found anywhere (also inside junk).
 _FORM_PAIR = re.compile(r"(?:^|[&;?\s])([\w.\-\[\]%]{1,80})=([^&\s]*)")
 _SCAN_BYTES = 4 * 1024 * 1024  # of the raw body; beyond this the rest is not scanned
+# Last resort, whatever the syntax around it (escaped twice, inside a huge string): runs of 3+
+# words with light punctuation between them.
+_WORD_RUN = re.compile(r"(?<![^\W\d_])[^\W\d_]++(?:[ ,.;:!?'\-]{1,3}+(?:[^\W\d_]++|\d++)){2,}+[.!?]?")
 
 
 def posting_endpoint(method: str, url: str) -> str | None:
@@ -71,6 +75,14 @@ def _candidates(text: str) -> list[tuple[str, bool]]:
             out.append((val, key in TEXT_KEYS))
             if val[:1] in ("{", "[", '"') or '\\"' in val:  # a form field holding JSON
                 out += _candidates(val)
+    # Lines as they are (a multipart value, a plain-text body, text between broken syntax).
+    for line in re.split(r"\r?\n", text)[:10_000]:
+        if line.strip() and len(line) <= 200_000:
+            out.append((line, False))
+    for i, m in enumerate(_WORD_RUN.finditer(text)):
+        if i >= 10_000:
+            break
+        out.append((m.group(), False))
     if not out:
         out.append((text, False))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from proxy_addon.extract.hosts import is_social_host
-from proxy_addon.extract.model import Submission
+from proxy_addon.extract.model import BodyError, Submission
 from proxy_addon.extract.util import dig, first, maybe_json
 
 SEND_LABELS = {"46"}  # Lightspeed "send message" task
@@ -52,9 +52,19 @@ def ls_req_message(payload: bytes, host: str) -> Submission | None:
     try:
         outer = json.loads(payload)
         inner = maybe_json(dig(outer, "payload"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return Submission(host, "message", [], [], [], None, spec,
                           unreadable="MQTT payload is not JSON (binary or encrypted)")
+    try:
+        return _send_tasks(inner, host, spec)
+    except BodyError as e:  # a task's JSON did not parse: scan the bytes, check them, fail mode
+        from proxy_addon.extract.salvage import scan_text
+
+        texts = scan_text(payload)
+        return Submission(host, "message", texts, [], [], None, spec, error=f"unreadable message: {e}")
+
+
+def _send_tasks(inner: Any, host: str, spec: str) -> Submission | None:
     texts: list[str] = []
     target = None
     for task in dig(inner, "tasks") or []:

@@ -14,7 +14,7 @@ from functools import cache
 
 from checker.links import registered_domain
 from proxy_addon.extract.body import Req
-from proxy_addon.extract.model import Submission
+from proxy_addon.extract.model import BodyError, Submission
 from proxy_addon.extract.sites import (
     discord,
     facebook,
@@ -28,9 +28,10 @@ from proxy_addon.extract.sites import (
     x,
     youtube,
 )
-from proxy_addon.extract.sites.generic import generic
+from proxy_addon.extract.sites.generic import body_object, generic, human_texts
 from proxy_addon.extract.sites.plugins import ENTRY_POINT_GROUP, SiteSpecError, load_district_specs
 from proxy_addon.extract.sites.spec import Handler, Spec, spec
+from proxy_addon.extract.util import inline_links
 
 __all__ = ["ANY_HOST_SPECS", "BUILTIN_SPECS", "ENTRY_POINT_GROUP", "SPECS", "Handler", "SiteSpecError",
            "Spec", "any_host_specs", "match_spec", "site_specs", "spec"]
@@ -94,5 +95,25 @@ def match_spec(req: Req) -> Submission | None:
             continue
         sub = s.handler(req, m)
         if sub is not None:
-            return sub
+            return _with_stray_text(req, sub)
     return generic(req)
+
+
+_TEXT_KINDS = frozenset({"post", "comment", "reply", "message"})
+
+
+def _with_stray_text(req: Req, sub: Submission) -> Submission:
+    """A post, comment, reply or message in which the spec found no text and no image: the text
+    may sit where the spec does not look (a reshaped body, another content type), so the generic
+    text finder reads the body too. Only what reads as human text is taken."""
+    if sub.kind not in _TEXT_KINDS or sub.texts or sub.images or sub.unreadable:
+        return sub
+    try:
+        obj = body_object(req)
+        texts = human_texts(obj) if obj is not None else []
+    except BodyError:
+        return sub
+    if texts:
+        sub.texts = texts
+        sub.links = [*sub.links, *inline_links(texts)]
+    return sub
