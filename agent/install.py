@@ -418,24 +418,43 @@ def _write_root_file(path: Path, data: bytes, mode: int, owned_by_root: bool) ->
         raise
 
 
+STATE_NAMES = ("device.json", "device.key", "device.key.new", "queue.sqlite", "queue.sqlite-wal", "queue.sqlite-shm",
+               "queue.sqlite-journal", "status.json", "agent.lock", "backend.token", "mitmproxy")
+
+
+def foreign_entries(top: Path) -> list[str]:
+    """What a folder holds at its top that is not the agent's (its own files, and the dot-named
+    temporary files of its atomic writes): install refuses to hand such a folder to the account."""
+    try:
+        names = sorted(os.listdir(top))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if n not in STATE_NAMES and not n.startswith(".")]
+
+
 def hand_over(top: Path, uid: int, gid: int) -> int:
-    """Give a state folder and everything in it to the service account: folders 0700, files 0600,
-    symbolic links refused (a link could hand over a file outside the folder). Returns the count."""
+    """Give a state folder and everything in it to the service account: folders 0700, files 0600.
+    Walked by file descriptors and opened without following links (os.fwalk, O_NOFOLLOW), so a link
+    put into the folder, even while this runs, cannot hand over a file outside it; a link or a
+    special file is refused. Returns how many entries were handed over."""
     n = 0
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in [*dirnames, *filenames]:
-            q = Path(dirpath) / name
-            if q.is_symlink():
-                raise InstallError(f"{q}: a symbolic link in the state folder; remove it and install again")
-    for dirpath, _dirnames, filenames in os.walk(top):
-        d = Path(dirpath)
-        os.chown(d, uid, gid)
-        os.chmod(d, 0o700)
+    for _dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        os.fchown(dirfd, uid, gid)
+        os.fchmod(dirfd, 0o700)
         n += 1
-        for name in filenames:
-            q = d / name
-            os.chown(q, uid, gid)
-            os.chmod(q, 0o600)
+        for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(_dirpath, d)))]:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dirfd)
+            except OSError:
+                raise InstallError(f"{_dirpath}/{name}: a symbolic link or unreadable entry in the state folder; "
+                                   f"remove it and install again") from None
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise InstallError(f"{_dirpath}/{name}: not a plain file; remove it and install again")
+                os.fchown(fd, uid, gid)
+                os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
             n += 1
     return n
 
@@ -474,11 +493,16 @@ def install(opts: Options) -> Report:
         return _install_windows(opts)
     if pure == PurePosixPath("/") or len(pure.parts) < 3:
         raise InstallError(f"--state: a folder of its own, at least two levels deep (got {state!r})")
+    if opts.policy and not PurePosixPath(opts.policy).is_absolute() and opts.os != "windows":
+        raise InstallError(f"--policy: an absolute path (got {opts.policy!r})")
     if opts.os == "linux" and not all(c.isascii() and (c.isalnum() or c in "/._-") for c in state):
         raise InstallError(f"--state: letters, digits and / . _ - only on Linux, as systemd's path settings "
                            f"read it (got {state!r})")
     if not _valid_account_name(opts.account()):
         raise InstallError(f"--user: a system account name (small letters, digits, _ and -; got {opts.account()!r})")
+    if foreign := foreign_entries(opts.on_disk(state)):
+        raise InstallError(f"--state {state}: holds what is not the agent's ({', '.join(foreign[:5])}); "
+                           f"choose a new or empty folder of its own")
     report = Report()
     _check_code_and_policy(opts, report)
     if opts.os == "macos":
@@ -516,6 +540,9 @@ def _prepare_state(opts: Options, acct: Account, report: Report) -> Path:
     top.mkdir(mode=0o700, exist_ok=True)
     if top.is_symlink() or not top.is_dir():
         raise InstallError(f"{top}: not a folder")
+    if foreign := foreign_entries(top):
+        raise InstallError(f"--state {opts.state_dir()}: holds what is not the agent's ({', '.join(foreign[:5])}); "
+                           f"choose a new or empty folder of its own")
     n = hand_over(top, acct.uid, acct.gid)
     report.say(f"state folder {opts.state_dir()}: owned by {acct.name} (uid {acct.uid}), "
                f"folders 0700, files 0600 ({n} entr{'y' if n == 1 else 'ies'})")

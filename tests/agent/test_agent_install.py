@@ -52,7 +52,7 @@ def as_root() -> None:
     """Handing files to another account needs root (CI and this machine run as root)."""
     if os.geteuid() != 0:
         if os.environ.get("CI"):
-            pytest.fail("tests/agent/test_install.py needs root (chown to the service account)")
+            pytest.fail("tests/agent/test_agent_install.py needs root (chown to the service account)")
         pytest.skip("needs root: install hands the state folder to the service account with chown")
 
 
@@ -261,6 +261,7 @@ def test_bad_input_is_refused_before_anything_is_written(root: Path) -> None:
              (Options(os="linux", root=root, user="root"), "that is root"),
              (Options(os="beos", root=root), "--os"),
              (Options(os="linux", root=root, policy="/nowhere"), "--policy"),
+             (Options(os="linux", root=root, policy="etc/policy"), "--policy: an absolute path"),
              (Options(os="windows" if sys.platform != "win32" else "linux"), "can be installed only on")]
     for opts, words in cases:
         with pytest.raises(InstallError, match=words):
@@ -268,11 +269,35 @@ def test_bad_input_is_refused_before_anything_is_written(root: Path) -> None:
     assert not (root / "etc/systemd").exists() and not (root / "var").exists()
 
 
+def test_a_folder_that_is_not_the_agents_is_never_handed_over(root: Path) -> None:
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "var/lib/dpkg/status").write_text("")
+    with pytest.raises(InstallError, match=r"holds what is not the agent's \(dpkg\)"):
+        install(Options(os="linux", root=root, state="/var/lib"))
+    assert (root / "var/lib/dpkg").stat().st_uid == 0 and lookup_account(Options(root=root), "postguard") is None
+    state = enrolled_state(root)
+    (state / ".device.json.x1y2").write_text("")  # an atomic write's temporary file is the agent's
+    install(Options(os="linux", root=root, user="nobody"))
+    assert (state / ".device.json.x1y2").stat().st_uid == 65534
+
+
+def test_a_special_file_in_the_state_folder_is_refused(root: Path) -> None:
+    state = enrolled_state(root)
+    os.mkfifo(state / "mitmproxy" / "pipe")
+    with pytest.raises(InstallError, match="not a plain file"):
+        hand_over(state, 65534, 65534)
+
+
 def test_a_symbolic_link_in_the_state_folder_is_refused(root: Path, tmp_path: Path) -> None:
     state = enrolled_state(root)
-    (state / "elsewhere").symlink_to(tmp_path / "outside")
-    with pytest.raises(InstallError, match="symbolic link"):
-        hand_over(state, 65534, 65534)
+    outside = tmp_path / "outside"
+    outside.write_text("")
+    for link in (state / "mitmproxy" / "elsewhere", state / "mitmproxy" / "dir"):
+        link.symlink_to(outside if link.name == "elsewhere" else tmp_path)
+        with pytest.raises(InstallError, match="symbolic link"):
+            hand_over(state, 65534, 65534)
+        link.unlink()
+    assert outside.stat().st_uid == 0 and tmp_path.stat().st_uid == 0
 
 
 def test_dry_run_writes_nothing_and_prints_the_unit(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
