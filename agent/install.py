@@ -203,6 +203,17 @@ def code_under_home(opts: Options) -> tuple[str, ...]:
     return tuple(p for p in inside if not any(p != q and p.startswith(q + "/") for q in inside))
 
 
+def code_in_tmp(opts: Options) -> list[str]:
+    """The code's folders (interpreter prefix, venv, postguard) that lie under /tmp or /var/tmp."""
+    import postguard
+
+    found = {os.path.dirname(os.path.dirname(os.path.realpath(opts.python))),
+             os.path.realpath(Path(postguard.__file__).parent)}
+    if opts.python == sys.executable:
+        found.add(os.path.realpath(sys.prefix))
+    return sorted(p for p in found if any(p == t or p.startswith(t + "/") for t in ("/tmp", "/var/tmp")))
+
+
 def launchd_plist(opts: Options) -> bytes:
     """The launchd daemon: `agent run` as the service account, started at boot, restarted always."""
     state = opts.state_dir()
@@ -517,6 +528,8 @@ def _check_code_and_policy(opts: Options, report: Report) -> None:
 
     paths = [Path(opts.python), Path(postguard.__file__).parent]
     problems = unsafe_paths(paths)
+    problems += [f"{p} lies under a temporary folder, which the service's PrivateTmp hides"
+                 for p in code_in_tmp(opts)]
     if opts.policy:
         pol = opts.on_disk(opts.policy)
         if not pol.is_dir():

@@ -376,6 +376,9 @@ def test_code_under_a_home_folder_is_bound_back_read_only() -> None:
     if not code_under_home(Options()):  # postguard itself is not under a home folder on this machine
         assert code_under_home(plain) == ()
     assert "ProtectHome=yes\n" in systemd_unit(plain)
+    from agent.install import code_in_tmp
+
+    assert "/tmp/ci/venv" in code_in_tmp(Options(os="linux", python="/tmp/ci/venv/bin/python"))
 
 
 def test_unit_quoting_of_odd_paths() -> None:
@@ -452,8 +455,11 @@ async def test_the_installed_unit_runs_the_agent_under_systemd(tmp_path: Path, s
 
     from agent_helpers import enrol_one
 
-    from agent.install import code_under_home
+    from agent.install import code_in_tmp, code_under_home
 
+    if hidden := code_in_tmp(Options()):
+        pytest.skip(f"postguard runs from {hidden[0]}, under /tmp: the unit's PrivateTmp would hide it "
+                    f"(install refuses this layout); the service cannot be started from here")
     systemd = Path("/lib/systemd/systemd")
     for tool in ("unshare", "setpriv", "nsenter", "useradd"):
         need(tool)
@@ -566,3 +572,52 @@ async def until_gone(port: int) -> None:
                 return
         await asyncio.sleep(0.2)
     raise AssertionError(f"something still listens on {port} after systemd was stopped")
+
+
+def test_a_real_install_and_purge_in_a_private_mount_namespace(tmp_path: Path) -> None:
+    """`agent install` without --root, as an administrator runs it, on a copy of this machine's /etc
+    bound over /etc in a mount namespace of its own (so useradd and the unit change only the copy):
+    the account from plain `useradd --system`, the state folder in /var/lib/postguard, the unit and
+    its link; no systemd runs there, so it says the service starts at the next boot. Then uninstall
+    --purge takes all of it away again, the account included."""
+    for tool in ("unshare", "useradd", "userdel", "getent"):
+        need(tool)
+    py = sys.executable
+    script = f"""set -e
+mkdir -p {tmp_path}/etc {tmp_path}/varlib
+cp -a /etc/. {tmp_path}/etc/
+mount --bind {tmp_path}/etc /etc
+mount --bind {tmp_path}/varlib /var/lib
+mount -t tmpfs tmpfs /run
+{py} -m postguard agent install
+echo "== state $(stat -c '%U %a' /var/lib/postguard)"
+echo "== unit $(stat -c '%U %a' /etc/systemd/system/postguard-agent.service)"
+echo "== link $(readlink /etc/systemd/system/multi-user.target.wants/postguard-agent.service)"
+echo "== account $(getent passwd postguard)"
+{py} -m postguard agent uninstall --purge
+echo "== after $(getent passwd postguard || echo no-account) $(ls /etc/systemd/system/postguard-agent.service \
+  /var/lib/postguard /etc/postguard 2>&1 | grep -c 'No such file')"
+"""
+    import postguard
+    from agent.install import code_in_tmp
+
+    refused = unsafe_paths([Path(py), Path(postguard.__file__).parent]) + code_in_tmp(Options())
+    host_passwd = Path("/etc/passwd").read_bytes()
+    if refused:  # postguard runs from a folder others could change: the real install must refuse it
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                            f"mount -t tmpfs tmpfs /run; {py} -m postguard agent install"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "could be changed without admin rights" in r.stderr, r.stderr
+        print(f"real install refused as it should: {refused[0]}")
+        return
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = dict(line[3:].split(" ", 1) for line in r.stdout.splitlines() if line.startswith("== "))
+    assert got["state"] == "postguard 700" and got["unit"] == "root 644"
+    assert got["link"] == "/etc/systemd/system/postguard-agent.service"
+    account = got["account"].split(":")
+    assert account[0] == "postguard" and int(account[2]) < 1000 and account[6] == "/usr/sbin/nologin"
+    assert "systemd is not running on this machine: the service starts at the next boot" in r.stdout
+    assert got["after"] == "no-account 3"
+    assert Path("/etc/passwd").read_bytes() == host_passwd  # the machine's own accounts untouched
