@@ -335,6 +335,7 @@ def lookup_account(opts: Options, name: str) -> Account | None:
     return None
 
 
+SHARED_ACCOUNTS = ("nobody", "nfsnobody", "daemon", "bin", "sys")  # never the service's: others run as them
 ACCOUNT_COMMENT = "postguard agent"  # the comment useradd gives the accounts install makes
 
 
@@ -571,8 +572,9 @@ def _ensure_account(opts: Options, report: Report, useradd: list[str]) -> tuple[
     name = opts.account()
     acct = lookup_account(opts, name)
     if acct is not None:
-        if acct.uid == 0:
-            raise InstallError(f"--user {name}: that is root; the service needs an account of its own")
+        if acct.uid == 0 or name in SHARED_ACCOUNTS:
+            raise InstallError(f"--user {name}: {'that is root' if acct.uid == 0 else 'an account other daemons share'}; "
+                               f"the service needs an account of its own")
         report.say(f"account {name} (uid {acct.uid}) already there")
         return acct, False
     if opts.dry_run:

@@ -61,8 +61,9 @@ def root(tmp_path: Path) -> Path:
     """A fake root with the passwd and group files of a fresh system."""
     r = tmp_path / "root"
     (r / "etc").mkdir(parents=True)
-    (r / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n")
-    (r / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    (r / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n"
+                                  "pgmade:x:996:996:made by IT:/var/lib/postguard:/usr/sbin/nologin\n")
+    (r / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\npgmade:x:996:\n")
     return r
 
 
@@ -189,10 +190,10 @@ def test_uninstall_removes_what_install_wrote_and_keeps_the_queue_unless_purge(r
 
 def test_purge_leaves_an_account_install_did_not_make(root: Path) -> None:
     enrolled_state(root)
-    install(Options(os="linux", root=root, user="nobody"))
-    assert (root / STATE / "device.key").stat().st_uid == 65534
+    install(Options(os="linux", root=root, user="pgmade"))
+    assert (root / STATE / "device.key").stat().st_uid == 996
     uninstall(Options(os="linux", root=root, purge=True))
-    assert lookup_account(Options(root=root), "nobody") is not None
+    assert lookup_account(Options(root=root), "pgmade") is not None
 
 
 def test_a_custom_state_folder_and_policy_go_into_the_unit(root: Path, tmp_path: Path) -> None:
@@ -222,7 +223,7 @@ def test_a_policy_others_can_change_is_reported(root: Path) -> None:
     policy.mkdir(parents=True)
     (policy / "rules.toml").write_text("")
     os.chmod(policy / "rules.toml", 0o666)
-    report = install(Options(os="linux", root=root, user="nobody", policy="/etc/postguard/policy", dry_run=True))
+    report = install(Options(os="linux", root=root, user="pgmade", policy="/etc/postguard/policy", dry_run=True))
     assert any("rules.toml can be changed" in w for w in report.warnings)
     assert not (root / UNIT).exists()
 
@@ -259,6 +260,7 @@ def test_bad_input_is_refused_before_anything_is_written(root: Path) -> None:
              (Options(os="linux", root=root, state="/srv/pg agent"), "letters, digits"),
              (Options(os="linux", root=root, user="Bad Name"), "--user"),
              (Options(os="linux", root=root, user="root"), "that is root"),
+             (Options(os="linux", root=root, user="nobody"), "other daemons share"),
              (Options(os="beos", root=root), "--os"),
              (Options(os="linux", root=root, policy="/nowhere"), "--policy"),
              (Options(os="linux", root=root, policy="etc/policy"), "--policy: an absolute path"),
@@ -277,8 +279,8 @@ def test_a_folder_that_is_not_the_agents_is_never_handed_over(root: Path) -> Non
     assert (root / "var/lib/dpkg").stat().st_uid == 0 and lookup_account(Options(root=root), "postguard") is None
     state = enrolled_state(root)
     (state / ".device.json.x1y2").write_text("")  # an atomic write's temporary file is the agent's
-    install(Options(os="linux", root=root, user="nobody"))
-    assert (state / ".device.json.x1y2").stat().st_uid == 65534
+    install(Options(os="linux", root=root, user="pgmade"))
+    assert (state / ".device.json.x1y2").stat().st_uid == 996
 
 
 def test_a_special_file_in_the_state_folder_is_refused(root: Path) -> None:
