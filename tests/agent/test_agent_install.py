@@ -547,11 +547,18 @@ async def test_the_installed_unit_runs_the_agent_under_systemd(tmp_path: Path, s
         assert "without a clean stop" in (got[1]["error"] or "")
 
         state = root / STATE
+        # the administrator's check, as root, from outside the service's namespace
+        st_run = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "postguard", "agent", "status",
+                                                          "--state", str(state)], capture_output=True, text=True,
+                                         timeout=60)
+        assert "agent       running since" in st_run.stdout, st_run.stdout + st_run.stderr
         for name in ("device.key", "queue.sqlite", "status.json", "backend.token", "mitmproxy/mitmproxy-ca.pem"):
             p = state / name
             assert p.stat().st_uid == acct.uid and mode(p) == 0o600, (name, oct(mode(p)), p.stat().st_uid)
         assert mode(state / "mitmproxy") == 0o700 and mode(state) == 0o700
         assert json.loads((state / "status.json").read_text())["running"]
+        owners = {p.name: p.stat().st_uid for p in state.rglob("*")}
+        assert set(owners.values()) == {acct.uid}, owners  # root's status check left no file of root's
     finally:
         for pid in children_of(boot.pid):  # systemd, the namespace's PID 1: every process in it ends with it
             os.kill(pid, 9)
