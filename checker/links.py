@@ -21,7 +21,9 @@ _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 _URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+"
-    r"|\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?:/[^\s<>\"'()\[\]{}]*)?",
+    # A bare domain starts only where a label can start (not inside "a.a.a..."), which keeps
+    # the search linear on long dotted runs (tests/hostile).
+    r"|(?<![a-z0-9.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?:/[^\s<>\"'()\[\]{}]*)?",
     re.IGNORECASE,
 )
 _TRAIL = ".,;:!?)]}'\""
