@@ -215,3 +215,34 @@ def test_no_regular_expression_backtracks_catastrophically(where, pat):
     with _liveness(20):
         for s in ADVERSARIAL:
             pat.search(s * 4)
+
+
+@pytest.mark.parametrize("where", ["request", "extension"])
+def test_one_enormous_word_stays_within_the_memory_bound(policy, where):
+    # A 30,000-character "word" (pasted base64, say): one-edit name matching on it built every
+    # one-letter deletion, 30,000 strings of 30,000 characters (~900 MB); 100,000 took 10 GB.
+    import json as _json
+
+    from checker import Post
+    from enforce import inspect_post
+    from enforce.inspect import MAX_WORD, bounded_words
+
+    word = "YXBpX3R5cGU9anNvbiZ0ZXh0PU1hc29u" + "JTVC" * 7500
+    text = "Mason Brandt was suspended " + word
+    tracemalloc.start()
+    try:
+        if where == "request":
+            found = inspect_request("POST", "https://oauth.reddit.com/api/comment",
+                                    {"content-type": "application/json"},
+                                    _json.dumps({"thing_id": "t3_abc", "text": text}).encode(), policy,
+                                    max_bytes=policy.settings.max_body_bytes)
+            verdict = found.verdict
+        else:
+            verdict = inspect_post(Post(text=text, site="www.facebook.com"), policy)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "student-privacy" in verdict.fired
+    assert peak < MEMORY_BOUND, f"{peak:,} bytes"
+    cut = bounded_words(text)
+    assert len(cut) == len(text) and max(map(len, cut.split())) <= MAX_WORD
