@@ -3,9 +3,7 @@ enrolled device with its state folder, and the device's local queue as the proxy
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,35 +14,13 @@ from agent_helpers import Enrolled, Running, enrol_one
 from checker import load_policy
 from server import ServerConfig, create_app
 
-PG_BASE = os.environ.get("POSTGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def pg_admin() -> Any:
-    """A connection to the test PostgreSQL; in CI a missing server fails, elsewhere skips."""
-    import psycopg
-
-    try:
-        return psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI at {PG_BASE}: {e}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_BASE} (set CI=1 to require it)")
-
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The server's database: a SQLite file, or a PostgreSQL schema of the test's own."""
     if request.param == "sqlite":
-        yield str(tmp_path / "server.sqlite")
-        return
-    admin = pg_admin()
-    schema = f"pgtest_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        return str(tmp_path / "server.sqlite")
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

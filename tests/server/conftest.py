@@ -3,90 +3,31 @@ PostgreSQL schema dropped afterwards), and signed device clients."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from server_harness import Running
 
 from checker import load_policy
 from server import ServerConfig, create_app
 from server.client import DeviceClient
-from server.keys import STATE
-from store import devices
-from store.db import Conn, migrate
-
-PG_BASE = os.environ.get("POSTGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def pg_admin() -> Any:
-    """A connection to the test PostgreSQL; in CI a missing server fails, elsewhere skips."""
-    import psycopg
-
-    try:
-        return psycopg.connect(PG_BASE, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI at {PG_BASE}: {e}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_BASE} (set CI=1 to require it)")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same tests on both backends, each on a database of its own."""
     if request.param == "sqlite":
-        yield str(tmp_path / "server.sqlite")
-        return
-    admin = pg_admin()
-    schema = f"pgtest_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
+        return str(tmp_path / "server.sqlite")
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture(scope="session")
 def policy() -> Any:
     """The default Region 14 policy."""
     return load_policy(None)
-
-
-@dataclass
-class Running:
-    """A server on loopback: its URL, application and settings."""
-
-    url: str
-    app: Any
-    cfg: ServerConfig
-
-    def conn(self) -> Conn:
-        """A connection of the test's own to the server's database."""
-        c = Conn(self.cfg.db)
-        migrate(c)
-        return c
-
-    def codes(self, n: int = 1, seconds: float = 3600, now: float | None = None) -> list[str]:
-        """Fresh enrolment codes."""
-        c = self.conn()
-        try:
-            return devices.make_codes(c, n, seconds, "test", now=now)[0]
-        finally:
-            c.close()
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Rows from the server's database (after its own queued events are written)."""
-        assert self.app[STATE].store.flush()
-        c = self.conn()
-        try:
-            return c.all(sql, params)
-        finally:
-            c.close()
 
 
 @pytest.fixture
