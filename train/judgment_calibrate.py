@@ -4,6 +4,7 @@ corpus, the quiet sets) and the search over fire and confirm thresholds."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,21 @@ CONFIRMABLE = ("missing-disclaimer", "misrepresentation")
 QUIET_SHARE = 0.02  # the heads may flag at most this share of a rule's quiet set (below)
 KEEP = 0.95  # the tuned corpus's per-rule precision and recall bar (tests/checker/test_corpus.py)
 CORPUS = ROOT / "tests" / "corpus" / "cases.jsonl"
-SPONSORED_ONLY = {"directory-opt-out", "misrepresentation", "prohibited-purpose", "personal-link"}
-PERSONAL_ONLY = {"district-link", "missing-disclaimer", "district-logo", "student-connection"}
 # Rules the heads judge (directory-opt-out needs the roster's opt-outs; district-logo, images).
 JUDGED = ("conduct", "student-privacy", "misrepresentation", "prohibited-purpose", "personal-link",
           "district-link", "missing-disclaimer", "student-connection", "unapproved-site")
 
 
+@lru_cache(maxsize=1)
+def _applies_to() -> dict[str, tuple[str, ...]]:
+    from checker.rules import rule_classes
+
+    return {rid: tuple(cls.applies_to) for rid, cls in rule_classes().items()}
+
+
 def applies(rule: str, account: str) -> bool:
-    return not ((rule in SPONSORED_ONLY and account != "sponsored") or (rule in PERSONAL_ONLY and account != "personal"))
+    """Whether a rule applies to a post of this account kind (the rule class's `applies_to`)."""
+    return account in _applies_to()[rule]
 
 
 def folded(text: str) -> str:
