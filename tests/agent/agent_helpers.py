@@ -8,15 +8,52 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from server_harness import Running
 
 from agent.client import DeviceAPI, enroll
 from agent.queue import LocalQueue
 from agent.state import Device, StateDir, new_key
-from store import Event, Store, StoreConfig, open_store
+from server import ServerConfig
+from server.keys import STATE
+from store import Event, Store, StoreConfig, devices, open_store
 from store.db import Conn, migrate
 
 FULL = StoreConfig(content_mode="full", retention_days=0)
+
+
+@dataclass
+class Running:
+    """A server on loopback: its URL, application and settings."""
+
+    url: str
+    app: Any
+    cfg: ServerConfig
+
+    def conn(self) -> Conn:
+        """A connection of the test's own to the server's database."""
+        c = Conn(self.cfg.db)
+        migrate(c)
+        return c
+
+    def codes(self, n: int = 1) -> list[str]:
+        """Fresh enrolment codes."""
+        c = self.conn()
+        try:
+            return devices.make_codes(c, n, 3600, "test")[0]
+        finally:
+            c.close()
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows from the server's database."""
+        assert self.app[STATE].store.flush()
+        c = self.conn()
+        try:
+            return c.all(sql, params)
+        finally:
+            c.close()
+
+    def seqs(self, device: str) -> list[int]:
+        """The seqs the server holds for a device, in order."""
+        return [int(r["seq"]) for r in self.query("SELECT seq FROM events WHERE device = ? ORDER BY seq", (device,))]
 
 
 @dataclass

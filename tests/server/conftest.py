@@ -4,16 +4,19 @@ PostgreSQL schema dropped afterwards), and signed device clients."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from server_harness import Running
 
 from checker import load_policy
 from server import ServerConfig, create_app
 from server.client import DeviceClient
+from server.keys import STATE
+from store import devices
+from store.db import Conn, migrate
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -28,6 +31,38 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def policy() -> Any:
     """The default Region 14 policy."""
     return load_policy(None)
+
+
+@dataclass
+class Running:
+    """A server on loopback: its URL, application and settings."""
+
+    url: str
+    app: Any
+    cfg: ServerConfig
+
+    def conn(self) -> Conn:
+        """A connection of the test's own to the server's database."""
+        c = Conn(self.cfg.db)
+        migrate(c)
+        return c
+
+    def codes(self, n: int = 1, seconds: float = 3600, now: float | None = None) -> list[str]:
+        """Fresh enrolment codes."""
+        c = self.conn()
+        try:
+            return devices.make_codes(c, n, seconds, "test", now=now)[0]
+        finally:
+            c.close()
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows from the server's database (after its own queued events are written)."""
+        assert self.app[STATE].store.flush()
+        c = self.conn()
+        try:
+            return c.all(sql, params)
+        finally:
+            c.close()
 
 
 @pytest.fixture

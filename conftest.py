@@ -1,4 +1,5 @@
-"""Fixtures every test folder shares: a PostgreSQL schema of the test's own."""
+"""Fixtures every test folder shares (a repo-root conftest, so that tests/ itself, whose folders
+are named like the packages, never goes on sys.path): a PostgreSQL schema of the test's own."""
 
 from __future__ import annotations
 
