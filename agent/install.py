@@ -23,12 +23,13 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from xml.sax.saxutils import escape
+
+from agent.state import write_atomic
 
 SERVICE = "postguard-agent"
 LAUNCHD_LABEL = "org.postguard.agent"
@@ -414,20 +415,7 @@ def _under_home(path: str) -> bool:
 
 def _write_root_file(path: Path, data: bytes, mode: int, owned_by_root: bool) -> None:
     """Write a file atomically with its mode (and root's ownership when we are root)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        if owned_by_root:
-            os.fchown(fd, 0, 0)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode, (0, 0) if owned_by_root else None)
 
 
 STATE_NAMES = ("device.json", "device.key", "device.key.new", "queue.sqlite", "queue.sqlite-wal", "queue.sqlite-shm",

@@ -139,12 +139,20 @@ def new_key() -> Ed25519PrivateKey:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file owner-only (0600) and atomically: a temporary file in the same folder, fsynced,
-    then renamed over the old one (a crash leaves the old file or the new one, never half)."""
+    """Write a file owner-only (0600) and atomically (see `write_atomic`)."""
+    write_atomic(path, data, 0o600)
+
+
+def write_atomic(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None = None) -> None:
+    """Write a file with its mode (and owner) set before it has any content, atomically: a
+    temporary file in the same folder, fsynced, then renamed over the old one (a crash leaves the
+    old file or the new one, never half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
+        if owner is not None:
+            os.fchown(fd, *owner)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
