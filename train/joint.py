@@ -1,0 +1,142 @@
+"""`python -m train.joint fit`: one MiniLM encoder for the neural heads and the judgment heads.
+
+The checker today runs two encoder passes per post: `neural.onnx` (heads conduct, commercial,
+political; `train.neural`) and `judgment.onnx` (a head per rule and sub-category;
+`train.judgment`). This fit trains all of those heads on one encoder, so that one pass serves
+both:
+
+- rows: the neural recipe's rows (`train.neural_data.rows`, with its Davidson sample) and the
+  judgment train split (`data/judgment/train.jsonl`, never dev or the sealed split), the latter
+  repeated `--judgment-repeats` times so that its heads see about as many epochs as
+  `train.judgment` gives them;
+- targets: the neural heads first (named `neural:conduct`, ..., since the judgment set has a
+  `conduct` head of its own), then the judgment heads (`train.judgment.heads_and_targets`);
+  a neural row has weight 0 on every judgment head and a judgment row weight 0 on every neural
+  head (neither data set says anything about the other's labels);
+- a judgment row's weights (positives weighted up as in `train.judgment`) are scaled by
+  `--judgment-weight`, since it carries 65 weighted targets against a neural row's one to three.
+
+The fitted weights go to var/joint/fit/ (model.pt, tokenizer, fit.json). Export and
+calibration into the shipped artifacts are separate steps (see docs/models.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from train.judgment import MAX_TOKENS as J_TOKENS
+from train.judgment import encoder_text, heads_and_targets, read
+from train.neural_data import HEADS, MAX_TOKENS, SEED, rows
+from train.neural_val import fold_text
+
+WORK = Path(__file__).resolve().parents[1] / "var" / "joint"
+
+
+def joint_rows(args: argparse.Namespace) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Head names, texts (each set's own training view), targets and weights [rows x heads]."""
+    from checker import load_policy
+
+    neural, _ = rows(args.davidson, args.counter_speech)
+    if args.limit:
+        random.Random(SEED).shuffle(neural)
+        neural = neural[: args.limit]
+    categories = {r: list(c) for r, c in load_policy(checks=False).data.categories.items()}
+    train = read("train.jsonl")
+    if args.limit:
+        train = train[: max(1, args.limit // 10)]
+    jheads, jy, jw = heads_and_targets(train, categories)
+    pos = (jy * jw).sum(0)
+    neg = ((1 - jy) * jw).sum(0)
+    jw = jw * np.where(jy > 0.5, np.minimum(args.pos_cap, neg / np.maximum(pos, 1.0)) ** args.pos_power, 1.0)
+    jw = jw * args.judgment_weight
+    heads = [*(f"neural:{h}" for h in HEADS), *jheads]  # the judgment set has its own "conduct"
+    n_n, n_j = len(neural), len(train) * args.judgment_repeats
+    y = np.zeros((n_n + n_j, len(heads)), dtype=np.float32)
+    w = np.zeros_like(y)
+    y[:n_n, : len(HEADS)] = [r.y for r in neural]
+    w[:n_n, : len(HEADS)] = [r.w for r in neural]
+    y[n_n:, len(HEADS):] = np.tile(jy, (args.judgment_repeats, 1))
+    w[n_n:, len(HEADS):] = np.tile(jw, (args.judgment_repeats, 1))
+    texts = [fold_text(r.text) for r in neural] + [encoder_text(r["text"]) for r in train] * args.judgment_repeats
+    return heads, texts, y, w
+
+
+def fit(args: argparse.Namespace) -> None:
+    """Fine-tune MiniLM with every head on the joint rows; save to var/joint/fit (or --out)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from train.neural import _epoch_batches, _train_step, base_model_dir, build_model
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    heads, texts, y, w = joint_rows(args)
+    tok = AutoTokenizer.from_pretrained(base_model_dir())
+    model = build_model(AutoModel.from_pretrained(base_model_dir()), len(heads))
+    if args.seed != SEED:
+        torch.manual_seed(args.seed)
+    ids = tok(texts, truncation=True, max_length=max(MAX_TOKENS, J_TOKENS))["input_ids"]
+    yt, wt = torch.tensor(y), torch.tensor(w)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    total = int(math.ceil(len(texts) / args.batch) * args.epochs)
+    warm = int(0.06 * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
+    rng = random.Random(args.seed)
+    t0, step = time.time(), 0
+    print(f"{len(texts)} rows, {len(heads)} heads, {total} steps of {args.batch}", flush=True)
+    for _ in range(math.ceil(args.epochs)):
+        model.train()
+        for b in _epoch_batches(ids, args.batch, rng):
+            if step >= total:
+                break
+            loss = _train_step(model, opt, sched, ids, yt, wt, b)
+            step += 1
+            if step % 50 == 0:
+                el = time.time() - t0
+                print(f"step {step}/{total} loss {loss.item():.4f} {el / step:.2f} s/step, "
+                      f"eta {(total - step) * el / step / 60:.1f} min", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    tok.save_pretrained(out / "tokenizer")
+    (out / "fit.json").write_text(json.dumps({
+        "rows": len(texts), "heads": heads, "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
+        "davidson": args.davidson, "counter_speech": args.counter_speech,
+        "judgment_repeats": args.judgment_repeats, "judgment_weight": args.judgment_weight,
+        "pos_cap": args.pos_cap, "pos_power": args.pos_power, "limit": args.limit,
+        "seed": args.seed, "steps": step, "seconds": round(time.time() - t0)}))
+    print("saved", out, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m train.joint", description=__doc__.splitlines()[0])
+    ap.add_argument("step", choices=("fit",))
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--lr", type=float, default=6e-5)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--davidson", type=int, default=4000)
+    ap.add_argument("--counter-speech", type=int, default=0)
+    ap.add_argument("--judgment-repeats", type=int, default=3)
+    ap.add_argument("--judgment-weight", type=float, default=0.15)
+    ap.add_argument("--pos-cap", type=float, default=20.0)
+    ap.add_argument("--pos-power", type=float, default=0.75)
+    ap.add_argument("--limit", type=int, default=None, help="train on a sample (timing and smoke runs)")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(WORK / "fit"))
+    args = ap.parse_args(argv)
+    fit(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
