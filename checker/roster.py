@@ -119,6 +119,7 @@ class Roster:
         self.ids: dict[str, int] = {}
         # One-deletion neighbourhoods of first and last names of 5+ letters, for misspellings.
         self._near: dict[str, set[tuple[str, str, int]]] = {}
+        self._longest = 0  # the longest name in _near: a word past it + 1 is no one's misspelling
         self._lasts: dict[str, set[int]] | None = None
         self.first_names: dict[str, list[int]] = {}
         self._auto = ahocorasick.Automaton()
@@ -159,13 +160,14 @@ class Roster:
     def _fuzzy_add(self, name: str, idx: int, part: str) -> None:
         if len(name) < 5:
             return
+        self._longest = max(self._longest, len(name))
         for v in {name, *(name[:k] + name[k + 1:] for k in range(len(name)))}:
             self._near.setdefault(v, set()).add((name, part, idx))
 
     def _near_names(self, word: str, part: str) -> set[int]:
         """Students whose first or last name (`part`) is one edit from `word` (not equal to it)."""
-        if len(word) < 4 or not self._near:
-            return set()
+        if len(word) < 4 or not self._near or len(word) > self._longest + 1:
+            return set()  # (a very long word would build len(word) deletions of len(word) chars)
         cands: set[tuple[str, str, int]] = set()
         for v in {word, *(word[:k] + word[k + 1:] for k in range(len(word)))}:
             cands |= self._near.get(v, set())

@@ -246,3 +246,19 @@ def test_one_enormous_word_stays_within_the_memory_bound(policy, where):
     assert peak < MEMORY_BOUND, f"{peak:,} bytes"
     cut = bounded_words(text)
     assert len(cut) == len(text) and max(map(len, cut.split())) <= MAX_WORD
+
+
+def test_near_names_returns_early_for_a_very_long_word():
+    # Without the early return, one 200,000-character word builds 200,000 deletions of that
+    # length (tens of GB); with it, nothing is built.
+    from checker.roster import parse_roster
+
+    roster = parse_roster(b"first_name,last_name,directory_opt_out\nMasonette,Brandtley,no\n")  # fictional names
+    tracemalloc.start()
+    try:
+        assert roster._near_names("m" * 200_000, "first") == set()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, f"{peak:,} bytes"
+    assert roster._near_names("masonate", "first")  # a real misspelling is still found
