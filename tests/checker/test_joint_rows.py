@@ -3,11 +3,14 @@
 import argparse
 
 import numpy as np
+import pytest
 
+from train.data import DATA
 from train.joint import joint_rows
 from train.neural_data import HEADS
 
 
+@pytest.mark.skipif(not (DATA / "olid").is_dir(), reason=f"public datasets not at {DATA} (POSTGUARD_DATASETS)")
 def test_joint_rows_weights_are_disjoint_and_heads_unique() -> None:
     args = argparse.Namespace(davidson=0, counter_speech=0, limit=300, pos_cap=20.0, pos_power=0.75,
                               judgment_weight=0.15, judgment_repeats=2)
