@@ -23,17 +23,14 @@ calibration into the shipped artifacts are separate steps (see docs/models.md).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from train.judgment import MAX_TOKENS as J_TOKENS
-from train.judgment import encoder_text, heads_and_targets, read
+from train.judgment import encoder_text, heads_and_targets, read, weight_positives
 from train.neural_data import HEADS, MAX_TOKENS, SEED, rows
 from train.neural_val import fold_text
 
@@ -53,10 +50,7 @@ def joint_rows(args: argparse.Namespace) -> tuple[list[str], list[str], np.ndarr
     if args.limit:
         train = train[: max(1, args.limit // 10)]
     jheads, jy, jw = heads_and_targets(train, categories)
-    pos = (jy * jw).sum(0)
-    neg = ((1 - jy) * jw).sum(0)
-    jw = jw * np.where(jy > 0.5, np.minimum(args.pos_cap, neg / np.maximum(pos, 1.0)) ** args.pos_power, 1.0)
-    jw = jw * args.judgment_weight
+    jw = weight_positives(jy, jw, args.pos_cap, args.pos_power) * args.judgment_weight
     heads = [*(f"neural:{h}" for h in HEADS), *jheads]  # the judgment set has its own "conduct"
     n_n, n_j = len(neural), len(train) * args.judgment_repeats
     y = np.zeros((n_n + n_j, len(heads)), dtype=np.float32)
@@ -74,7 +68,7 @@ def fit(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from train.neural import _epoch_batches, _train_step, base_model_dir, build_model
+    from train.neural import base_model_dir, build_model, save_fit, train_heads
 
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
@@ -84,37 +78,15 @@ def fit(args: argparse.Namespace) -> None:
     if args.seed != SEED:
         torch.manual_seed(args.seed)
     ids = tok(texts, truncation=True, max_length=max(MAX_TOKENS, J_TOKENS))["input_ids"]
-    yt, wt = torch.tensor(y), torch.tensor(w)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    total = int(math.ceil(len(texts) / args.batch) * args.epochs)
-    warm = int(0.06 * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
-    rng = random.Random(args.seed)
-    t0, step = time.time(), 0
-    print(f"{len(texts)} rows, {len(heads)} heads, {total} steps of {args.batch}", flush=True)
-    for _ in range(math.ceil(args.epochs)):
-        model.train()
-        for b in _epoch_batches(ids, args.batch, rng):
-            if step >= total:
-                break
-            loss = _train_step(model, opt, sched, ids, yt, wt, b)
-            step += 1
-            if step % 50 == 0:
-                el = time.time() - t0
-                print(f"step {step}/{total} loss {loss.item():.4f} {el / step:.2f} s/step, "
-                      f"eta {(total - step) * el / step / 60:.1f} min", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), out / "model.pt")
-    tok.save_pretrained(out / "tokenizer")
-    (out / "fit.json").write_text(json.dumps({
+    print(f"{len(texts)} rows, {len(heads)} heads, batches of {args.batch}", flush=True)
+    step, seconds = train_heads(model, ids, torch.tensor(y), torch.tensor(w), lr=args.lr,
+                                batch=args.batch, epochs=args.epochs, seed=args.seed)
+    save_fit(Path(args.out), model, tok, {
         "rows": len(texts), "heads": heads, "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
         "davidson": args.davidson, "counter_speech": args.counter_speech,
         "judgment_repeats": args.judgment_repeats, "judgment_weight": args.judgment_weight,
         "pos_cap": args.pos_cap, "pos_power": args.pos_power, "limit": args.limit,
-        "seed": args.seed, "steps": step, "seconds": round(time.time() - t0)}))
-    print("saved", out, flush=True)
+        "seed": args.seed, "steps": step, "seconds": seconds})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -54,23 +53,16 @@ def heads_and_targets(rows: list[dict[str, Any]], categories: dict[str, list[str
 
 def fit(args: argparse.Namespace) -> None:
     """Fine-tune MiniLM (the shipped encoder's base) with a head per rule and category."""
-    import math
-    import random
-
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     from checker import load_policy
-    from train.neural import _epoch_batches, _train_step, base_model_dir, build_model
+    from train.neural import base_model_dir, build_model, save_fit, train_heads
 
     categories = {r: list(c) for r, c in load_policy(checks=False).data.categories.items()}
     train = read("train.jsonl")
     heads, y, w = heads_and_targets(train, categories)
-    # Positives are rare (2-10% of the posts a head applies to): weight them up so the heads
-    # learn them instead of the all-zero answer; calibration picks each rule's threshold.
-    pos = (y * w).sum(0)
-    neg = ((1 - y) * w).sum(0)
-    w = w * np.where(y > 0.5, np.minimum(args.pos_cap, neg / np.maximum(pos, 1.0)) ** args.pos_power, 1.0)
+    w = weight_positives(y, w, args.pos_cap, args.pos_power)
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
     tok = AutoTokenizer.from_pretrained(base_model_dir())
@@ -78,33 +70,21 @@ def fit(args: argparse.Namespace) -> None:
     if args.seed != SEED:
         torch.manual_seed(args.seed)
     ids = tok([encoder_text(r["text"]) for r in train], truncation=True, max_length=MAX_TOKENS)["input_ids"]
-    yt, wt = torch.tensor(y), torch.tensor(w)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    total = int(math.ceil(len(train) / args.batch) * args.epochs)
-    warm = int(0.06 * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
-    rng = random.Random(args.seed)
-    t0, step = time.time(), 0
-    for _ in range(math.ceil(args.epochs)):
-        model.train()
-        for b in _epoch_batches(ids, args.batch, rng):
-            if step >= total:
-                break
-            loss = _train_step(model, opt, sched, ids, yt, wt, b)
-            step += 1
-            if step % 20 == 0:
-                print(f"step {step}/{total} loss {loss.item():.4f} {(time.time() - t0) / step:.2f} s/step", flush=True)
-    out = WORK / "fit"
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), out / "model.pt")
-    tok.save_pretrained(out / "tokenizer")
-    (out / "fit.json").write_text(json.dumps({
+    step, seconds = train_heads(model, ids, torch.tensor(y), torch.tensor(w), lr=args.lr,
+                                batch=args.batch, epochs=args.epochs, seed=args.seed)
+    save_fit(WORK / "fit", model, tok, {
         "rows": len(train), "heads": heads, "epochs": args.epochs, "lr": args.lr, "batch": args.batch,
         "pos_cap": args.pos_cap, "pos_power": args.pos_power,
-        "seed": args.seed, "steps": step, "seconds": round(time.time() - t0)}))
-    print("saved", out, flush=True)
+        "seed": args.seed, "steps": step, "seconds": seconds})
 
+
+def weight_positives(y: np.ndarray, w: np.ndarray, cap: float, power: float) -> np.ndarray:
+    """Positives are rare (2-10% of the posts a head applies to): weight them up, per head, by
+    (negatives / positives) ** power, at most `cap`, so the heads learn them instead of the
+    all-zero answer; calibration then picks each rule's threshold."""
+    pos = (y * w).sum(0)
+    neg = ((1 - y) * w).sum(0)
+    return w * np.where(y > 0.5, np.minimum(cap, neg / np.maximum(pos, 1.0)) ** power, 1.0)
 
 def export(args: argparse.Namespace) -> None:
     """ONNX export and dynamic int8 quantization into checker/models/judgment.onnx (+ tokenizer)."""

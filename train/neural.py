@@ -40,7 +40,7 @@ from train.neural_data import HEADS, MAX_TOKENS, SEED, Row, rows
 from train.neural_val import fold_text, val_metrics
 
 __all__ = ["HEADS", "MAX_TOKENS", "SEED", "WORK", "Row", "build_model", "export", "fit", "fold_text",
-           "export_int8", "greedy_soup", "main", "rows", "soup"]
+           "export_int8", "greedy_soup", "main", "rows", "save_fit", "soup", "train_heads"]
 
 WORK = Path(os.environ.get("POSTGUARD_NEURAL_WORK", Path(__file__).resolve().parent.parent / "var" / "neural"))
 
@@ -77,15 +77,28 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
     ids = tok(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]
     y = torch.tensor([r.y for r in data], dtype=torch.float32)
     w = torch.tensor([r.w for r in data], dtype=torch.float32)
+    print(f"{len(data)} rows, {int(math.ceil(len(data) / batch) * epochs)} steps of {batch}", flush=True)
+    step, seconds = train_heads(model, ids, y, w, lr=lr, batch=batch, epochs=epochs, seed=seed)
+    save_fit(out, model, tok, {"rows": len(data), "epochs": epochs, "lr": lr, "batch": batch,
+                               "davidson": davidson, "counter_speech": counter_speech, "seed": seed,
+                               "steps": step, "seconds": seconds})
+
+
+def train_heads(model: Any, ids: list[list[int]], y: Any, w: Any, *, lr: float, batch: int,
+                epochs: float, seed: int) -> tuple[int, int]:
+    """The fine-tuning loop every encoder fit shares (`train.neural`, `train.judgment`,
+    `train.joint`): AdamW, linear warm-up (6%) and decay, length-bucketed batches in an order
+    drawn from `seed`, weighted BCE (`_train_step`). Returns (steps, seconds)."""
+    import torch
+
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    total = int(math.ceil(len(data) / batch) * epochs)
+    total = int(math.ceil(len(ids) / batch) * epochs)
     warm = int(0.06 * total)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(warm, 1)) * max(0.0, (total - s) / max(total - warm, 1)))
     rng = random.Random(seed)
     step = 0
     t0 = time.time()
-    print(f"{len(data)} rows, {total} steps of {batch}", flush=True)
     for _ in range(math.ceil(epochs)):
         batches = _epoch_batches(ids, batch, rng)
         model.train()
@@ -96,14 +109,19 @@ def fit(epochs: float, lr: float, batch: int, limit: int | None, davidson: int =
             step += 1
             if step % 50 == 0:
                 el = time.time() - t0
-                print(f"step {step}/{total} loss {loss.item():.4f} {el / step:.2f} s/step, eta {(total - step) * el / step / 60:.1f} min",
-                      flush=True)
+                print(f"step {step}/{total} loss {loss.item():.4f} {el / step:.2f} s/step, "
+                      f"eta {(total - step) * el / step / 60:.1f} min", flush=True)
+    return step, round(time.time() - t0)
+
+
+def save_fit(out: Path, model: Any, tok: Any, meta: dict[str, Any]) -> None:
+    """A fit's weights (model.pt), tokenizer and what made it (fit.json) in `out`."""
+    import torch
+
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "model.pt")
     tok.save_pretrained(out / "tokenizer")
-    (out / "fit.json").write_text(json.dumps({"rows": len(data), "epochs": epochs, "lr": lr, "batch": batch,
-                                              "davidson": davidson, "counter_speech": counter_speech, "seed": seed,
-                                              "steps": step, "seconds": round(time.time() - t0)}))
+    (out / "fit.json").write_text(json.dumps(meta))
     print("saved", out, flush=True)
 
 
