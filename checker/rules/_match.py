@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from checker.text import (
     MASKS,
@@ -18,6 +19,14 @@ from checker.text import (
 )
 
 SUFFIXES = ("", "s", "es", "ed", "ing", "er", "ers", "y", "z")
+
+# Words repeat across posts ("the", "game"), so per-word answers are remembered in LRU caches
+# with a stated bound: at most CACHE_ENTRIES words of at most CACHED_WORD_CHARS characters each
+# (a longer "word" is a URL, base64 or padding: worked out every time, never kept). Measured at
+# under 400 bytes an entry at the longest key, each cache stays under 20 MB, and the three a
+# policy has (two lexicons, the normalized words) under 60 MB together (tests/hostile checks it).
+CACHE_ENTRIES = 50_000
+CACHED_WORD_CHARS = 64
 
 
 def drivers_text(folded: Folded, top: tuple[tuple[str, float, int, int], ...]) -> tuple[tuple[int, int], str]:
@@ -58,19 +67,13 @@ class Lexicon:
     def __init__(self, base_words: tuple[str, ...]) -> None:
         single = tuple(w for w in base_words if " " not in w)
         self.forms = inflect(single)
-        self._cache: dict[str, tuple[str | None, bool]] = {}
+        self._cached = lru_cache(maxsize=CACHE_ENTRIES)(self._lookup_uncached)
         self.by_len: dict[int, list[str]] = {}
         for f in self.forms:
             self.by_len.setdefault(len(f), []).append(f)
 
     def _lookup(self, word: str) -> tuple[str | None, bool]:
-        # Words repeat across posts ("the", "game"): remember answers, bounded.
-        hit = self._cache.get(word)
-        if hit is None:
-            hit = self._lookup_uncached(word)
-            if len(self._cache) < 100_000:
-                self._cache[word] = hit
-        return hit
+        return self._cached(word) if len(word) <= CACHED_WORD_CHARS else self._lookup_uncached(word)
 
     def _lookup_uncached(self, word: str) -> tuple[str | None, bool]:
         forms = self.forms
@@ -84,10 +87,12 @@ class Lexicon:
             stripped = "".join(c for c in d if c not in MASKS)
             if len(stripped) >= 3 and stripped in forms and len(stripped) * 2 - 1 == len(d):
                 return forms[stripped], True  # f_u_c_k
-            pat = re.compile("".join("[a-z]" if c in MASKS else re.escape(c) for c in d))
-            for cand in self.by_len.get(len(d), ()):
-                if pat.fullmatch(cand):
-                    return self.forms[cand], True
+            same_length = self.by_len.get(len(d))
+            if same_length:  # no pattern for a word no form is as long as (`re` keeps 512 compiled)
+                pat = re.compile("".join("[a-z]" if c in MASKS else re.escape(c) for c in d))
+                for cand in same_length:
+                    if pat.fullmatch(cand):
+                        return self.forms[cand], True
         return None, False
 
     def find(self, tokens: list[Token], folded: str) -> list[WordHit]:
@@ -104,7 +109,19 @@ class Lexicon:
         return hits
 
 
-_NORM_CACHE: dict[str, str] = {}
+def _norm_word_uncached(word: str) -> str:
+    # A trailing "!" is punctuation, not a leet "i": "I know where you live!" must read "live",
+    # not "livei" ("sh!t" keeps its "!" inside the word).
+    raw = word.replace("'", "")
+    return destretch(deleet(raw.rstrip("!") or raw))
+
+
+_norm_word_cached = lru_cache(maxsize=CACHE_ENTRIES)(_norm_word_uncached)
+
+
+def norm_word(word: str) -> str:
+    """One token deleeted, de-stretched and apostrophe-free (remembered, bounded as above)."""
+    return _norm_word_cached(word) if len(word) <= CACHED_WORD_CHARS else _norm_word_uncached(word)
 
 
 class NormString:
@@ -116,14 +133,7 @@ class NormString:
         self.offs: list[tuple[int, int, int]] = []  # norm start, folded start, folded end
         pos = 0
         for t in toks:
-            w0 = _NORM_CACHE.get(t.text)
-            if w0 is None:
-                # A trailing "!" is punctuation, not a leet "i": "I know where you live!" must
-                # read "live", not "livei" ("sh!t" keeps its "!" inside the word).
-                raw = t.text.replace("'", "")
-                w0 = destretch(deleet(raw.rstrip("!") or raw))
-                if len(_NORM_CACHE) < 100_000:
-                    _NORM_CACHE[t.text] = w0
+            w0 = norm_word(t.text)
             parts.append(w0)
             self.offs.append((pos, t.start, t.end))
             pos += len(w0) + 1
