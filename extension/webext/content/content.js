@@ -11,7 +11,9 @@
   let bypass = false;       // true while we re-dispatch the person's own submit
   let pending = false;      // a check or a panel is in progress
   let lastEditor = null;
-  const warned = new WeakSet();  // composers that showed a warning (for the posted-clean event)
+  // Composers whose warned post has not gone out yet. Its outcome (sent clean after an edit by
+  // hand) is logged once, then the composer is forgotten: later clean posts are never logged.
+  const warned = new WeakSet();
 
   const send = (msg) => new Promise((resolve) => {
     try {
@@ -124,6 +126,7 @@
         replay(trigger);
         if (v.action !== "pass") event("logged", base);
         else if (warned.has(composer.editor)) event("posted-clean", base);
+        warned.delete(composer.editor);
         return;
       }
       warned.add(composer.editor);
@@ -139,6 +142,7 @@
         },
       });
       const after = { ...describe(composer, result.text), request_id: result.verdict.request_id };
+      if (result.choice === "overridden" || result.choice === "posted-clean") warned.delete(composer.editor);
       if (result.choice === "overridden") {
         // Remembered first: if the proxy warns about the replayed post, it is overridden with this reason.
         if (globalThis.PostguardApprovals) globalThis.PostguardApprovals.add(result.text, result.justification);

@@ -7,6 +7,8 @@
 
   const CSS = `
     :host { all: initial; }
+    /* "hidden" must win over every display rule below (.actions is flex) */
+    [hidden] { display: none !important; }
     .panel { position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; box-sizing: border-box;
       width: min(440px, calc(100vw - 32px)); max-height: calc(100vh - 32px); overflow: auto;
       background: #fff; color: #1c1e21; border: 1px solid #c7ccd1; border-left: 6px solid #d08700;

@@ -1,0 +1,112 @@
+"""The warning panel, the typing hint and what the content script logs, in real Chromium.
+
+The same servers and browser as test_extension_browser.py (its `env` and `page` fixtures):
+the unpacked extension in Debian's Chromium, the local composer fixtures, the backend on
+loopback. All post texts are fictional.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_extension_browser import (  # the module's browser and helpers, shared, not copied
+    CLEAN,
+    DISCLAIMER,
+    SITES,
+    composer_text,
+    env,
+    open_site,
+    page,
+    panel,
+    sent,
+    wait_events,
+    write,
+)
+
+__all__ = ["env", "page"]  # fixtures, used by name
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REASON = "My own page; the statement follows in a reply"  # fictional
+
+
+def visible(locator) -> bool:
+    return locator.count() > 0 and locator.first.is_visible()
+
+
+def settle(page, ms=400):
+    """Give a late event the time to reach the backend (the log is checked for its absence)."""
+    page.wait_for_timeout(ms)
+
+
+def test_post_anyway_shows_only_the_reason_form(env, page):
+    composer, button = open_site(page, "facebook")
+    write(page, composer, DISCLAIMER)
+    button.click()
+    p = panel(page)
+    p.wait_for()
+    edit, anyway = p.locator('[data-act="edit"]'), p.locator('[data-act="anyway"]')
+    assert visible(edit) and visible(anyway) and not visible(p.locator("#pg-just"))
+    anyway.click()
+    assert visible(p.locator("#pg-just")) and visible(p.locator('[data-act="confirm"]'))
+    assert not visible(edit) and not visible(anyway)  # the old row is gone, not under the form
+    assert p.evaluate("el => getComputedStyle(el.querySelector('[data-act=edit]').parentElement).display") == "none"
+    p.locator('[data-act="back"]').click()
+    assert visible(edit) and visible(anyway) and not visible(p.locator("#pg-just"))
+
+
+def post_anyway(page, reason=REASON):
+    p = panel(page)
+    p.locator('[data-act="anyway"]').click()
+    p.locator("#pg-just").fill(reason)
+    p.locator('[data-act="confirm"]').click()
+    panel(page).wait_for(state="detached")
+
+
+def send_clean(page, composer, button, n, text=CLEAN):
+    write(page, composer, text)
+    button.click()
+    page.wait_for_function("n => window.__sent.length === n", arg=n)
+
+
+@pytest.mark.parametrize("site", ["facebook", "mastodon (generic)"])
+def test_clean_posts_after_an_override_are_not_logged(env, page, site):
+    composer, button = open_site(page, site)
+    write(page, composer, DISCLAIMER)
+    button.click()
+    post_anyway(page)
+    page.wait_for_function("() => window.__sent.length === 1")
+    assert [e.action for e in wait_events(env, page, 1)] == ["overridden"]
+    send_clean(page, composer, button, 2)
+    send_clean(page, composer, button, 3, "Our garden club meets on Saturday.")  # fictional
+    settle(page)
+    assert [e.action for e in env["log"].events] == ["overridden"]  # no clean post, no text kept
+
+
+@pytest.mark.parametrize("site", ["facebook", "mastodon (generic)"])
+def test_a_warned_post_edited_by_hand_is_logged_once(env, page, site):
+    composer, button = open_site(page, site)
+    write(page, composer, DISCLAIMER)
+    button.click()
+    panel(page).locator('[data-act="edit"]').click()
+    panel(page).wait_for(state="detached")
+    composer.press("Control+a")
+    composer.press("Delete")
+    send_clean(page, composer, button, 1, "So proud of the team tonight!")  # the warned post, rewritten
+    events = wait_events(env, page, 2)
+    assert [e.action for e in events] == ["edited", "passed"]
+    send_clean(page, composer, button, 2)
+    settle(page)
+    assert [e.action for e in env["log"].events] == ["edited", "passed"]  # the next clean post: nothing
+
+
+def test_clean_post_after_the_panel_fix_is_not_logged_again(env, page, policy):
+    composer, button = open_site(page, "x")
+    write(page, composer, DISCLAIMER)
+    button.click()
+    p = panel(page)
+    p.locator("button[data-fix]").click()
+    p.locator('[data-act="post"]').click()
+    page.wait_for_function("() => window.__sent.length === 1")
+    assert [e.action for e in wait_events(env, page, 1)] == ["passed"]
+    send_clean(page, composer, button, 2)
+    settle(page)
+    assert [e.action for e in env["log"].events] == ["passed"]
