@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from checker.categories import SEVERITIES, parse_categories, severity_of
 from checker.district import District, SponsoredSite
 from checker.errors import PolicyError
 from checker.errors import field_error as _err
@@ -32,7 +33,8 @@ MAX_POLICY_FILE = 20 * 1024 * 1024
 
 
 __all__ = [
-    "DEFAULT_POLICY_DIR", "District", "Policy", "PolicyData", "PolicyError", "SponsoredSite", "load_policy",
+    "DEFAULT_POLICY_DIR", "SEVERITIES", "District", "Policy", "PolicyData", "PolicyError", "SponsoredSite",
+    "load_policy", "severity_of",
 ]
 
 
@@ -43,6 +45,8 @@ class Policy:
     data: PolicyData
     rules: list[Rule] = field(default_factory=list)
     judgment: Judgment | None = None  # rules.toml [judgment]: heads per rule over the encoder
+    # categories.toml: rule id -> {category: severity}, for every category the file lists
+    severities: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -200,21 +204,14 @@ def _read_logos(path: Path, files: dict[str, bytes]) -> dict[str, bytes]:
     return logos
 
 
-def _parse_categories(path: Path, files: dict[str, bytes]) -> dict[str, dict[str, str]]:
-    """categories.toml (optional): per rule id, its sub-categories in order -> finding phrase."""
+def _parse_categories(path: Path, files: dict[str, bytes]) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """categories.toml (optional): per rule id, its sub-categories in order -> finding phrase,
+    and -> severity (`checker.categories`)."""
     raw = _read(path, "categories.toml", required=False)
     if raw is None:
-        return {}
+        return {}, {}
     files["categories.toml"] = raw
-    out: dict[str, dict[str, str]] = {}
-    for rid, table in _toml(path, "categories.toml", raw).items():
-        if not isinstance(table, dict) or not table:
-            raise _err("categories.toml", rid, "must be a non-empty table of category = phrase", table)
-        for cat, phrase in table.items():
-            if not isinstance(phrase, str) or not phrase.strip():
-                raise _err("categories.toml", f"{rid}.{cat}", "must be a non-empty phrase", phrase)
-        out[rid] = dict(table)
-    return out
+    return parse_categories(_toml(path, "categories.toml", raw))
 
 
 def _with_rules(policy: Policy, rules_raw: dict[str, Any], clauses: dict[str, str], checks: bool) -> Policy:
@@ -278,7 +275,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
     notice = clauses_raw.get("notice", {}).get("monitoring", "")
     lexicons = _parse_lexicons(path, files)
     logos = _read_logos(path, files)
-    categories = _parse_categories(path, files)
+    categories, severities = _parse_categories(path, files)
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
@@ -288,7 +285,7 @@ def load_policy(path: str | Path | None = None, *, checks: bool = True) -> Polic
         social=social, logos=logos, links=LinkClassifier(district, social), digest=h.hexdigest()[:16],
         categories=categories,
     )
-    policy = _with_rules(Policy(data=data), rules_raw, clauses, checks)
+    policy = _with_rules(Policy(data=data, severities=severities), rules_raw, clauses, checks)
     # A policy lives as long as the process: its hundreds of thousands of objects (model
     # vocabularies, the roster automaton) need never be scanned by the cyclic GC again, which
     # otherwise shows up as 10-40 ms pauses in the middle of a check.

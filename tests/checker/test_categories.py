@@ -103,3 +103,52 @@ def test_categories_name_only_known_rules(tmp_path):
         fh.write('\n[no-such-rule]\nx = "an x"\n')
     with pytest.raises(PolicyError, match="no-such-rule"):
         load_policy(dst)
+
+
+# -- severity: how urgent each sub-category is for the district's reviewers -----------------------
+def test_every_category_has_a_severity_and_the_policy_ranks_as_the_brief_says(policy):
+    from checker.policy import SEVERITIES, severity_of
+
+    for rid, cats in policy.data.categories.items():
+        assert set(policy.severities[rid]) == set(cats)
+        assert set(policy.severities[rid].values()) <= set(SEVERITIES)
+    assert severity_of(policy, "conduct", "threat") == "urgent"
+    assert severity_of(policy, "conduct", "mass-violence") == "urgent"
+    assert severity_of(policy, "student-privacy", "health") == "urgent"
+    assert severity_of(policy, "conduct", "insult") == "normal"
+    assert severity_of(policy, "missing-disclaimer", "speaking-for") == "low"
+    # a category the policy does not list takes the rule's most urgent level; an unknown rule is normal
+    assert severity_of(policy, "conduct", None) == "urgent"
+    assert severity_of(policy, "conduct", "no-such-category") == "urgent"
+    assert severity_of(policy, "missing-disclaimer", None) == "low"
+    assert severity_of(policy, "a-district-rule", "x") == "normal"
+
+
+def _policy_with(tmp_path, categories: str):
+    dst = tmp_path / "p"
+    shutil.copytree(ROOT / "policies" / "region14", dst)
+    (dst / "categories.toml").write_text(categories, encoding="utf-8")
+    return dst
+
+
+def test_the_old_phrase_only_format_still_loads_as_normal(tmp_path):
+    from checker.policy import severity_of
+
+    dst = _policy_with(tmp_path, '[conduct]\nthreat = "a threat"\ninsult = { phrase = "an insult", severity = "low" }\n')
+    p = load_policy(dst, checks=False)
+    assert p.data.categories == {"conduct": {"threat": "a threat", "insult": "an insult"}}
+    assert p.severities == {"conduct": {"threat": "normal", "insult": "low"}}
+    assert severity_of(p, "conduct", "threat") == "normal"
+
+
+@pytest.mark.parametrize(("entry", "match"), [
+    ('threat = { phrase = "a threat", severity = "critical" }', r"conduct\.threat\.severity.*urgent, high, normal, low"),
+    ('threat = { severity = "urgent" }', r"conduct\.threat.*non-empty phrase"),
+    ('threat = { phrase = "", severity = "urgent" }', r"conduct\.threat\.phrase.*non-empty phrase"),
+    ('threat = { phrase = "a threat", level = "urgent" }', r"conduct\.threat\.level.*unknown key"),
+    ("threat = 3", r"conduct\.threat.*phrase or"),
+])
+def test_a_bad_severity_entry_is_a_clear_policy_error(tmp_path, entry, match):
+    dst = _policy_with(tmp_path, f"[conduct]\n{entry}\n")
+    with pytest.raises(PolicyError, match=match):
+        load_policy(dst, checks=False)
