@@ -108,6 +108,6 @@ def load_judgment(name: str) -> Judgment:
     if name not in _LOADED:
         from checker.neural import load_encoder
 
-        enc = load_encoder(name)
+        enc = load_encoder(name).view("")  # a shared model's judgment heads have no namespace
         _LOADED[name] = Judgment(name, enc, enc.meta)
     return _LOADED[name]

@@ -151,6 +151,53 @@ class Encoder:
         """Probabilities per (folded) text and head, before blending and calibration."""
         return [[_sigmoid(z) for z in row] for row in self.logits([encoder_input(t) for t in texts])]
 
+    def view(self, namespace: str) -> Encoder:
+        """The heads of one namespace as an encoder of their own, sharing this one's session and
+        cache: `view("neural")` reads heads `neural:conduct`, ... as `conduct`, ...; `view("")`
+        the heads with no namespace. One model then serves several readers with one pass per
+        post (`train.joint`: the rules' heads and the judgment heads). An encoder with no
+        namespaced heads is its own `view("")`."""
+        if not namespace and not any(":" in h for h in self.heads):
+            return self
+        return HeadView(self, namespace)
+
+
+class HeadView(Encoder):
+    """A namespace of a shared encoder's heads (see `Encoder.view`)."""
+
+    def __init__(self, base: Encoder, namespace: str) -> None:  # no super(): the base holds the model
+        prefix = f"{namespace}:" if namespace else ""
+        cols = [i for i, h in enumerate(base.heads) if (h.startswith(prefix) if prefix else ":" not in h)]
+        if not cols:
+            raise ValueError(f"encoder {base.name!r} has no heads in namespace {namespace!r}")
+        self.base, self._cols = base, cols
+        self.name = f"{base.name}:{namespace}"
+        self.meta = base.meta
+        self.heads = tuple(base.heads[i][len(prefix):] for i in cols)
+        self.max_tokens = base.max_tokens
+        self.thresholds = {h: base.thresholds[prefix + h] for h in self.heads}
+        self.blend = {h: base.blend[prefix + h] for h in self.heads}
+        self._prefix = prefix
+        self.probs = self._probs  # the base caches per text: every view shares its pass
+
+    def warm(self) -> None:
+        self.base.warm()
+
+    @property
+    def session(self) -> InferenceSession:
+        return self.base.session
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.base.tokenizer
+
+    def _probs(self, text: str) -> dict[str, float]:
+        p = self.base.probs(text)
+        return {h: p[self._prefix + h] for h in self.heads}
+
+    def logits(self, texts: list[str]) -> list[list[float]]:
+        return [[row[i] for i in self._cols] for row in self.base.logits(texts)]
+
 
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 OCCLUDE_MAX = 16  # candidate words for `drivers` (one batched pass costs ~2/3 of a single pass per word)
@@ -249,7 +296,13 @@ def warm_encoders() -> None:
 
 
 def load_encoder(name: str) -> Encoder:
-    """`checker/models/<name>.onnx` with its `<name>.json` and `<name>-tokenizer.json`, once per process."""
+    """`checker/models/<name>.onnx` with its `<name>.json` and `<name>-tokenizer.json`, once per
+    process; `<model>:<namespace>` is that namespace of the model's heads (`Encoder.view`)."""
+    if ":" in name:
+        model, namespace = name.split(":", 1)
+        if name not in _LOADED:
+            _LOADED[name] = load_encoder(model).view(namespace)
+        return _LOADED[name]
     if name not in _LOADED:
         onnx_path = MODELS_DIR / f"{name}.onnx"
         meta_path = MODELS_DIR / f"{name}.json"

@@ -62,11 +62,17 @@ def _none_found(head: str) -> RuntimeError:
     return RuntimeError(f"calibrate {head}: no blend and threshold meets the false-alarm budgets")
 
 
-def calibrate() -> dict:
-    meta_path = MODELS_DIR / "neural.json"
+def calibrate(model: str = "neural") -> dict:
+    """Blend and threshold per head, written into checker/models/<model>.json. A shared model
+    (`train.joint`) keeps these heads in its `neural` namespace (keys `neural:conduct`, ...)."""
+    meta_path = MODELS_DIR / f"{model}.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    enc = Encoder(MODELS_DIR / "neural.onnx", {"heads": list(HEADS), "max_tokens": MAX_TOKENS},
-                  MODELS_DIR / "neural-tokenizer.json")
+    key = "neural:" if any(h.startswith("neural:") for h in meta["heads"]) else ""
+    enc = Encoder(MODELS_DIR / f"{model}.onnx", {"heads": meta["heads"], "max_tokens": MAX_TOKENS},
+                  MODELS_DIR / f"{model}-tokenizer.json")
+    enc = enc.view("neural") if key else enc
+    if list(enc.heads) != list(HEADS):
+        raise ValueError(f"{model}: heads {list(enc.heads)}, expected {list(HEADS)}")
     _, val = rows()
     from checker import load_policy
     from checker.rules.conduct import Conduct
@@ -83,8 +89,8 @@ def calibrate() -> dict:
     report["political"] = _political(enc, val)
     print("political", report["political"], flush=True)
 
-    meta["thresholds"] = {h: report[h]["threshold"] for h in HEADS}
-    meta["blend"] = {h: report[h]["blend"] for h in HEADS}
+    meta.setdefault("thresholds", {}).update({key + h: report[h]["threshold"] for h in HEADS})
+    meta.setdefault("blend", {}).update({key + h: report[h]["blend"] for h in HEADS})
     meta["validation"] = report
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print("wrote", meta_path)

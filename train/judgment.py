@@ -106,14 +106,14 @@ def calibrate(args: argparse.Namespace) -> None:
     from train.judgment_calibrate import CORPUS, choose_thresholds, quiet_sets
 
     dev = read("dev.jsonl")
-    enc = load_encoder("judgment")
+    enc = load_encoder(args.model).view("")  # a shared model's judgment heads: no namespace
     probs = np.array([[p[h] for h in enc.heads] for p in (enc.probs(folded(r["text"])) for r in dev)])
     corpus = [c for c in map(json.loads, CORPUS.read_text(encoding="utf-8").splitlines())
               if not c.get("images") and c.get("kind", "post") == "post"]
     kprobs = np.array([[p[h] for h in enc.heads] for p in (enc.probs(folded(c["text"])) for c in corpus)])
     thresholds, confirm, report = choose_thresholds(dev, probs, list(enc.heads), args.min_precision,
                                                     keep=(corpus, kprobs), quiet=quiet_sets(enc))
-    path = MODELS_DIR / "judgment.json"
+    path = MODELS_DIR / f"{args.model}.json"
     meta = json.loads(path.read_text(encoding="utf-8"))
     meta["rule_thresholds"] = thresholds
     meta["confirm_thresholds"] = confirm
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-precision", type=float, default=0.85)
+    ap.add_argument("--model", default="judgment", help="calibrate: the shipped model (joint: its judgment heads)")
     ap.add_argument("--pos-cap", type=float, default=20.0, help="largest positive/negative weight ratio")
     ap.add_argument("--pos-power", type=float, default=0.75, help="positives weighted (neg/pos)^power")
     args = ap.parse_args(argv)

@@ -280,6 +280,8 @@ def main() -> int:
                     help="add this many templated posts that talk about harm without doing it (conduct 0)")
     ap.add_argument("--seed", type=int, default=SEED, help="fit: data order and dropout (the head starts from SEED)")
     ap.add_argument("--run", default="", help="fit: save under this folder of the work dir (default: the work dir)")
+    ap.add_argument("--model", default="neural",
+                    help="calibrate: the shipped model whose heads (its `neural` namespace if it has one) to calibrate")
     args = ap.parse_args()
     if args.step == "fit":
         fit(args.epochs, args.lr, args.batch, args.limit, args.davidson, args.seed, WORK / args.run,
@@ -291,7 +293,7 @@ def main() -> int:
     else:
         from train.calibrate import calibrate
 
-        calibrate()
+        calibrate(args.model)
     return 0
 
 
