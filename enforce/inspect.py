@@ -9,7 +9,6 @@ checker's limit is checked in windows and is an error too (the fail mode applies
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -25,30 +24,6 @@ from proxy_addon.extract import (
 )
 
 Checker = Callable[[Post, Policy], Verdict]
-
-# No word a person writes (nor a URL) is this long; a "word" of 100,000 characters makes parts of
-# the checker quadratic in time and memory (one-edit name matching alone built ~10 GB for one).
-# Past this length a run without spaces gets a space every MAX_WORD characters: the same length,
-# so every span the checker reports still points at the text as posted.
-MAX_WORD = 2000
-_LONG_RUN = re.compile(rf"\S{{{MAX_WORD + 1},}}")
-
-
-def bounded_words(text: str) -> str:
-    """`text` with runs of more than MAX_WORD non-space characters broken up (same length)."""
-    if len(text) <= MAX_WORD or not _LONG_RUN.search(text):
-        return text
-
-    def cut(m: re.Match[str]) -> str:
-        run = m.group()
-        return "".join(run[i:i + MAX_WORD] + " " if i + MAX_WORD < len(run) else run[i:]
-                       for i in range(0, len(run), MAX_WORD + 1))
-    return _LONG_RUN.sub(cut, text)
-
-
-def _bounded(post: Post) -> Post:
-    text = bounded_words(post.text)
-    return post if text is post.text else replace(post, text=text)
 
 # How much of an over-long text is still checked (in windows of the checker's limit): a post
 # past the limit is an error whatever it says, but what it says can still block it.
@@ -98,7 +73,7 @@ def _checked(sub: Submission | None, policy: Policy, checker: Checker, error: st
         if error and not text.strip() and not sub.links:
             return Inspection(sub, None, error)  # nothing readable to check
         try:
-            return Inspection(sub, checker(_bounded(as_post(sub)), policy), error)
+            return Inspection(sub, checker(as_post(sub), policy), error)
         except InputError as e:
             return Inspection(sub, None, f"checker refused the post: {e}")
     # Longer than any site takes in one post: an error whatever it says; still, check what it
@@ -106,7 +81,7 @@ def _checked(sub: Submission | None, policy: Policy, checker: Checker, error: st
     worst: Verdict | None = None
     for piece in _windows(text):
         try:
-            v = checker(_bounded(as_post(replace(sub, texts=[piece], images=[] if worst else sub.images))), policy)
+            v = checker(as_post(replace(sub, texts=[piece], images=[] if worst else sub.images)), policy)
         except InputError:
             continue
         if worst is None or _ACTION_RANK.get(v.action, 0) > _ACTION_RANK.get(worst.action, 0):
@@ -138,4 +113,4 @@ def inspect_websocket(url: str, message: bytes, policy: Policy, *, checker: Chec
 
 def inspect_post(post: Post, policy: Policy, *, checker: Checker = check) -> Verdict:
     """Check a post the extension read from the page (nothing to extract)."""
-    return checker(_bounded(post), policy)
+    return checker(post, policy)
