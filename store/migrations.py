@@ -275,6 +275,24 @@ def _v6_append_only(pg: bool) -> list[str]:
     ]
 
 
+def _v8(pg: bool) -> list[str]:
+    # Signed policy bundles (`postguard policy publish`): the tar.gz as base64 text (the same column
+    # type on both backends), the exact manifest text that was signed, and its signature.
+    return [
+        """CREATE TABLE policy_bundles (
+            version BIGINT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            policy_digest TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            manifest TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            bundle TEXT NOT NULL,
+            published_by TEXT NOT NULL
+        )""",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
@@ -282,4 +300,5 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
     (4, "event_pairs: rule and clause found together", _v4),
     (5, "site, action and review status beside rules and clauses, in their indexes", _v5),
     (6, "district server: devices, enrolment codes, device problems, checkpoints, received_at", _v6),
+    (8, "policy_bundles: signed policy bundles devices fetch", _v8),
 ]
