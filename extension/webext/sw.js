@@ -1,67 +1,73 @@
-// postguard service worker: the only part that talks to the local backend.
-// Content scripts cannot fetch the backend themselves (their fetch carries the page's
-// Origin, which the backend rejects); the worker's fetch carries chrome-extension://<id>.
+// postguard service worker: the only part that asks for decisions (transport.js: the agent
+// through native messaging, a hand-paired local backend, or the district server).
+// Content scripts cannot do it themselves (their fetch carries the page's Origin, which the
+// backend and the server reject, and they cannot use native messaging).
 "use strict";
+importScripts("transport.js");
+const T = self.PostguardTransport;
 
 const DEFAULTS = {
   backendUrl: "http://127.0.0.1:8731",
   token: "",
+  serverUrl: "",
+  groupKey: "",
   mode: "warn",
   failMode: "pass",
   hints: true,
   checkTimeoutMs: 2500,
 };
+const POPUP_KEYS = ["backendUrl", "token", "hints"];  // what the popup may set on any install
 const QUEUE_KEY = "pgQueue";
 const QUEUE_MAX = 500;
-let lastStatus = { ok: null, at: 0, error: null };
+let lastStatus = { ok: null, at: 0, via: null, problem: null, error: null, tried: [] };
 let policyCache = null;
 
-// Managed settings (pushed by the district) win over local ones (popup / tests).
-// Reading managed storage can take seconds on Linux (no policy → it waits on the policy
-// service), so it is read once per worker start and again only when the district changes it.
+// Managed settings (pushed by the district) win over local ones. Reading managed storage can
+// take seconds on Linux (no policy -> it waits on the policy service), so it is read once per
+// worker start and again only when the district changes it.
+// Test hook: an unpacked (development) install also honours every key of storage.local
+// `pgConfig` (chrome.storage.managed cannot be set from a test); a packed or force-installed
+// extension honours there only the popup's keys.
 let managedCache = null;
+let devInstall = null;
 chrome.storage.onChanged.addListener((_changes, area) => { if (area === "managed") managedCache = null; });
 async function config() {
   if (!managedCache) managedCache = chrome.storage.managed.get(null).catch(() => ({}));
+  if (devInstall === null) devInstall = chrome.management.getSelf().then((s) => s.installType === "development", () => false);
   const managed = (await managedCache) || {};
   const { pgConfig = {} } = await chrome.storage.local.get("pgConfig");
-  return { ...DEFAULTS, ...pgConfig, ...managed, managedKeys: Object.keys(managed) };
+  const local = (await devInstall) ? pgConfig : Object.fromEntries(Object.entries(pgConfig).filter(([k]) => POPUP_KEYS.includes(k)));
+  return { ...DEFAULTS, ...local, ...managed, managedKeys: Object.keys(managed) };
 }
 
-async function call(cfg, method, path, body, timeoutMs) {
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), timeoutMs || cfg.checkTimeoutMs);
+async function call(cfg, path, body, timeoutMs) {
   try {
-    const r = await fetch(cfg.backendUrl.replace(/\/+$/, "") + path, {
-      method,
-      headers: { "Content-Type": "application/json", "X-Postguard-Token": cfg.token || "" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: ctrl.signal,
-      cache: "no-store",
-      credentials: "omit",
-    });
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const err = new Error(data.error || `backend answered ${r.status}`);
-      err.status = r.status;
-      err.details = data.details;
-      throw err;
-    }
-    lastStatus = { ok: true, at: Date.now(), error: null };
+    const { data, via } = await T.route(cfg, path, body, timeoutMs || cfg.checkTimeoutMs);
+    lastStatus = { ok: true, at: Date.now(), via, problem: null, error: null, tried: [] };
     return data;
   } catch (e) {
-    const msg = e.name === "AbortError" ? "the backend did not answer in time" : String(e.message || e);
-    // A 400 is our own bug, not an outage; anything else means "not usable right now".
-    if (!e.status || e.status >= 401) lastStatus = { ok: false, at: Date.now(), error: msg };
-    throw Object.assign(new Error(msg), { status: e.status, details: e.details });
-  } finally {
-    clearTimeout(timer);
+    // A 400/413/429 is an answer (our own bug, or a limit), not an outage.
+    if (e.problem) lastStatus = { ok: false, at: Date.now(), via: null, problem: e.problem, error: e.message, tried: e.tried || [] };
+    throw e;
   }
+}
+
+// A record waiting in the browser keeps nothing that could name a student: no text, no reason,
+// no links, no target, the page's origin only. The log gets "not checked" with the site and time.
+function redacted(e) {
+  let origin = null;
+  try { origin = e.url ? new URL(e.url).origin + "/" : null; } catch (_) { /* no url */ }
+  const kept = `${(e.text || "").length} characters; the text is not kept in the browser while postguard is unreachable`;
+  return {
+    choice: e.choice, site: e.site, kind: e.kind, account: e.account, url: origin, text: "",
+    request_id: e.request_id, client_time: e.client_time || new Date().toISOString(), queued: true,
+    error: `${e.choice === "unchecked" ? "not checked when posted" : `${e.choice}, recorded while postguard was unreachable`} (${kept})`,
+  };
 }
 
 async function queueEvents(events) {
   const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
-  const next = q.concat(events.map((e) => ({ ...e, queued: true }))).slice(-QUEUE_MAX);
+  const next = q.concat(events.map(redacted)).slice(-QUEUE_MAX);
   await chrome.storage.local.set({ [QUEUE_KEY]: next });
   return next.length;
 }
@@ -80,9 +86,9 @@ async function flushQueue() {
     if (!q.length) return 0;
     const batch = q.slice(0, 20);  // 20 texts of up to 100k characters stay under the body cap
     try {
-      await call(cfg, "POST", "/v1/events", { events: batch });
+      await call(cfg, "/v1/events", { events: batch });
     } catch (e) {
-      if (e.status === 400 || e.status === 413) {  // refused as such: retrying would block the queue forever
+      if (!e.problem && (e.status === 400 || e.status === 413)) {  // refused as such: retrying would block the queue forever
         console.warn("postguard: dropping queued events the backend refused", e.details);
       } else {
         return q.length;
@@ -99,22 +105,20 @@ async function flushQueue() {
 async function sendEvent(event) {
   const cfg = await config();
   try {
-    await call(cfg, "POST", "/v1/events", event);
+    await call(cfg, "/v1/events", event);
     flushQueue();
     return { ok: true, queued: false };
   } catch (e) {
-    if (e.status === 400) return { ok: false, error: e.message, details: e.details };
+    if (!e.problem && e.status === 400) return { ok: false, error: e.message, details: e.details };
     return { ok: true, queued: true, pending: await queueEvents([event]) };
   }
 }
 
 async function getPolicy(cfg, fresh = false) {
-  if (!fresh && policyCache && policyCache.url === cfg.backendUrl && Date.now() - policyCache.at < 5 * 60 * 1000) {
-    return policyCache.data;
-  }
+  if (!fresh && policyCache && Date.now() - policyCache.at < 5 * 60 * 1000) return policyCache.data;
   // POST, not GET: Chromium adds no Origin to an extension's GET, and the backend needs one.
-  const data = await call(cfg, "POST", "/v1/policy", {});
-  policyCache = { at: Date.now(), url: cfg.backendUrl, data };
+  const data = await call(cfg, "/v1/policy", {});
+  policyCache = { at: Date.now(), data };
   return data;
 }
 
@@ -166,29 +170,30 @@ async function handle(msg, sender = {}) {
     case "check": {
       if (cfg.mode === "off") return { ok: true, off: true };
       try {
-        const verdict = await call(cfg, "POST", "/v1/check", msg.post, msg.post.hint ? 1500 : undefined);
+        const verdict = await call(cfg, "/v1/check", msg.post, msg.post.hint ? 1500 : undefined);
         if (!msg.post.hint) flushQueue();
         return { ok: true, verdict, mode: cfg.mode };
       } catch (e) {
-        return { ok: false, error: e.message, status: e.status || 0, failMode: cfg.failMode, mode: cfg.mode };
+        return { ok: false, error: e.message, problem: e.problem || null, status: e.status || 0, failMode: cfg.failMode, mode: cfg.mode };
       }
     }
     case "event":
       return sendEvent(msg.event);
     case "status": {
       let policy = null;
-      try { policy = await getPolicy(cfg, true); lastStatus = { ok: true, at: Date.now(), error: null }; } catch (_) { /* shown as down */ }
+      try { policy = await getPolicy(cfg, true); } catch (_) { /* lastStatus says why */ }
       const { [QUEUE_KEY]: q = [] } = await chrome.storage.local.get(QUEUE_KEY);
       return {
         ok: true, backend: lastStatus, queued: q.length, policy,
-        config: { backendUrl: cfg.backendUrl, mode: cfg.mode, failMode: cfg.failMode, hints: cfg.hints,
-                  tokenSet: Boolean(cfg.token), managedKeys: cfg.managedKeys },
+        config: { backendUrl: cfg.backendUrl, serverUrl: cfg.serverUrl, mode: cfg.mode, failMode: cfg.failMode,
+                  hints: cfg.hints, tokenSet: Boolean(cfg.token), groupKeySet: Boolean(cfg.groupKey),
+                  managedKeys: cfg.managedKeys, extensionId: chrome.runtime.id, nativeHost: T.NATIVE_HOST },
       };
     }
     case "flush":
       return { ok: true, pending: await flushQueue() };
     case "saveConfig": {  // from the popup, for keys the district did not manage
-      const allowed = ["backendUrl", "token", "hints"];
+      const allowed = POPUP_KEYS;
       const { pgConfig = {} } = await chrome.storage.local.get("pgConfig");
       for (const k of allowed) if (k in msg.config && !cfg.managedKeys.includes(k)) pgConfig[k] = msg.config[k];
       await chrome.storage.local.set({ pgConfig });

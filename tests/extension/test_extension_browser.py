@@ -237,14 +237,18 @@ def test_backend_down_lets_the_post_go_and_queues_the_event(env, page):
     button.click()
     page.wait_for_function("() => window.__sent.length === 1")
     page.locator("postguard-toast [role=status]").wait_for()
+    stored = env["sw"].evaluate("() => chrome.storage.local.get(null).then(r => JSON.stringify(r))")
     queued = env["sw"].evaluate("() => chrome.storage.local.get('pgQueue').then(r => r.pgQueue)")
-    assert [q["choice"] for q in queued] == ["unchecked"] and queued[0]["text"] == STUDENT
+    # The record waiting in the browser is redacted before it is stored: nothing of the post.
+    assert [q["choice"] for q in queued] == ["unchecked"] and queued[0]["text"] == ""
+    assert "Tyler" not in stored and "Quinlan" not in stored and "chemistry" not in stored
+    assert queued[0]["site"] == "www.facebook.com" and f"{len(STUDENT)} characters" in queued[0]["error"]
     assert env["log"].events == []
     env["sw"].evaluate("u => chrome.storage.local.get('pgConfig').then(r => chrome.storage.local.set({pgConfig: {...r.pgConfig, backendUrl: u}}))", env["backend"])
     left = env["sw"].evaluate("() => self.postguard.flushQueue()")
     assert left == 0
     ev = env["log"].events[-1]
-    assert ev.action == "error" and "student-privacy" in [f["rule"] for f in ev.findings]
+    assert ev.action == "error" and ev.findings == [] and ev.text == "" and "not checked when posted" in ev.error
 
 
 def test_fail_mode_block_holds_the_post(env, page):

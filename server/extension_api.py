@@ -1,0 +1,163 @@
+"""The extension API of the district server (mounted at /api/ext/v1/): what a browser without a
+local agent (a Chromebook, a computer where the agent is not installed) asks instead of the local
+backend. Same bodies, same decision path (`extension.backend.decide`), events written to the
+server's log.
+
+Authentication: `Authorization: Bearer <group key>` (one managed setting for a whole group of
+devices, `server.extension_groups`) and an `Origin` that is the extension's own
+(chrome-extension://<allowed id>); `X-Postguard-Device` carries the directory device id where
+managed ChromeOS gives one (`chrome.enterprise.deviceAttributes`). That id is what the browser
+reports, vouched for by the group key only: it names the device in the log, it proves nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+
+from extension.backend import schema
+from extension.backend.config import EXTENSION_ID
+from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
+from extension.backend.security import Budget, error
+from server import extension_groups
+from server.keys import LIGHT, SERVER, STATE
+
+MAX_BODY = 4 << 20          # a check with a few photos; text alone is at most 100k characters
+KEY_CACHE_SECONDS = 30.0    # a revoked group key is refused within this
+DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+BUDGETS_MAX = 10_000        # (group, device) event budgets kept in memory
+ORIGINS = web.AppKey("extension_origins", frozenset)
+CACHE = web.AppKey("extension_verdicts", VerdictCache)
+KEYS = web.AppKey("extension_keys", dict)          # key -> (group, checked at)
+BUDGETS = web.AppKey("extension_budgets", OrderedDict)
+READY = web.AppKey("extension_ready", list)
+VIEW = web.AppKey("extension_policy_view", dict)
+
+
+def _cors(origin: str) -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def _group(request: web.Request) -> str | None:
+    """The group whose key the request carries (looked up at most every KEY_CACHE_SECONDS)."""
+    auth = request.headers.get("Authorization", "")
+    key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    if not key:
+        return None
+    cache, now = request.app[KEYS], time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and now - hit[1] < KEY_CACHE_SECONDS:
+        return hit[0]
+    light = request.config_dict[LIGHT]
+    if not request.app[READY]:
+        await light.run(extension_groups.ensure_table)
+        request.app[READY].append(True)
+    group = await light.run(lambda c: extension_groups.group_of(c, key))
+    if len(cache) > BUDGETS_MAX:
+        cache.clear()
+    cache[key] = (group, now)
+    return group
+
+
+@web.middleware
+async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Only the extension (exact Origin), with a live group key; CORS answered exactly."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin not in request.app[ORIGINS]:
+        return error(403, "Origin not allowed: only the postguard extension may call this API")
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers={
+            **_cors(origin), "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Postguard-Device",
+            "Access-Control-Max-Age": "600"})
+    try:
+        group = await _group(request)
+    except ConnectionError:
+        return error(503, "the server's database is unavailable; try again shortly", headers=_cors(origin))
+    if group is None:
+        return error(401, "missing, unknown or revoked extension group key (the groupKey managed setting)",
+                     headers=_cors(origin))
+    device = request.headers.get("X-Postguard-Device", "")
+    if device and not DEVICE_ID.match(device):
+        return error(400, "X-Postguard-Device: letters, digits and . _ - only (up to 64)", headers=_cors(origin))
+    request["pg_device"] = f"ext:{group}:{device}" if device else f"ext:{group}"
+    response = await handler(request)
+    response.headers.update(_cors(origin))
+    return response
+
+
+async def check_post(request: web.Request) -> web.Response:
+    """POST /api/ext/v1/check: as the local backend's /v1/check."""
+    started = time.perf_counter()
+    body = await json_body(request, schema.CHECK, MAX_BODY)
+    if isinstance(body, web.Response):
+        return body
+    out = await check(body, request.config_dict[SERVER].policy, request.app[CACHE], in_thread=True)
+    if isinstance(out, web.Response):
+        return out
+    response = web.json_response({**out, "request_id": uuid.uuid4().hex})
+    response.headers["Server-Timing"] = f"check;dur={(time.perf_counter() - started) * 1000:.3f}"
+    return response
+
+
+def _budget(request: web.Request) -> tuple[Budget, Budget]:
+    """The event budget of this device (or of the group, for browsers that give no device id)."""
+    budgets, key = request.app[BUDGETS], request["pg_device"]
+    b = budgets.get(key)
+    if b is None:
+        b = budgets[key] = (Budget(1.0, 200), Budget(64 * 1024, 8 * 1024 * 1024))
+        if len(budgets) > BUDGETS_MAX:
+            budgets.popitem(last=False)
+    budgets.move_to_end(key)
+    return b
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """POST /api/ext/v1/events: as the local backend's /v1/events, into the server's log."""
+    raw = await json_body(request, {"type": "object"}, MAX_BODY)
+    if isinstance(raw, web.Response):
+        return raw
+    events = events_of(raw, request.config_dict[SERVER].policy, _budget(request), request[BODY_SIZE],
+                       device=request["pg_device"])
+    if isinstance(events, web.Response):
+        return events
+    store = request.config_dict[STATE].store
+    ids = [store.append(ev) for ev in events]
+    return web.json_response({"ok": True, "ids": ids}, status=201)
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    """POST /api/ext/v1/policy: what the popup shows of the policy (never the roster)."""
+    from extension.backend.app import policy_view
+
+    policy = request.config_dict[SERVER].policy
+    view = request.app[VIEW]
+    if view.get("digest") != policy.digest:
+        view.clear()
+        view.update(policy_view(policy))
+    return web.json_response(view)
+
+
+async def _preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204)  # answered by `gate`; the route makes OPTIONS resolve
+
+
+def extension_app(extension_ids: tuple[str, ...] = (EXTENSION_ID,)) -> web.Application:
+    """The sub-application to mount at /api/ext/v1/ (under /api/: no console sign-in)."""
+    app = web.Application(middlewares=[gate])
+    app[ORIGINS] = frozenset(f"chrome-extension://{i}" for i in extension_ids)
+    app[CACHE] = VerdictCache()
+    app[KEYS] = {}
+    app[BUDGETS] = OrderedDict()
+    app[READY] = []
+    app[VIEW] = {}
+    app.router.add_post("/check", check_post)
+    app.router.add_post("/events", post_events)
+    app.router.add_post("/policy", get_policy)
+    app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
+    return app
