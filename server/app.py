@@ -16,6 +16,7 @@ from console import create_app as console_app
 from server import checkpoint
 from server.api import api_app
 from server.auth import Verifier
+from server.extension_api import extension_app
 from server.config import ServerConfig
 from server.keys import LIGHT, POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
 from server.pool import DbPool
@@ -58,6 +59,7 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
     app.add_subapp("/api/v1/", api_app())
+    app.add_subapp("/api/ext/v1/", extension_app())  # browsers without an agent (server/extension_api.py)
     app.cleanup_ctx.append(_server_ctx)
     return app
 
