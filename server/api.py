@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from postguard import __version__
+from server.alerts_send import ALERTER
 from server.auth import Unauthorized
 from server.keys import LIGHT, POOL, SERVER, STATE, VERIFIER
 from server.signing import load_public_key
@@ -126,11 +127,12 @@ async def events(request: web.Request) -> web.Response:
         return _json(403, error=str(e), reason="wrong-device")
     except ingest.BadRows as e:
         raise _bad(str(e)) from None
-    state = request.config_dict[STATE]
+    state, alerter = request.config_dict[STATE], request.config_dict[ALERTER]
     now = time.time()
     async with state.lock(device):
         try:
-            res = await request.config_dict[POOL].run(lambda c: ingest.ingest(c, device, rows, now))
+            res = await request.config_dict[POOL].run(
+                lambda c: ingest.ingest(c, device, rows, now, on_stored=alerter.on_stored))
         except Exception as e:
             if not _is_conflict(e):
                 raise
@@ -138,6 +140,8 @@ async def events(request: web.Request) -> web.Response:
     if res is None:
         request.config_dict[VERIFIER].revoked(device)
         return _refused("revoked")
+    if res.stored:
+        alerter.wake()  # an alert queued with these rows goes out now, not at the next poll
     for p in res.opened:
         state.problem_opened(device, p["kind"], p["detail"])
     return _json(200, **res.answer())

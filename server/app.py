@@ -14,6 +14,8 @@ from aiohttp import web
 from console import ConsoleConfig
 from console import create_app as console_app
 from server import checkpoint
+from server.alerts_policy import load_alerts
+from server.alerts_send import ALERTER, Alerter
 from server.api import api_app
 from server.auth import Verifier
 from server.extension_api import extension_app
@@ -58,6 +60,7 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app[STATE] = ServerState(store, cfg.policy.digest)
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
+    app[ALERTER] = Alerter(load_alerts(cfg.policy, cfg.alerts_file), cfg.policy, cfg.alerts, light)
     app.add_subapp("/api/v1/", api_app())
     app.add_subapp("/api/ext/v1/", extension_app())  # browsers without an agent (server/extension_api.py)
     app.cleanup_ctx.append(_server_ctx)
@@ -93,7 +96,8 @@ async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
              asyncio.create_task(_every(cfg.sweep_seconds, lambda: _sweep(app)), name="silent-devices"),
              asyncio.create_task(_every(min(3600.0, cfg.checkpoint_hours * 3600), lambda: _checkpoint_due(app)),
                                  name="checkpoints"),
-             asyncio.create_task(_every(cfg.retention_hours * 3600, lambda: _retention(app)), name="retention")]
+             asyncio.create_task(_every(cfg.retention_hours * 3600, lambda: _retention(app)), name="retention"),
+             asyncio.create_task(app[ALERTER].run(), name="alerts")]
     yield
     for t in tasks:
         t.cancel()

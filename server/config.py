@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from server.alerts_settings import AlertSettings
 from server.checkpoint import DEFAULT_KEY
 
 if TYPE_CHECKING:
@@ -29,3 +30,5 @@ class ServerConfig:
     secure_cookies: bool = False            # the console's cookies (set when served over TLS)
     behind_proxy: bool = False              # trust X-Forwarded-Proto/-Host (listen on loopback only then)
     spool: str | Path | None = None         # where the server's own events wait if the database is down
+    alerts: AlertSettings = field(default_factory=AlertSettings.from_env)  # SMTP, webhook secret, retries
+    alerts_file: str | Path | None = None   # the alert routes (default: the policy folder's alerts.toml)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +94,12 @@ def _check_row(i: int, r: Any) -> None:
         raise BadRows(f"events[{i}].findings: JSON text of a list of objects")
 
 
-def ingest(conn: Conn, device: str, rows: list[dict[str, Any]], now: float) -> IngestResult | None:
+def ingest(conn: Conn, device: str, rows: list[dict[str, Any]], now: float,
+           on_stored: Callable[[Conn, list[dict[str, Any]]], None] | None = None) -> IngestResult | None:
     """Store a device's checked rows in one transaction; None when the device is revoked or
-    unknown (nothing stored). Raises the database's integrity error for a uid another event has."""
+    unknown (nothing stored). Raises the database's integrity error for a uid another event has.
+    `on_stored(conn, rows)` runs inside that transaction with the rows just stored (the server's
+    alert outbox is written there, so an alert is never lost nor queued for an event not stored)."""
     res = IngestResult()
     with conn.write():
         conn.lock_device(device)
@@ -137,6 +141,8 @@ def ingest(conn: Conn, device: str, rows: list[dict[str, Any]], now: float) -> I
             _insert(conn, device, accepted, now)
             _set_head(conn, device, head_seq, head_hash)
             problems.resolve_gap(conn, device, head_seq, now)
+            if on_stored is not None:
+                on_stored(conn, accepted)
         res.stored, res.head = len(accepted), head_seq
     return res
 

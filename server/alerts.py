@@ -1,0 +1,175 @@
+"""Alerts (docs/server.md, "Alerts"): a stored event that matches one of the policy's routes
+(`alerts.toml`) becomes rows of the durable outbox (`alert_outbox`, migration 9), written in the
+transaction that stores the event; `server.alerts_send` delivers them by e-mail and webhook.
+
+An alert carries ids only: the kind of event, its severity, the rule, sub-category and clause ids,
+the device id, the time, and the link to the incident in the console. Never the post, an excerpt,
+a justification or a name: a mailbox or a ticketing system is not the place for student details.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from checker.categories import SEVERITIES, severity_of
+from server.alerts_policy import AlertPolicy, Route
+from store.db import Conn
+from store.event import iso
+
+if TYPE_CHECKING:
+    from checker import Policy
+
+LEASE_SECONDS = 300.0  # a claimed row is retried after this if the sender died while sending it
+MAX_ERROR = 300
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What one alert says (its JSON is the outbox row's payload and the webhook's body)."""
+
+    event: str           # the event's uid
+    kind: str            # the event's action (blocked, warned, ...) or "escalated"
+    severity: str | None  # the most urgent of its findings (checker.categories.SEVERITIES)
+    rules: list[str]
+    clauses: list[str]
+    categories: list[str]
+    device: str
+    time: str            # when it happened (UTC, as logged)
+    link: str            # the incident in the console
+    route: str
+
+    @classmethod
+    def from_payload(cls, text: str) -> Alert:
+        """The alert an outbox row holds."""
+        return cls(**json.loads(text))
+
+
+def _ranked(findings: list[dict[str, Any]], policy: Policy) -> list[tuple[str, str | None, str]]:
+    out = []
+    for f in findings:
+        rule = f.get("rule")
+        if isinstance(rule, str) and rule:
+            cat = f.get("category") if isinstance(f.get("category"), str) else None
+            out.append((rule, cat, severity_of(policy, rule, cat)))
+    return out
+
+
+def _most_urgent(levels: list[str | None]) -> str | None:
+    known = [lv for lv in levels if lv in SEVERITIES]
+    return min(known, key=SEVERITIES.index) if known else None
+
+
+def _next_digest(now: float, every: int) -> float:
+    """The digest boundary after `now` (multiples of `every` since the epoch, UTC): every alert of
+    one window is due at the same time and goes out in one message."""
+    return math.floor(now / every) * every + every
+
+
+def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str, Any]], now: float,
+            kind: str | None = None, base_url: str = "") -> int:
+    """Outbox rows for the stored `rows` that match a route (inside the caller's transaction); the
+    number written. One row per alert and recipient: a recipient that two routes name gets it
+    once, at once if either route is immediate or the event is urgent."""
+    if not alerts.routes:
+        return 0
+    out: list[tuple[Any, ...]] = []
+    for r in rows:
+        findings = json.loads(r.get("findings") or "[]")
+        ranked = _ranked(findings, policy)
+        what = kind or str(r["action"])
+        routes = [rt for rt in alerts.routes if rt.matches(what, ranked)]
+        if not routes:
+            continue
+        severity = _most_urgent([s for _, _, s in ranked])
+        alert = Alert(event=r["uid"], kind=what, severity=severity,
+                      rules=sorted({x for x, _, _ in ranked}),
+                      clauses=sorted({str(f["clause"]) for f in findings if isinstance(f.get("clause"), str)}),
+                      categories=sorted({c for _, c, _ in ranked if c}), device=str(r["device"]), time=str(r["ts"]),
+                      link=f"{base_url or alerts.console_base_url}/events/{r['uid']}", route=routes[0].name)
+        for (channel, target), (route, due) in _recipients(routes, severity == "urgent", now).items():
+            payload = json.dumps(asdict(alert) | {"route": route.name}, separators=(",", ":"))
+            mode = "immediate" if due <= now else "digest"
+            out.append((iso(now), alert.event, what, route.name, channel, target, mode, payload, iso(due)))
+    if out:
+        conn.executemany(
+            "INSERT INTO alert_outbox (created, event_uid, kind, route, channel, target, mode, payload, next_try) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_uid, kind, channel, target) DO NOTHING", out)
+    return len(out)
+
+
+def _recipients(routes: list[Route], urgent: bool, now: float) -> dict[tuple[str, str], tuple[Route, float]]:
+    """(channel, target) -> (the route that decides, when it is due): the earliest wins."""
+    best: dict[tuple[str, str], tuple[Route, float]] = {}
+    for rt in routes:
+        due = now if rt.mode == "immediate" or urgent else _next_digest(now, rt.every)
+        for key in [("email", e) for e in rt.email] + [("webhook", u) for u in rt.webhook]:
+            if key not in best or due < best[key][1]:
+                best[key] = (rt, due)
+    return best
+
+
+def enqueue_event(conn: Conn, alerts: AlertPolicy, policy: Policy, uid: str, kind: str, now: float,
+                  base_url: str = "") -> int:
+    """Outbox rows for a stored event under another kind (a reviewer escalated it), in a transaction."""
+    with conn.write():
+        row = conn.one("SELECT uid, ts, device, action, findings FROM events WHERE uid = ?", (uid,))
+        return enqueue(conn, alerts, policy, [row], now, kind=kind, base_url=base_url) if row else 0
+
+
+def claim(conn: Conn, now: float, channels: tuple[str, ...], limit: int = 200) -> list[dict[str, Any]]:
+    """Take the due rows of these channels (oldest first) and lease them for LEASE_SECONDS, so a
+    second sender skips them and a sender that dies mid-send leaves them to be retried."""
+    if not channels:
+        return []
+    marks = ", ".join("?" * len(channels))
+    with conn.write():
+        rows = conn.all(f"SELECT id, event_uid, kind, route, channel, target, mode, payload, attempts "
+                        f"FROM alert_outbox WHERE sent_at IS NULL AND next_try <= ? AND channel IN ({marks}) "
+                        f"ORDER BY next_try, id LIMIT ?" + (" FOR UPDATE SKIP LOCKED" if conn.pg else ""),
+                        (iso(now), *channels, limit))
+        if rows:
+            conn.executemany("UPDATE alert_outbox SET next_try = ? WHERE id = ?",
+                             [(iso(now + LEASE_SECONDS), r["id"]) for r in rows])
+    return rows
+
+
+def mark_sent(conn: Conn, ids: list[int], now: float) -> None:
+    """Delivered: never sent again."""
+    with conn.write():
+        conn.executemany("UPDATE alert_outbox SET sent_at = ?, attempts = attempts + 1, last_error = NULL "
+                         "WHERE id = ?", [(iso(now), i) for i in ids])
+
+
+def mark_failed(conn: Conn, rows: list[dict[str, Any]], now: float, error: str, base: float, cap: float) -> None:
+    """Not delivered: retried after base * 2^attempts seconds (at most `cap`, +-10% so that many
+    failed rows do not all come back at once). The error names the failure, never the alert."""
+    with conn.write():
+        conn.executemany(
+            "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE id = ?",
+            [(error[:MAX_ERROR], iso(now + backoff(int(r["attempts"]), base, cap)), r["id"]) for r in rows])
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Seconds before the next try after `attempts` failed ones."""
+    return min(cap, base * 2 ** min(attempts, 30)) * random.uniform(0.9, 1.1)
+
+
+def outbox_state(conn: Conn) -> dict[str, Any]:
+    """Pending and sent counts, the oldest pending row's time and the last error (for health)."""
+    r = conn.one("SELECT COUNT(*) AS pending, MIN(created) AS oldest FROM alert_outbox WHERE sent_at IS NULL")
+    sent = conn.scalar("SELECT COUNT(*) FROM alert_outbox WHERE sent_at IS NOT NULL")
+    err = conn.scalar("SELECT last_error FROM alert_outbox WHERE sent_at IS NULL AND last_error IS NOT NULL "
+                      "ORDER BY id DESC LIMIT 1")
+    return {"pending": int(r["pending"]) if r else 0, "oldest_pending": r["oldest"] if r else None,
+            "sent": int(sent or 0), "last_error": err}
+
+
+def purge_sent(conn: Conn, before: float) -> int:
+    """Forget alerts delivered before `before` (the event itself stays in the log)."""
+    with conn.write():
+        return int(conn.execute("DELETE FROM alert_outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+                                (iso(before),)).rowcount or 0)

@@ -1,0 +1,200 @@
+"""Delivering the alert outbox: e-mail through the district's SMTP server (stdlib smtplib, in a
+thread) and a signed JSON webhook (aiohttp). `Alerter` is the server's sender task: it wakes when
+an upload queued an alert and otherwise every `poll_seconds`; what fails stays in the outbox and
+is retried with backoff, so nothing is lost while the SMTP server or the ticketing system is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from server import alerts
+from server.alerts_mail import digest_message, one_message
+from server.alerts_policy import AlertPolicy
+from server.alerts_settings import AlertSettings
+from server.alerts_sign import SIGNATURE_HEADER, sign
+from store.db import Conn
+
+if TYPE_CHECKING:
+    from checker import Policy
+    from server.pool import DbPool
+
+log = logging.getLogger("postguard.alerts")
+Batch = tuple[str, str, list[dict[str, Any]]]  # (channel, target, outbox rows): one message
+
+
+def batches(rows: list[dict[str, Any]]) -> list[Batch]:
+    """One message per immediate row; one per (channel, target, route) for the digest rows."""
+    out: list[Batch] = []
+    digests: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r["mode"] == "digest":
+            digests[(r["channel"], r["target"], r["route"])].append(r)
+        else:
+            out.append((r["channel"], r["target"], [r]))
+    out += [(ch, target, rs) for (ch, target, _), rs in digests.items()]
+    return out
+
+
+class Alerter:
+    """The policy's routes, the delivery settings and the sender loop of one server."""
+
+    def __init__(self, routes: AlertPolicy, policy: Policy, settings: AlertSettings, pool: DbPool) -> None:
+        self.routes, self.policy, self.settings, self.pool = routes, policy, settings, pool
+        self._wake = asyncio.Event()
+        self._held: set[str] = set()
+
+    def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
+        """The ingest hook: outbox rows for the events just stored, in their transaction."""
+        alerts.enqueue(conn, self.routes, self.policy, rows, time.time(), base_url=self.settings.console_base_url)
+
+    def escalated(self, uid: str) -> Callable[[Conn], int]:
+        """A database job that queues the alerts of an event a reviewer escalated."""
+        return lambda c: alerts.enqueue_event(c, self.routes, self.policy, uid, "escalated", time.time(),
+                                              base_url=self.settings.console_base_url)
+
+    def wake(self) -> None:
+        """Look at the outbox now (an upload queued something)."""
+        self._wake.set()
+
+    def channels(self) -> tuple[str, ...]:
+        """The channels this server can deliver; the others wait in the outbox (logged once)."""
+        s, ready = self.settings, []
+        for ch, ok, why in (("email", bool(s.smtp_host), "no SMTP server is set (POSTGUARD_SMTP_HOST)"),
+                            ("webhook", bool(s.webhook_secret), "no webhook secret is set (POSTGUARD_WEBHOOK_SECRET)")):
+            if ok:
+                ready.append(ch)
+            elif ch not in self._held and any(getattr(r, ch) for r in self.routes.routes):
+                self._held.add(ch)
+                log.warning("alerts: %s alerts wait in the outbox: %s", ch, why)
+        return tuple(ready)
+
+    async def run(self) -> None:
+        """Send what is due, then sleep until woken, the poll interval, or the next retry."""
+        if not self.routes.routes:
+            return
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            while True:
+                self._wake.clear()
+                try:
+                    await self.send_due(http)
+                except ConnectionError as e:
+                    log.warning("alerts postponed: %s", e)
+                except Exception:
+                    log.exception("alerts: sending failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+
+    async def send_due(self, http: aiohttp.ClientSession) -> int:
+        """Deliver every due batch once; the number of alerts delivered."""
+        sent = 0
+        while rows := await self.pool.run(lambda c: alerts.claim(c, time.time(), self.channels())):
+            mail = [b for b in batches(rows) if b[0] == "email"]
+            hooks = [b for b in batches(rows) if b[0] == "webhook"]
+            results = await asyncio.gather(asyncio.to_thread(self._smtp, mail),
+                                           *(self._post(http, b) for b in hooks))
+            outcomes: list[tuple[Batch, str | None]] = [*results[0], *zip(hooks, results[1:], strict=True)]
+            for batch, error in outcomes:
+                await self._settle(batch, error)
+                sent += 0 if error else len(batch[2])
+            if len(rows) < 200:
+                break
+        return sent
+
+    async def _settle(self, batch: Batch, error: str | None) -> None:
+        now, s = time.time(), self.settings
+        if error is None:
+            await self.pool.run(lambda c: alerts.mark_sent(c, [r["id"] for r in batch[2]], now))
+            return
+        log.warning("alerts: %s to %s not delivered (%s); it stays in the outbox", batch[0], batch[1], error)
+        await self.pool.run(lambda c: alerts.mark_failed(c, batch[2], now, error, s.retry_base_seconds,
+                                                         s.retry_max_seconds))
+
+    def _smtp(self, mail: list[Batch]) -> list[tuple[Batch, str | None]]:
+        """Send every e-mail batch over one SMTP session (in a thread); each batch's error or None."""
+        if not mail:
+            return []
+        s, done = self.settings, []
+        try:
+            with _connect(s) as smtp:
+                for b in mail:
+                    done.append((b, _send_one(smtp, s, b)))
+        except (OSError, smtplib.SMTPException) as e:  # the rest of the session's batches: retried
+            err = f"SMTP {s.smtp_host}:{s.smtp_port}: {type(e).__name__}: {_short(e)}"
+            done += [(b, err) for b in mail[len(done):]]
+        return done
+
+    async def _post(self, http: aiohttp.ClientSession, batch: Batch) -> str | None:
+        """POST one webhook batch, signed; None on a 2xx answer."""
+        _, url, rows = batch
+        items = [alerts.Alert.from_payload(r["payload"]) for r in rows]
+        body, event = _webhook_body(items, digest=rows[0]["mode"] == "digest")
+        headers = {"Content-Type": "application/json", "User-Agent": "postguard-alerts",
+                   SIGNATURE_HEADER: sign(self.settings.webhook_secret, body, int(time.time())),
+                   "Postguard-Event": event, "Postguard-Delivery": f"{rows[0]['id']}-{len(rows)}"}
+        try:
+            async with http.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+                await resp.read()
+                return None if 200 <= resp.status < 300 else f"webhook answered HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            return f"webhook: {type(e).__name__}: {_short(e)}"
+
+
+def _webhook_body(items: list[alerts.Alert], digest: bool) -> tuple[bytes, str]:
+    import json
+    from dataclasses import asdict
+
+    if digest:
+        return json.dumps({"type": "postguard.digest", "alerts": [asdict(a) for a in items]}).encode(), "digest"
+    return json.dumps({"type": "postguard.alert", **asdict(items[0])}).encode(), "alert"
+
+
+def _connect(s: AlertSettings) -> smtplib.SMTP:
+    ctx = ssl.create_default_context(cafile=s.smtp_cafile or None)
+    if s.smtp_security == "tls":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds, context=ctx)
+    else:
+        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds)
+    try:
+        smtp.ehlo()
+        if s.smtp_security == "starttls":
+            smtp.starttls(context=ctx)  # refuses to go on in clear when the server offers no STARTTLS
+            smtp.ehlo()
+        if s.smtp_user:
+            smtp.login(s.smtp_user, s.smtp_password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _send_one(smtp: smtplib.SMTP, s: AlertSettings, batch: Batch) -> str | None:
+    _, to, rows = batch
+    items = [alerts.Alert.from_payload(r["payload"]) for r in rows]
+    msg = one_message(items[0], s.mail_from, to) if rows[0]["mode"] != "digest" else \
+        digest_message(items, s.mail_from, to)
+    try:
+        smtp.send_message(msg)
+    except smtplib.SMTPRecipientsRefused:
+        return "SMTP refused the recipient"
+    except smtplib.SMTPResponseException as e:
+        return f"SMTP {e.smtp_code}"
+    return None
+
+
+def _short(e: BaseException) -> str:
+    return str(e).replace("\n", " ")[:160]
+
+
+ALERTER = web.AppKey("alerter", Alerter)
