@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from checker.categories import SEVERITIES
 from checker.errors import PolicyError, field_error
 from store.event import ACTIONS
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 FILE = "alerts.toml"
 MODES = ("immediate", "digest")
-SEVERITIES = ("urgent", "high", "medium", "low")
 # What an alert can be about: an event's action as logged, or a reviewer's escalation.
 KINDS = (*ACTIONS, "escalated")
 MAX_TARGETS = 50
