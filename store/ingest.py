@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import problems
+from store import incidents, problems
 from store.db import Conn
 from store.event import CHAIN_FIELDS, GENESIS, chain_hash, iso
 from store.problems import seconds_of
@@ -202,6 +202,7 @@ def _insert(conn: Conn, device: str, rows: list[dict[str, Any]], now: float) -> 
     insert_many(conn, "event_rules", ("event_id", "rule", *tail_cols), rules)
     insert_many(conn, "event_clauses", ("event_id", "clause", *tail_cols), clauses)
     insert_many(conn, "event_pairs", ("event_id", "rule", "clause", *tail_cols), pairs)
+    incidents.assign(conn, [(ids[int(r["seq"])], r) for r in rows])
 
 
 def insert_many(conn: Conn, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

@@ -275,6 +275,56 @@ def _v6_append_only(pg: bool) -> list[str]:
     ]
 
 
+def _v7(pg: bool) -> list[str]:
+    # Incidents: the events of one post (its warning, the choice, the proxy's view of it) under
+    # the first event's uid (`store.incidents`), with what the console's queue sorts and filters
+    # on. Severity and the join gap come from the policy through `incident_settings`; existing
+    # events start as one incident each, built when the console first configures the log.
+    return [
+        "ALTER TABLE events ADD COLUMN incident TEXT",
+        "UPDATE events SET incident = uid",
+        "CREATE INDEX ix_events_incident ON events (incident, ts, id)",
+        """CREATE TABLE incidents (
+            id TEXT PRIMARY KEY REFERENCES events(uid) ON DELETE CASCADE,
+            device TEXT NOT NULL,
+            site_key TEXT NOT NULL,
+            site TEXT,
+            account TEXT,
+            target TEXT,
+            target_source TEXT,
+            employee TEXT,
+            first_ts TEXT NOT NULL,
+            last_ts TEXT NOT NULL,
+            events INTEGER NOT NULL,
+            sources TEXT NOT NULL,
+            actions TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            rules TEXT NOT NULL DEFAULT '',
+            rule TEXT,
+            category TEXT,
+            clause TEXT,
+            severity TEXT,
+            severity_rank INTEGER NOT NULL DEFAULT 0,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            justification TEXT,
+            lead_event TEXT NOT NULL,
+            last_event TEXT NOT NULL,
+            content_hash TEXT,
+            review_status TEXT NOT NULL DEFAULT 'open',
+            assignee TEXT
+        )""",
+        "CREATE INDEX ix_incidents_join ON incidents (device, site_key, last_ts)",
+        "CREATE INDEX ix_incidents_last ON incidents (last_ts, id)",
+        "CREATE INDEX ix_incidents_queue ON incidents (severity_rank, last_ts, id)",
+        "CREATE INDEX ix_incidents_status ON incidents (review_status, flagged, severity_rank, last_ts)",
+        "CREATE INDEX ix_incidents_assignee ON incidents (assignee, last_ts)",
+        "ALTER TABLE reviews ADD COLUMN incident TEXT",
+        "UPDATE reviews SET incident = (SELECT e.uid FROM events e WHERE e.id = reviews.event_id)",
+        "CREATE INDEX ix_reviews_incident ON reviews (incident, id)",
+        "CREATE TABLE incident_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+
+
 def _v8(pg: bool) -> list[str]:
     # Signed policy bundles (`postguard policy publish`): the tar.gz as base64 text (the same column
     # type on both backends), the exact manifest text that was signed, and its signature.
@@ -293,32 +343,6 @@ def _v8(pg: bool) -> list[str]:
     ]
 
 
-def _v9(pg: bool) -> list[str]:
-    # The alert outbox (server/alerts.py): one row per alert and recipient, written in the ingest
-    # transaction, deleted never, marked sent once delivered. `payload` holds ids only (kind,
-    # severity, rules, clauses, device, time, link): never a post, an excerpt or a name.
-    return [
-        f"""CREATE TABLE alert_outbox (
-            id {_pk(pg)},
-            created TEXT NOT NULL,
-            event_uid TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            route TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            target TEXT NOT NULL,
-            mode TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            next_try TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            sent_at TEXT,
-            UNIQUE (event_uid, kind, channel, target)
-        )""",
-        "CREATE INDEX ix_alert_outbox_due ON alert_outbox (next_try) WHERE sent_at IS NULL",
-        "CREATE INDEX ix_alert_outbox_sent ON alert_outbox (sent_at) WHERE sent_at IS NOT NULL",
-    ]
-
-
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
@@ -326,6 +350,6 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
     (4, "event_pairs: rule and clause found together", _v4),
     (5, "site, action and review status beside rules and clauses, in their indexes", _v5),
     (6, "district server: devices, enrolment codes, device problems, checkpoints, received_at", _v6),
+    (7, "incidents: the events of one post, severity, review and assignment per incident", _v7),
     (8, "policy_bundles: signed policy bundles devices fetch", _v8),
-    (9, "alert_outbox: alerts waiting to be sent by e-mail or webhook", _v9),
 ]

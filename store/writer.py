@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+from store import incidents
 from store.db import Conn, db_down, migrate
 from store.event import GENESIS, chain_hash
 
@@ -40,6 +41,7 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
     rules: list[tuple[Any, ...]] = []
     clauses: list[tuple[Any, ...]] = []
     pairs: list[tuple[Any, ...]] = []
+    written: list[tuple[int, dict[str, Any]]] = []
     with conn.write():
         heads: dict[str, tuple[int, str]] = {}
         for row in rows:
@@ -55,6 +57,7 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
             full["hash"] = chain_hash(full)
             heads[dev] = (seq + 1, full["hash"])
             eid = conn.execute(_INSERT + " RETURNING id", [full[c] for c in _EVENT_COLS]).fetchone()[0]
+            written.append((eid, full))
             found = json.loads(row["findings"])
             tail = (row["ts"], row["site"], row["action"], "open")  # copies for the list's indexes
             rules += [(eid, r, *tail) for r in sorted({str(f["rule"]) for f in found if f.get("rule")})]
@@ -68,6 +71,7 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
                 marks = ", ".join("?" * len(vals[0]))
                 conn.executemany(f"INSERT INTO {table} (event_id, {cols}, ts, site, action, review_status) "
                                  f"VALUES ({marks})", vals)
+        incidents.assign(conn, written)
         for dev, (seq, head_hash) in heads.items():
             if conn.pg:
                 conn.execute(

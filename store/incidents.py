@@ -1,0 +1,206 @@
+"""Incidents: the events of one post under one id, assigned when the events are written.
+
+One post leaves several events: the extension's warning, the employee's choice (edited,
+cancelled, posted anyway), the proxy's view of the request that went out. Events carry no post
+id and the content hash changes with every edit, so an event joins an incident of the same
+device and site (aliases and sub-domains folded: the proxy sees `graph.facebook.com`, the
+extension `www.facebook.com`) that was active within the policy's override window
+(`gap_seconds`) and does not contradict it: the same account kind and target where both name
+one (targets are compared only between events of one source, since the proxy names a page by
+its id and the extension by its URL). Of several such incidents, the one whose last event has
+the same content hash wins, else the latest. The incident id is its first event's uid.
+
+Severity comes from the policy, which the log never reads: whoever opens the log with a policy
+calls `configure` (the console does on start) with its levels per (rule, category), and the
+incidents are ranked again when they change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from store.db import Conn
+from store.event import iso
+from store.problems import seconds_of
+
+# Least to most urgent: rank = index + 1 (0 = no findings). Same words as checker.policy.SEVERITIES.
+LEVELS = ("low", "normal", "high", "urgent")
+DEFAULT_GAP_SECONDS = 600
+# Which action names the incident's outcome, first present wins (overridden = "posted anyway").
+OUTCOME_ORDER = ("overridden", "edited", "blocked", "cancelled", "logged", "warned", "error", "passed")
+_SETTINGS_KEY = "incidents"
+_CANDIDATES = 8
+_EVENT_COLS = "id, uid, ts, device, employee, source, site, account, target, action, findings, " \
+              "justification, content_hash, review_status"
+_SLDS = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"}
+
+
+def rank_of(level: str | None) -> int:
+    """0 for none, 1 (low) to 4 (urgent)."""
+    return LEVELS.index(level) + 1 if level in LEVELS else 0
+
+
+def site_key(site: str | None, aliases: dict[str, str]) -> str:
+    """The registrable domain of a host, aliases applied ("api.twitter.com" -> "x.com")."""
+    host = (site or "").strip().lower().rstrip(".").split(":")[0]
+    labels = [p for p in host.split(".") if p]
+    n = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SLDS else 2
+    key = ".".join(labels[-n:])
+    return aliases.get(key, key)
+
+
+class Settings:
+    """What `configure` stored: the join gap, the site aliases and the severity levels."""
+
+    def __init__(self, raw: dict[str, Any] | None = None) -> None:
+        raw = raw or {}
+        self.gap = float(raw.get("gap_seconds", DEFAULT_GAP_SECONDS))
+        self.aliases: dict[str, str] = dict(raw.get("aliases", {}))
+        self.levels: dict[str, str] = dict(raw.get("levels", {}))  # "rule/category" -> level
+        self.raw = {"gap_seconds": self.gap, "aliases": self.aliases, "levels": self.levels}
+
+    def level(self, rule: str, category: str | None) -> str:
+        """The level of a finding: its (rule, category), else the rule's own (rule/), else normal."""
+        return self.levels.get(f"{rule}/{category or ''}") or self.levels.get(f"{rule}/") or "normal"
+
+
+def load_settings(conn: Conn) -> Settings:
+    """The stored settings (the defaults until someone configures the log)."""
+    raw = conn.scalar("SELECT value FROM incident_settings WHERE key = ?", (_SETTINGS_KEY,))
+    return Settings(json.loads(raw) if raw else None)
+
+
+def configure(conn: Conn, gap_seconds: float, levels: dict[tuple[str, str], str],
+              aliases: dict[str, str] | None = None) -> bool:
+    """Store the policy's join gap, levels per (rule, category) (category "" = the rule's
+    fallback) and site aliases; when they changed, rank every incident again (and build the
+    incidents of events written before the log had any). True when something changed."""
+    bad = sorted({lv for lv in levels.values() if lv not in LEVELS})
+    if bad:
+        raise ValueError(f"severity: one of {', '.join(LEVELS)} (got {bad[0]!r})")
+    new = Settings({"gap_seconds": float(gap_seconds), "aliases": dict(aliases or {}),
+                    "levels": {f"{r}/{c}": lv for (r, c), lv in sorted(levels.items())}})
+    with conn.write():
+        if load_settings(conn).raw == new.raw and not conn.scalar(
+                "SELECT 1 FROM events e WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = e.incident) LIMIT 1"):
+            return False
+        value = json.dumps(new.raw, sort_keys=True)
+        if conn.pg:
+            conn.execute("INSERT INTO incident_settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = EXCLUDED.value", (_SETTINGS_KEY, value))
+        else:
+            conn.execute("INSERT OR REPLACE INTO incident_settings (key, value) VALUES (?, ?)", (_SETTINGS_KEY, value))
+        conn.execute("UPDATE events SET incident = uid WHERE incident IS NULL")
+        last = ""
+        while True:  # every incident again, in chunks (a rare, policy-change-time job)
+            ids = [r["incident"] for r in conn.all(
+                "SELECT DISTINCT incident FROM events WHERE incident > ? ORDER BY incident LIMIT 500", (last,))]
+            if not ids:
+                break
+            for iid in ids:
+                _rebuild(conn, iid, new, reopen=False)
+            last = ids[-1]
+    return True
+
+
+def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Put each newly written event (id, row), in order, into an incident (inside the writer's
+    transaction): set `events.incident` and rebuild that incident's summary."""
+    if not written:
+        return
+    settings = load_settings(conn)
+    for eid, row in written:
+        iid = _incident_for(conn, row, settings) or row["uid"]
+        conn.execute("UPDATE events SET incident = ? WHERE id = ?", (iid, eid))
+        _rebuild(conn, iid, settings, reopen=bool(json.loads(row.get("findings") or "[]")))
+
+
+def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
+    """The incident this event joins, or None for a new one."""
+    t = seconds_of(row["ts"])
+    cands = conn.all(
+        "SELECT id, account, target, target_source, content_hash, first_ts FROM incidents "
+        "WHERE device = ? AND site_key = ? AND last_ts >= ? ORDER BY last_ts DESC, id DESC "
+        f"LIMIT {_CANDIDATES}", (row["device"], site_key(row.get("site"), s.aliases), iso(t - s.gap)))
+    cands = [c for c in cands if c["first_ts"] <= iso(t + s.gap) and _compatible(c, row)]
+    same = [c for c in cands if row.get("content_hash") and c["content_hash"] == row["content_hash"]]
+    return str((same or cands)[0]["id"]) if cands else None
+
+
+def _compatible(inc: dict[str, Any], row: dict[str, Any]) -> bool:
+    if inc["account"] and row.get("account") and inc["account"] != row["account"]:
+        return False
+    if inc["target"] and row.get("target") and inc["target_source"] == row["source"]:
+        return bool(inc["target"] == row["target"])
+    return True
+
+
+def _rebuild(conn: Conn, iid: str, s: Settings, *, reopen: bool) -> None:
+    """Summarise the incident's events into its row (insert or update; review state kept, and
+    reopened when `reopen` and it had been closed)."""
+    evs = conn.all(f"SELECT {_EVENT_COLS} FROM events WHERE incident = ? ORDER BY ts, id", (iid,))
+    if not evs:
+        return
+    d = summarise(evs, s)
+    have = conn.one("SELECT review_status FROM incidents WHERE id = ?", (iid,))
+    cols = list(d)
+    if have is None:
+        d["review_status"] = _initial_status(evs)
+        conn.execute(f"INSERT INTO incidents (id, {', '.join(d)}) VALUES (?, {', '.join('?' * len(d))})",
+                     [iid, *d.values()])
+        return
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    vals = [d[c] for c in cols]
+    if reopen and have["review_status"] != "open":
+        sets += ", review_status = 'open'"
+    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", [*vals, iid])
+
+
+def _initial_status(evs: list[dict[str, Any]]) -> str:
+    """An incident built from events reviewed one by one: open while any of them is."""
+    statuses = [e["review_status"] for e in evs]
+    return "open" if "open" in statuses else statuses[-1]
+
+
+def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
+    """The incident columns of its events (oldest first)."""
+    evs = list(evs)
+    first, last = evs[0], evs[-1]
+    best: tuple[int, dict[str, Any], str] | None = None  # (rank, finding, event uid)
+    lead = last["uid"]
+    rules: list[str] = []
+    for e in evs:
+        for f in json.loads(e["findings"] or "[]"):
+            rule = str(f.get("rule") or "")
+            if not rule:
+                continue
+            if rule not in rules:
+                rules.append(rule)
+            r = rank_of(s.level(rule, f.get("category")))
+            if best is None or r > best[0]:
+                best = (r, f, e["uid"])
+            if r == best[0]:
+                lead = e["uid"]  # the latest event with the most urgent finding
+    targeted = next((e for e in evs if e["target"]), None)
+    actions = {e["action"] for e in evs}
+    f = best[1] if best else {}
+    return {
+        "device": first["device"], "site_key": site_key(first["site"], s.aliases),
+        "site": next((e["site"] for e in reversed(evs) if e["site"]), None),
+        "account": next((e["account"] for e in evs if e["account"]), None),
+        "target": targeted["target"] if targeted else None,
+        "target_source": targeted["source"] if targeted else None,
+        "employee": next((e["employee"] for e in evs if e["employee"]), None),
+        "first_ts": first["ts"], "last_ts": last["ts"], "events": len(evs),
+        "sources": " ".join(sorted({e["source"] for e in evs})),
+        "actions": " ".join(a for a in OUTCOME_ORDER if a in actions),
+        "outcome": next((a for a in OUTCOME_ORDER if a in actions), last["action"]),
+        "rules": " ".join(rules), "rule": f.get("rule"), "category": f.get("category"),
+        "clause": f.get("clause"), "severity": LEVELS[best[0] - 1] if best else None,
+        "severity_rank": best[0] if best else 0, "flagged": 1 if best else 0,
+        "justification": next((e["justification"] for e in reversed(evs) if e["justification"]), None),
+        "lead_event": lead if best else last["uid"], "last_event": last["uid"],
+        "content_hash": last["content_hash"],
+    }
