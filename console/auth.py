@@ -62,6 +62,33 @@ def check_password(st: Store, name: str, password: str) -> str | None:
     return row["role"] if row else None
 
 
+def sign_in_external(st: Store, name: str, role: str, pw_hash: str, via: str) -> str:
+    """Record an account the identity provider vouches for: create its row with `pw_hash` (one
+    argon2 never matches, so it has no password here), or bring its role up to date. Returns
+    "created", "updated" or "same", or, refusing, "local" (a password account has this name) or
+    "disabled". Unlike add_user, existing sessions stay (they follow the role); audited."""
+    def run(c: Any) -> str:
+        with c.write():
+            row = c.one("SELECT role, pw_hash, disabled FROM users WHERE name = ?", (name,))
+            if row is not None and row["pw_hash"] != pw_hash:
+                return "local"
+            if row is not None and row["disabled"]:
+                return "disabled"
+            if row is None:
+                c.execute("INSERT INTO users (name, role, pw_hash, created) VALUES (?, ?, ?, ?)",
+                          (name, role, pw_hash, iso(None)))
+                c.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
+                          (iso(None), via, "user:add", f"{name} ({role})"))
+                return "created"
+            if row["role"] != role:
+                c.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
+                c.execute("INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
+                          (iso(None), via, "user:role", f"{name} ({row['role']} -> {role})"))
+                return "updated"
+            return "same"
+    return str(st.write(run))
+
+
 def _token_hash(token: str) -> str:
     # Only a hash of the cookie is stored: a copy of the database does not yield live sessions.
     return hashlib.sha256(token.encode()).hexdigest()

@@ -12,12 +12,13 @@ from aiohttp import web
 
 from console import auth
 from console.keys import CONFIG, LOGIN_CSRF_COOKIE, LOGIN_FAILS, SESSION_COOKIE, STORE, USER
+from console.oidc_client import oidc_label
 from console.threads import in_thread
 
 _LOCAL_PATH = re.compile(r"/(?![/\\])[!#-\[\]-~]*")  # printable ASCII, no space, backslash or control
 
 
-def _safe_next(nxt: str | None) -> str:
+def safe_next(nxt: str | None) -> str:
     """Only a path on this site: never an open redirect. Browsers drop tabs and newlines from a
     URL ("/\t/evil.example" is "//evil.example") and read "\\" as "/", so anything but plain
     printable ASCII is refused outright."""
@@ -40,7 +41,8 @@ async def login_form(request: web.Request, error: str | None = None, status: int
     if not re.fullmatch(r"[A-Za-z0-9_-]{32}", token):
         token = secrets.token_urlsafe(24)
     resp = aiohttp_jinja2.render_template("login.html", request, {
-        "login_csrf": token, "next": _safe_next(request.query.get("next")), "error": error,
+        "login_csrf": token, "next": safe_next(request.query.get("next")), "error": error,
+        "oidc_label": oidc_label(request),
         }, status=status)
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login",
                     secure=_secure(request))
@@ -53,7 +55,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not auth.tokens_match(str(form.get("csrf") or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
         return await login_form(request, "The form expired; please try again.", 403)
     name, password = str(form.get("username") or "").strip(), str(form.get("password") or "")
-    cfg, st = request.app[CONFIG], request.app[STORE]
+    st = request.app[STORE]
     throttle = request.app[LOGIN_FAILS]
     client = request.remote or "?"
     now = time.monotonic()
@@ -66,13 +68,19 @@ async def login(request: web.Request) -> web.StreamResponse:
         await in_thread(st.audit, name if auth.valid_name(name) else "?", "login:failed", None, f"from {client}")
         return await login_form(request, "Wrong user name or password.", 401)
     throttle.succeeded(client, name)
-    token = await in_thread(auth.new_session, st, name, cfg.session_hours)
     await in_thread(st.audit, name, "login")
-    resp = web.HTTPSeeOther(_safe_next(str(form.get("next") or "")))
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
-                    secure=_secure(request), max_age=int(cfg.session_hours * 3600))
+    resp = web.HTTPSeeOther(safe_next(str(form.get("next") or "")))
+    await start_session(request, resp, name)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     raise resp
+
+
+async def start_session(request: web.Request, resp: web.StreamResponse, name: str) -> None:
+    """A new session for `name`, its cookie set on `resp` (password and OpenID Connect sign-in)."""
+    cfg = request.app[CONFIG]
+    token = await in_thread(auth.new_session, request.app[STORE], name, cfg.session_hours)
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                    secure=_secure(request), max_age=int(cfg.session_hours * 3600))
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
