@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 
-from checker import Policy
+from checker import Policy, load_policy
 from checker.neural import warm_encoders
 from enforce import log_config
+from enforce.policy_watch import follow
 from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
@@ -93,6 +95,23 @@ async def _log_ctx(app: web.Application) -> Any:
         log.close()
 
 
+async def _policy_ctx(app: web.Application) -> Any:
+    """Follow the policy folder when it is swapped (the agent's STATE/policy/current): the config
+    holds the policy in force; its view and the verdict cache follow it, without a restart."""
+    cfg = app[CONFIG]
+
+    async def use(policy: Policy) -> None:
+        cfg.policy = policy
+        app[POLICY_VIEW].clear()
+        app[POLICY_VIEW].update(policy_view(policy))
+        app[CACHE].clear()
+
+    task = asyncio.create_task(follow(cfg.policy.data.path, lambda: cfg.policy.digest, load_policy, use))
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def create_app(config: BackendConfig) -> web.Application:
     """The backend application: routes, the security middleware and the log."""
     seen = Seen()
@@ -104,6 +123,7 @@ def create_app(config: BackendConfig) -> web.Application:
     app[POLICY_VIEW] = policy_view(config.policy)
     app[CACHE] = VerdictCache()
     app.cleanup_ctx.append(_log_ctx)
+    app.cleanup_ctx.append(_policy_ctx)
     app.router.add_post("/v1/check", check_post)
     app.router.add_post("/v1/events", post_events)
     app.router.add_get("/v1/policy", get_policy)

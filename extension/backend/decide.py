@@ -99,6 +99,10 @@ class VerdictCache:
         self._d.move_to_end(key)
         return self._d[key]
 
+    def clear(self) -> None:
+        """Forget every verdict (a new policy is in force)."""
+        self._d.clear()
+
     def put(self, key: str | None, value: dict[str, Any]) -> None:
         if key is None:
             return

@@ -1,0 +1,83 @@
+"""The extension backend follows its policy folder when the folder is swapped under a link (as the
+agent swaps STATE/policy/current): a post that was clean is flagged once a policy with a new
+word is in force, the /v1/policy view and /healthz say the new digest, without a restart. A
+folder that does not load leaves the policy in force."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+from checker import DEFAULT_POLICY_DIR, load_policy
+from extension.backend import EXTENSION_ID, TOKEN_HEADER, BackendConfig, create_app
+
+TOKEN = "test-token-0123456789abcdef"
+GOOD = {"Origin": f"chrome-extension://{EXTENSION_ID}", TOKEN_HEADER: TOKEN}
+NEW_WORD = "zorblat"  # a made-up word, obscene only in the test's second policy
+POST = {"text": f"What a {NEW_WORD} of a week, see you all at the bake sale", "site": "www.facebook.com"}
+
+
+def versions(tmp: Path) -> tuple[Path, Path, Path]:
+    """v1 (the shipped policy), v2 (v1 + NEW_WORD as obscene), and the link `current` -> v1."""
+    v1, v2 = tmp / "v1", tmp / "v2"
+    shutil.copytree(DEFAULT_POLICY_DIR, v1)
+    shutil.copytree(DEFAULT_POLICY_DIR, v2)
+    with open(v2 / "lexicons" / "profanity.txt", "a", encoding="utf-8") as f:
+        f.write(f"\n{NEW_WORD}\n")
+    current = tmp / "current"
+    current.symlink_to(v1, target_is_directory=True)
+    return v1, v2, current
+
+
+def point(link: Path, target: Path) -> None:
+    """Replace the link atomically, as agent/policy_dir.py does."""
+    tmp = link.with_name(".current.new")
+    tmp.symlink_to(target, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+async def until_digest(client, digest: str, seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.2)):
+        r = await client.get("/healthz")
+        if (await r.json())["policy_digest"] == digest:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the backend never ran policy {digest}")
+
+
+async def test_backend_takes_a_swapped_policy_without_restart(aiohttp_client, tmp_path):
+    v1, v2, current = versions(tmp_path)
+    cfg = BackendConfig(policy=load_policy(current), token=TOKEN, store=_NoLog())
+    client = await aiohttp_client(create_app(cfg))
+    first = await client.post("/v1/check", json=POST, headers=GOOD)
+    assert first.status == 200 and (await first.json())["findings"] == []
+
+    point(current, v2)
+    new = load_policy(v2, checks=False).digest
+    await until_digest(client, new)
+    second = await client.post("/v1/check", json=POST, headers=GOOD)  # same text: not the cached verdict
+    rules = {f["rule"] for f in (await second.json())["findings"]}
+    assert rules == {"conduct"}
+    view = await (await client.post("/v1/policy", headers=GOOD)).json()
+    assert view["digest"] == new
+
+    broken = tmp_path / "v3"
+    shutil.copytree(v2, broken)
+    (broken / "rules.toml").write_text("this is [ not toml", encoding="utf-8")
+    point(current, broken)
+    await asyncio.sleep(3)  # more than one look at the link
+    assert (await (await client.get("/healthz")).json())["policy_digest"] == new
+    third = await client.post("/v1/check", json=POST, headers=GOOD)
+    assert {f["rule"] for f in (await third.json())["findings"]} == {"conduct"}
+
+
+class _NoLog:
+    """The backend's log for a test that records nothing."""
+
+    def append(self, event) -> str:
+        return "uid"
+
+    def close(self) -> None:
+        pass
