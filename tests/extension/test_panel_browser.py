@@ -110,3 +110,22 @@ def test_clean_post_after_the_panel_fix_is_not_logged_again(env, page, policy):
     send_clean(page, composer, button, 2)
     settle(page)
     assert [e.action for e in env["log"].events] == ["passed"]
+
+
+@pytest.mark.parametrize("site", SITES)
+@pytest.mark.parametrize("typed", ["", "\n", "   "], ids=["plain", "trailing-newline", "trailing-spaces"])
+def test_disclaimer_fix_adds_exactly_one_blank_line(env, page, site, typed, policy):
+    composer, button = open_site(page, site)
+    write(page, composer, DISCLAIMER)
+    if typed == "\n":
+        page.keyboard.press("Shift+Enter" if site in ("youtube", "reddit", "tiktok") else "Enter")
+    else:
+        page.keyboard.type(typed)
+    button.click()
+    p = panel(page)
+    p.locator("button[data-fix]").click()
+    p.locator('[data-act="post"]').wait_for()
+    want = DISCLAIMER + "\n\n" + policy.district.disclaimer_fix
+    p.locator('[data-act="post"]').click()
+    page.wait_for_function("() => window.__sent.length === 1")
+    assert sent(page) == [want]  # the site's own model of the text, as it would post it

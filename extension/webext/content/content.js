@@ -50,28 +50,76 @@
     };
   }
 
-  // Put `addition` at the end of the editor the way typing would, so React/Draft/Lexical
-  // update their own state (a bare DOM change would be undone on their next render).
+  // Put `addition` at the end of the editor, after exactly one blank line (none in an empty
+  // post; trailing spaces and empty lines are removed first), the way typing would, so that
+  // React/Draft/Lexical update their own state (a bare DOM change is undone on their next render).
   function insertText(editor, addition) {
     editor.focus();
     if (editor.matches("textarea, input")) {
       const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(editor), "value").set;
-      const sep = editor.value && !/\s$/.test(editor.value) ? "\n\n" : "";
-      setter.call(editor, editor.value + sep + addition);
+      const kept = editor.value.replace(/\s+$/, "");
+      setter.call(editor, kept + (kept ? "\n\n" : "") + addition);
       editor.dispatchEvent(new Event("input", { bubbles: true }));
       return;
     }
+    for (let n = trailingCount(editor); n > 0; n--) {  // one backspace per trailing character
+      select(endOf(editor));
+      if (!edit(editor, "deleteContentBackward", null, "delete")) break;
+    }
+    select(endOf(editor));
+    const text = (S.readText(editor) ? "\n\n" : "") + addition;
+    if (!edit(editor, "insertText", text, "insertText")) {
+      editor.append(document.createTextNode(text));
+      editor.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertText", data: text }));
+    }
+  }
+
+  // One edit through the editor's own beforeinput handler (Lexical, ProseMirror, Slate: they
+  // cancel it and apply it to their model); an editor that does not take it gets the native
+  // command, whose `input` event it reconciles from. False when neither applied it.
+  function edit(editor, inputType, data, command) {
+    const init = { inputType, data, bubbles: true, cancelable: true, composed: true };
+    if (!editor.dispatchEvent(new InputEvent("beforeinput", init))) return true;
+    return document.execCommand(command, false, data == null ? undefined : data);
+  }
+
+  function select(range) {
     const sel = getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  function endOf(editor) {
     const range = document.createRange();
     range.selectNodeContents(editor);
     range.collapse(false);
-    sel.removeAllRanges();
-    sel.addRange(range);
-    const sep = S.readText(editor) ? "\n\n" : "";
-    if (!document.execCommand("insertText", false, sep + addition)) {
-      editor.append(document.createTextNode(sep + addition));
-      editor.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertText", data: addition }));
+    return range;
+  }
+
+  // How many characters follow the post's last visible one in the editor's own model: spaces
+  // in its paragraph, and one line break per empty paragraph after it (at most 200).
+  function trailingCount(editor) {
+    const texts = [];
+    const walk = document.createTreeWalker(editor, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) texts.push(n);
+    let i = texts.length - 1;
+    while (i >= 0 && !/\S/.test(texts[i].data)) i--;
+    if (i < 0) return 0;
+    const block = blockOf(texts[i], editor);
+    let count = texts[i].data.length - texts[i].data.search(/\s*$/);
+    for (const t of texts.slice(i + 1)) if (blockOf(t, editor) === block) count += t.data.length;
+    const following = (el) => block.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
+    for (const el of editor.querySelectorAll("*")) {
+      if (following(el) && !block.contains(el) && isBlock(el) && !Array.from(el.children).some(isBlock)) count++;
     }
+    return Math.min(count, 200);
+  }
+
+  const isBlock = (el) => !/^(inline|contents|none)/.test(getComputedStyle(el).display);
+
+  function blockOf(node, editor) {
+    for (let el = node.parentElement; el && el !== editor; el = el.parentElement) if (isBlock(el)) return el;
+    return editor;
   }
 
   function replay(trigger) {
