@@ -9,6 +9,7 @@ import socket
 
 import aiohttp
 
+from agent.ca import enrolment_ca
 from agent.client import check_server_url, enroll, network_error, tls_context
 from agent.queue import stats
 from agent.state import Device, StateDir, StateError, new_key
@@ -53,6 +54,7 @@ def enroll_device(state: StateDir, url: str, code: str, *, version: str, hostnam
                     ca_file=os.path.abspath(ca_file) if ca_file else None)
     os.replace(staged, state.key_file)
     state.save_device(device)
+    enrolment_ca(state, device.device_id)  # the proxy's CA, name constrained to the social domains (agent/ca.py)
     return device
 
 

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import aiohttp
 
+from agent.ca import run_ca
 from agent.client import DeviceAPI, tls_context
 from agent.events import AGENT_START, AGENT_STOP, agent_event
 from agent.forwarder import Forwarder, ForwarderConfig
@@ -90,9 +91,8 @@ def children(opts: RunOptions, device: Device) -> list[Child]:
     out: list[Child] = []
     if opts.proxy_listen:
         host, port = opts.proxy_listen
-        confdir = opts.confdir or opts.state.root / "mitmproxy"
-        confdir.mkdir(parents=True, exist_ok=True)
-        sets = [f"postguard_device={device.device_id}",
+        confdir = run_ca(opts.state, policy[-1] if policy else None, device.device_id, opts.confdir)  # agent/ca.py
+        sets = [f"postguard_device={device.device_id}", "upstream_cert=false",  # leaves name only the host (ca.py)
                 # a JSON "Post anyway" is accepted only from the extension (its pinned id), not a site's scripts
                 f"postguard_override_origins=chrome-extension://{EXTENSION_ID}", *opts.proxy_sets]
         out.append(Child("proxy", [sys.executable, "-m", "postguard", "proxy", "--db", queue, *policy,
