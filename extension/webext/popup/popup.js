@@ -1,4 +1,5 @@
-// The popup: is postguard working, what employees are told, and what the policy says.
+// The popup: is postguard working (and if not, exactly what is wrong and what IT should check),
+// what employees are told, and what the policy says.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -13,15 +14,50 @@ function clauses(list, ids, all) {
   }));
 }
 
+const VIA = {
+  agent: "through the postguard agent on this computer",
+  backend: "through a local backend paired by hand",
+  server: "through the district server",
+};
+
+// problem -> [what is wrong, what IT should check]
+function explain(problem, cfg) {
+  const server = cfg.serverUrl || "(no server set)";
+  switch (problem) {
+    case "agent-down":
+      return ["Agent not running: the postguard agent on this computer is not answering.",
+        "IT: check the agent service (systemctl status postguard-agent, or postguard agent status): it runs the " +
+        "extension backend on 127.0.0.1:8731."];
+    case "server-unreachable":
+      return [`Server unreachable: the district server ${server} is not answering.`,
+        `IT: check that postguard server runs at ${server} and that this device reaches it (network, firewall, ` +
+        "certificate)."];
+    default:  // not-paired
+      return ["Not paired: this browser has no postguard agent and no district server to check posts with.",
+        `IT: on a computer, run postguard agent install (it registers the native messaging host ${cfg.nativeHost} ` +
+        `for extension id ${cfg.extensionId}); on a Chromebook, push the serverUrl and groupKey managed settings.`];
+  }
+}
+
 async function refresh() {
-  const st = await send({ type: "status" });
-  const ok = st && st.backend && st.backend.ok;
-  $("status").textContent = ok ? "Active: posts are checked before they are sent."
-    : `The postguard service is not answering${st && st.backend && st.backend.error ? ` (${st.backend.error})` : ""}. ` +
-      (st && st.config && st.config.failMode === "block" ? "Posting waits until it is back." : "Posts are sent unchecked and recorded later.");
-  $("status").className = ok ? "ok" : "down";
-  if (st && st.queued) { $("queued").hidden = false; $("queued").textContent = `${st.queued} record(s) waiting to be sent.`; }
-  const p = st && st.policy;
+  const st = (await send({ type: "status" })) || {};
+  const b = st.backend || {};
+  const cfg = st.config || {};
+  const status = $("status");
+  if (b.ok) {
+    status.textContent = `Active: posts are checked before they are sent (${VIA[b.via] || "connected"}).`;
+    status.dataset.problem = "";
+    $("it").textContent = "";
+  } else {
+    const [what, it] = explain(b.problem, cfg);
+    status.textContent = what + " " + (cfg.failMode === "block" ? "Posting waits until it is back."
+      : "Posts are sent unchecked, and a record of each (without its text) is sent later.");
+    status.dataset.problem = b.problem || "not-paired";
+    $("it").textContent = it + (b.error ? ` Details: ${b.error}.` : "");
+  }
+  status.className = b.ok ? "ok" : "down";
+  if (st.queued) { $("queued").hidden = false; $("queued").textContent = `${st.queued} record(s) waiting to be sent.`; }
+  const p = st.policy;
   if (p) {
     $("notice").textContent = p.notice;
     $("district").textContent = `${p.district} — policy version ${p.digest}`;
@@ -29,7 +65,6 @@ async function refresh() {
     clauses($("personal"), ids.filter((i) => i.startsWith("P")), p.clauses);
     clauses($("sponsored"), ids.filter((i) => i.startsWith("D")), p.clauses);
   }
-  const cfg = (st && st.config) || {};
   $("backendUrl").value = cfg.backendUrl || "";
   $("token").placeholder = cfg.tokenSet ? "(set)" : "(not set)";
   const managed = cfg.managedKeys || [];

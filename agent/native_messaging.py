@@ -1,0 +1,50 @@
+"""The native messaging host registration that pairs the browser extension with the agent: a host
+manifest per browser (which program to start, for which extension ids only) and the launcher it
+names (`python -m extension.native_host` with the backend's address and the pairing token file).
+
+`postguard agent install` writes them to the browsers' system folders; tests write them into a
+throw-away Chromium profile (`<user-data-dir>/NativeMessagingHosts/`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import PurePosixPath
+
+from extension.native_host import HOST_NAME
+
+# Where each browser reads system-wide host manifests on Linux and macOS (Windows: the registry,
+# HKLM\Software\Google\Chrome\NativeMessagingHosts\<name> -> the manifest's path).
+SYSTEM_HOST_DIRS = {
+    "linux": {"chrome": "/etc/opt/chrome/native-messaging-hosts",
+              "chromium": "/etc/chromium/native-messaging-hosts",
+              "edge": "/etc/opt/edge/native-messaging-hosts"},
+    "macos": {"chrome": "/Library/Google/Chrome/NativeMessagingHosts",
+              "chromium": "/Library/Application Support/Chromium/NativeMessagingHosts",
+              "edge": "/Library/Microsoft/Edge/NativeMessagingHosts"},
+}
+LAUNCHER = {"linux": "/usr/local/lib/postguard/native-host", "macos": "/usr/local/lib/postguard/native-host"}
+PAIRING_TOKEN = {"linux": "/etc/postguard/pairing.token", "macos": "/Library/Application Support/postguard/pairing.token"}
+
+
+def host_manifest(launcher: str, extension_ids: tuple[str, ...]) -> dict[str, object]:
+    """Chrome's host manifest: the browser starts `launcher` for these extension ids only."""
+    if not PurePosixPath(launcher).is_absolute():
+        raise ValueError(f"the launcher's path must be absolute on Linux and macOS (got {launcher!r})")
+    return {"name": HOST_NAME, "description": "postguard: pairs the browser extension with the agent on this computer",
+            "path": launcher, "type": "stdio",
+            "allowed_origins": [f"chrome-extension://{i}/" for i in extension_ids]}
+
+
+def host_manifest_bytes(launcher: str, extension_ids: tuple[str, ...]) -> bytes:
+    """The manifest as the file holds it."""
+    return (json.dumps(host_manifest(launcher, extension_ids), indent=2) + "\n").encode()
+
+
+def launcher_script(python: str, backend_url: str, token_file: str) -> bytes:
+    """The program the manifest names (a manifest cannot pass arguments): the host, told where the
+    backend listens and where the pairing token is. The browser appends the caller's origin."""
+    argv = [python, "-m", "extension.native_host", "--backend", backend_url, "--token-file", token_file]
+    return ("#!/bin/sh\n# postguard native messaging host (written by postguard agent install)\n"
+            f"exec {' '.join(shlex.quote(a) for a in argv)} \"$@\"\n").encode()
