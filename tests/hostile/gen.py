@@ -1,8 +1,8 @@
 """Hostile request bodies for every site spec, generated from the recorded payloads.
 
-Property-style generation with a seeded `random.Random` (the standard library only: hypothesis
-is not in the project's locks). Each case is a real payload of `tests/proxy/data/payloads/`
-with the sample text replaced by a student-privacy violation, then mutated the way an evading
+Property-style generation with a seeded `random.Random` (reproducible from a seed alone; the
+hypothesis strategies of `strategies.py` reuse these mutations). Each case is a real payload
+of `tests/proxy/data/payloads/` with the sample text replaced by a student-privacy violation, then mutated the way an evading
 employee or a hostile page would: padding, truncation, flipped bytes, invalid UTF-8, mixed
 charsets, base64 wrapping, deep nesting, stacked or false Content-Encodings, broken multipart,
 another Content-Type. `bench/fuzz` draws 100,000+ of them; the tests draw a sample.

@@ -53,7 +53,8 @@ _QUIET = re.compile(
 
 @spec("x-dm", X, r"^/(?:i/api/)?1\.1/dm/new2?\.json$")
 def dm(req: Req, m: re.Match[str]) -> Submission | None:
-    d = body_object(req) or {}
+    d = body_object(req)
+    d = d if isinstance(d, dict) else {}  # a JSON scalar or list is no DM either
     ids = d.get("recipient_ids")
     return make(req, "x-dm", "message", [d.get("text")], target=first(
         d.get("conversation_id"), ids.split(",")[0] if isinstance(ids, str) else None))
