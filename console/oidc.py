@@ -93,8 +93,6 @@ def _strings(name: str, value: Any, lower: bool = False) -> frozenset[str]:
 
 
 def _secret(raw: Mapping[str, Any], base: Path | None) -> str:
-    if "client_secret" in raw:
-        raise ValueError("oidc.client_secret: never in the settings file; use client_secret_file or client_secret_env")
     if path := raw.get("client_secret_file"):
         p = Path(path) if base is None or Path(path).is_absolute() else base / path
         try:
@@ -117,6 +115,8 @@ def load_settings(raw: Mapping[str, Any], base: Path | None = None) -> OidcSetti
     `base`: the folder a relative client_secret_file is read from (the settings file's)."""
     if not isinstance(raw, Mapping):
         raise ValueError("oidc: a table of settings")
+    if "client_secret" in raw:  # first: a secret in a file that may be shared is the worst mistake
+        raise ValueError("oidc.client_secret: never in the settings file; use client_secret_file or client_secret_env")
     if unknown := sorted(set(raw) - _KEYS - {"client_secret"}):
         raise ValueError(f"oidc: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
     redirect = check_url("redirect_url", raw.get("redirect_url"))

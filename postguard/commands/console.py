@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _db_args(p)
     p.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                    help=f"address to serve on (default {DEFAULT_LISTEN})")
+    add_oidc_arg(p)
     p.set_defaults(func=run_serve)
     s = p.add_subparsers(dest="console_command", metavar="ACTION")
     a = s.add_parser("add-user", help="create a console account (or reset its password and role)")
@@ -38,6 +39,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--role", choices=("reviewer", "admin"), required=True)
     a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     a.set_defaults(func=run_add_user)
+
+
+def add_oidc_arg(p: argparse.ArgumentParser) -> None:
+    """--oidc FILE: sign-in with the district's accounts (OpenID Connect; docs/oidc.md)."""
+    p.add_argument("--oidc", metavar="FILE", help="TOML file with an [oidc] table: sign in to the console with "
+                   "the district's accounts (Google Workspace, Microsoft Entra; see docs/oidc.md)")
+
+
+def oidc_extra(path: str | None) -> dict[str, Any]:
+    """The console's `extra` settings for --oidc, checked now (a bad file is a usage error)."""
+    if not path:
+        return {}
+    from console.oidc import load_file, settings_from
+
+    try:
+        extra = {"oidc": load_file(path)}
+        settings_from(extra)
+    except ValueError as e:
+        raise UsageError(f"--oidc: {e}") from None
+    return extra
 
 
 def parse_listen(v: str) -> tuple[str, int]:
@@ -58,7 +79,8 @@ def run_serve(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     if host not in ("127.0.0.1", "::1", "localhost"):
         print(f"postguard: warning: console listening on {host}; serve it behind TLS", file=sys.stderr)
-    app = create_app(ConsoleConfig(db=args.db or default_db(), policy=policy_from(args)))
+    extra = oidc_extra(args.oidc)
+    app = create_app(ConsoleConfig(db=args.db or default_db(), policy=policy_from(args), extra=extra))
     print(f"postguard console on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     web.run_app(app, host=host, port=port, print=None)
     return 0

@@ -198,3 +198,41 @@ async def test_no_oidc_no_routes(make_client: Any) -> None:
     c = await make_client()
     assert "Sign in with" not in await (await c.get("/login")).text()
     assert (await c.get("/login/oidc", allow_redirects=False)).status == 404
+
+
+async def test_new_signing_key_is_fetched(oidc_client: Any, provider: Provider, monkeypatch: Any) -> None:
+    import console.oidc_client
+
+    c = await oidc_client()
+    assert (await sign_in(c)).status == 200
+    monkeypatch.setattr(console.oidc_client, "KEYS_REFETCH_SECONDS", 0.0)
+    provider.key = rsa_key("test-key-2")  # the provider rotated its key
+    c2 = await oidc_client()
+    assert (await sign_in(c2)).status == 200
+
+
+async def test_client_secret_post(oidc_client: Any, provider: Provider) -> None:
+    c = await oidc_client(token_auth="client_secret_post")
+    assert (await sign_in(c)).status == 200
+    provider.client_secret = "rotated-and-not-told"
+    c2 = await oidc_client(token_auth="client_secret_post")
+    r = await sign_in(c2)
+    assert r.status == 502 and "could not be verified" in await r.text()
+
+
+@pytest.mark.postgres
+async def test_sign_in_on_postgresql(aiohttp_client: Any, provider: Provider, pg_url: str, config: Any,
+                                     policy: Any, tmp_path: Path) -> None:
+    from console import ConsoleConfig, create_app
+    from store import open_store
+
+    with open_store(pg_url, config) as st:
+        app = create_app(ConsoleConfig(db=pg_url, policy=policy, store=st,
+                                       extra={"oidc": oidc_settings(provider.issuer, tmp_path)}))
+        c = await aiohttp_client(app)
+        assert (await sign_in(c)).status == 200
+        assert (await c.get("/events", allow_redirects=False)).status == 200
+        assert user_row(st, REVIEWER["email"]) == {"role": "reviewer", "pw_hash": OIDC_PASSWORD, "disabled": 0}
+        provider.user = dict(ADMIN)
+        assert (await sign_in(c)).status == 200
+        assert [a["actor"] for a in audit(st, "login:oidc")] == [REVIEWER["email"], ADMIN["email"]]
