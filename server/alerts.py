@@ -19,6 +19,7 @@ from checker.categories import SEVERITIES, severity_of
 from server.alerts_policy import AlertPolicy, Route
 from store.db import Conn
 from store.event import iso
+from store.problems import seconds_of
 
 if TYPE_CHECKING:
     from checker import Policy
@@ -112,12 +113,18 @@ def _recipients(routes: list[Route], urgent: bool, now: float) -> dict[tuple[str
     return best
 
 
-def enqueue_event(conn: Conn, alerts: AlertPolicy, policy: Policy, uid: str, kind: str, now: float,
-                  base_url: str = "") -> int:
-    """Outbox rows for a stored event under another kind (a reviewer escalated it), in a transaction."""
+def enqueue_escalations(conn: Conn, alerts: AlertPolicy, policy: Policy, after: int, now: float,
+                        base_url: str = "", limit: int = 500) -> int:
+    """Alerts of kind "escalated" for the reviews marked escalated after review id `after`
+    (however the console recorded them); the last review id read. Reading again from 0 (a
+    restarted server) queues nothing twice: the outbox's key is (event, kind, channel, target)."""
     with conn.write():
-        row = conn.one("SELECT uid, ts, device, action, findings FROM events WHERE uid = ?", (uid,))
-        return enqueue(conn, alerts, policy, [row], now, kind=kind, base_url=base_url) if row else 0
+        got = conn.all("SELECT r.id AS review_id, e.uid, e.ts, e.device, e.action, e.findings FROM reviews r "
+                       "JOIN events e ON e.id = r.event_id WHERE r.status = 'escalated' AND r.id > ? "
+                       "ORDER BY r.id LIMIT ?", (after, limit))
+        if got:
+            enqueue(conn, alerts, policy, got, now, kind="escalated", base_url=base_url)
+    return int(got[-1]["review_id"]) if got else after
 
 
 def claim(conn: Conn, now: float, channels: tuple[str, ...], limit: int = 200) -> list[dict[str, Any]]:
@@ -135,6 +142,15 @@ def claim(conn: Conn, now: float, channels: tuple[str, ...], limit: int = 200) -
             conn.executemany("UPDATE alert_outbox SET next_try = ? WHERE id = ?",
                              [(iso(now + LEASE_SECONDS), r["id"]) for r in rows])
     return rows
+
+
+def next_due(conn: Conn, channels: tuple[str, ...]) -> float | None:
+    """When the next unsent row of these channels is due (unix time), or None."""
+    if not channels:
+        return None
+    got = conn.scalar(f"SELECT MIN(next_try) FROM alert_outbox WHERE sent_at IS NULL "
+                      f"AND channel IN ({', '.join('?' * len(channels))})", channels)
+    return seconds_of(got) if got else None
 
 
 def mark_sent(conn: Conn, ids: list[int], now: float) -> None:
@@ -158,18 +174,9 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return min(cap, base * 2 ** min(attempts, 30)) * random.uniform(0.9, 1.1)
 
 
-def outbox_state(conn: Conn) -> dict[str, Any]:
-    """Pending and sent counts, the oldest pending row's time and the last error (for health)."""
-    r = conn.one("SELECT COUNT(*) AS pending, MIN(created) AS oldest FROM alert_outbox WHERE sent_at IS NULL")
-    sent = conn.scalar("SELECT COUNT(*) FROM alert_outbox WHERE sent_at IS NOT NULL")
-    err = conn.scalar("SELECT last_error FROM alert_outbox WHERE sent_at IS NULL AND last_error IS NOT NULL "
-                      "ORDER BY id DESC LIMIT 1")
-    return {"pending": int(r["pending"]) if r else 0, "oldest_pending": r["oldest"] if r else None,
-            "sent": int(sent or 0), "last_error": err}
-
-
 def purge_sent(conn: Conn, before: float) -> int:
-    """Forget alerts delivered before `before` (the event itself stays in the log)."""
+    """Forget alerts delivered before `before` (the server passes the log's retention, so an
+    event still in the log keeps its outbox rows and is never alerted twice)."""
     with conn.write():
         return int(conn.execute("DELETE FROM alert_outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
                                 (iso(before),)).rowcount or 0)

@@ -12,7 +12,6 @@ import smtplib
 import ssl
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -53,15 +52,13 @@ class Alerter:
         self.routes, self.policy, self.settings, self.pool = routes, policy, settings, pool
         self._wake = asyncio.Event()
         self._held: set[str] = set()
+        self._reviews = 0       # the last review id looked at for escalations
+        self._purged = 0.0      # when sent alerts past retention were last purged
+        self._escalations = any("escalated" in r.actions for r in routes.routes)
 
     def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
         """The ingest hook: outbox rows for the events just stored, in their transaction."""
         alerts.enqueue(conn, self.routes, self.policy, rows, time.time(), base_url=self.settings.console_base_url)
-
-    def escalated(self, uid: str) -> Callable[[Conn], int]:
-        """A database job that queues the alerts of an event a reviewer escalated."""
-        return lambda c: alerts.enqueue_event(c, self.routes, self.policy, uid, "escalated", time.time(),
-                                              base_url=self.settings.console_base_url)
 
     def wake(self) -> None:
         """Look at the outbox now (an upload queued something)."""
@@ -94,10 +91,35 @@ class Alerter:
                 except Exception:
                     log.exception("alerts: sending failed")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), await self._idle())
+
+    async def _housekeeping(self) -> None:
+        """Queue the escalations recorded since the last look; once an hour, forget sent alerts
+        older than the log's retention."""
+        now = time.time()
+        if self._escalations:
+            last = -1
+            while last != self._reviews:
+                last = self._reviews
+                self._reviews = await self.pool.run(lambda c: alerts.enqueue_escalations(
+                    c, self.routes, self.policy, last, now, base_url=self.settings.console_base_url))
+        days = self.policy.settings.retention_days
+        if days > 0 and now - self._purged > 3600:
+            await self.pool.run(lambda c: alerts.purge_sent(c, now - days * 86400))
+            self._purged = now
+
+    async def _idle(self) -> float:
+        """Seconds until the next retry or digest is due (at most the poll interval)."""
+        poll = self.settings.poll_seconds
+        try:
+            due = await self.pool.run(lambda c: alerts.next_due(c, self.channels()))
+        except ConnectionError:
+            return poll
+        return poll if due is None else max(0.05, min(poll, due - time.time()))
 
     async def send_due(self, http: aiohttp.ClientSession) -> int:
         """Deliver every due batch once; the number of alerts delivered."""
+        await self._housekeeping()
         sent = 0
         while rows := await self.pool.run(lambda c: alerts.claim(c, time.time(), self.channels())):
             mail = [b for b in batches(rows) if b[0] == "email"]

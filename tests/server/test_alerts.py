@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -22,6 +23,8 @@ from aiosmtpd.controller import Controller
 from server import ServerConfig
 from server.alerts_settings import AlertSettings
 from server.alerts_sign import SIGNATURE_HEADER, verify
+from server.alerts_send import ALERTER
+from server.keys import STATE
 from store.event import GENESIS, Event, chain_hash, to_row
 
 SECRET = "webhook-secret-for-tests"  # fictional
@@ -44,6 +47,10 @@ severity = ["low", "normal"]
 email = ["review@region14.example"]
 mode = "digest"
 every = "2s"
+[[route]]
+name = "escalated"
+actions = ["escalated"]
+webhook = ["{hook}"]
 """
 
 
@@ -115,7 +122,7 @@ def server_config(db_url: str, policy: Any, tmp_path: Path, smtp: Smtp, hook: An
     routes.write_text(ALERTS.format(hook=hook[0]), encoding="utf-8")
     settings = AlertSettings(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none",
                              mail_from="postguard@region14.example", webhook_secret=SECRET,
-                             retry_base_seconds=0.2, retry_max_seconds=0.5, poll_seconds=0.2, timeout_seconds=5)
+                             retry_base_seconds=0.2, retry_max_seconds=0.5, poll_seconds=30, timeout_seconds=5)
     return ServerConfig(db=db_url, policy=policy, signing_key=tmp_path / "signing.key", heartbeat_interval=60,
                         sweep_seconds=3600, retention_hours=1000, spool=tmp_path / "server-spool.jsonl",
                         alerts=settings, alerts_file=routes)
@@ -154,6 +161,7 @@ def assert_no_detail(text: str | bytes) -> None:
 async def test_an_urgent_post_is_mailed_at_once_without_its_text(device: Any, server: Any, smtp: Smtp,
                                                                  hook: Any) -> None:
     d = await device()
+    await asyncio.sleep(0.5)  # the sender now sleeps for its 30 s poll, unless an upload wakes it
     (row,) = posts(d.device, ("warned", [THREAT]))
     t0 = time.monotonic()
     assert (await d.send_events([row])).body["stored"] == 1
@@ -245,3 +253,21 @@ async def test_a_refused_upload_queues_no_alert(device: Any, server: Any, smtp: 
     assert ans.body["stored"] == 0
     await asyncio.sleep(0.5)
     assert server.query("SELECT id FROM alert_outbox") == [] and smtp.inbox.messages == []
+
+
+async def test_an_escalation_in_the_console_is_sent_once(device: Any, server: Any, hook: Any) -> None:
+    _, got, _ = hook
+    alerter = server.app[ALERTER]  # the console does not wake the sender: it looks at each poll
+    alerter.settings = replace(alerter.settings, poll_seconds=0.2)
+    d = await device()
+    (row,) = posts(d.device, ("warned", [LOW]))
+    await d.send_events([row])
+    store = server.app[STATE].store
+    assert await asyncio.to_thread(store.review, row["uid"], "rita.reviewer", "escalated", "needs HR")  # fictional
+    (headers, body), = await until(lambda: got)
+    alert = json.loads(body)
+    assert (alert["kind"], alert["event"], alert["route"], alert["severity"]) == ("escalated", row["uid"], "escalated", "low")
+    assert verify(SECRET, headers[SIGNATURE_HEADER], body) and "needs HR" not in body.decode()
+    await asyncio.to_thread(store.review, row["uid"], "rita.reviewer", "escalated", "again")
+    await asyncio.sleep(0.8)
+    assert len(got) == 1  # the same event escalated twice: one alert
