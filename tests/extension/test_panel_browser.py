@@ -12,7 +12,7 @@ from test_extension_browser import (  # the module's browser and helpers, shared
     CLEAN,
     DISCLAIMER,
     SITES,
-    composer_text,
+    STUDENT,
     env,
     open_site,
     page,
@@ -129,3 +129,35 @@ def test_disclaimer_fix_adds_exactly_one_blank_line(env, page, site, typed, poli
     p.locator('[data-act="post"]').click()
     page.wait_for_function("() => window.__sent.length === 1")
     assert sent(page) == [want]  # the site's own model of the text, as it would post it
+
+
+def rect(locator):
+    return locator.evaluate("el => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }")
+
+
+def apart(a, b) -> bool:
+    return a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+HINT = 'postguard-hint [role="status"]'
+
+
+@pytest.mark.parametrize("scrolled", [False, True], ids=["as-loaded", "composer-at-top"])
+@pytest.mark.parametrize("site", SITES)
+def test_typing_hint_never_covers_the_send_button(env, page, site, scrolled):
+    composer, button = open_site(page, site)
+    if scrolled:  # no room above the composer: the hint must find another place
+        page.evaluate("sel => { document.body.style.paddingBottom = '3000px';"
+                      " const r = document.querySelector(sel).getBoundingClientRect(); scrollTo(0, scrollY + r.top); }",
+                      SITES[site][1])
+    write(page, composer, STUDENT)
+    hint = page.locator(HINT)
+    hint.wait_for()
+    h, b, c = rect(hint), rect(button), rect(composer)
+    assert apart(h, b), (h, b)
+    assert apart(h, c), (h, c)  # nor the text being written
+    assert h[1] >= 0 and h[3] <= page.viewport_size["height"]
+    page.mouse.wheel(0, 40)  # the page scrolls: the hint follows and still keeps clear
+    page.wait_for_timeout(100)
+    if hint.is_visible():
+        assert apart(rect(hint), rect(button))

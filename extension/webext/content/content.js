@@ -270,7 +270,7 @@
       if (text.trim().length < 3) { P.hint(null, null); return; }
       const seq = ++hintSeq;
       const res = await send({ type: "check", post: { ...describe({ root: ed.parentElement, editor: ed }, text), hint: true } });
-      if (seq === hintSeq && res && res.ok && !P.isOpen()) P.hint(ed, res.verdict);
+      if (seq === hintSeq && res && res.ok && !P.isOpen()) P.hint(ed, res.verdict, S.submitsNear(site, ed));
     }, 900);
   }
 

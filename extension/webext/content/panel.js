@@ -190,20 +190,51 @@
     if (current) { current.el.remove(); current = null; }
   }
 
+  // The typing hint: next to the composer, never over `avoid` (the site's send controls) or
+  // the text being written; kept in place while the page scrolls; hidden when no place fits.
   let hintBox = null;
-  function hint(editor, verdict) {
+  function hint(editor, verdict, avoid = []) {
     const n = (verdict && verdict.findings || []).length;
-    if (!n || !editor || !editor.isConnected) { if (hintBox) hintBox.el.remove(); hintBox = null; return; }
+    if (!n || !editor || !editor.isConnected) { removeHint(); return; }
     if (!hintBox || !hintBox.el.isConnected) {
       hintBox = host("postguard-hint");
       hintBox.box = h("div", { class: "hint", role: "status", "aria-live": "polite" });
       hintBox.root.append(hintBox.box);
+      hintBox.onMove = () => placeHint();
+      addEventListener("scroll", hintBox.onMove, { capture: true, passive: true });
+      addEventListener("resize", hintBox.onMove, { passive: true });
     }
-    const r = editor.getBoundingClientRect();
-    hintBox.box.style.top = `${Math.max(4, Math.min(innerHeight - 28, r.bottom + 4))}px`;
-    hintBox.box.style.left = `${Math.max(4, Math.min(innerWidth - 330, r.left))}px`;
+    Object.assign(hintBox, { editor, avoid });
     const first = verdict.findings[0];
     hintBox.box.textContent = `postguard: ${n} thing${n > 1 ? "s" : ""} to look at before posting — ${first.explanation || first.message}`;
+    placeHint();
+  }
+
+  function removeHint() {
+    if (!hintBox) return;
+    removeEventListener("scroll", hintBox.onMove, { capture: true });
+    removeEventListener("resize", hintBox.onMove);
+    hintBox.el.remove();
+    hintBox = null;
+  }
+
+  const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+
+  function placeHint() {
+    const { box, editor, avoid } = hintBox;
+    if (!editor.isConnected) { removeHint(); return; }
+    box.hidden = false;
+    box.style.visibility = "hidden";
+    box.style.top = box.style.left = "0px";
+    const w = box.offsetWidth, hh = box.offsetHeight, r = editor.getBoundingClientRect();
+    const controls = avoid.filter((el) => el.isConnected).map((el) => el.getBoundingClientRect()).filter((c) => c.width && c.height);
+    const below = Math.max(r.bottom, ...controls.map((c) => c.bottom));
+    const left = Math.max(4, Math.min(innerWidth - w - 4, r.left));
+    // Under the composer, above it, then under its send controls.
+    const spot = [r.bottom + 4, r.top - hh - 4, below + 4].map((top) => ({ top, left, right: left + w, bottom: top + hh }))
+      .find((s) => s.top >= 4 && s.bottom <= innerHeight - 4 && !overlaps(s, r) && !controls.some((c) => overlaps(s, c)));
+    if (!spot) { box.hidden = true; return; }
+    Object.assign(box.style, { top: `${spot.top}px`, left: `${spot.left}px`, visibility: "" });
   }
 
   function toast(message, ms = 6000) {

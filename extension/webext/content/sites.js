@@ -155,6 +155,15 @@
     return lastEditor && lastEditor.isConnected ? { root: lastEditor.parentElement, editor: lastEditor } : null;
   }
 
+  // The send controls of the composer around an editor (the typing hint must not cover them).
+  function submitsNear(site, ed) {
+    for (let cur = ed.parentElement, depth = 0; cur && depth < 15; cur = cur.parentElement, depth++) {
+      const found = Array.from(cur.querySelectorAll('button, [role="button"], input[type="submit"]')).filter((b) => isSubmit(site, b));
+      if (found.length) return found;
+    }
+    return [];
+  }
+
   function readText(ed) {
     if (!ed) return "";
     if (ed.matches("textarea, input")) return ed.value;
@@ -174,5 +183,5 @@
     return Array.from(out).slice(0, 50);
   }
 
-  globalThis.PostguardSites = { forHost, isSubmit, isEditor, editorRoot, composerOf, readText, linksOf, EDITOR };
+  globalThis.PostguardSites = { forHost, isSubmit, isEditor, editorRoot, composerOf, submitsNear, readText, linksOf, EDITOR };
 })();
