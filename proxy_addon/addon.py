@@ -11,6 +11,7 @@ order (the "Post anyway" endpoint answers before anything is checked):
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any
 from mitmproxy import ctx, exceptions
 
 from checker import Policy, PolicyError, Post, Verdict, load_policy
-from proxy_addon import settings
+from proxy_addon import reload, settings
 from proxy_addon.eventlog import open_log
 from proxy_addon.extract import SiteSpecError, site_specs
 from proxy_addon.extract.hosts import api_hosts
@@ -66,6 +67,7 @@ class PostguardAddon:
         self._store_injected = store is not None
         self.state = State(Checks(checker), clock, policy, store=store)
         self.addons = [OverrideEndpoint(self.state), Inspector(self.state)]
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def policy(self) -> Policy | None:
@@ -117,11 +119,16 @@ class PostguardAddon:
             opts.update(allow_hosts=[social_hosts_regex(st.policy)])
 
     async def running(self) -> None:
-        """Start the check workers with the proxy, not on the first post."""
+        """Start the check workers with the proxy, not on the first post; follow the policy
+        folder when it is swapped under its link (proxy_addon/reload.py)."""
         await self.state.checks.start()
+        if not self._policy_injected and self._watch is None:
+            self._watch = reload.watch(self.state)
 
     def done(self) -> None:
         """Flush the log and stop the check threads and processes."""
+        if self._watch is not None:
+            self._watch.cancel()
         self.state.checks.close()
         if self.state.store is not None and not self._store_injected:
             self.state.store.close()

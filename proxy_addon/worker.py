@@ -9,11 +9,17 @@ budget), so a slow check never queues others behind it on the same process. A ch
 budget is killed with its process, which the pool replaces at once (the replacement loads the
 policy while the other workers go on), so no body, however crafted, keeps a worker busy longer
 than the budget. Threads (`n_workers` 0) cannot be stopped that way.
+
+A new policy (`Checks.swap`) starts a whole new set of workers on it while the old set keeps
+checking; once every new worker has loaded it, new checks go to them, idle old workers stop at
+once and busy ones stop when their check is answered (no check in flight is killed). If a new
+worker cannot start, the new set is stopped and the old one stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
 import sys
 from collections.abc import Awaitable, Callable
@@ -174,9 +180,31 @@ class Checks:
     def configure(self, policy: Policy, n_workers: int, encoder: bool) -> None:
         """(Re)build the worker pool for this policy; workers start on first use or `start`."""
         self.stop_workers()
-        self._policy_dir, self._encoder = str(policy.data.path), encoder
+        # The folder the link points at now (a swapped link must not change a running pool's policy)
+        self._policy_dir, self._encoder = os.path.realpath(policy.data.path), encoder
         if n_workers > 0 and not self.injected:
             self.workers = [CheckWorker(self._policy_dir, encoder) for _ in range(n_workers)]
+
+    async def swap(self, policy: Policy) -> None:
+        """Move to `policy` without dropping a check: warm a new set of workers on it, then route
+        new checks to them and retire the old ones as they finish. Raises (WorkerGone, or the
+        cancellation) with the old set still in place when a new worker does not start."""
+        if not self.workers:
+            return  # threads: the caller's policy is passed with each check
+        folder = os.path.realpath(policy.data.path)
+        fresh = [CheckWorker(folder, self._encoder) for _ in self.workers]
+        try:
+            await asyncio.gather(*(w.start() for w in fresh))
+        except BaseException:
+            for w in fresh:
+                w.stop()
+            raise
+        idle = self._idle_queue()
+        self.workers, self._policy_dir = fresh, folder
+        while not idle.empty():
+            idle.get_nowait().stop()   # idle old workers: nothing in flight
+        for w in fresh:
+            idle.put_nowait(w)         # wakes checks waiting for a worker, onto the new policy
 
     async def start(self) -> None:
         """Start every worker now (with the proxy, not on the first post)."""
@@ -192,7 +220,8 @@ class Checks:
     def _give_back(self, worker: CheckWorker) -> None:
         """Return a worker to the pool after a job, or a fresh one in place of a dead one."""
         if worker not in self.workers:
-            return  # the pool was rebuilt meanwhile
+            worker.stop()  # retired by a swap or a rebuild while it checked: its check is answered
+            return
         if not worker.usable:
             fresh = CheckWorker(self._policy_dir, self._encoder)
             self.workers[self.workers.index(worker)] = fresh

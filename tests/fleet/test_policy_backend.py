@@ -6,36 +6,15 @@ folder that does not load leaves the policy in force."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-from pathlib import Path
 
-from checker import DEFAULT_POLICY_DIR, load_policy
+from policy_harness import FLAGGED_TEXT, broken_copy, point, versions
+
+from checker import load_policy
 from extension.backend import EXTENSION_ID, TOKEN_HEADER, BackendConfig, create_app
 
 TOKEN = "test-token-0123456789abcdef"
 GOOD = {"Origin": f"chrome-extension://{EXTENSION_ID}", TOKEN_HEADER: TOKEN}
-NEW_WORD = "zorblat"  # a made-up word, obscene only in the test's second policy
-POST = {"text": f"What a {NEW_WORD} of a week, see you all at the bake sale", "site": "www.facebook.com"}
-
-
-def versions(tmp: Path) -> tuple[Path, Path, Path]:
-    """v1 (the shipped policy), v2 (v1 + NEW_WORD as obscene), and the link `current` -> v1."""
-    v1, v2 = tmp / "v1", tmp / "v2"
-    shutil.copytree(DEFAULT_POLICY_DIR, v1)
-    shutil.copytree(DEFAULT_POLICY_DIR, v2)
-    with open(v2 / "lexicons" / "profanity.txt", "a", encoding="utf-8") as f:
-        f.write(f"\n{NEW_WORD}\n")
-    current = tmp / "current"
-    current.symlink_to(v1, target_is_directory=True)
-    return v1, v2, current
-
-
-def point(link: Path, target: Path) -> None:
-    """Replace the link atomically, as agent/policy_dir.py does."""
-    tmp = link.with_name(".current.new")
-    tmp.symlink_to(target, target_is_directory=True)
-    os.replace(tmp, link)
+POST = {"text": FLAGGED_TEXT, "site": "www.facebook.com"}
 
 
 async def until_digest(client, digest: str, seconds: float = 20) -> None:
@@ -63,10 +42,7 @@ async def test_backend_takes_a_swapped_policy_without_restart(aiohttp_client, tm
     view = await (await client.post("/v1/policy", headers=GOOD)).json()
     assert view["digest"] == new
 
-    broken = tmp_path / "v3"
-    shutil.copytree(v2, broken)
-    (broken / "rules.toml").write_text("this is [ not toml", encoding="utf-8")
-    point(current, broken)
+    point(current, broken_copy(v2, tmp_path / "v3"))
     await asyncio.sleep(3)  # more than one look at the link
     assert (await (await client.get("/healthz")).json())["policy_digest"] == new
     third = await client.post("/v1/check", json=POST, headers=GOOD)

@@ -301,7 +301,7 @@ class Live:
     """
 
     def __init__(self, tmp: Path, hosts: list[str], *, upstream: Any = None,
-                 extra_sets: tuple[str, ...] = ()) -> None:
+                 extra_sets: tuple[str, ...] = (), policy: Path | None = None) -> None:
         self.tmp = tmp
         self.confdir = tmp / "conf"
         self.confdir.mkdir()
@@ -315,7 +315,7 @@ class Live:
                 "postguard_device=test-device", *extra_sets]
         self.proxy = Mitmdump([
             str(Path(sys.executable).with_name("postguard")), "proxy", "--listen", "127.0.0.1:0",
-            "--confdir", str(self.confdir), "--db", str(self.db),
+            "--confdir", str(self.confdir), "--db", str(self.db), *(["--policy", str(policy)] if policy else []),
             *[a for v in sets for a in ("--set", v)],
         ], env=env)
         self.port = self.proxy.port

@@ -1,0 +1,46 @@
+"""Policy folders for the policy-update tests: the shipped policy, the same with one more obscene
+word, and a link swapped between them the way agent/policy_dir.py swaps STATE/policy/current."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from checker import DEFAULT_POLICY_DIR
+
+NEW_WORD = "zorblat"  # a made-up word, obscene only in the tests' second policy
+FLAGGED_TEXT = f"What a {NEW_WORD} of a week, see you all at the bake sale"
+
+
+def with_new_word(dest: Path) -> Path:
+    """A copy of the shipped policy with NEW_WORD among its obscene words."""
+    shutil.copytree(DEFAULT_POLICY_DIR, dest)
+    with open(dest / "lexicons" / "profanity.txt", "a", encoding="utf-8") as f:
+        f.write(f"\n{NEW_WORD}\n")
+    return dest
+
+
+def broken_copy(src: Path, dest: Path) -> Path:
+    """A copy of `src` whose rules.toml does not parse."""
+    shutil.copytree(src, dest)
+    (dest / "rules.toml").write_text("this is [ not toml", encoding="utf-8")
+    return dest
+
+
+def versions(tmp: Path) -> tuple[Path, Path, Path]:
+    """v1 (the shipped policy), v2 (v1 + NEW_WORD), and the link `current` -> v1."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    v1 = tmp / "v1"
+    shutil.copytree(DEFAULT_POLICY_DIR, v1)
+    v2 = with_new_word(tmp / "v2")
+    current = tmp / "current"
+    current.symlink_to(v1, target_is_directory=True)
+    return v1, v2, current
+
+
+def point(link: Path, target: Path) -> None:
+    """Replace the link atomically (a new link renamed over the old)."""
+    tmp = link.with_name(".current.new")
+    tmp.symlink_to(target, target_is_directory=True)
+    os.replace(tmp, link)
