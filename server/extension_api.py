@@ -37,6 +37,7 @@ KEYS = web.AppKey("extension_keys", dict)          # key -> (group, checked at)
 BUDGETS = web.AppKey("extension_budgets", OrderedDict)
 READY = web.AppKey("extension_ready", list)
 VIEW = web.AppKey("extension_policy_view", dict)
+DEVICE = web.RequestKey("extension_device", str)  # the log's device name for this request
 
 
 def _cors(origin: str) -> dict[str, str]:
@@ -85,7 +86,7 @@ async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     device = request.headers.get("X-Postguard-Device", "")
     if device and not DEVICE_ID.match(device):
         return error(400, "X-Postguard-Device: letters, digits and . _ - only (up to 64)", headers=_cors(origin))
-    request["pg_device"] = f"ext:{group}:{device}" if device else f"ext:{group}"
+    request[DEVICE] = f"ext:{group}:{device}" if device else f"ext:{group}"
     response = await handler(request)
     response.headers.update(_cors(origin))
     return response
@@ -107,7 +108,7 @@ async def check_post(request: web.Request) -> web.Response:
 
 def _budget(request: web.Request) -> tuple[Budget, Budget]:
     """The event budget of this device (or of the group, for browsers that give no device id)."""
-    budgets, key = request.app[BUDGETS], request["pg_device"]
+    budgets, key = request.app[BUDGETS], request[DEVICE]
     b = budgets.get(key)
     if b is None:
         b = budgets[key] = (Budget(1.0, 200), Budget(64 * 1024, 8 * 1024 * 1024))
@@ -123,7 +124,7 @@ async def post_events(request: web.Request) -> web.Response:
     if isinstance(raw, web.Response):
         return raw
     events = events_of(raw, request.config_dict[SERVER].policy, _budget(request), request[BODY_SIZE],
-                       device=request["pg_device"])
+                       device=request[DEVICE])
     if isinstance(events, web.Response):
         return events
     store = request.config_dict[STATE].store

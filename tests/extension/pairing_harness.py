@@ -153,3 +153,52 @@ def dev_config(sw: Any, **cfg: Any) -> None:
     """The managed-settings test hook: storage.local `pgConfig`, honoured in full only by an unpacked
     (development) install (chrome.storage.managed cannot be set from a test)."""
     sw.evaluate("cfg => chrome.storage.local.set({pgConfig: cfg, pgQueue: []})", cfg)
+
+
+class Server:
+    """`postguard server` as its own process on a SQLite file, at 127.0.0.2 (loopback, but outside
+    the extension's host permissions, so the browser applies CORS as it would to a district
+    server's real address)."""
+
+    def __init__(self, folder: Path, host: str = "127.0.0.2") -> None:
+        self.folder, self.host, self.port = folder, host, free_port()
+        self.db = folder / "server.sqlite"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "postguard", "server", "--db", str(self.db), "--listen", f"{self.host}:{self.port}",
+             "--signing-key", str(self.folder / "signing.key")],
+            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_http(self.url + "/login", proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+    def cli(self, *argv: str) -> str:
+        """`postguard ARGV --db <the server's database>`: its standard output."""
+        return subprocess.run([sys.executable, "-m", "postguard", *argv, "--db", str(self.db)], cwd=self.folder,
+                              check=True, capture_output=True, text=True).stdout
+
+    def group_key(self, name: str) -> str:
+        """A new extension group and its key, made as the admin would."""
+        import json
+
+        return json.loads(self.cli("extension-groups", "create", name, "--json"))["key"]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The server log's events from extensions, oldest first."""
+        from enforce import log_config
+        from store import open_store
+
+        from checker import load_policy
+
+        with open_store(str(self.db), log_config(load_policy(None))) as st:
+            return [e for e in st.iter_events() if e["source"] == "extension"]
