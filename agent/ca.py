@@ -127,7 +127,7 @@ def common_name(device_id: str) -> str:
 def make_ca(key: ec.EllipticCurvePrivateKey, device_id: str, domains: tuple[str, ...],
             now: datetime.datetime | None = None) -> x509.Certificate:
     """A self-signed device CA for `domains` (already normalized) with `key`."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name(device_id)),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
                       x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, device_id[:64] or "device")])
@@ -248,7 +248,7 @@ def ensure_ca(state: StateDir, domains: Any, *, device_id: str | None = None, co
     wanted = normalize_domains(domains)
     device = device_id or state.load_device().device_id
     confdir = confdir or confdir_for(state)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     try:
         confdir.mkdir(mode=0o700, parents=True, exist_ok=True)
         owner = _owner(confdir)

@@ -48,7 +48,7 @@ def wait_listening(port: int, proc: subprocess.Popen, what: str, timeout: float 
 
 def site_cert(folder: Path, names: list[str]) -> tuple[Path, Path, Path]:
     """A test CA (its certificate) and a leaf for `names` signed by it (certificate, key)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test site CA (fictional)")])
 

@@ -93,7 +93,7 @@ def test_ensure_is_a_no_op_when_current_and_reissues_with_the_same_key_when_doma
 
 def test_reissued_near_expiry_when_damaged_and_when_a_file_is_missing(state):
     first = ca.ensure_ca(state, DOMAINS, device_id=DEVICE)
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=710)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=710)
     assert ca.ensure_ca(state, DOMAINS, device_id=DEVICE, now=later).reason.startswith("it expires ")
     (first.confdir / "mitmproxy-ca-cert.pem").unlink()
     assert ca.ensure_ca(state, DOMAINS, device_id=DEVICE).reason == "mitmproxy-ca-cert.pem is missing"
@@ -208,17 +208,27 @@ def test_leaves_copying_the_sites_own_names_would_break_so_the_agent_turns_that_
     finally:
         p.stop()
     assert r.returncode == 60 and "permitted subtree violation" in r.stderr
+    assert "upstream_cert=false" in proxy_argv(state)
+
+
+def proxy_argv(state: StateDir, policy: Path | None = None) -> list[str]:
+    """The proxy child's command line from the runner, for an agent started with `--policy policy`."""
+    from agent import runner
+
+    if hasattr(runner, "PolicyDir"):  # with the policy sync the proxy runs STATE/policy/current, seeded at start
+        from checker import DEFAULT_POLICY_DIR
+
+        runner.PolicyDir(state.policy).seed(policy or DEFAULT_POLICY_DIR)
     dev = Device(server="https://postguard.region14.example", device_id=DEVICE, hostname="pc-library-2",
                  enrolled_at="2026-12-03T07:00:00Z")
-    proxy = next(c for c in children(RunOptions(state=state, backend_listen=None), dev) if c.name == "proxy")
-    assert "upstream_cert=false" in proxy.argv
+    opts = RunOptions(state=state, backend_listen=None, policy_dir=str(policy) if policy else None)
+    [proxy] = children(opts, dev)
+    return proxy.argv
 
 
 def test_agent_run_gives_the_proxy_the_ca_of_the_policy_it_runs_with(state, tmp_path):
-    dev = Device(server="https://postguard.region14.example", device_id=DEVICE, hostname="pc-library-2",
-                 enrolled_at="2026-12-03T07:00:00Z")
-    [proxy] = children(RunOptions(state=state, backend_listen=None), dev)
-    confdir = Path(proxy.argv[proxy.argv.index("--confdir") + 1])
+    argv = proxy_argv(state)
+    confdir = Path(argv[argv.index("--confdir") + 1])
     assert confdir == ca.confdir_for(state)
     first = cert_of(confdir / "mitmproxy-ca.pem")
     assert ca.permitted(first) == ca.domains_for(None) and "tiktok.com" in ca.permitted(first)
@@ -226,7 +236,7 @@ def test_agent_run_gives_the_proxy_the_ca_of_the_policy_it_runs_with(state, tmp_
     shutil.copytree(ROOT / "policies" / "region14", policy)
     social = policy / "social.toml"
     social.write_text(social.read_text().replace('"tiktok.com",', ""))
-    children(RunOptions(state=state, backend_listen=None, policy_dir=str(policy)), dev)
+    proxy_argv(state, policy)
     second = cert_of(confdir / "mitmproxy-ca.pem")
     assert "tiktok.com" not in ca.permitted(second) and second.public_key() == first.public_key()
     assert second.serial_number != first.serial_number
@@ -240,3 +250,13 @@ async def test_enrolment_makes_the_ca_for_the_new_device(server, tmp_path):
     assert d.device_id in cert.subject.rfc4514_string()
     assert ca.permitted(cert) == ca.domains_for(None)
     assert stat.S_IMODE((ca.confdir_for(s) / "mitmproxy-ca.pem").stat().st_mode) == 0o600
+
+
+def test_browser_policy_takes_the_certificate_and_its_names_never_the_key(state):
+    from agent.browser_policy import BrowserPolicyError, read_ca
+
+    st = ca.ensure_ca(state, DOMAINS, device_id=DEVICE)
+    cert = read_ca(st.confdir / "mitmproxy-ca-cert.pem")
+    assert cert.constrained == list(st.domains) and DEVICE in cert.subject
+    with pytest.raises(BrowserPolicyError, match="holds a private key"):
+        read_ca(st.confdir / "mitmproxy-ca.pem")
