@@ -1,6 +1,6 @@
 """A small OpenID Connect provider the console tests start on loopback: discovery, a JWKS with an
-RSA key, /authorize that sends the browser straight back with a code for the configured user (no
-login page), and /token that checks the client, the code, the redirect URI and the PKCE verifier
+RSA key, /authorize that sends the browser back with a code for the configured user (at once, or
+from an account-chooser page with a link), and /token that checks the client, the code, the redirect URI and the PKCE verifier
 and returns a signed ID token. Tests can bend the ID token (`tamper`, `sign_with`, `alg`) to prove
 the console refuses it.
 
@@ -14,6 +14,7 @@ import argparse
 import base64
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import time
@@ -58,6 +59,7 @@ class Provider:
         self.codes: dict[str, dict[str, Any]] = {}
         self.authorize_queries: list[dict[str, str]] = []
         self.token_requests = 0
+        self.consent_page = False      # answer /authorize with a page and a link back, not a redirect
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -88,7 +90,12 @@ class Provider:
         code = secrets.token_urlsafe(24)
         self.codes[code] = {"nonce": q.get("nonce"), "challenge": q["code_challenge"],
                             "redirect_uri": q["redirect_uri"], "user": dict(self.user)}
-        raise web.HTTPFound(f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}")
+        back = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q.get('state', '')})}"
+        if self.consent_page:  # like an account chooser: the way back starts on the provider's own page
+            return web.Response(content_type="text/html", text=f'<!doctype html><title>Choose an account</title>'
+                                f'<p><a id="continue" href="{html.escape(back)}">Continue as '
+                                f'{html.escape(self.user.get("email", "?"))}</a></p>')
+        raise web.HTTPFound(back)
 
     def _client_ok(self, request: web.Request, form: Any) -> bool:
         auth = request.headers.get("Authorization", "")
@@ -140,11 +147,13 @@ def main() -> None:
     ap.add_argument("--secret-file", required=True)
     ap.add_argument("--redirect", required=True)
     ap.add_argument("--user-json", default=json.dumps(REVIEWER))
+    ap.add_argument("--consent-page", action="store_true", help="a page with a link back instead of a redirect")
     a = ap.parse_args()
     with open(a.secret_file, encoding="utf-8") as f:
         secret = f.read().strip()
     p = Provider(a.client_id, secret, a.redirect, json.loads(a.user_json))
     p.issuer = f"http://{a.host}:{a.port}"
+    p.consent_page = a.consent_page
     web.run_app(p.app(), host="127.0.0.1", port=a.port, print=None, access_log=None)
 
 
