@@ -4,6 +4,7 @@ and the backend's POST /v1/check latency at 50 requests/s (target p99 <= 10 ms),
 baseline measured in the same run (a click on an empty handler; GET /healthz at the same rate).
 
 Usage: bench/extension [--clicks N] [--seconds S] [--rate R] [--json]
+(bench/extension/routes.py: Post -> panel through the agent's native host and the district server.)
 """
 
 from __future__ import annotations
@@ -14,23 +15,23 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "extension"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pg_harness as H  # noqa: E402
+from stats import measure, summary  # noqa: E402
 
 from checker import load_policy  # noqa: E402
 from extension.backend import EXTENSION_ID, TOKEN_HEADER  # noqa: E402
 
-VIOLATION = "So proud of the Nonnewaug Chargers tonight!"
 TEXTS = [
     "So proud of the Nonnewaug Chargers tonight!",
     "Lovely sunset over the lake this evening.",
@@ -43,18 +44,6 @@ TEXTS = [
 ]
 
 
-def pct(xs: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank) of xs."""
-    s = sorted(xs)
-    return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]
-
-
-def summary(xs: list[float]) -> dict[str, float]:
-    """n, p50, p95, p99 and max in milliseconds."""
-    return {"n": len(xs), "p50": round(pct(xs, 50), 2), "p95": round(pct(xs, 95), 2),
-            "p99": round(pct(xs, 99), 2), "max": round(max(xs), 2), "mean": round(statistics.fmean(xs), 2)}
-
-
 def bench_browser(clicks: int) -> dict[str, dict[str, float]]:
     """Click -> panel, click -> clean post sent, and click -> empty handler, in real Chromium."""
     from playwright.sync_api import sync_playwright
@@ -63,41 +52,13 @@ def bench_browser(clicks: int) -> dict[str, dict[str, float]]:
     log = H.RecordingLog()
     servers = H.Servers(policy, log).start()
     profile = Path(tempfile.mkdtemp(prefix="pg-bench-profile-"))
-    panel, clean, empty = [], [], []
     try:
         with sync_playwright() as p:
             ctx = H.launch(p, servers.site_port, profile)
             try:
                 sw = H.service_worker(ctx)
                 H.configure(sw, f"http://127.0.0.1:{servers.backend_port}", hints=False)
-                page = ctx.new_page()
-                page.goto("https://www.facebook.com/")
-                composer, post, like = page.locator("#composer"), page.locator("#post-btn"), page.locator("#like")
-                for i in range(clicks + 3):  # the first 3 warm up the worker and the backend
-                    composer.click()
-                    page.keyboard.insert_text(VIOLATION)
-                    post.click()
-                    page.locator('postguard-panel [role="alertdialog"]').wait_for()
-                    t = page.evaluate("() => Number(document.querySelector('postguard-panel').dataset.shownAt) - window.__t0")
-                    page.keyboard.press("Escape")  # cancel; text stays
-                    page.locator("postguard-panel").wait_for(state="detached")
-                    page.evaluate("() => { window.__t1 = 0; }")
-                    like.click()
-                    page.wait_for_function("() => window.__t1 > 0")
-                    e = page.evaluate("() => window.__t1 - window.__t0")
-                    # a clean post: the check passes and the site's own handler sends it
-                    page.evaluate("() => { window.__t1 = 0; }")
-                    composer.click()
-                    page.keyboard.press("Control+A")
-                    page.keyboard.press("Backspace")
-                    page.keyboard.insert_text(f"Lovely sunset over the lake, evening {i}.")
-                    post.click()
-                    page.wait_for_function("() => window.__t1 > 0")
-                    c = page.evaluate("() => window.__t1 - window.__t0")
-                    if i >= 3:
-                        panel.append(t)
-                        empty.append(e)
-                        clean.append(c)
+                panel, clean, empty = measure(ctx.new_page(), clicks)
             finally:
                 ctx.close()
     finally:
