@@ -127,6 +127,29 @@ async def test_check_explains_and_highlights(client, text, rule, clause):
     assert len(v["request_id"]) == 32
 
 
+# Fictional posts. (text, the highlighted words of its one finding)
+@pytest.mark.parametrize("text,words", [
+    ("You are an idiot, a moron and a loser.", ["You are an idiot", "moron", "loser"]),  # a pattern + insult words
+    ("Those parents are idiots, morons and losers", ["idiots", "morons", "losers"]),  # the text model's evidence
+    ("Go Nonnewaug Chargers! Nonnewaug Chargers all the way", ["Nonnewaug Chargers"] * 2),  # the excerpt again
+])
+async def test_check_returns_every_span_of_a_finding(client, text, words):
+    r = await client.post("/v1/check", json=_body(text), headers=GOOD)
+    v = await r.json()
+    [f] = v["findings"]
+    assert [text[a:b] for a, b in f["spans"]] == words
+    assert f["span"] in f["spans"] and text[slice(*f["span"])] == f["excerpt"]
+    assert v["highlights"] == f["spans"]
+    if f["rule"] == "conduct":
+        assert all(f"“{w}”" in f["explanation"] for w in words)
+
+
+async def test_check_spans_are_code_points_on_the_text_sent(client):
+    text = "🎉🎉 You idiot. You moron."  # astral characters before the spans (fictional)
+    v = await (await client.post("/v1/check", json=_body(text), headers=GOOD)).json()
+    assert [[text[a:b] for a, b in f["spans"]] for f in v["findings"]] == [["You idiot"], ["You moron"]]
+
+
 async def test_check_clean_and_fix_text(client, policy):
     r = await client.post("/v1/check", json=_body("Lovely sunset over the lake tonight."), headers=GOOD)
     assert (await r.json())["action"] == "pass"

@@ -161,3 +161,33 @@ def test_typing_hint_never_covers_the_send_button(env, page, site, scrolled):
     page.wait_for_timeout(100)
     if hint.is_visible():
         assert apart(rect(hint), rect(button))
+
+
+def marks(p) -> list[str]:
+    return [m.inner_text() for m in p.locator(".text mark").all()]
+
+
+# Fictional posts: (text, highlighted words, rules listed in the panel, in order)
+MANY = [
+    ("You are an idiot, a moron and a loser.", ["You are an idiot", "moron", "loser"], ["conduct"]),
+    ("You idiot. You moron. You loser.", ["You idiot", "You moron", "You loser"], ["conduct"] * 3),
+    ("🎉 Tyler Quinlan failed the chemistry final again, what a moron. Go Nonnewaug Chargers!",
+     ["Tyler Quinlan failed", "what a moron", "Nonnewaug Chargers"], ["student-privacy", "conduct", "missing-disclaimer"]),
+]
+
+
+@pytest.mark.parametrize("site", ["facebook", "mastodon (generic)"])
+@pytest.mark.parametrize("text,words,rules", MANY, ids=["one-finding", "three-findings", "three-rules-emoji"])
+def test_panel_shows_every_finding_and_every_span_at_once(env, page, site, text, words, rules):
+    composer, button = open_site(page, site)
+    write(page, composer, text)
+    button.click()
+    p = panel(page)
+    p.wait_for()
+    assert marks(p) == words  # every span, on the right characters (an emoji before them)
+    assert [li.get_attribute("data-rule") for li in p.locator("li[data-rule]").all()] == rules
+    for i, li in enumerate(p.locator("li[data-rule]").all()):  # each finding has its marks
+        assert p.locator(f'.text mark[data-finding~="{i}"]').count() >= 1
+        if rules[i] == "conduct":
+            assert all(f"“{w}”" in li.inner_text() for w in words if p.locator(f'.text mark[data-finding~="{i}"]', has_text=w).count())
+    assert sent(page) == []

@@ -64,17 +64,29 @@
     return el;
   }
 
-  // The post with each finding's span wrapped in <mark>; built from text nodes, never HTML.
-  function highlighted(text, spans) {
+  // The post with every span of every finding wrapped in <mark>; built from text nodes, never
+  // HTML. Spans are code-point offsets (as the backend counts); overlapping ones become one mark.
+  function highlighted(text, findings) {
     const box = h("div", { class: "text", role: "group", "aria-label": "Your post, with the parts to look at highlighted" });
-    let at = 0;
-    const merged = spans.filter((s) => s && s[1] > s[0]).sort((a, b) => a[0] - b[0]);
-    for (const [a, b] of merged) {
-      if (a < at) continue;
-      box.append(text.slice(at, a), h("mark", { text: text.slice(a, b) }));
-      at = b;
+    const units = [0];  // code point i starts at UTF-16 index units[i]
+    for (const ch of text) units.push(units[units.length - 1] + ch.length);
+    const at = (i) => units[Math.max(0, Math.min(i, units.length - 1))];
+    const spans = [];
+    findings.forEach((f, i) => {
+      for (const s of f.spans || (f.span ? [f.span] : [])) if (s && s[1] > s[0]) spans.push([at(s[0]), at(s[1]), i]);
+    });
+    spans.sort((x, y) => x[0] - y[0] || y[1] - x[1]);
+    const marks = [];
+    for (const [a, b, i] of spans) {
+      const last = marks[marks.length - 1];
+      if (last && a < last.b) { last.b = Math.max(last.b, b); last.of.add(i); } else marks.push({ a, b, of: new Set([i]) });
     }
-    box.append(text.slice(at));
+    let pos = 0;
+    for (const m of marks) {
+      box.append(text.slice(pos, m.a), h("mark", { text: text.slice(m.a, m.b), "data-finding": Array.from(m.of).join(" ") }));
+      pos = m.b;
+    }
+    box.append(text.slice(pos));
     return box;
   }
 
@@ -106,10 +118,10 @@
         "postguard checked your post against the district's social media policy." +
         (blocking ? " Please edit it first." : " You can edit it, or post anyway with a short reason.") }));
       if (!clear) {
-        panel.append(highlighted(postText, findings.map((f) => f.span)));
+        panel.append(highlighted(postText, findings));
         const list = h("ol", { "aria-label": "What to look at" });
         findings.forEach((f, i) => {
-          const li = h("li", { "data-rule": f.rule, "data-clause": f.clause });
+          const li = h("li", { "data-rule": f.rule, "data-clause": f.clause, "data-finding": String(i) });
           li.append(h("p", { class: "exp", text: f.explanation || f.message }));
           const det = h("details", { class: "clause" },
             h("summary", { text: `Policy clause ${f.clause}` }), h("p", { text: f.clause_text || f.message }));

@@ -55,6 +55,9 @@
     return quoted.join(" … ") || "(the proxy did not quote the post)";
   }
 
+  // [start, end) in UTF-16 units as code-point offsets, the panel's unit (as the backend's).
+  const codePoints = (text, a, b) => [Array.from(text.slice(0, a)).length, Array.from(text.slice(0, b)).length];
+
   // The proxy's findings in the shape the panel knows (spans recomputed on the text shown).
   function verdictFor(info, text) {
     return {
@@ -63,7 +66,7 @@
         const at = f.excerpt ? text.indexOf(f.excerpt) : -1;
         return {
           ...f, explanation: f.message, clause_text: f.reason || f.message, fix_text: null,
-          span: at >= 0 ? [at, at + f.excerpt.length] : null,
+          span: at >= 0 ? codePoints(text, at, at + f.excerpt.length) : null,
           overridable: info.action === "warn" && f.action !== "block",
         };
       }),
