@@ -9,8 +9,8 @@ CA, which the browsers trust. mitmproxy would make its own CA (unconstrained, te
 - NameConstraints (critical) permitting only DNS names under the social domains (a permitted
   `facebook.com` covers `facebook.com` and every sub-domain, RFC 5280 4.2.1.10) and excluding every
   IPv4 and IPv6 address, so a leaf for `mail.google.com` or an IP address fails verification;
-- subject CN "postguard device CA — DEVICE" (shortened to fit 64 characters), O postguard,
-  OU the device id; valid two years.
+- subject CN "postguard device CA - DEVICE" ("postguard CA DEVICE" where that would pass X.509's
+  64 characters), O postguard, OU the device id; valid two years.
 
 It is written into the proxy's confdir under the names mitmproxy 11 loads (`mitmproxy-ca.pem`:
 key and certificate, 0600) and publishes (`mitmproxy-ca-cert.pem`, `.cer`, `.p12`: the
@@ -118,7 +118,7 @@ def domains_for(policy_dir: str | Path | None) -> tuple[str, ...]:
 
 def common_name(device_id: str) -> str:
     """The CA's CN: it says postguard and the device, within X.509's 64 characters."""
-    for form in (f"postguard device CA — {device_id}", f"postguard CA {device_id}"):
+    for form in (f"postguard device CA - {device_id}", f"postguard CA {device_id}"):
         if len(form) <= 64:
             return form
     return f"postguard CA {device_id}"[:64]

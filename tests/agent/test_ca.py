@@ -55,7 +55,7 @@ def test_the_ca_can_only_sign_leaves_for_the_permitted_names(state):
     assert sorted(n.value for n in nc.value.permitted_subtrees) == list(st.domains)
     assert {str(n.value) for n in nc.value.excluded_subtrees} == {"0.0.0.0/0", "::/0"}
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
-    assert cn == f"postguard device CA — {DEVICE}"
+    assert cn == f"postguard device CA - {DEVICE}"
     assert cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "postguard"
     assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and cert.public_key().curve.name == "secp256r1"
     days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
