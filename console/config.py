@@ -24,4 +24,5 @@ class ConsoleConfig:
     secure_cookies: bool = False  # set when served behind TLS
     max_login_failures: int = 5
     lockout_seconds: float = 900.0
+    # "oidc": sign-in with the district's accounts, the [oidc] settings (console.oidc, docs/oidc.md)
     extra: dict[str, Any] = field(default_factory=dict)

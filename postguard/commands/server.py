@@ -15,7 +15,7 @@ from pathlib import Path
 
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
-from postguard.commands.console import parse_listen
+from postguard.commands.console import add_oidc_arg, oidc_extra, parse_listen
 
 DEFAULT_LISTEN = "127.0.0.1:8733"
 
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sign the chain heads at least this often (default 24)")
     p.add_argument("--db-threads", type=int, default=0, metavar="N",
                    help="database connections for ingest (default 4 on PostgreSQL, 1 on SQLite)")
+    add_oidc_arg(p)
     p.set_defaults(func=run)
 
 
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--heartbeat-interval: at least 5 seconds")
     if args.checkpoint_hours <= 0:
         raise UsageError("--checkpoint-hours: more than 0")
+    extra = oidc_extra(args.oidc)
     policy = policy_from(args)
     db = args.db or default_db()
     if not is_postgres(db):
@@ -122,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
                        db_threads=args.db_threads, secure_cookies=bool(ctx) or args.behind_proxy,
                        behind_proxy=args.behind_proxy)
     app = create_app(cfg)
+    if extra:  # sign-in with the district's accounts on the server's console
+        from console.keys import CONFIG
+        from console.views import oidc
+
+        app[CONFIG].extra.update(extra)
+        oidc.setup(app)
     scheme = "https" if ctx else "http"
     print(f"postguard server on {scheme}://{host}:{port}/ (devices: /api/v1, console: /) "
           f"database {describe(db)}, policy {policy.digest[:16]} (Ctrl-C to stop)", flush=True)

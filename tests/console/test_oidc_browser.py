@@ -5,48 +5,22 @@ the Strict session cookie must still be there on the first page after the provid
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from console_helpers import SEED
-from oidc_provider import CLIENT_ID, CLIENT_SECRET, OUTSIDER, REVIEWER
+from oidc_helpers import serve, start_provider, stop
+from oidc_provider import OUTSIDER, REVIEWER
 from test_console_browser import ARGS, CHROMIUM, free_port, need_chromium
 
 from store import Event, StoreConfig, open_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PROVIDER_SCRIPT = Path(__file__).resolve().parent / "oidc_provider.py"
-
-
-def _serve(cmd: list[str], url: str, cwd: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"{cmd[1:3]} exited: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
-            time.sleep(0.1)
-    proc.terminate()
-    pytest.fail(f"{url} did not answer")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 @pytest.fixture
@@ -62,25 +36,17 @@ def servers(request: Any, tmp_path: Path, config: StoreConfig) -> Iterator[tuple
             st.append(Event(source="extension", time=time.time() - age * 3600, **e))
         assert st.flush()
     cport, pport = free_port(), free_port()
-    console, issuer = f"http://127.0.0.1:{cport}", f"http://localhost:{pport}"
-    (tmp_path / "oidc-secret").write_text(CLIENT_SECRET, encoding="utf-8")
-    (tmp_path / "oidc.toml").write_text(
-        f'[oidc]\nissuer = "{issuer}"\nclient_id = "{CLIENT_ID}"\nclient_secret_file = "oidc-secret"\n'
-        f'redirect_url = "{console}/login/oidc/callback"\nlabel = "District account"\n'
-        'reviewer_groups = ["postguard-reviewers"]\n', encoding="utf-8")
-    provider = _serve([sys.executable, str(PROVIDER_SCRIPT), "--host", "localhost", "--port", str(pport),
-                       "--secret-file", str(tmp_path / "oidc-secret"), "--redirect", f"{console}/login/oidc/callback",
-                       "--user-json", json.dumps(user), "--consent-page"],
-                      f"http://127.0.0.1:{pport}/.well-known/openid-configuration", tmp_path)
+    console = f"http://127.0.0.1:{cport}"
+    provider, settings = start_provider(tmp_path, pport, console, user, consent_page=True)
     try:
-        proc = _serve([sys.executable, "-m", "postguard", "console", "--db", str(db), "--listen", f"127.0.0.1:{cport}",
-                       "--oidc", str(tmp_path / "oidc.toml")], console + "/login", tmp_path)
+        proc = serve([sys.executable, "-m", "postguard", "console", "--db", str(db), "--listen", f"127.0.0.1:{cport}",
+                      "--oidc", str(settings)], console + "/login", tmp_path)
         try:
-            yield console, issuer
+            yield console, f"http://localhost:{pport}"
         finally:
-            _stop(proc)
+            stop(proc)
     finally:
-        _stop(provider)
+        stop(provider)
 
 
 def _browser(p: Any) -> Any:
