@@ -69,5 +69,8 @@ def severity_of(policy: Policy, rule: str, category: str | None) -> str:
 
 
 def severity_table(policy: Policy) -> dict[tuple[str, str], str]:
-    """Every (rule, category) the policy lists -> its severity (what the log's incidents rank by)."""
-    return {(rid, cat): lv for rid, cats in policy.severities.items() for cat, lv in cats.items()}
+    """Every (rule, category) the policy lists -> its severity, and (rule, "") -> what a finding
+    of the rule without a listed category gets: what the log ranks incidents by
+    (`store.incidents.configure`), which never reads a policy itself."""
+    table = {(rid, cat): lv for rid, cats in policy.severities.items() for cat, lv in cats.items()}
+    return {**table, **{(rid, ""): severity_of(policy, rid, None) for rid in policy.severities}}

@@ -37,6 +37,7 @@ class District:
     websites: tuple[str, ...]
     disclaimer_fix: str
     sponsored: tuple[SponsoredSite, ...]
+    time_zone: str = "UTC"  # IANA name; the console shows times in it (exports stay UTC)
 
     @property
     def all_names(self) -> tuple[str, ...]:

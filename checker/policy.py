@@ -10,6 +10,7 @@ import gc
 import hashlib
 import re
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,11 @@ def _parse_district(raw: dict[str, Any]) -> District:
         if "/" in w or " " in w or "." not in w:
             raise _err(f, "websites", "each entry must be a domain or host name", w)
     name = _str(f, raw, "name")
+    tz = _str(f, raw, "time_zone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _err(f, "time_zone", 'must be an IANA time zone name such as "America/New_York"', tz) from None
     return District(
         name=name,
         aliases=_strs(f, raw, "aliases"),
@@ -161,6 +167,7 @@ def _parse_district(raw: dict[str, Any]) -> District:
             f"The views expressed here are my own and do not represent the views of {name}.",
         ),
         sponsored=tuple(sponsored),
+        time_zone=tz,
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from console.views import admin, devices, events, reports, signin
+from console.views import admin, devices, events, queue, reports, signin
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -20,6 +20,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/events", events.event_list)
     app.router.add_get("/events/{uid}", events.event_page)
     app.router.add_post("/events/{uid}/review", events.review)
+    app.router.add_post("/events/{uid}/assign", queue.assign)
+    app.router.add_post("/incidents/bulk", queue.bulk)
     app.router.add_get("/dashboard", reports.dashboard)
     app.router.add_get("/export.{fmt}", reports.export)
     app.router.add_get("/audit", admin.audit)
@@ -33,3 +35,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/enrol-codes", devices.enrol_form)
     app.router.add_post("/enrol-codes", devices.enrol_make)
     app.router.add_static("/static/", STATIC_DIR, append_version=True, name="static")
+    # after the policy and the log are open (console.app's cleanup context starts first)
+    app.on_startup.append(queue.on_startup)

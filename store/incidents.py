@@ -117,6 +117,13 @@ def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
         _rebuild(conn, iid, settings, reopen=bool(json.loads(row.get("findings") or "[]")))
 
 
+def ensure(conn: Conn, iid: str) -> bool:
+    """Build an incident's row if its events have none yet; True when it exists now."""
+    if not conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)):
+        _rebuild(conn, iid, load_settings(conn), reopen=False)
+    return bool(conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)))
+
+
 def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
     """The incident this event joins, or None for a new one."""
     t = seconds_of(row["ts"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from store.db import Conn
 from store.event import ACTIONS, GENESIS, REVIEW_STATUSES, chain_hash, iso
+from store.queue import incident_of, queue_counts, review_incidents
 
 LIST_COLS = ", ".join(f"e.{c}" for c in (
     "id", "uid", "ts", "device", "employee", "source", "site", "account", "target", "kind", "action", "rules",
@@ -154,8 +155,9 @@ def get_event(conn: Conn, uid: str) -> dict[str, Any] | None:
     if r is None:
         return None
     r["findings"] = json.loads(r["findings"] or "[]")
-    r["reviews"] = conn.all("SELECT ts, reviewer, status, note FROM reviews WHERE event_id = ? ORDER BY id",
-                            (r["id"],))
+    # reviews are of the event's incident (older ones, made per event, name the event)
+    r["reviews"] = conn.all("SELECT ts, reviewer, status, note FROM reviews WHERE incident = ? OR "
+                            "(incident IS NULL AND event_id = ?) ORDER BY id", (r["incident"] or uid, r["id"]))
     r["views"] = conn.all("SELECT ts, actor, action FROM audit WHERE event_uid = ? ORDER BY id DESC LIMIT 50",
                           (uid,))
     r["chain"] = chain_status(conn, r)
@@ -181,22 +183,11 @@ def chain_status(conn: Conn, r: dict[str, Any]) -> str:
 
 
 def review(conn: Conn, uid: str, reviewer: str, status: str, note: str) -> bool:
-    """Record a review decision and the event's new status (one transaction)."""
+    """Record a review decision on the incident of this event (`store.queue.review_incidents`)."""
     if status not in REVIEW_STATUSES[1:]:
         raise ValueError(f"status: one of {', '.join(REVIEW_STATUSES[1:])}")
-    with conn.write():
-        eid = conn.scalar("SELECT id FROM events WHERE uid = ?", (uid,))
-        if eid is None:
-            return False
-        now = iso(None)
-        conn.execute("INSERT INTO reviews (event_id, ts, reviewer, status, note) VALUES (?, ?, ?, ?, ?)",
-                     (eid, now, reviewer, status, note[:2000]))
-        conn.execute("UPDATE events SET review_status = ? WHERE id = ?", (status, eid))
-        for table in ("event_rules", "event_clauses", "event_pairs"):  # the list indexes' copies
-            conn.execute(f"UPDATE {table} SET review_status = ? WHERE event_id = ?", (status, eid))
-        conn.execute("INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
-                     (now, reviewer, f"review:{status}", uid, note[:200] or None))
-    return True
+    iid = incident_of(conn, uid)
+    return iid is not None and review_incidents(conn, [iid], reviewer, status, note) > 0
 
 
 def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str, Any]:
@@ -234,4 +225,5 @@ def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str
         "override_rate": (actions.get("overridden", 0) / warned) if warned else None,
         "override_per_day": [{"day": d, "shown": v[0], "overridden": v[1]} for d, v in sorted(daily.items())],
         "since": start,
+        "queue": queue_counts(conn, start),  # incidents with findings nobody has reviewed
     }

@@ -1,4 +1,5 @@
-"""The event list (filtered, paginated) and one event: highlighted spans, quoted clauses, review."""
+"""The incident list (the review queue: filtered, sorted by severity or time, paginated) and one
+event: highlighted spans, quoted clauses, the timeline of its incident, review and assignment."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from aiohttp import web
 
 from console.keys import CONFIG, POLICY, STORE, USER
 from console.threads import in_thread
-from store import ACTIONS, REVIEW_STATUSES, Filters
+from console.views.queue import ensure_configured
+from store import ACTIONS, REVIEW_STATUSES, Filters, queue
+from store.incidents import LEVELS
 
 if TYPE_CHECKING:
     from checker import Policy
@@ -48,7 +51,7 @@ def _page_links(qs: dict[str, str], rows: list[dict[str, Any]], more: bool, befo
     def page(**cursor: str) -> str:
         return "/events?" + urlencode({**qs, **cursor})
 
-    if after is not None:  # walking towards newer events
+    if after is not None:  # walking towards newer incidents
         return page(before=rows[-1]["cursor"]), (page(after=rows[0]["cursor"]) if more else None)
     return (page(before=rows[-1]["cursor"]) if more else None,
             page(after=rows[0]["cursor"]) if before is not None else None)
@@ -56,20 +59,29 @@ def _page_links(qs: dict[str, str], rows: list[dict[str, Any]], more: bool, befo
 
 @aiohttp_jinja2.template("events.html")
 async def event_list(request: web.Request) -> dict[str, Any]:
-    """Filtered, paginated events, newest first."""
-    f, error = filters_from_query(request)
+    """Incidents, most urgent and newest first (or newest first), filtered and paginated."""
+    f = queue.QueueFilters.from_mapping(request.query)
+    error = None
+    try:
+        f.validate()
+    except ValueError as e:
+        f, error = queue.QueueFilters(), str(e)
     before, after = request.query.get("before") or None, request.query.get("after") or None
+    await ensure_configured(request.app)
     st = request.app[STORE]
-    rows, more = await in_thread(st.list_events, f, limit=request.app[CONFIG].page_size,
-                                 before=before, after=after)
+    size = request.app[CONFIG].page_size
+    rows, more = await in_thread(st.read, lambda c: queue.list_incidents(c, f, limit=size, before=before, after=after))
+    users = await in_thread(st.read, queue.reviewers)
     qs = f.active()
     older, newer = _page_links(qs, rows, more, before, after)
     for r in rows:
         r["rule_list"] = r["rules"].split() if r["rules"] else []
     policy = request.app[POLICY]
-    return {"rows": rows, "f": f, "error": error, "older": older, "newer": newer,
+    here = "/events" + (f"?{urlencode(qs)}" if qs else "")
+    return {"rows": rows, "f": f, "error": error, "older": older, "newer": newer, "here": here,
             "qs": urlencode(qs), "rules": rule_ids(policy), "clauses": list(policy.data.clauses),
-            "actions": ACTIONS, "statuses": REVIEW_STATUSES, "active": qs}
+            "actions": ACTIONS, "statuses": REVIEW_STATUSES, "severities": list(reversed(LEVELS)),
+            "reviewers": users, "active": qs, "done": request.query.get("done")}
 
 
 # -- one event -------------------------------------------------------------------------------
@@ -114,13 +126,17 @@ async def event_page(request: web.Request) -> dict[str, Any]:
     ev = await in_thread(st.get_event, uid)
     if ev is None:
         raise web.HTTPNotFound(text="no such event")
-    return {"ev": ev, "segments": segments(ev["content"], ev["findings"]) if ev["content"] else None,
-            "clauses": quoted_clauses(request.app[POLICY], ev["findings"]),
+    await ensure_configured(request.app)
+    inc = await in_thread(st.read, lambda c: queue.get_incident(c, ev["incident"] or uid))
+    users = await in_thread(st.read, queue.reviewers)
+    return {"ev": ev, "inc": inc, "segments": segments(ev["content"], ev["findings"]) if ev["content"] else None,
+            "clauses": quoted_clauses(request.app[POLICY], ev["findings"]), "reviewers": users,
             "statuses": REVIEW_STATUSES[1:], "saved": request.query.get("saved")}
 
 
 async def review(request: web.Request) -> web.StreamResponse:
-    """Mark reviewed / dismissed / escalated, with a note (logged with the reviewer's name)."""
+    """Mark the event's incident reviewed / dismissed / escalated, with a note (logged with the
+    reviewer's name)."""
     uid = request.match_info["uid"]
     form = await request.post()
     status, note = str(form.get("status") or ""), str(form.get("note") or "").strip()

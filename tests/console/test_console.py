@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from console_helpers import PASSWORDS, csrf_of, login, seed
+from console_helpers import PASSWORDS, SEED, csrf_of, login, seed
 
 from store import Store
 
@@ -101,14 +101,20 @@ async def test_security_headers(reviewer: Any) -> None:
     assert "cdn" not in (await r.text()).lower()
 
 
+# One incident per seeded event (other devices and days); most urgent first, then newest: the
+# student-privacy warning and the conduct block (urgent), the missing disclaimer (low), the clean post.
 @pytest.mark.parametrize("query, want_sites", [
-    ("", ["www.facebook.com", "www.facebook.com", "x.com", "www.instagram.com"]),
+    ("", ["www.facebook.com", "x.com", "www.facebook.com", "www.instagram.com"]),
+    ("sort=newest", ["www.facebook.com", "www.facebook.com", "x.com", "www.instagram.com"]),
+    ("severity=urgent", ["www.facebook.com", "x.com"]),
+    ("severity=low", ["www.facebook.com"]),
+    ("findings=no", ["www.instagram.com"]),
     ("rule=conduct", ["x.com"]),
     ("clause=P5", ["www.facebook.com"]),
     ("site=www.facebook.com&action=overridden", ["www.facebook.com"]),
     ("employee=a.teacher", ["www.facebook.com", "www.facebook.com"]),
     ("device=pc-3", ["www.instagram.com"]),
-    ("status=open", ["www.facebook.com", "www.facebook.com", "x.com", "www.instagram.com"]),
+    ("status=open&sort=newest", ["www.facebook.com", "www.facebook.com", "x.com", "www.instagram.com"]),
     ("status=escalated", []),
     ("rule=district-logo", []),
     ("site=facebook.com", []),  # near miss: exact host only
@@ -129,8 +135,8 @@ async def test_event_list_date_filters(reviewer: Any) -> None:
     assert "expected YYYY-MM-DD" in html
 
 
-async def test_pagination_walks_every_event_once(make_client: Any, store: Store) -> None:
-    seed(store)  # 8 events now
+async def test_pagination_walks_every_incident_once(make_client: Any, store: Store) -> None:
+    seed(store, [dict(e, device=e["device"] + "-b") for e in SEED])  # 8 incidents now (others' devices)
     c = await make_client(page_size=3)
     assert (await login(c, "rita")).status == 303
     seen, url = [], "/events"

@@ -109,7 +109,8 @@ def test_review_in_a_real_browser(console_url: str, tmp_path: Path, monkeypatch:
         page.click("button[type=submit]")
         page.wait_for_load_state()
         assert page.locator(".alert").count() == 0, page.locator(".alert").inner_text()
-        expect(page.locator("h1")).to_have_text("Events")
+        expect(page.locator("h1")).to_contain_text("Incidents")
+        expect(page.locator("h1")).to_contain_text("America/New_York")  # times in the district's zone
 
         page.select_option("select[name=rule]", "student-privacy")
         page.fill("input[name=employee]", "a.teacher")
@@ -146,6 +147,22 @@ def test_review_in_a_real_browser(console_url: str, tmp_path: Path, monkeypatch:
 
         page.click("nav a[href='/dashboard']")
         expect(page.locator("svg.chart")).to_have_count(4)
+        to_review = int(page.locator("#stat-to-review").inner_text())
+        assert 0 < to_review < 244  # incidents with findings nobody reviewed, not every event
+
+        page.click("#stat-to-review")  # the queue: open incidents with findings, most urgent first
+        expect(rows.first.locator(".badge").first).to_have_text("urgent")
+        page.goto(console_url + "/events?employee=a.teacher&sort=newest")
+        expect(rows).to_have_count(2)  # the reviewed student-privacy warning, the open missing disclaimer
+        for box in page.locator("#events input[name=incident]").all():
+            box.check()
+        page.select_option("#bulk-status", "dismissed")
+        page.fill("#bulk-note", "Both discussed at the staff meeting (fictional).")
+        page.click("#bulk-review")
+        expect(page.locator("#done")).to_contain_text("2 marked dismissed")
+        expect(page.locator("#events .s-dismissed")).to_have_count(2)
+        page.click("nav a[href='/dashboard']")
+        expect(page.locator("#stat-to-review")).to_have_text(str(to_review - 1))
         shot = tmp_path / "console-dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
