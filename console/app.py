@@ -16,6 +16,7 @@ from console.keys import CONFIG, LOGIN_FAILS, POLICY, STORE, USER
 from console.middleware import require_login, security_headers
 from console.routes import add_routes
 from console.threads import in_thread
+from console.views import export as export_views
 from console.views import oidc as oidc_views
 from console.views.devices import banner_count
 from store import StoreConfig, open_store
@@ -63,4 +64,5 @@ def create_app(config: ConsoleConfig) -> web.Application:
     app.cleanup_ctx.append(_policy_and_log)
     add_routes(app)
     oidc_views.setup(app)  # OpenID Connect sign-in, when ConsoleConfig.extra["oidc"] is set
+    export_views.setup(app)  # an incident's record for the district's lawyers
     return app
