@@ -40,8 +40,8 @@ async def test_record_of_a_reviewed_incident(make_client: Any, store: Store) -> 
     iid = post_anyway(store)
     c = await make_client()
     assert (await login(c, "rita")).status == 303
-    r = await c.get(f"/events/{iid}")  # the incident page, then its review
-    assert r.status == 200
+    r = await c.get(f"/events/{iid}")  # the incident page links to its record
+    assert r.status == 200 and f'href="/incidents/{iid}/record" id="record"' in await r.text()
     assert store.review(iid, "rita", "reviewed", "Spoke with the teacher; post taken down.")
     r = await c.get(f"/incidents/{iid}/record")
     assert r.status == 200 and r.content_type == "text/html"
