@@ -49,8 +49,8 @@ class Alert:
         return cls(**json.loads(text))
 
 
-def _ranked(findings: list[dict[str, Any]], policy: Policy) -> list[tuple[str, str | None, str]]:
-    out = []
+def _ranked(findings: list[dict[str, Any]], policy: Policy) -> list[tuple[str, str | None, str | None]]:
+    out: list[tuple[str, str | None, str | None]] = []
     for f in findings:
         rule = f.get("rule")
         if isinstance(rule, str) and rule:

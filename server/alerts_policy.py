@@ -47,7 +47,7 @@ class Route:
     mode: str = "immediate"
     every: int = 3600  # seconds between digests (digest mode)
 
-    def matches(self, kind: str, findings: list[tuple[str, str, str | None]]) -> bool:
+    def matches(self, kind: str, findings: list[tuple[str, str | None, str | None]]) -> bool:
         """Whether an event of this kind with these (rule, category, severity) findings is routed here."""
         if self.actions and kind not in self.actions:
             return False

@@ -90,19 +90,21 @@ class Alerter:
                     log.warning("alerts postponed: %s", e)
                 except Exception:
                     log.exception("alerts: sending failed")
+                idle = await self._idle()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), await self._idle())
+                    await asyncio.wait_for(self._wake.wait(), idle)
 
     async def _housekeeping(self) -> None:
         """Queue the escalations recorded since the last look; once an hour, forget sent alerts
         older than the log's retention."""
         now = time.time()
         if self._escalations:
-            last = -1
-            while last != self._reviews:
-                last = self._reviews
-                self._reviews = await self.pool.run(lambda c: alerts.enqueue_escalations(
-                    c, self.routes, self.policy, last, now, base_url=self.settings.console_base_url))
+            def more(c: Conn) -> int:
+                return alerts.enqueue_escalations(c, self.routes, self.policy, self._reviews, now,
+                                                  base_url=self.settings.console_base_url)
+
+            while (last := await self.pool.run(more)) != self._reviews:
+                self._reviews = last
         days = self.policy.settings.retention_days
         if days > 0 and now - self._purged > 3600:
             await self.pool.run(lambda c: alerts.purge_sent(c, now - days * 86400))

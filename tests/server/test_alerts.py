@@ -7,88 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
+from alert_helpers import (
+    LOW,
+    SECRET,
+    THREAT,
+    Smtp,
+    alert_config,
+    assert_no_detail,
+    free_port,
+    posts,
+    until,
+)
 
 from server import ServerConfig
-from server.alerts_settings import AlertSettings
-from server.alerts_sign import SIGNATURE_HEADER, verify
 from server.alerts_send import ALERTER
+from server.alerts_sign import SIGNATURE_HEADER, verify
 from server.keys import STATE
-from store.event import GENESIS, Event, chain_hash, to_row
-
-SECRET = "webhook-secret-for-tests"  # fictional
-STUDENT = "Jordan Quillfeather"  # fictional student name, on no roster
-THREAT = {"rule": "conduct", "clause": "P9", "category": "threat", "reason": "threat", "score": 0.97,
-          "span": [0, 11]}
-LOW = {"rule": "missing-disclaimer", "clause": "P2", "category": "speaking-for", "reason": "no disclaimer",
-       "score": 0.8, "span": [0, 5]}
-ALERTS = """
-console_base_url = "https://console.region14.example"
-[[route]]
-name = "threats"
-categories = ["threat", "mass-violence"]
-email = ["safety@region14.example"]
-webhook = ["{hook}"]
-mode = "immediate"
-[[route]]
-name = "review"
-severity = ["low", "normal"]
-email = ["review@region14.example"]
-mode = "digest"
-every = "2s"
-[[route]]
-name = "escalated"
-actions = ["escalated"]
-webhook = ["{hook}"]
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    """aiosmtpd handler: every message it accepted."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message, bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        raw = envelope.original_content or envelope.content
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(raw), raw))
-        return "250 OK"
-
-    def to(self, address: str) -> list[tuple[Message, bytes]]:
-        return [(m, raw) for rcpt, m, raw in self.messages if address in rcpt]
-
-
-class Smtp:
-    """A real SMTP server on a fixed loopback port that a test can stop and start again."""
-
-    def __init__(self, port: int) -> None:
-        self.port, self.inbox, self.ctl = port, Inbox(), None
-
-    def start(self) -> None:
-        self.ctl = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.ctl.start()
-
-    def stop(self) -> None:
-        if self.ctl is not None:
-            self.ctl.stop()
-            self.ctl = None
 
 
 @pytest.fixture
@@ -118,44 +60,8 @@ async def hook(aiohttp_server: Any) -> Any:
 @pytest.fixture
 def server_config(db_url: str, policy: Any, tmp_path: Path, smtp: Smtp, hook: Any) -> ServerConfig:
     """The server, with alert routes of its own, delivering to the loopback SMTP server and receiver."""
-    routes = tmp_path / "alerts.toml"
-    routes.write_text(ALERTS.format(hook=hook[0]), encoding="utf-8")
-    settings = AlertSettings(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none",
-                             mail_from="postguard@region14.example", webhook_secret=SECRET,
-                             retry_base_seconds=0.2, retry_max_seconds=0.5, poll_seconds=30, timeout_seconds=5)
-    return ServerConfig(db=db_url, policy=policy, signing_key=tmp_path / "signing.key", heartbeat_interval=60,
-                        sweep_seconds=3600, retention_hours=1000, spool=tmp_path / "server-spool.jsonl",
-                        alerts=settings, alerts_file=routes)
-
-
-def posts(device: str, *specs: tuple[str, list[dict[str, Any]]], start: int = 1, prev: str = GENESIS) -> list[Any]:
-    """Chained rows of `device`: one per (action, findings), each post naming the fictional student."""
-    out = []
-    for i, (action, findings) in enumerate(specs):
-        text = f"{STUDENT} will regret this, post {start + i}"
-        r = to_row(Event(source="proxy", action=action, site="x.com", text=text, findings=findings,
-                         justification=f"{STUDENT} started it"), mode="full", redact=None, device=device,
-                   employee="a.teacher")  # fictional staff account
-        r.update(seq=start + i, prev_hash=prev)
-        r["hash"] = prev = chain_hash(r)
-        out.append(r)
-    return out
-
-
-async def until(check: Callable[[], Any], seconds: float = 8.0) -> Any:
-    """Poll `check()` until it is truthy (the test fails after `seconds`)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if got := check():
-            return got
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {seconds} s")
-
-
-def assert_no_detail(text: str | bytes) -> None:
-    t = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    for secret in (STUDENT, "Quillfeather", "regret", "started it", "a.teacher"):
-        assert secret not in t
+    return alert_config(db_url, policy, tmp_path, hook[0], smtp_port=smtp.port, smtp_security="none",
+                        webhook_secret=SECRET)
 
 
 async def test_an_urgent_post_is_mailed_at_once_without_its_text(device: Any, server: Any, smtp: Smtp,
@@ -186,16 +92,18 @@ async def test_an_urgent_post_is_mailed_at_once_without_its_text(device: Any, se
 async def test_a_low_post_goes_only_in_the_digest(device: Any, server: Any, smtp: Smtp) -> None:
     d = await device()
     rows = posts(d.device, ("warned", [LOW]), ("edited", [LOW]), ("passed", []))
+    while time.time() % 4 > 0.3:  # just after a digest boundary (every 4 s): the next is ~4 s away
+        await asyncio.sleep(0.02)
     assert (await d.send_events(rows)).body["stored"] == 3
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)
     assert smtp.inbox.to("review@region14.example") == []  # not at once: it waits for the digest
-    (msg, raw), = await until(lambda: smtp.inbox.to("review@region14.example"), seconds=6)
+    (msg, raw), = await until(lambda: smtp.inbox.to("review@region14.example"), seconds=8)
     body = msg.get_payload(decode=True).decode()
     assert "digest: 2 alerts (2 low)" in msg["Subject"]
     assert all(f"/events/{r['uid']}" in body for r in rows[:2]) and f"/events/{rows[2]['uid']}" not in body
     assert_no_detail(raw)
     assert smtp.inbox.to("safety@region14.example") == []
-    await asyncio.sleep(2.5)  # the next window has nothing: no second digest
+    await asyncio.sleep(4.5)  # the next window has nothing: no second digest
     assert len(smtp.inbox.messages) == 1
 
 
