@@ -150,6 +150,9 @@ def _rebuild(conn: Conn, iid: str, s: Settings, *, reopen: bool) -> None:
     evs = conn.all(f"SELECT {_EVENT_COLS} FROM events WHERE incident = ? ORDER BY ts, id", (iid,))
     if not evs:
         return
+    if all(e["uid"] != iid for e in evs):  # retention purged its first event: the next one names it
+        conn.execute("UPDATE events SET incident = ? WHERE incident = ?", (evs[0]["uid"], iid))
+        iid = evs[0]["uid"]
     d = summarise(evs, s)
     have = conn.one("SELECT review_status FROM incidents WHERE id = ?", (iid,))
     cols = list(d)

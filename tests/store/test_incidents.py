@@ -159,3 +159,13 @@ def test_the_servers_ingest_assigns_the_same_incidents(db_url: str, policy: Any)
             (rows[0]["uid"], 3, "overridden", "urgent", "b.coach")
     finally:
         conn.close()
+
+
+def test_an_incident_whose_first_event_was_purged_is_named_by_the_next(log: Any, policy: Any) -> None:
+    uids = [log.append(e) for e in post_events(T0)]
+    assert log.flush()
+    log.write(lambda c: c.execute("DELETE FROM events WHERE uid = ?", (uids[0],)))  # as retention does
+    assert log.read(incident_rows) == []  # the incident went with its first event
+    assert log.write(lambda c: inc.configure(c, 600, levels(policy))) is True
+    (i,) = log.read(incident_rows)
+    assert (i["id"], i["events"], i["outcome"]) == (uids[1], 2, "overridden")
