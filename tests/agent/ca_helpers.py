@@ -1,8 +1,9 @@
-"""A real mitmdump in front of a local HTTPS site, for the device-CA tests.
+"""A real mitmproxy (mitmdump, or the agent's own `postguard proxy`) in front of a local HTTPS site,
+for the device-CA tests.
 
 The site is `openssl s_server` with a certificate from a test CA of its own, for the names the
-tests ask for (all fictional stand-ins for the real hosts). mitmdump runs in upstream mode behind a
-small CONNECT forwarder that sends every tunnel to that site, so mitmdump still sees the host name
+tests ask for (all fictional stand-ins for the real hosts). The proxy runs in upstream mode behind a
+small CONNECT forwarder that sends every tunnel to that site, so the proxy still sees the host name
 the client asked for (as it does in the agent's regular mode): nothing resolves a name and nothing
 leaves the machine.
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +114,7 @@ class Forwarder:
 
 @dataclass
 class Proxied:
-    """The site, the forwarder and mitmdump; `port` is mitmdump's."""
+    """The site, the forwarder and the proxy; `port` is the proxy's."""
 
     site: subprocess.Popen
     forwarder: Forwarder
@@ -134,6 +136,17 @@ class Proxied:
 
 def start(tmp: Path, confdir: Path, site_names: list[str], sets: tuple[str, ...] = ()) -> Proxied:
     """mitmdump with `confdir` (the CA under test) in front of a site serving `site_names`."""
+    def mitmdump(port: int) -> list[str]:
+        return [str(MITMDUMP), "--listen-host", "127.0.0.1", "--listen-port", str(port), "--set", f"confdir={confdir}",
+                *(a for s in sets for a in ("--set", s))]
+
+    return start_proxy(tmp, site_names, mitmdump)
+
+
+def start_proxy(tmp: Path, site_names: list[str], command: Callable[[int], list[str]],
+                env: dict[str, str] | None = None) -> Proxied:
+    """`command(port)` (a mitmproxy listening on 127.0.0.1:port) in front of a site serving
+    `site_names`, through the forwarder (upstream mode) and trusting only the site's test CA."""
     site_ca, cert, key = site_cert(tmp, site_names)
     site_port = free_port()
     site = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{site_port}", "-cert", str(cert),
@@ -141,14 +154,13 @@ def start(tmp: Path, confdir: Path, site_names: list[str], sets: tuple[str, ...]
     wait_listening(site_port, site, "openssl s_server")
     fwd = Forwarder(site_port)
     port = free_port()
-    log = tmp / "mitmdump.log"
-    argv = [str(MITMDUMP), "--listen-host", "127.0.0.1", "--listen-port", str(port),
-            "--mode", f"upstream:http://127.0.0.1:{fwd.port}", "--set", f"confdir={confdir}",
-            "--set", f"ssl_verify_upstream_trusted_ca={site_ca}", *(a for s in sets for a in ("--set", s))]
+    log = tmp / "proxy.log"
+    argv = [*command(port), "--set", f"mode=upstream:http://127.0.0.1:{fwd.port}",
+            "--set", f"ssl_verify_upstream_trusted_ca={site_ca}"]
     with open(log, "wb") as out:
-        proxy = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        proxy = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_listening(port, proxy, "mitmdump")
+        wait_listening(port, proxy, "the proxy")
     except RuntimeError:
         Proxied(site, fwd, proxy, port, log).stop()
         raise

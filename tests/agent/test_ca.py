@@ -23,6 +23,7 @@ from agent import ca
 from agent.enroll import enroll_device
 from agent.runner import RunOptions, children
 from agent.state import Device, StateDir
+from agent.supervise import Child
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "pc-library-2-1f0c9a7e"  # fictional
@@ -208,11 +209,11 @@ def test_leaves_copying_the_sites_own_names_would_break_so_the_agent_turns_that_
     finally:
         p.stop()
     assert r.returncode == 60 and "permitted subtree violation" in r.stderr
-    assert "upstream_cert=false" in proxy_argv(state)
+    assert "upstream_cert=false" in proxy_child(state).argv
 
 
-def proxy_argv(state: StateDir, policy: Path | None = None) -> list[str]:
-    """The proxy child's command line from the runner, for an agent started with `--policy policy`."""
+def proxy_child(state: StateDir, policy: Path | None = None) -> Child:
+    """The proxy child from the runner, for an agent started with `--policy policy`."""
     from agent import runner
 
     if hasattr(runner, "PolicyDir"):  # with the policy sync the proxy runs STATE/policy/current, seeded at start
@@ -223,11 +224,11 @@ def proxy_argv(state: StateDir, policy: Path | None = None) -> list[str]:
                  enrolled_at="2026-12-03T07:00:00Z")
     opts = RunOptions(state=state, backend_listen=None, policy_dir=str(policy) if policy else None)
     [proxy] = children(opts, dev)
-    return proxy.argv
+    return proxy
 
 
 def test_agent_run_gives_the_proxy_the_ca_of_the_policy_it_runs_with(state, tmp_path):
-    argv = proxy_argv(state)
+    argv = proxy_child(state).argv
     confdir = Path(argv[argv.index("--confdir") + 1])
     assert confdir == ca.confdir_for(state)
     first = cert_of(confdir / "mitmproxy-ca.pem")
@@ -236,7 +237,7 @@ def test_agent_run_gives_the_proxy_the_ca_of_the_policy_it_runs_with(state, tmp_
     shutil.copytree(ROOT / "policies" / "region14", policy)
     social = policy / "social.toml"
     social.write_text(social.read_text().replace('"tiktok.com",', ""))
-    proxy_argv(state, policy)
+    proxy_child(state, policy)
     second = cert_of(confdir / "mitmproxy-ca.pem")
     assert "tiktok.com" not in ca.permitted(second) and second.public_key() == first.public_key()
     assert second.serial_number != first.serial_number
@@ -260,3 +261,26 @@ def test_browser_policy_takes_the_certificate_and_its_names_never_the_key(state)
     assert cert.constrained == list(st.domains) and DEVICE in cert.subject
     with pytest.raises(BrowserPolicyError, match="holds a private key"):
         read_ca(st.confdir / "mitmproxy-ca.pem")
+
+
+def test_the_agents_own_proxy_serves_facebook_with_the_device_ca_and_leaves_mail_google_alone(state, tmp_path):
+    """`postguard proxy` exactly as `agent run` starts it (children()): www.facebook.com is
+    decrypted with a leaf of the device CA, which curl trusting only that CA accepts;
+    mail.google.com is not decrypted at all (curl gets the site's own certificate)."""
+    child = proxy_child(state)
+    listen = child.argv.index("--listen") + 1
+
+    def command(port: int) -> list[str]:  # the child's own command line, on a free port
+        return [*child.argv[:listen], f"127.0.0.1:{port}", *child.argv[listen + 1:]]
+
+    proxy = ca_helpers.start_proxy(tmp_path, ["www.facebook.com", "mail.google.com"], command, env=child.env)
+    try:
+        ca_pem = ca.confdir_for(state) / "mitmproxy-ca-cert.pem"
+        ok = curl(proxy.port, ca_pem, "https://www.facebook.com/")
+        other = curl(proxy.port, ca_pem, "https://mail.google.com/")
+        direct = curl(proxy.port, tmp_path / "site-ca.pem", "https://mail.google.com/")
+    finally:
+        proxy.stop()
+    assert ok.returncode == 0 and ok.stdout == "200", (ok.stderr, proxy.log.read_text()[-2000:])
+    assert other.returncode == 60 and "unable to get local issuer" in other.stderr  # not the device CA's leaf
+    assert direct.returncode == 0 and direct.stdout == "200"  # the site's own certificate, tunnelled
