@@ -37,6 +37,7 @@ def servers(request: Any, tmp_path: Path, config: StoreConfig) -> Iterator[tuple
         assert st.flush()
     cport, pport = free_port(), free_port()
     console = f"http://127.0.0.1:{cport}"
+    request.node.db = db
     provider, settings = start_provider(tmp_path, pport, console, user, consent_page=True)
     try:
         proc = serve([sys.executable, "-m", "postguard", "console", "--db", str(db), "--listen", f"127.0.0.1:{cport}",
@@ -89,4 +90,35 @@ def test_unmapped_user_sees_why(servers: tuple[str, str], tmp_path: Path, monkey
         expect(page.locator(".alert")).to_contain_text(f"{OUTSIDER['email']} may not use the review console")
         page.goto(console + "/events")
         expect(page).to_have_url(f"{console}/login?next=/events")  # no session
+        browser.close()
+
+
+def test_reviewer_prints_an_incident_record(servers: tuple[str, str], tmp_path: Path, monkeypatch: Any,
+                                             request: Any, config: StoreConfig) -> None:
+    """Signed in through the provider, a reviewer opens an incident, follows "Record for the file",
+    and prints it: the print layout drops the on-screen notes and Chromium makes a PDF of it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    console, _ = servers
+    with open_store(str(request.node.db), config) as st:
+        uid = st.read(lambda c: c.scalar("SELECT incident FROM events WHERE action = 'warned' AND employee = 'a.teacher'"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page()
+        page.goto(f"{console}/events/{uid}")
+        page.click("#oidc")
+        page.click("#continue")
+        expect(page).to_have_url(f"{console}/events/{uid}")
+        page.click("#record")
+        expect(page).to_have_url(f"{console}/incidents/{uid}/record")
+        expect(page.locator("h1")).to_have_text("Incident record")
+        expect(page.locator("#chain")).to_have_text("intact")
+        expect(page.locator("#exported-by")).to_have_text(REVIEWER["email"])
+        assert "Tyler" not in page.content()
+        page.emulate_media(media="print")
+        expect(page.locator(".noprint")).to_be_hidden()
+        pdf = page.pdf(format="Letter")
+        assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
+        (tmp_path / "record.pdf").write_bytes(pdf)
         browser.close()
