@@ -1,13 +1,17 @@
 """`postguard agent enroll URL CODE`: make this computer's Ed25519 key, register its public half
-with a one-time code, and keep the key (0600) and the device id in the state folder."""
+with a one-time code, and keep the key (0600), the device id and the server's public key (pinned:
+only policy bundles it signed are accepted) in the state folder."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import os
 import socket
 
 import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.ca import enrolment_ca
 from agent.client import check_server_url, enroll, network_error, tls_context
@@ -48,14 +52,28 @@ def enroll_device(state: StateDir, url: str, code: str, *, version: str, hostnam
             raise StateError("the server refused the code: unknown, already used or expired (ask IT for a new one)")
         raise StateError(f"enrolment failed: the server answered {reply.status} {reply.error}".rstrip())
     interval = reply.body.get("heartbeat_interval")
+    server_key = reply.body.get("server_key")
+    if server_key is not None and not _is_public_key(server_key):
+        staged.unlink(missing_ok=True)
+        raise StateError("enrolment failed: the server's key in its answer is not an Ed25519 public key")
     device = Device(server=server, device_id=reply.body["device_id"], hostname=host,
                     enrolled_at=str(reply.body.get("server_time") or ""),
                     heartbeat_interval=interval if isinstance(interval, int) else 300,
-                    ca_file=os.path.abspath(ca_file) if ca_file else None)
+                    ca_file=os.path.abspath(ca_file) if ca_file else None, server_key=server_key)
     os.replace(staged, state.key_file)
     state.save_device(device)
     enrolment_ca(state, device.device_id)  # the proxy's CA, name constrained to the social domains (agent/ca.py)
     return device
+
+
+def _is_public_key(v: object) -> bool:
+    """Whether `v` is base64 of a raw 32-byte Ed25519 public key."""
+    try:
+        raw = base64.b64decode(str(v), validate=True)
+        Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(v, str)
 
 
 def waiting_under_other_ids(state: StateDir, device_id: str) -> int:

@@ -1,4 +1,7 @@
-"""The agent's own events in the device's chain: `agent-start` and `agent-stop` (a clean stop).
+"""The agent's own events in the device's chain: `agent-start` and `agent-stop` (a clean stop),
+`policy-updated` (a signed policy bundle was installed) and `policy-refused` (a bundle was not:
+bad or missing signature, tampered, a rollback, or a policy that does not load; the reason is in
+`error`, and the last good policy stays).
 
 A start after a crash or power loss has no `agent-stop` before it, which is how IT tells a clean
 stop from a killed agent in the log.
@@ -12,7 +15,8 @@ from typing import Any
 from store.event import iso, new_uid
 
 AGENT_START, AGENT_STOP = "agent-start", "agent-stop"
-KINDS = (AGENT_START, AGENT_STOP)
+POLICY_UPDATED, POLICY_REFUSED = "policy-updated", "policy-refused"
+KINDS = (AGENT_START, AGENT_STOP, POLICY_UPDATED, POLICY_REFUSED)
 
 
 def agent_event(kind: str, device: str, policy_digest: str | None, detail: str | None = None,

@@ -102,6 +102,8 @@ class Heartbeat:
         self.started_at = iso(None)
         self.state = HeartbeatState(interval=clamp(interval))
         self.provisional = False  # the last beat found a component still starting: beat again soon
+        self.policy_version: int | None = None  # the signed bundle installed (0: the local folder)
+        self.policy_refused: str | None = None  # why the newest bundle was refused, until one is taken
 
     async def fields(self) -> dict[str, Any]:
         """The heartbeat's body (docs/device-api.md)."""
@@ -118,7 +120,8 @@ class Heartbeat:
         return {"agent_version": self.version, "policy_digest": self.policy_digest, "last_seq": q.head_seq,
                 "head_hash": q.head_hash if q.head_seq else None, "proxy_up": proxy_up, "backend_up": backend_up,
                 "extension_seen": seen, "queue_depth": q.depth, "queue_limit": self.queue_limit,
-                "clock": iso(time.time()), "started_at": self.started_at}
+                "clock": iso(time.time()), "started_at": self.started_at, "policy_version": self.policy_version,
+                "policy_refused": self.policy_refused}
 
     async def beat(self) -> bool:
         """Send one heartbeat; True when the server took it."""

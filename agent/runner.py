@@ -3,8 +3,11 @@ forwarder moving the queue to the server, heartbeats, and `agent-start` / `agent
 
 Only one agent runs per state folder (a lock file). The proxy and the backend are child processes
 (`postguard proxy`, `postguard backend`) with the queue as their `--db`, the device id as their
-device and POSTGUARD_AGENT_QUEUE=1 (synchronous commits, no local purge); the forwarder is the only
-part that talks to the server.
+device and POSTGUARD_AGENT_QUEUE=1 (synchronous commits, no local purge), and STATE/policy/current
+as their `--policy`: the signed bundle the policy sync installed (agent/policy_sync.py), or until
+the first one arrives a copy of the folder the agent was started with. They follow that link on
+their own, so a new policy needs no restart. The forwarder, the heartbeat and the policy sync are
+the parts that talk to the server.
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ import aiohttp
 
 from agent.ca import run_ca
 from agent.client import DeviceAPI, tls_context
-from agent.events import AGENT_START, AGENT_STOP, agent_event
+from agent.events import AGENT_START, AGENT_STOP, POLICY_REFUSED, POLICY_UPDATED, agent_event
 from agent.forwarder import Forwarder, ForwarderConfig
 from agent.heartbeat import Components, Heartbeat
+from agent.policy_dir import Installed, PolicyDir, Refused
+from agent.policy_sync import DEFAULT_EVERY, PolicySync
 from agent.queue import LocalQueue
 from agent.state import Device, StateDir, StateError, read_status, write_status
 from agent.supervise import Child, stop_all
+from checker import DEFAULT_POLICY_DIR
 from store.db import AGENT_QUEUE_ENV
 from store.event import iso
 
@@ -51,6 +57,7 @@ class RunOptions:
     proxy_sets: list[str] = field(default_factory=list)
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
     drain_seconds: float = 5.0         # at a clean stop, how long to keep uploading
+    policy_every: float = DEFAULT_EVERY  # seconds between policy bundle fetches
 
 
 def lock(state: StateDir) -> IO[str]:
@@ -87,7 +94,7 @@ def children(opts: RunOptions, device: Device) -> list[Child]:
     env = {**os.environ, AGENT_QUEUE_ENV: "1", "POSTGUARD_DEVICE": device.device_id}
     env.pop("POSTGUARD_DB", None)
     queue = str(opts.state.queue)
-    policy = ["--policy", opts.policy_dir] if opts.policy_dir else []
+    policy = ["--policy", str(PolicyDir(opts.state.policy).current)]
     out: list[Child] = []
     if opts.proxy_listen:
         host, port = opts.proxy_listen
@@ -121,6 +128,7 @@ class Agent:
         self.started = time.time()
         self.forwarder: Forwarder | None = None
         self.heartbeat: Heartbeat | None = None
+        self.policy_sync: PolicySync | None = None
 
     def _previous_run(self) -> str | None:
         """Why the last run ended, when it did not stop cleanly (we hold the lock: it is not running)."""
@@ -143,7 +151,23 @@ class Agent:
                 "components": {c.name: {"pid": c.proc.pid if c.proc else None, "alive": c.alive(),
                                         "exits": c.exits[-5:]} for c in self.children},
                 "forwarder": self.forwarder.state.to_json() if self.forwarder else None,
-                "heartbeat": self.heartbeat.state.to_json() if self.heartbeat else None}
+                "heartbeat": self.heartbeat.state.to_json() if self.heartbeat else None,
+                "policy": self.policy_sync.state.to_json() if self.policy_sync else None}
+
+    async def _installed(self, got: Installed) -> None:
+        """A new signed policy is `current` (the children pick it up): report and record it."""
+        self.digest = got.policy_digest
+        if self.heartbeat is not None:
+            self.heartbeat.policy_digest, self.heartbeat.policy_version = got.policy_digest, got.version
+            self.heartbeat.policy_refused = None
+        await self.queue.append(agent_event(POLICY_UPDATED, self.device.device_id, self.digest,
+                                            f"version {got.version}"))
+
+    async def _refused(self, reason: str) -> None:
+        """A bundle was refused; the last good policy stays."""
+        if self.heartbeat is not None:
+            self.heartbeat.policy_refused = reason[:200]
+        await self.queue.append(agent_event(POLICY_REFUSED, self.device.device_id, self.digest, reason))
 
     async def _tend(self) -> None:
         """Keep the children running and status.json fresh until stopped."""
@@ -176,7 +200,12 @@ class Agent:
                                        version=self.version, policy_digest=self.digest,
                                        queue_limit=self.opts.forwarder.queue_limit,
                                        interval=self.device.heartbeat_interval)
+            folder = PolicyDir(self.opts.state.policy)
+            self.policy_sync = PolicySync(api, folder, self.device.server_key, on_installed=self._installed,
+                                          on_refused=self._refused, every=self.opts.policy_every)
+            self.heartbeat.policy_version = self.policy_sync.state.version
             tasks = [asyncio.create_task(self.forwarder.run(self.stop), name="forwarder"),
+                     asyncio.create_task(self.policy_sync.run(self.stop), name="policy"),
                      asyncio.create_task(self.heartbeat.run(self.stop), name="heartbeat"),
                      asyncio.create_task(self._tend(), name="supervisor")]
             log.info("agent %s running: server %s, queue %s", self.device.device_id, self.device.server,
@@ -214,6 +243,12 @@ def run_agent(opts: RunOptions, policy_digest: str, version: str) -> int:
         device = opts.state.load_device()
         key = opts.state.load_key()
         os.environ[AGENT_QUEUE_ENV] = "1"  # this process's own commits to the queue too
-        return asyncio.run(Agent(opts, device, key, policy_digest, version).run())
+        try:
+            installed = PolicyDir(opts.state.policy).seed(Path(opts.policy_dir or DEFAULT_POLICY_DIR))
+        except Refused as e:
+            raise StateError(f"policy: {e}") from None
+        if installed.version:
+            log.info("policy: signed version %d (digest %s)", installed.version, installed.policy_digest)
+        return asyncio.run(Agent(opts, device, key, installed.policy_digest, version).run())
     finally:
         held.close()

@@ -1,5 +1,6 @@
 """The agent's state folder: `device.json` (server URL, device id), `device.key` (Ed25519, 0600),
-`queue.sqlite` (the local log, the durable queue) and `status.json` (what the running agent last did).
+`queue.sqlite` (the local log, the durable queue), `status.json` (what the running agent last did)
+and `policy/` (the signed policy bundles, `policy/current` the one in force: agent/policy_dir.py).
 
 The folder is owner-only (0700) and the key file 0600, owned by the account the agent runs as;
 an agent refuses a key that others can read, as ssh does.
@@ -44,6 +45,7 @@ class Device:
     enrolled_at: str
     heartbeat_interval: int = 300
     ca_file: str | None = None   # a private CA to trust for the server's certificate
+    server_key: str | None = None  # the server's Ed25519 public key (base64), pinned at enrolment
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""
@@ -72,6 +74,10 @@ class StateDir:
     def status_file(self) -> Path:
         return self.root / "status.json"
 
+    @property
+    def policy(self) -> Path:
+        return self.root / "policy"
+
     def ensure(self) -> None:
         """Create the folder, owner-only."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -96,7 +102,7 @@ class StateDir:
             return Device(server=str(data["server"]), device_id=str(data["device_id"]),
                           hostname=str(data["hostname"]), enrolled_at=str(data["enrolled_at"]),
                           heartbeat_interval=int(data.get("heartbeat_interval") or 300),
-                          ca_file=data.get("ca_file"))
+                          ca_file=data.get("ca_file"), server_key=data.get("server_key"))
         except (KeyError, TypeError, ValueError):
             raise StateError(f"{self.device_file}: not a device file (enrol again)") from None
 

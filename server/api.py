@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sqlite3
 import sys
@@ -15,9 +16,9 @@ from aiohttp import web
 from postguard import __version__
 from server.alerts_send import ALERTER
 from server.auth import Unauthorized
-from server.keys import LIGHT, POOL, SERVER, STATE, VERIFIER
-from server.signing import load_public_key
-from store import devices, ingest, problems
+from server.keys import LIGHT, POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
+from server.signing import load_public_key, public_key_b64
+from store import bundles, devices, ingest, problems
 from store.db import Conn
 from store.event import iso
 
@@ -110,8 +111,9 @@ async def enroll(request: web.Request) -> web.Response:
         device = await request.config_dict[LIGHT].run(lambda c: devices.enrol(c, enrolment, cfg.heartbeat_interval))
     except devices.EnrolError:
         return _json(403, error="enrolment code unknown, used or expired")
+    # server_key: the device pins it and accepts only policy bundles it signed
     return _json(201, device_id=device, server_time=iso(None), heartbeat_interval=cfg.heartbeat_interval,
-                 policy_digest=state.digest)
+                 policy_digest=state.digest, server_key=public_key_b64(request.config_dict[SIGNING_KEY]))
 
 
 async def events(request: web.Request) -> web.Response:
@@ -156,7 +158,8 @@ def _is_conflict(e: Exception) -> bool:
 HEARTBEAT_TYPES: dict[str, tuple[type, ...]] = {
     "agent_version": (str,), "policy_digest": (str,), "last_seq": (int,), "head_hash": (str,),
     "proxy_up": (bool,), "backend_up": (bool,), "extension_seen": (str,), "queue_depth": (int,),
-    "queue_limit": (int,), "clock": (str,), "started_at": (str,),
+    "queue_limit": (int,), "clock": (str,), "started_at": (str,), "policy_version": (int,),
+    "policy_refused": (str,),
 }
 
 
@@ -197,6 +200,8 @@ def _save_health(conn: Conn, device: str, hb: dict[str, Any], now: float, digest
         if not devices.save_heartbeat(conn, device, hb, _skew(hb.get("clock"), now), now):
             return None
         found = problems.health_conditions(hb, digest, known)
+        if "policy" in found and hb.get("policy_refused"):
+            found["policy"] += f"; the device refused the bundle: {hb['policy_refused']}"
         for kind, detail in found.items():
             if problems.open_problem(conn, device, kind, detail, None, now):
                 opened.append((kind, detail))
@@ -221,13 +226,39 @@ async def heartbeat(request: web.Request) -> web.Response:
                  policy_digest=state.digest, revoked=False)
 
 
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (weak or strong, or `*`)."""
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
 async def policy(request: web.Request) -> web.Response:
-    """The signed policy bundle: not published yet (issue 17)."""
+    """The newest signed policy bundle: 304 when If-None-Match names it, 404 before the first publish."""
     device, _ = await _signed(request, 0)
-    key = await request.config_dict[LIGHT].run(lambda c: devices.public_key(c, device))
-    if key is None or key[1]:
+
+    def newest(c: Conn) -> tuple[bool, bundles.Bundle | None]:
+        key = devices.public_key(c, device)
+        if key is None or key[1]:
+            return False, None
+        return True, bundles.latest(c)
+
+    ok, b = await request.config_dict[LIGHT].run(newest)
+    if not ok:
+        request.config_dict[VERIFIER].revoked(device)
         return _refused("revoked")
-    return _json(404, error="no policy bundle has been published")
+    if b is None:
+        return _json(404, error="no policy bundle has been published")
+    state = request.config_dict[STATE]
+    if state.digest != b.policy_digest:  # heartbeats are judged against the newest bundle from now on
+        state.known_digests.add(state.digest)
+        state.digest = b.policy_digest
+    if _matches(request.headers.get("If-None-Match", ""), b.etag):
+        return web.Response(status=304, headers={"ETag": b.etag})
+    full = await request.config_dict[LIGHT].run(lambda c: bundles.latest(c, with_data=True))
+    assert full is not None and full.data is not None
+    body = {"version": full.version, "manifest": full.manifest, "signature": full.signature,
+            "bundle": base64.b64encode(full.data).decode("ascii")}
+    return web.json_response(body, headers={"ETag": full.etag, "Cache-Control": "no-store"})
 
 
 def api_app() -> web.Application:

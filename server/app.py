@@ -18,13 +18,13 @@ from server.alerts_policy import load_alerts
 from server.alerts_send import ALERTER, Alerter
 from server.api import api_app
 from server.auth import Verifier
-from server.extension_api import extension_app
 from server.config import ServerConfig
+from server.extension_api import extension_app
 from server.keys import LIGHT, POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
 from server.pool import DbPool
 from server.signing import public_key_b64
 from server.state import SERVER_DEVICE, ServerState
-from store import StoreConfig, checkpoints, devices, open_store, problems
+from store import StoreConfig, bundles, checkpoints, devices, open_store, problems
 from store.chain import purge
 from store.db import Conn, is_postgres
 from store.problems import seconds_of
@@ -123,8 +123,10 @@ async def _every(seconds: float, job: Callable[[], Awaitable[None]]) -> None:
 
 
 async def _note_digest(app: web.Application) -> None:
-    """Record the policy digest served now, and learn the ones served before."""
-    state = app[STATE]
+    """Record the policy digest served now (the newest published bundle's, else the server's own
+    policy's), and learn the ones served before."""
+    state, own = app[STATE], app[SERVER].policy.digest
+    state.digest = await app[LIGHT].run(lambda c: bundles.served_digest(c, own))
     await app[LIGHT].run(lambda c: devices.note_policy_digest(c, state.digest))
     state.known_digests = await app[LIGHT].run(devices.known_digests)
 

@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a proxy option, passed to `postguard proxy --set`")
     q.add_argument("--queue-limit", type=int, default=200_000, metavar="N",
                    help="events the queue may hold before the loudest alarm (default 200000; nothing is dropped)")
+    q.add_argument("--policy-every", type=float, default=300.0, metavar="SECONDS",
+                   help="how often to ask the server for a new signed policy bundle (default 300)")
     q.add_argument("--max-backoff", type=float, default=300.0, metavar="SECONDS",
                    help="longest wait between upload retries (default 300)")
     q.set_defaults(func=run_run)
@@ -141,6 +143,8 @@ def run_run(args: argparse.Namespace) -> int:
     policy = policy_from(args, checks=False)  # for its digest; the proxy and backend load it to check
     if args.queue_limit < 1:
         raise UsageError("--queue-limit: at least 1")
+    if not 1.0 <= args.policy_every <= 86400:
+        raise UsageError("--policy-every: between 1 and 86400 seconds")
     if not 1.0 <= args.max_backoff <= 3600:
         raise UsageError("--max-backoff: between 1 and 3600 seconds")
     for spec in args.sets:
@@ -153,7 +157,8 @@ def run_run(args: argparse.Namespace) -> int:
                       proxy_listen=None if args.no_proxy else parse_listen(args.proxy_listen),
                       backend_listen=backend, confdir=Path(args.confdir) if args.confdir else None,
                       token_file=Path(args.token_file) if args.token_file else None, proxy_sets=list(args.sets),
-                      forwarder=ForwarderConfig(queue_limit=args.queue_limit, backoff_max=args.max_backoff))
+                      forwarder=ForwarderConfig(queue_limit=args.queue_limit, backoff_max=args.max_backoff),
+                      policy_every=args.policy_every)
     print(f"postguard agent: policy {policy.data.slug} ({policy.district.name}), digest {policy.digest}", flush=True)
     print(f"postguard agent: {policy.data.notice}", flush=True)
     try:

@@ -13,11 +13,11 @@ NEW_WORD = "zorblat"  # a made-up word, obscene only in the tests' second policy
 FLAGGED_TEXT = f"What a {NEW_WORD} of a week, see you all at the bake sale"
 
 
-def with_new_word(dest: Path) -> Path:
-    """A copy of the shipped policy with NEW_WORD among its obscene words."""
+def with_new_word(dest: Path, *more: str) -> Path:
+    """A copy of the shipped policy with NEW_WORD (and `more`) among its obscene words."""
     shutil.copytree(DEFAULT_POLICY_DIR, dest)
     with open(dest / "lexicons" / "profanity.txt", "a", encoding="utf-8") as f:
-        f.write(f"\n{NEW_WORD}\n")
+        f.write("".join(f"\n{w}" for w in (NEW_WORD, *more)) + "\n")
     return dest
 
 
