@@ -4,7 +4,6 @@ Every name and address here is fictional."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Callable
 from email import message_from_bytes
@@ -43,12 +42,6 @@ name = "escalated"
 actions = ["escalated"]
 webhook = ["{hook}"]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:

@@ -15,17 +15,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from alert_helpers import (
-    LOW,
-    SECRET,
-    THREAT,
-    Smtp,
-    alert_config,
-    assert_no_detail,
-    free_port,
-    posts,
-    until,
-)
+from alert_helpers import LOW, SECRET, THREAT, Smtp, alert_config, assert_no_detail, posts, until
+from test_server_command import free_port
 
 from server import ServerConfig
 from server.alerts_send import ALERTER

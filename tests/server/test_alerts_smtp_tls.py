@@ -4,8 +4,6 @@ or to a server that offers no STARTTLS, nothing is sent in clear and the alert s
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,33 +12,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from alert_helpers import THREAT, Inbox, alert_config, free_port, posts, until
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from alert_helpers import THREAT, Inbox, alert_config, posts, until
+from test_server_command import free_port, self_signed  # a certificate for 127.0.0.1
 
 from server import ServerConfig
 
 USER, PASSWORD = "postguard-alerts", "smtp-password-for-tests"  # fictional account
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key (PEM files)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp.region14.example")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    crt, pem = folder / "smtp.crt", folder / "smtp.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    return crt, pem
 
 
 class Checked(Inbox):
@@ -102,23 +79,16 @@ async def test_starttls_and_login(device: Any, server: Any, tls_smtp: Any) -> No
     assert inbox.sessions == [(True, True, USER.encode())]  # over TLS, as the configured account
 
 
-@pytest.mark.parametrize("password", ["not-the-password"])
-async def test_a_wrong_password_keeps_the_alert_queued(device: Any, server: Any, tls_smtp: Any) -> None:
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the server without TLS
+@pytest.mark.parametrize(("password", "tls_smtp", "error"), [
+    ("not-the-password", True, "SMTPAuthenticationError"),
+    (PASSWORD, False, "STARTTLS"),  # offered no STARTTLS: nothing is sent in clear
+], indirect=["tls_smtp"])
+async def test_the_alert_stays_queued(device: Any, server: Any, tls_smtp: Any, password: str, error: str) -> None:
     _, inbox, _ = tls_smtp
     d = await device()
     await d.send_events(posts(d.device, ("warned", [THREAT])))
     got = await until(lambda: waiting(server))
-    assert got["sent_at"] is None and "SMTPAuthenticationError" in got["last_error"]
+    assert got["sent_at"] is None and error in got["last_error"]
     assert PASSWORD not in got["last_error"] and "not-the-password" not in got["last_error"]
-    assert inbox.messages == []
-
-
-@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # that server is the point
-@pytest.mark.parametrize("tls_smtp", [False], indirect=True)
-async def test_no_starttls_offered_nothing_sent_in_clear(device: Any, server: Any, tls_smtp: Any) -> None:
-    _, inbox, _ = tls_smtp
-    d = await device()
-    await d.send_events(posts(d.device, ("warned", [THREAT])))
-    got = await until(lambda: waiting(server))
-    assert got["sent_at"] is None and "STARTTLS" in got["last_error"]
     assert inbox.messages == []
