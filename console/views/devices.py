@@ -12,7 +12,7 @@ from aiohttp import web
 from console.keys import STORE, USER
 from console.threads import in_thread
 from console.views.admin import require_admin
-from store import devices, problems
+from store import bundles, devices, problems
 from store.db import Conn
 
 DEVICE_ID = re.compile(r"^[a-z0-9.-]{1,64}$")
@@ -28,10 +28,12 @@ def _with_status(c: Conn) -> dict[str, Any]:
     by_device: dict[str, list[str]] = {}
     for p in open_rows:
         by_device.setdefault(p["device"], []).append(p["kind"])
+    versions = bundles.versions_by_digest(c)
     for r in rows:
         r["policy_status"] = devices.policy_status(r["policy_digest"], current, known)
+        r["policy_version"] = versions.get(r["policy_digest"] or "")
         r["problems"] = sorted(set(by_device.get(r["id"], [])))
-    return {"devices": rows, "problems": open_rows, "current": current}
+    return {"devices": rows, "problems": open_rows, "current": current, "bundle": bundles.latest(c)}
 
 
 @aiohttp_jinja2.template("devices.html")
@@ -53,6 +55,7 @@ async def device_page(request: web.Request) -> dict[str, Any]:
             return None
         d["policy_status"] = devices.policy_status(d["policy_digest"], devices.current_digest(c),
                                                    devices.known_digests(c))
+        d["policy_version"] = bundles.versions_by_digest(c).get(d["policy_digest"] or "")
         return {"d": d, "history": problems.device_problems(c, dev), "saved": request.query.get("saved")}
 
     got = await in_thread(request.app[STORE].read, get)

@@ -109,3 +109,29 @@ async def test_console_behind_a_tls_proxy(server_config: Any, aiohttp_server: An
         async with s.post(url + "/login", headers={**via_proxy, "Origin": "https://elsewhere.example"},
                           data={"csrf": "x"}) as r:
             assert r.status == 403 and "cross-origin" in await r.text()
+
+
+async def test_devices_page_shows_the_published_policy_each_device_runs(server: Any, admin: Any, device: Any) -> None:
+    from checker import DEFAULT_POLICY_DIR
+    from server.keys import SIGNING_KEY
+    from server.policy_bundle import publish
+
+    html = await page(admin, server.url + "/devices")
+    assert "No signed policy published yet" in html
+    c = server.conn()
+    try:
+        b = publish(c, DEFAULT_POLICY_DIR, server.app[SIGNING_KEY], "cli:it.admin")
+    finally:
+        c.close()
+    on_it, off_it = await device("pc-on-bundle"), await device("pc-elsewhere")
+    await on_it.heartbeat(policy_digest=b.policy_digest)
+    await off_it.heartbeat(policy_digest="e" * 16)
+    html = await page(admin, server.url + "/devices")
+    assert f"Published policy: version {b.version}, digest <code>{b.policy_digest}</code>" in html
+    row = html[html.index(f'href="/devices/{on_it.device}"'):]
+    row = row[:row.index("</tr>")]
+    assert "current" in row and f"v{b.version} <code>{b.policy_digest}</code>" in row
+    other = html[html.index(f'href="/devices/{off_it.device}"'):]
+    assert "unknown" in other[:other.index("</tr>")]
+    html = await page(admin, server.url + f"/devices/{on_it.device}")
+    assert f"version {b.version}, <code>{b.policy_digest}</code>" in html
