@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,17 @@ def live_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def start(env: dict[str, str] | None = None, **kw: Any) -> Any:
         for k, v in (env or {}).items():
             monkeypatch.setenv(k, v)
-        sub = tmp_path / f"live{len(started)}"
-        sub.mkdir()
+        sub = Path(tempfile.mkdtemp(prefix="live", dir=tmp_path))
         lv = proxy.Live(sub, proxy.payload_hosts(), **kw)
         started.append(lv)
         return lv
 
+    def stop(lv: Any) -> None:
+        if lv in started:
+            started.remove(lv)
+            lv.stop()
+
+    start.stop = stop  # type: ignore[attr-defined]
     yield start
-    for lv in started:
-        lv.stop()
+    for lv in list(started):
+        stop(lv)

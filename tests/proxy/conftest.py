@@ -301,13 +301,13 @@ class Live:
     """
 
     def __init__(self, tmp: Path, hosts: list[str], *, upstream: Any = None,
-                 extra_sets: tuple[str, ...] = (), policy: Path | None = None) -> None:
+                 extra_sets: tuple[str, ...] = (), policy: Path | None = None, db: str | Path | None = None) -> None:
         self.tmp = tmp
         self.confdir = tmp / "conf"
         self.confdir.mkdir()
         self.ca, cert, key = make_ca_and_upstream_cert(self.confdir, hosts)
         self.upstream = (upstream or Upstream)(cert, key)
-        self.db = tmp / "log.sqlite"
+        self.db = db or tmp / "log.sqlite"  # a SQLite path or a postgresql:// URL
         hostmap = write_hostmap(tmp)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         sets = [f"scripts={hostmap}", f"test_hostmap=*=127.0.0.1:{self.upstream.port}",
