@@ -191,3 +191,35 @@ def test_panel_shows_every_finding_and_every_span_at_once(env, page, site, text,
         if rules[i] == "conduct":
             assert all(f"“{w}”" in li.inner_text() for w in words if p.locator(f'.text mark[data-finding~="{i}"]', has_text=w).count())
     assert sent(page) == []
+
+
+# A plain contenteditable (no editor model) whose paragraph ends in white space that is not
+# rendered: the native backspace then reaches the visible text, which must never be lost.
+PLAIN_EDITOR = """html => {
+  const form = document.getElementById("compose");
+  document.getElementById("composer").remove();
+  const ed = document.createElement("div");
+  Object.assign(ed, { contentEditable: "true", id: "rich" });
+  ed.setAttribute("role", "textbox");
+  ed.setAttribute("aria-label", "What's on your mind?");
+  ed.innerHTML = html;
+  form.prepend(ed);
+}"""
+
+
+@pytest.mark.parametrize("html", [
+    "<p>So proud of the Nonnewaug Chargers tonight!<span>   </span></p>",
+    "<p>So proud of the Nonnewaug Chargers tonight!</p><p><br></p><p><br></p>",
+    "<div>So proud of the Nonnewaug Chargers tonight!</div>",
+], ids=["unrendered-spaces", "empty-paragraphs", "plain"])
+def test_disclaimer_fix_never_deletes_what_was_written(env, page, policy, html):
+    open_site(page, "mastodon (generic)")
+    page.evaluate(PLAIN_EDITOR, html)
+    page.locator("#rich").click()
+    page.locator('button[type="submit"]').click()
+    p = panel(page)
+    p.locator("button[data-fix]").click()
+    p.locator('[data-act="post"]').wait_for()
+    text = page.locator("#rich").evaluate("el => el.innerText").strip()
+    assert text.startswith(DISCLAIMER) and text.endswith(policy.district.disclaimer_fix)
+    assert text.replace(DISCLAIMER, "", 1).strip() == policy.district.disclaimer_fix

@@ -62,9 +62,16 @@
       editor.dispatchEvent(new Event("input", { bubbles: true }));
       return;
     }
+    const written = S.readText(editor);  // trimmed: removing trailing space leaves it as is
     for (let n = trailingCount(editor); n > 0; n--) {  // one backspace per trailing character
       select(endOf(editor));
       if (!edit(editor, "deleteContentBackward", null, "delete")) break;
+      const now = S.readText(editor);
+      if (now !== written) {  // it reached the words (white space the page does not render): put them back
+        select(endOf(editor));
+        if (written.startsWith(now)) edit(editor, "insertText", written.slice(now.length), "insertText");
+        break;
+      }
     }
     select(endOf(editor));
     const text = (S.readText(editor) ? "\n\n" : "") + addition;
