@@ -124,7 +124,8 @@ class Provider:
         id_token = tokens.get("id_token")
         if not isinstance(id_token, str):
             raise OidcError(_UNVERIFIED, "token: no id_token in the reply", 502)
-        return await self.verify(id_token, flow.nonce)
+        access = tokens.get("access_token")
+        return await self.verify(id_token, flow.nonce, access if isinstance(access, str) else None)
 
     async def _key_set(self, kid: str | None) -> Any:
         now = time.monotonic()
@@ -143,8 +144,9 @@ class Provider:
         assert self._keys is not None
         return JsonWebKey.import_key_set(self._keys)
 
-    async def verify(self, id_token: str, nonce: str) -> dict[str, Any]:
-        """The claims of an ID token signed by the provider for this client and this sign-in."""
+    async def verify(self, id_token: str, nonce: str, access_token: str | None = None) -> dict[str, Any]:
+        """The claims of an ID token signed by the provider for this client and this sign-in (and,
+        when it carries at_hash, for this access token)."""
         header = _header(id_token)
         meta = await self.metadata()
         algs = sorted(ASYMMETRIC & set(meta.get("id_token_signing_alg_values_supported") or ["RS256"]))
@@ -157,7 +159,7 @@ class Provider:
                 claims_options={"iss": {"essential": True, "value": self.s.issuer},
                                 "aud": {"essential": True, "value": self.s.client_id},
                                 "nonce": {"essential": True}},
-                claims_params={"nonce": nonce, "client_id": self.s.client_id})
+                claims_params={"nonce": nonce, "client_id": self.s.client_id, "access_token": access_token})
             claims.validate(leeway=LEEWAY)
         except (JoseError, ValueError) as e:
             raise OidcError(_UNVERIFIED, f"id token: {type(e).__name__} {getattr(e, 'error', '')}".rstrip()) from None

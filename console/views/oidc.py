@@ -105,7 +105,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     await in_thread(st.audit, name, "login:oidc", None, f"{provider.s.issuer} as {role}")
     # A page, not a redirect: the browser arrived from the provider's site, and a redirect from here
     # would still be cross-site, so the Strict session cookie would not go with it.
-    resp = aiohttp_jinja2.render_template("login_done.html", request, {"next": flow.next})
+    resp = aiohttp_jinja2.render_template("login_done.html", request, {"next": safe_next(flow.next)})
     await start_session(request, resp, name)
     resp.del_cookie(FLOW_COOKIE, path=START_PATH)
     return resp

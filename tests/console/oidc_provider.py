@@ -115,12 +115,15 @@ class Provider:
                 or form.get("redirect_uri") != grant["redirect_uri"]
                 or create_s256_code_challenge(str(form.get("code_verifier", ""))) != grant["challenge"]):
             return web.json_response({"error": "invalid_grant"}, status=400)
-        return web.json_response({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer",
-                                  "expires_in": 300, "id_token": self.id_token(grant["user"], grant["nonce"])})
+        access = secrets.token_urlsafe(16)
+        return web.json_response({"access_token": access, "token_type": "Bearer", "expires_in": 300,
+                                  "id_token": self.id_token(grant["user"], grant["nonce"], access)})
 
-    def id_token(self, user: dict[str, Any], nonce: str | None) -> str:
+    def id_token(self, user: dict[str, Any], nonce: str | None, access_token: str) -> str:
         now = int(time.time())
-        claims: dict[str, Any] = {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300, **user}
+        at_hash = _b64(hashlib.sha256(access_token.encode()).digest()[:16])  # as Google and Entra send it
+        claims: dict[str, Any] = {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 300,
+                                  "at_hash": at_hash, **user}
         if nonce:
             claims["nonce"] = nonce
         for k, v in self.tamper.items():

@@ -111,6 +111,7 @@ async def test_bad_state_refused(oidc_client: Any, provider: Provider, store: St
     ({"iss": "https://evil.example"}, "InvalidClaimError invalid_claim"),
     ({"exp": 1_700_000_000}, "ExpiredTokenError expired_token"),
     ({"iat": 4_000_000_000, "exp": 4_000_000_300}, "InvalidTokenError invalid_token"),
+    ({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "InvalidClaimError invalid_claim"),  # for another access token
 ])
 async def test_bad_id_tokens_refused(oidc_client: Any, provider: Provider, store: Store,
                                      tamper: dict[str, Any], reason: str) -> None:
@@ -236,3 +237,16 @@ async def test_sign_in_on_postgresql(aiohttp_client: Any, provider: Provider, pg
         provider.user = dict(ADMIN)
         assert (await sign_in(c)).status == 200
         assert [a["actor"] for a in audit(st, "login:oidc")] == [REVIEWER["email"], ADMIN["email"]]
+
+
+async def test_forged_next_in_the_flow_cookie_stays_local(oidc_client: Any, provider: Provider) -> None:
+    from console.oidc import FLOW_COOKIE, Flow
+
+    c = await oidc_client()
+    _, url = await to_provider(c)
+    callback = await back_from_provider(url)
+    flow = next(Flow.from_cookie(m.value) for m in c.session.cookie_jar if m.key == FLOW_COOKIE)
+    forged = Flow(flow.state, flow.nonce, flow.verifier, "//evil.example/phish", flow.started)
+    c.session.cookie_jar.update_cookies({FLOW_COOKIE: forged.cookie()}, c.make_url("/login/oidc/"))
+    r = await c.get(callback, allow_redirects=False)
+    assert r.status == 200 and 'content="0;url=/events"' in await r.text() and "evil" not in await r.text()
