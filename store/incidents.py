@@ -7,8 +7,10 @@ device and site (aliases and sub-domains folded: the proxy sees `graph.facebook.
 extension `www.facebook.com`) that was active within the policy's override window
 (`gap_seconds`) and does not contradict it: the same account kind and target where both name
 one (targets are compared only between events of one source, since the proxy names a page by
-its id and the extension by its URL). Of several such incidents, the one whose last event has
-the same content hash wins, else the latest. The incident id is its first event's uid.
+its id and the extension by its URL). Of several such incidents, one holding an event with the
+same content hash wins, else the latest that the event's source has not finished with (after
+its choice or its final answer, `FINAL`, other content is another post); else the event starts
+an incident. The incident id is its first event's uid.
 
 Severity comes from the policy, which the log never reads: whoever opens the log with a policy
 calls `configure` (the console does on start) with its levels per (rule, category), and the
@@ -30,6 +32,11 @@ LEVELS = ("low", "normal", "high", "urgent")
 DEFAULT_GAP_SECONDS = 600
 # Which action names the incident's outcome, first present wins (overridden = "posted anyway").
 OUTCOME_ORDER = ("overridden", "edited", "blocked", "cancelled", "logged", "warned", "error", "passed")
+# The actions after which a source has finished with a post: a later event of that source with
+# other content is another post (the extension's warning waits for the choice; the proxy's
+# warning for "Post anyway" and the post it lets through).
+FINAL = {"extension": frozenset({"edited", "overridden", "cancelled", "passed", "blocked", "logged", "error"}),
+         "proxy": frozenset({"passed", "logged", "blocked", "overridden", "error", "cancelled", "edited"})}
 _SETTINGS_KEY = "incidents"
 _CANDIDATES = 8
 _EVENT_COLS = "id, uid, ts, device, employee, source, site, account, target, action, findings, " \
@@ -132,8 +139,18 @@ def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
         "WHERE device = ? AND site_key = ? AND last_ts >= ? ORDER BY last_ts DESC, id DESC "
         f"LIMIT {_CANDIDATES}", (row["device"], site_key(row.get("site"), s.aliases), iso(t - s.gap)))
     cands = [c for c in cands if c["first_ts"] <= iso(t + s.gap) and _compatible(c, row)]
-    same = [c for c in cands if row.get("content_hash") and c["content_hash"] == row["content_hash"]]
-    return str((same or cands)[0]["id"]) if cands else None
+    if not cands:
+        return None
+    hashes: dict[str, set[str]] = {str(c["id"]): set() for c in cands}
+    closed: dict[str, set[str]] = {str(c["id"]): set() for c in cands}
+    for e in conn.all(f"SELECT incident, source, action, content_hash FROM events WHERE incident IN "
+                      f"({', '.join('?' * len(cands))})", [c["id"] for c in cands]):
+        hashes[e["incident"]].add(e["content_hash"])
+        if e["action"] in FINAL[e["source"]]:
+            closed[e["incident"]].add(e["source"])
+    same = [i for i in hashes if row.get("content_hash") and row["content_hash"] in hashes[i]]
+    still_open = [i for i in hashes if row["source"] not in closed[i]]
+    return (same or still_open or [None])[0]
 
 
 def _compatible(inc: dict[str, Any], row: dict[str, Any]) -> bool:

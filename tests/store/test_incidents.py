@@ -169,3 +169,17 @@ def test_an_incident_whose_first_event_was_purged_is_named_by_the_next(log: Any,
     assert log.write(lambda c: inc.configure(c, 600, levels(policy))) is True
     (i,) = log.read(incident_rows)
     assert (i["id"], i["events"], i["outcome"]) == (uids[1], 2, "overridden")
+
+
+def test_two_posts_in_a_row_are_two_incidents(log: Any) -> None:
+    """Within the window, on one page: once the extension has the choice for a post (or the
+    proxy its answer), another text from that source is another post; its own repeat is not."""
+    first = post_events(T0)  # warned, posted anyway, the proxy's pass
+    uids = [log.append(e) for e in first]
+    second = log.append(Event(**{**first[0].__dict__, "text": "Another post, fictional", "time": T0 + 120}))
+    third = log.append(Event(source="proxy", action="passed", site="x.com", text="Go Chargers", time=T0 + 130))
+    fourth = log.append(Event(source="proxy", action="passed", site="x.com", text="Go Chargers!!", time=T0 + 140))
+    again = log.append(Event(source="proxy", action="passed", site="x.com", text="Go Chargers!!", time=T0 + 141))
+    assert log.flush()
+    got = {i["id"]: i["events"] for i in log.read(incident_rows)}
+    assert got == {uids[0]: 3, second: 1, third: 1, fourth: 2} and again not in got
