@@ -161,12 +161,13 @@ def mark_sent(conn: Conn, ids: list[int], now: float) -> None:
 
 
 def mark_failed(conn: Conn, rows: list[dict[str, Any]], now: float, error: str, base: float, cap: float) -> None:
-    """Not delivered: retried after base * 2^attempts seconds (at most `cap`, +-10% so that many
-    failed rows do not all come back at once). The error names the failure, never the alert."""
+    """Not delivered: the batch is retried together after base * 2^attempts seconds (at most
+    `cap`, +-10% so that many failed batches do not all come back at once). The error names the
+    failure, never the alert."""
+    retry = iso(now + backoff(max(int(r["attempts"]) for r in rows), base, cap))
     with conn.write():
-        conn.executemany(
-            "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE id = ?",
-            [(error[:MAX_ERROR], iso(now + backoff(int(r["attempts"]), base, cap)), r["id"]) for r in rows])
+        conn.executemany("UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE id = ?",
+                         [(error[:MAX_ERROR], retry, r["id"]) for r in rows])
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:

@@ -1,0 +1,95 @@
+"""The alert outbox on a real database (SQLite and PostgreSQL): which rows an event makes, when
+they are due, leases, retries and delivery marks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from alert_helpers import LOW, THREAT, posts
+
+from server import alerts
+from server.alerts_policy import parse_alerts
+from store.db import Conn, migrate
+from store.event import iso
+
+NOW = 1_800_000_001.0  # 1 s after a multiple of 60 and of 3600
+ROUTES = {"console_base_url": "https://console.region14.example", "route": [
+    {"name": "at-once", "categories": ["threat"], "email": ["safety@region14.example"]},
+    {"name": "hourly", "email": ["safety@region14.example", "review@region14.example"], "mode": "digest",
+     "every": "1h"},
+]}
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[Conn]:
+    c = Conn(db_url)
+    migrate(c)
+    yield c
+    c.close()
+
+
+def queue(conn: Conn, policy: Any, rows: list[dict[str, Any]], now: float = NOW, **kw: Any) -> list[dict[str, Any]]:
+    with conn.write():
+        alerts.enqueue(conn, parse_alerts(ROUTES, policy), policy, rows, now, **kw)
+    return conn.all("SELECT event_uid, route, target, mode, next_try, payload FROM alert_outbox ORDER BY id")
+
+
+def test_an_urgent_event_goes_at_once_even_on_a_digest_route(conn: Conn, policy: Any) -> None:
+    (row,) = posts("pc-1-0a1b2c3d", ("warned", [THREAT]))
+    got = queue(conn, policy, [row])
+    # safety@ is named by both routes: one row, at once; review@ only by the digest route: at once too
+    assert sorted((r["target"], r["route"], r["mode"], r["next_try"]) for r in got) == [
+        ("review@region14.example", "hourly", "immediate", iso(NOW)),
+        ("safety@region14.example", "at-once", "immediate", iso(NOW))]
+
+
+def test_a_low_event_waits_for_the_end_of_its_window(conn: Conn, policy: Any) -> None:
+    (row,) = posts("pc-1-0a1b2c3d", ("warned", [LOW]))
+    got = queue(conn, policy, [row])
+    assert {(r["target"], r["mode"], r["next_try"]) for r in got} == {
+        ("safety@region14.example", "digest", iso(NOW - 1 + 3600)),
+        ("review@region14.example", "digest", iso(NOW - 1 + 3600))}
+
+
+def test_the_payload_holds_ids_only(conn: Conn, policy: Any) -> None:
+    (row,) = posts("pc-1-0a1b2c3d", ("blocked", [THREAT, LOW]))
+    payload = alerts.Alert.from_payload(queue(conn, policy, [row])[0]["payload"])
+    assert payload == alerts.Alert(
+        event=row["uid"], kind="blocked", severity="urgent", rules=["conduct", "missing-disclaimer"],
+        clauses=["P2", "P9"], categories=["speaking-for", "threat"], device="pc-1-0a1b2c3d", time=row["ts"],
+        link=f"https://console.region14.example/events/{row['uid']}", route=payload.route)
+    other = queue(conn, policy, [], base_url="https://elsewhere.region14.example")
+    assert len(other) == 2  # nothing new
+
+
+def test_an_event_queued_twice_is_one_alert(conn: Conn, policy: Any) -> None:
+    (row,) = posts("pc-1-0a1b2c3d", ("warned", [THREAT]))
+    queue(conn, policy, [row])
+    assert len(queue(conn, policy, [row], now=NOW + 5)) == 2
+
+
+def test_lease_retry_and_sent(conn: Conn, policy: Any) -> None:
+    rows = posts("pc-1-0a1b2c3d", ("warned", [LOW]), ("warned", [LOW]))
+    queue(conn, policy, rows)
+    due = NOW - 1 + 3600
+    assert alerts.claim(conn, due - 1, ("email",)) == []  # not yet
+    first = alerts.claim(conn, due, ("email",))
+    assert len(first) == 4 and alerts.claim(conn, due + 1, ("email",)) == []  # leased
+    assert alerts.claim(conn, due, ("webhook",)) == []
+    alerts.mark_failed(conn, first, due, "SMTP 127.0.0.1:25: ConnectionRefusedError", base=10, cap=60)
+    tries = conn.all("SELECT DISTINCT next_try, attempts, last_error FROM alert_outbox")
+    assert len(tries) == 1 and tries[0]["attempts"] == 1  # the batch retries together
+    assert iso(due + 9) <= tries[0]["next_try"] <= iso(due + 11)
+    again = alerts.claim(conn, due + 12, ("email",))
+    assert sorted(r["id"] for r in again) == sorted(r["id"] for r in first)
+    alerts.mark_sent(conn, [r["id"] for r in again], due + 12)
+    assert alerts.claim(conn, due + 10_000, ("email",)) == []
+    assert alerts.next_due(conn, ("email",)) is None
+    assert alerts.purge_sent(conn, due + 11) == 0 and alerts.purge_sent(conn, due + 13) == 4
+
+
+@pytest.mark.parametrize(("attempts", "seconds"), [(0, 30), (1, 60), (4, 480), (7, 3600), (60, 3600)])
+def test_backoff(attempts: int, seconds: float) -> None:
+    assert seconds * 0.9 <= alerts.backoff(attempts, 30, 3600) <= seconds * 1.1
