@@ -3,7 +3,7 @@
 Each finding carries `spans`: every place in the text the browser sent that it is about, so
 the panel highlights them all at once (offsets in code points, as Python indexes a str):
 its own span, the same words again elsewhere in the post, the words a text model named as
-its evidence, and, for an insult or harassment, the other insult words of the post (the
+its evidence, and, for an insult or harassment, the other insult words of its sentence (the
 checker reports the phrase that fired; "You are an idiot, a moron and a loser" is one
 finding with three highlights, not three rounds of editing).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from checker import Policy, Verdict
 from checker.rules._match import Lexicon
-from checker.text import fold, words
+from checker.text import fold, sentences, words
 
 # Plain words for the built-in rules, written to a colleague, not a suspect. `{what}` is the matched
 # text. A rule of the loaded policy with no sentence here (a district's own) is explained by its
@@ -39,7 +39,8 @@ _PLAIN: dict[str, str] = {
 # A text model's finding names its evidence in its reason (checker.rules._match.drivers_text).
 _DRIVERS = re.compile(r"words that drove it: (.+)$")
 _QUOTED = re.compile(r"'([^']+)'")
-# Insult words are highlighted (never reported) next to a conduct finding of these kinds.
+# Insult words (nouns and adjectives) are highlighted, never reported, next to a conduct
+# finding of these kinds.
 _INSULT_KINDS = ("insult", "harassment")
 MAX_SPANS = 50  # per finding
 MAX_REPEAT_CHARS = 200  # a longer excerpt (a whole post) is not looked for again
@@ -83,10 +84,13 @@ def _lexicon(base_words: tuple[str, ...]) -> Lexicon:
 
 
 def _insults(policy: Policy) -> Lexicon | None:
+    """The conduct rule's insult nouns and adjectives ("idiot", "pathetic") as one lexicon."""
     rule = next((r for r in policy.rules if r.id == "conduct"), None)
-    name = rule.params.get("insult_lexicon") if rule is not None else None
-    lexicon = policy.data.lexicons.get(name) if name else None
-    return _lexicon(tuple(lexicon)) if lexicon else None
+    if rule is None:
+        return None
+    lists = (policy.data.lexicons.get(rule.params.get(key) or "", ()) for key in ("insult_lexicon", "insult_adjective_lexicon"))
+    base_words = tuple(w for words_ in lists for w in words_)
+    return _lexicon(base_words) if base_words else None
 
 
 def _insult_words(text: str, policy: Policy) -> list[list[int]]:
@@ -117,9 +121,12 @@ def _spans(f: dict[str, Any], own: list[int] | None, text: str, policy: Policy,
     drivers = _DRIVERS.search(f.get("reason", ""))
     for word in _QUOTED.findall(drivers.group(1)) if drivers else ():
         found += _occurrences(text, word)
-    if f["rule"] == "conduct" and f.get("category") in _INSULT_KINDS:
+    if own and f["rule"] == "conduct" and f.get("category") in _INSULT_KINDS:
+        # in the sentences of the finding's own span, where no other finding already is
+        near = [(a, b) for a, b in sentences(text) if a < own[1] and own[0] < b] or [(own[0], own[1])]
         found += [w for w in _insult_words(text, policy)
-                  if not any(a < w[1] and w[0] < b for a, b in taken if [a, b] != own)]
+                  if any(a <= w[0] and w[1] <= b for a, b in near)
+                  and not any(a < w[1] and w[0] < b for a, b in taken if [a, b] != own)]
     out: list[list[int]] = []
     for a, b in sorted(found):
         if out and a < out[-1][1]:

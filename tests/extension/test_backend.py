@@ -130,6 +130,8 @@ async def test_check_explains_and_highlights(client, text, rule, clause):
 # Fictional posts. (text, the highlighted words of its one finding)
 @pytest.mark.parametrize("text,words", [
     ("You are an idiot, a moron and a loser.", ["You are an idiot", "moron", "loser"]),  # a pattern + insult words
+    ("You are an idiot, so stupid and pathetic.", ["You are an idiot", "stupid", "pathetic"]),  # insult adjectives
+    ("What a fat ugly day. You useless idiot", ["You useless", "idiot"]),  # other sentences: not marked
     ("Those parents are idiots, morons and losers", ["idiots", "morons", "losers"]),  # the text model's evidence
     ("Go Nonnewaug Chargers! Nonnewaug Chargers all the way", ["Nonnewaug Chargers"] * 2),  # the excerpt again
 ])
