@@ -117,7 +117,7 @@ def load_settings(raw: Mapping[str, Any], base: Path | None = None) -> OidcSetti
         raise ValueError("oidc: a table of settings")
     if "client_secret" in raw:  # first: a secret in a file that may be shared is the worst mistake
         raise ValueError("oidc.client_secret: never in the settings file; use client_secret_file or client_secret_env")
-    if unknown := sorted(set(raw) - _KEYS - {"client_secret"}):
+    if unknown := sorted(set(raw) - _KEYS):
         raise ValueError(f"oidc: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}")
     redirect = check_url("redirect_url", raw.get("redirect_url"))
     if urlsplit(redirect).path != CALLBACK_PATH or urlsplit(redirect).query:
@@ -131,6 +131,8 @@ def load_settings(raw: Mapping[str, Any], base: Path | None = None) -> OidcSetti
     require = raw.get("require", {})
     if not isinstance(require, Mapping) or not all(isinstance(v, str) for v in require.values()):
         raise ValueError("oidc.require: a table of claim = \"value\"")
+    if not isinstance(raw.get("require_verified_email", True), bool):
+        raise ValueError("oidc.require_verified_email: true or false")
     if raw.get("token_auth", TOKEN_AUTH[0]) not in TOKEN_AUTH:
         raise ValueError(f"oidc.token_auth: one of {', '.join(TOKEN_AUTH)}")
     s = OidcSettings(

@@ -60,6 +60,7 @@ class Provider:
         self.authorize_queries: list[dict[str, str]] = []
         self.token_requests = 0
         self.consent_page = False      # answer /authorize with a page and a link back, not a redirect
+        self.discovery_drop: set[str] = set()  # discovery fields this provider does not publish
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -70,12 +71,15 @@ class Provider:
         return app
 
     async def discovery(self, request: web.Request) -> web.Response:
-        return web.json_response({
+        return web.json_response({k: v for k, v in self._discovery().items() if k not in self.discovery_drop})
+
+    def _discovery(self) -> dict[str, Any]:
+        return {
             "issuer": self.issuer, "authorization_endpoint": self.issuer + "/authorize",
             "token_endpoint": self.issuer + "/token", "jwks_uri": self.issuer + "/jwks",
             "response_types_supported": ["code"], "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"], "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]})
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]}
 
     async def jwks(self, request: web.Request) -> web.Response:
         return web.json_response({"keys": [self.key.as_dict(is_private=False, use="sig", alg="RS256")]})

@@ -250,3 +250,31 @@ async def test_forged_next_in_the_flow_cookie_stays_local(oidc_client: Any, prov
     c.session.cookie_jar.update_cookies({FLOW_COOKIE: forged.cookie()}, c.make_url("/login/oidc/"))
     r = await c.get(callback, allow_redirects=False)
     assert r.status == 200 and 'content="0;url=/events"' in await r.text() and "evil" not in await r.text()
+
+
+# What Google Workspace and Microsoft Entra put in their ID tokens (values fictional), with the
+# settings docs/oidc.md gives for each.
+GOOGLE_USER = {"sub": "110169484474386276334", "azp": "postguard-console-test", "hd": "district.example",
+               "email": "r.okafor@district.example", "email_verified": True, "name": "Rosa Okafor (fictional)"}
+ENTRA_USER = {"sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", "ver": "2.0", "tid": "9122040d-fictional",
+              "oid": "00000000-0000-0000-66f3-3332eca7ea81", "preferred_username": "M.Lindqvist@district.example",
+              "name": "Max Lindqvist (fictional)", "groups": ["22222222-2222-2222-2222-222222222222"]}
+
+
+@pytest.mark.parametrize("user, settings, drop, name, role", [
+    (GOOGLE_USER, {"require": {"hd": "district.example"}, "reviewer_users": ["r.okafor@district.example"]},
+     set(), "r.okafor@district.example", "reviewer"),
+    (ENTRA_USER, {"username_claim": "preferred_username", "require": {"tid": "9122040d-fictional"},
+                  "admin_groups": ["22222222-2222-2222-2222-222222222222"], "admin_users": []},
+     {"code_challenge_methods_supported"}, "m.lindqvist@district.example", "admin"),  # Entra does not list it
+], ids=["google-workspace", "microsoft-entra"])
+async def test_google_and_entra_shaped_sign_in(oidc_client: Any, provider: Provider, store: Store, user: Any,
+                                               settings: Any, drop: set[str], name: str, role: str) -> None:
+    provider.user, provider.discovery_drop = dict(user), drop
+    c = await oidc_client(**settings)
+    assert (await sign_in(c)).status == 200
+    assert user_row(store, name)["role"] == role
+    provider.user = {**user, "hd": "gmail.com", "tid": "another-tenant"}  # another domain / tenant
+    c2 = await oidc_client(**settings)
+    r = await sign_in(c2)
+    assert r.status == 403 and "is not from the district" in await r.text()

@@ -45,6 +45,7 @@ def test_good_settings() -> None:
     ({"token_auth": "private_key_jwt"}, "oidc.token_auth: one of"),
     ({"tenant": "x"}, "oidc: unknown setting(s) tenant"),
     ({"require": {"hd": 3}}, "oidc.require: a table of claim"),
+    ({"require_verified_email": "no"}, "oidc.require_verified_email: true or false"),
 ])
 def test_bad_settings_say_what_is_wrong(change: dict[str, Any], message: str) -> None:
     raw = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
