@@ -16,13 +16,14 @@ It is written into the proxy's confdir under the names mitmproxy 11 loads (`mitm
 key and certificate, 0600) and publishes (`mitmproxy-ca-cert.pem`, `.cer`, `.p12`: the
 certificate alone), plus `mitmproxy-dhparam.pem`, so mitmproxy never makes its own.
 
-`ensure_ca(state, domains)` is the one entry point: it issues the CA when there is none (or
-another CA is there, e.g. one mitmproxy made), and re-issues it when the domain list differs
-from the certificate's, when it expires within 30 days, or when the files disagree; otherwise it
-changes nothing. A re-issue keeps the key (a browser still trusting the previous certificate keeps
-verifying the domains both permit until the new one is deployed); `new_key=True` (enrolment)
-makes a fresh one. After a re-issue the proxy must be restarted to load it and the browsers'
-trust updated (`postguard agent browser-policy`).
+`ensure_ca(state, domains)` issues the CA when there is none (or another CA is there, e.g. one
+mitmproxy made), and re-issues it when the domain list differs from the certificate's, when it
+expires within 30 days, or when the files disagree; otherwise it changes nothing. A re-issue keeps
+the key (a browser still trusting the previous certificate keeps verifying the domains both
+permit until the new one is deployed); `new_key=True` (enrolment) makes a fresh one. Enrolment,
+`agent run` (before the proxy starts) and the policy sync (after a swap; the runner then restarts
+the proxy, which loads its CA at start) call it; the browsers' trust follows with `postguard
+agent browser-policy`.
 """
 
 from __future__ import annotations
@@ -288,9 +289,19 @@ def enrolment_ca(state: StateDir, device_id: str) -> CAStatus:
 
 def run_ca(state: StateDir, policy_dir: str | None, device_id: str, confdir: Path | None = None) -> Path:
     """At `agent run`, before the proxy starts: the CA for the policy it runs with; its confdir."""
-    st = ensure_ca(state, domains_for(policy_dir), device_id=device_id, confdir=confdir)
+    return _for_policy(state, policy_dir, device_id, confdir).confdir
+
+
+def renew_for_policy(state: StateDir, folder: str | Path, device_id: str, confdir: Path | None = None) -> bool:
+    """After a new policy is swapped in while the agent runs: the CA for its social domains; True
+    when it was re-issued (the proxy must then restart to load it)."""
+    return _for_policy(state, folder, device_id, confdir).reissued
+
+
+def _for_policy(state: StateDir, folder: str | Path | None, device_id: str, confdir: Path | None) -> CAStatus:
+    st = ensure_ca(state, domains_for(folder), device_id=device_id, confdir=confdir)
     if st.reissued:
         log.warning("the proxy's CA was issued (%s): %s, %d domains, until %s; the browsers trust it once "
                     "`postguard agent browser-policy` has been run and deployed again", st.reason, st.subject,
                     len(st.domains), st.not_after)
-    return st.confdir
+    return st

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import aiohttp
 
-from agent.ca import run_ca
+from agent.ca import renew_for_policy, run_ca
 from agent.client import DeviceAPI, tls_context
 from agent.events import AGENT_START, AGENT_STOP, POLICY_REFUSED, POLICY_UPDATED, agent_event
 from agent.forwarder import Forwarder, ForwarderConfig
@@ -162,6 +162,10 @@ class Agent:
             self.heartbeat.policy_refused = None
         await self.queue.append(agent_event(POLICY_UPDATED, self.device.device_id, self.digest,
                                             f"version {got.version}"))
+        proxy = next((c for c in self.children if c.name == "proxy"), None)
+        if proxy is not None and await asyncio.to_thread(renew_for_policy, self.opts.state, got.path,
+                                                         self.device.device_id, self.opts.confdir):
+            await asyncio.to_thread(proxy.stop)  # mitmproxy loads its CA at start: _tend starts it again
 
     async def _refused(self, reason: str) -> None:
         """A bundle was refused; the last good policy stays."""
