@@ -73,3 +73,15 @@ def test_clean_posts_after_a_warning_are_not_logged(env, page):
     page.wait_for_timeout(400)  # time for a late event to arrive
     assert [e.action for e in env["log"].events] == ["overridden"]  # the clean posts: not logged, no text kept
     assert not [e for e in env["stack"].events() if clean in (e.get("text") or "")]  # nor by the proxy
+
+
+def test_proxy_panel_marks_quoted_words_wherever_they_stand(env, page):
+    text = f"Go Nonnewaug Chargers! Nonnewaug Chargers all the way ({tag()})"
+    page.fill("#box", text)
+    page.click("#go")
+    p = panel(page, "proxy")
+    p.wait_for()
+    assert p.locator(".text").inner_text() == text  # the whole post (the editor last focused), not the excerpts
+    assert p.locator(".text mark").all_inner_texts() == ["Nonnewaug Chargers"] * 2
+    p.locator('[data-act="edit"]').click()
+    assert results(page)[0]["status"] == 403

@@ -46,10 +46,16 @@
     return null;
   }
 
-  // The text to show in the panel: the composer's, if it holds every excerpt; else the excerpts.
+  // The editor last focused: a click on the site's own send button takes the focus from it.
+  let lastEditor = null;
+  const editorOf = (el) => (el && globalThis.PostguardSites ? globalThis.PostguardSites.editorRoot(el) : null);
+  document.addEventListener("focusin", (e) => { lastEditor = editorOf(e.target) || lastEditor; }, { capture: true, passive: true });
+
+  // The text to show in the panel: the composer's (the focused editor, else the last one), if it
+  // holds every excerpt; else the excerpts.
   function panelText(findings) {
     const quoted = findings.map((f) => f.excerpt).filter(Boolean);
-    const ed = document.activeElement && globalThis.PostguardSites && globalThis.PostguardSites.editorRoot(document.activeElement);
+    const ed = editorOf(document.activeElement) || (lastEditor && lastEditor.isConnected ? lastEditor : null);
     const own = ed ? globalThis.PostguardSites.readText(ed) : "";
     if (own && quoted.every((q) => own.includes(q))) return own;
     return quoted.join(" … ") || "(the proxy did not quote the post)";
@@ -63,10 +69,13 @@
     return {
       action: info.action,
       findings: info.findings.map((f) => {
-        const at = f.excerpt ? text.indexOf(f.excerpt) : -1;
+        const spans = [];  // every place the quoted words stand in the text
+        for (let at = f.excerpt ? text.indexOf(f.excerpt) : -1; at >= 0 && spans.length < 50; at = text.indexOf(f.excerpt, at + f.excerpt.length)) {
+          spans.push(codePoints(text, at, at + f.excerpt.length));
+        }
         return {
           ...f, explanation: f.message, clause_text: f.reason || f.message, fix_text: null,
-          span: at >= 0 ? codePoints(text, at, at + f.excerpt.length) : null,
+          span: spans[0] || null, spans,
           overridable: info.action === "warn" && f.action !== "block",
         };
       }),
