@@ -9,17 +9,15 @@ import time
 from pathlib import Path
 
 import ca_helpers
-import pytest
 from cryptography import x509
 
 from agent import ca
+from agent.policy_dir import PolicyDir
 from agent.runner import Agent, RunOptions
 from agent.state import Device, StateDir
 from checker import DEFAULT_POLICY_DIR
 
 DEVICE = "pc-library-2-1f0c9a7e"  # fictional
-
-policy_dir = pytest.importorskip("agent.policy_dir", reason="needs the policy sync (agent/policy_dir.py)")
 
 
 def variant(tmp: Path, name: str, edit) -> Path:
@@ -38,7 +36,7 @@ def serial(state: StateDir) -> int:
 async def test_a_swapped_policy_reissues_the_ca_only_when_its_social_domains_change(tmp_path):
     state = StateDir(tmp_path / "agent")
     state.ensure()
-    folder = policy_dir.PolicyDir(state.policy)
+    folder = PolicyDir(state.policy)
     folder.seed(DEFAULT_POLICY_DIR)  # as run_agent does before the agent starts
     dev = Device(server="https://postguard.region14.example", device_id=DEVICE, hostname="pc-library-2",
                  enrolled_at="2026-12-03T07:00:00Z")
