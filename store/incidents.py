@@ -150,7 +150,8 @@ def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
             closed[e["incident"]].add(e["source"])
     same = [i for i in hashes if row.get("content_hash") and row["content_hash"] in hashes[i]]
     still_open = [i for i in hashes if row["source"] not in closed[i]]
-    return (same or still_open or [None])[0]
+    pick = same or still_open
+    return pick[0] if pick else None
 
 
 def _compatible(inc: dict[str, Any], row: dict[str, Any]) -> bool:

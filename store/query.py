@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from store.db import Conn
 from store.event import ACTIONS, GENESIS, REVIEW_STATUSES, chain_hash, iso
+from store.filterform import FilterForm
 from store.queue import incident_of, queue_counts, review_incidents
 
 LIST_COLS = ", ".join(f"e.{c}" for c in (
@@ -22,7 +23,7 @@ WARNING_SHOWN = ("warned", "overridden", "edited", "cancelled")
 
 
 @dataclass
-class Filters:
+class Filters(FilterForm):
     """What the console and `postguard logs list` filter on (empty = any)."""
 
     date_from: str = ""   # YYYY-MM-DD, inclusive
@@ -35,28 +36,9 @@ class Filters:
     action: str = ""
     status: str = ""
 
-    @classmethod
-    def from_mapping(cls, m: Any) -> Filters:
-        """Build from a query string / form / argparse dict, ignoring unknown keys."""
-        return cls(**{f.name: str(m.get(f.name) or "").strip() for f in fields(cls)})
-
     def validate(self) -> None:
         """Raise ValueError for a value no event could have."""
-        for name in ("date_from", "date_to"):
-            v = getattr(self, name)
-            if v:
-                try:
-                    date.fromisoformat(v)
-                except ValueError:
-                    raise ValueError(f"{name}: expected YYYY-MM-DD, got {v!r}") from None
-        if self.action and self.action not in ACTIONS:
-            raise ValueError(f"action: one of {', '.join(ACTIONS)}")
-        if self.status and self.status not in REVIEW_STATUSES:
-            raise ValueError(f"status: one of {', '.join(REVIEW_STATUSES)}")
-
-    def active(self) -> dict[str, str]:
-        """The filters that are set."""
-        return {k: v for k, v in asdict(self).items() if v}
+        self.check((("action", ACTIONS), ("status", REVIEW_STATUSES)))
 
     def sql_parts(self) -> tuple[str, str, list[Any], tuple[str, str]]:
         """(FROM clause, WHERE condition, parameters, (time column, id column) to order by).

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from store.db import Conn
 from store.event import ACTIONS, REVIEW_STATUSES, iso
+from store.filterform import FilterForm
 from store.incidents import LEVELS, ensure, rank_of
 
 SORTS = ("severity", "newest")
@@ -24,7 +25,7 @@ _CURSOR = re.compile(r"^(?:([0-4])_)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_([
 
 
 @dataclass
-class QueueFilters:
+class QueueFilters(FilterForm):
     """What the console's incident list filters and sorts on (empty = any)."""
 
     date_from: str = ""   # YYYY-MM-DD, inclusive, on the incident's last event
@@ -41,29 +42,10 @@ class QueueFilters:
     findings: str = ""    # yes: with findings only, no: clean posts only
     sort: str = ""        # severity (most urgent first; the default) or newest
 
-    @classmethod
-    def from_mapping(cls, m: Any) -> QueueFilters:
-        """Build from a query string / form / dict, ignoring unknown keys."""
-        return cls(**{f.name: str(m.get(f.name) or "").strip() for f in fields(cls)})
-
     def validate(self) -> None:
         """Raise ValueError for a value no incident could have."""
-        for name in ("date_from", "date_to"):
-            v = getattr(self, name)
-            if v:
-                try:
-                    date.fromisoformat(v)
-                except ValueError:
-                    raise ValueError(f"{name}: expected YYYY-MM-DD, got {v!r}") from None
-        for name, allowed in (("action", ACTIONS), ("status", REVIEW_STATUSES), ("severity", LEVELS),
-                              ("findings", FLAGGED), ("sort", ("", *SORTS))):
-            v = getattr(self, name)
-            if v and v not in allowed:
-                raise ValueError(f"{name}: one of {', '.join(a for a in allowed if a)}")
-
-    def active(self) -> dict[str, str]:
-        """The filters that are set."""
-        return {k: v for k, v in asdict(self).items() if v}
+        self.check((("action", ACTIONS), ("status", REVIEW_STATUSES), ("severity", LEVELS), ("findings", FLAGGED),
+                    ("sort", ("", *SORTS))))
 
     def where(self) -> tuple[str, list[Any]]:
         """(condition on incidents `i`, parameters)."""
