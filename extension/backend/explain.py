@@ -11,6 +11,7 @@ finding with three highlights, not three rounds of editing).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -111,7 +112,7 @@ def _own(f: dict[str, Any], text: str) -> list[int] | None:
     return list(span) if span else None
 
 
-def _spans(f: dict[str, Any], own: list[int] | None, text: str, policy: Policy,
+def _spans(f: dict[str, Any], own: list[int] | None, text: str, insults: Callable[[], list[list[int]]],
            taken: list[list[int]]) -> list[list[int]]:
     """Every place in `text` that finding `f` is about, in text order, none overlapping; the
     insult words it adds are those no other finding's own span covers (`taken`)."""
@@ -124,7 +125,7 @@ def _spans(f: dict[str, Any], own: list[int] | None, text: str, policy: Policy,
     if own and f["rule"] == "conduct" and f.get("category") in _INSULT_KINDS:
         # in the sentences of the finding's own span, where no other finding already is
         near = [(a, b) for a, b in sentences(text) if a < own[1] and own[0] < b] or [(own[0], own[1])]
-        found += [w for w in _insult_words(text, policy)
+        found += [w for w in insults()
                   if any(a <= w[0] and w[1] <= b for a, b in near)
                   and not any(a < w[1] and w[0] < b for a, b in taken if [a, b] != own)]
     out: list[list[int]] = []
@@ -142,10 +143,11 @@ def explain(verdict: Verdict, policy: Policy, text: str) -> dict[str, Any]:
     out = verdict.to_dict()
     clauses = policy.data.clauses
     messages = {rule.id: rule.config.message for rule in policy.rules}  # what each of its rules says
+    insults = cache(lambda: _insult_words(text, policy))  # looked for once, and only if needed
     owns = [_own(f, text) for f in out["findings"]]
     taken = [s for s in owns if s]
     for f, own in zip(out["findings"], owns, strict=True):
-        spans = _spans(f, own, text, policy, taken)
+        spans = _spans(f, own, text, insults, taken)
         f["span"], f["spans"] = own, spans
         pieces = list({text[a:b].casefold(): text[a:b] for a, b in spans}.values())  # each once
         f["explanation"] = _explanation(f, messages, pieces)
