@@ -13,8 +13,8 @@ CA, which the browsers trust. mitmproxy would make its own CA (unconstrained, te
   64 characters), O postguard, OU the device id; valid two years.
 
 It is written into the proxy's confdir under the names mitmproxy 11 loads (`mitmproxy-ca.pem`:
-key and certificate, 0600) and publishes (`mitmproxy-ca-cert.pem`, `.cer`, `.p12`: the
-certificate alone), plus `mitmproxy-dhparam.pem`, so mitmproxy never makes its own.
+key and certificate) and publishes (`mitmproxy-ca-cert.pem`, `.cer`, `.p12`: the certificate
+alone), plus `mitmproxy-dhparam.pem`, so mitmproxy never makes its own; every file 0600.
 
 `ensure_ca(state, domains)` issues the CA when there is none (or another CA is there, e.g. one
 mitmproxy made), and re-issues it when the domain list differs from the certificate's, when it
@@ -119,10 +119,8 @@ def domains_for(policy_dir: str | Path | None) -> tuple[str, ...]:
 
 def common_name(device_id: str) -> str:
     """The CA's CN: it says postguard and the device, within X.509's 64 characters."""
-    for form in (f"postguard device CA - {device_id}", f"postguard CA {device_id}"):
-        if len(form) <= 64:
-            return form
-    return f"postguard CA {device_id}"[:64]
+    form = f"postguard device CA - {device_id}"
+    return form if len(form) <= 64 else f"postguard CA {device_id}"[:64]
 
 
 def make_ca(key: ec.EllipticCurvePrivateKey, device_id: str, domains: tuple[str, ...],
@@ -210,9 +208,7 @@ def _why_reissue(found: tuple[Any, x509.Certificate] | None, confdir: Path, devi
                 return f"{name} differs from the CA"
         except OSError:
             return f"{name} is missing"
-    if not (confdir / CERT_P12).exists() or not (confdir / DHPARAM).exists():
-        return "a file of the CA is missing"
-    return None
+    return None if (confdir / CERT_P12).exists() and (confdir / DHPARAM).exists() else "a file of the CA is missing"
 
 
 def _owner(confdir: Path) -> tuple[int, int] | None:
@@ -225,16 +221,17 @@ def _owner(confdir: Path) -> tuple[int, int] | None:
 
 def write(confdir: Path, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
           owner: tuple[int, int] | None = None) -> None:
-    """The confdir files: the certificate ones first, the key file (what mitmproxy loads) last."""
+    """The confdir files, all owner-only as the rest of the state folder (root reads the certificate
+    for the browser policy): the certificate ones first, the key file (what mitmproxy loads) last."""
     from mitmproxy.certs import DEFAULT_DHPARAM
 
     pem = cert.public_bytes(serialization.Encoding.PEM)
     p12 = pkcs12.serialize_key_and_certificates(name=BASENAME.encode(), key=None, cert=cert, cas=None,
                                                 encryption_algorithm=serialization.NoEncryption())
     for name in CERT_FILES:
-        write_atomic(confdir / name, pem, 0o644, owner)
-    write_atomic(confdir / CERT_P12, p12, 0o644, owner)
-    write_atomic(confdir / DHPARAM, DEFAULT_DHPARAM, 0o644, owner)
+        write_atomic(confdir / name, pem, 0o600, owner)
+    write_atomic(confdir / CERT_P12, p12, 0o600, owner)
+    write_atomic(confdir / DHPARAM, DEFAULT_DHPARAM, 0o600, owner)
     keypem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                serialization.NoEncryption())
     write_atomic(confdir / KEY_AND_CERT, keypem + pem, 0o600, owner)
