@@ -119,9 +119,10 @@ def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
         return
     settings = load_settings(conn)
     for eid, row in written:
-        iid = _incident_for(conn, row, settings) or row["uid"]
+        joined = _incident_for(conn, row, settings)
+        iid = joined or row["uid"]
         conn.execute("UPDATE events SET incident = ? WHERE id = ?", (iid, eid))
-        _rebuild(conn, iid, settings, reopen=bool(json.loads(row.get("findings") or "[]")))
+        _rebuild(conn, iid, settings, reopen=bool(json.loads(row.get("findings") or "[]")), new=joined is None)
 
 
 def ensure(conn: Conn, iid: str) -> bool:
@@ -162,26 +163,27 @@ def _compatible(inc: dict[str, Any], row: dict[str, Any]) -> bool:
     return True
 
 
-def _rebuild(conn: Conn, iid: str, s: Settings, *, reopen: bool) -> None:
+def _rebuild(conn: Conn, iid: str, s: Settings, *, reopen: bool, new: bool | None = None) -> None:
     """Summarise the incident's events into its row (insert or update; review state kept, and
-    reopened when `reopen` and it had been closed)."""
+    reopened when `reopen` and it had been closed); `new` when the caller knows it has no row."""
     evs = conn.all(f"SELECT {_EVENT_COLS} FROM events WHERE incident = ? ORDER BY ts, id", (iid,))
     if not evs:
         return
     if all(e["uid"] != iid for e in evs):  # retention purged its first event: the next one names it
         conn.execute("UPDATE events SET incident = ? WHERE incident = ?", (evs[0]["uid"], iid))
-        iid = evs[0]["uid"]
+        iid, new = evs[0]["uid"], None
     d = summarise(evs, s)
-    have = conn.one("SELECT review_status FROM incidents WHERE id = ?", (iid,))
+    if new is None:
+        new = conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)) is None
     cols = list(d)
-    if have is None:
+    if new:
         d["review_status"] = _initial_status(evs)
         conn.execute(f"INSERT INTO incidents (id, {', '.join(d)}) VALUES (?, {', '.join('?' * len(d))})",
                      [iid, *d.values()])
         return
     sets = ", ".join(f"{c} = ?" for c in cols)
     vals = [d[c] for c in cols]
-    if reopen and have["review_status"] != "open":
+    if reopen:  # a finding after a review: the incident is to be reviewed again
         sets += ", review_status = 'open'"
     conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", [*vals, iid])
 
