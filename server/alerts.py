@@ -118,13 +118,31 @@ def enqueue_escalations(conn: Conn, alerts: AlertPolicy, policy: Policy, after: 
     """Alerts of kind "escalated" for the reviews marked escalated after review id `after`
     (however the console recorded them); the last review id read. Reading again from 0 (a
     restarted server) queues nothing twice: the outbox's key is (event, kind, channel, target)."""
+    return _enqueue_from(conn, alerts, policy, now, base_url, "escalated", after,
+                         "SELECT r.id AS cursor, e.uid, e.ts, e.device, e.action, e.findings FROM reviews r "
+                         "JOIN events e ON e.id = r.event_id WHERE r.status = 'escalated' AND r.id > ? "
+                         "ORDER BY r.id LIMIT ?", (after, limit))
+
+
+def enqueue_written(conn: Conn, alerts: AlertPolicy, policy: Policy, after: int, since: str, now: float,
+                    base_url: str = "", limit: int = 500) -> int:
+    """Alerts for the events with findings that the server wrote itself (through its own log
+    writer, as the extension API does for browsers without an agent) after event id `after` and
+    at or after `since`; the last event id read. Ingested rows (received_at set) are alerted in
+    their upload's transaction instead."""
+    return _enqueue_from(conn, alerts, policy, now, base_url, None, after,
+                         "SELECT id AS cursor, uid, ts, device, action, findings FROM events "
+                         "WHERE id > ? AND ts >= ? AND received_at IS NULL AND findings <> '[]' "
+                         "ORDER BY id LIMIT ?", (after, since, limit))
+
+
+def _enqueue_from(conn: Conn, alerts: AlertPolicy, policy: Policy, now: float, base_url: str, kind: str | None,
+                  after: int, sql: str, params: tuple[Any, ...]) -> int:
     with conn.write():
-        got = conn.all("SELECT r.id AS review_id, e.uid, e.ts, e.device, e.action, e.findings FROM reviews r "
-                       "JOIN events e ON e.id = r.event_id WHERE r.status = 'escalated' AND r.id > ? "
-                       "ORDER BY r.id LIMIT ?", (after, limit))
+        got = conn.all(sql, params)
         if got:
-            enqueue(conn, alerts, policy, got, now, kind="escalated", base_url=base_url)
-    return int(got[-1]["review_id"]) if got else after
+            enqueue(conn, alerts, policy, got, now, kind=kind, base_url=base_url)
+    return int(got[-1]["cursor"]) if got else after
 
 
 def claim(conn: Conn, now: float, channels: tuple[str, ...], limit: int = 200) -> list[dict[str, Any]]:

@@ -23,12 +23,14 @@ from server.alerts_policy import AlertPolicy
 from server.alerts_settings import AlertSettings
 from server.alerts_sign import SIGNATURE_HEADER, sign
 from store.db import Conn
+from store.event import iso
 
 if TYPE_CHECKING:
     from checker import Policy
     from server.pool import DbPool
 
 log = logging.getLogger("postguard.alerts")
+WRITTEN_LOOKBACK = 86400.0  # a restarted server alerts its own events of the last day it has not yet
 Batch = tuple[str, str, list[dict[str, Any]]]  # (channel, target, outbox rows): one message
 
 
@@ -53,6 +55,8 @@ class Alerter:
         self._wake = asyncio.Event()
         self._held: set[str] = set()
         self._reviews = 0       # the last review id looked at for escalations
+        self._written = 0       # the last event id the server wrote itself that was looked at
+        self._since = iso(time.time() - WRITTEN_LOOKBACK)  # on start: from a day back, not all the log
         self._purged = 0.0      # when sent alerts past retention were last purged
         self._escalations = any("escalated" in r.actions for r in routes.routes)
 
@@ -95,15 +99,20 @@ class Alerter:
                     await asyncio.wait_for(self._wake.wait(), idle)
 
     async def _housekeeping(self) -> None:
-        """Queue the escalations recorded since the last look; once an hour, forget sent alerts
-        older than the log's retention."""
-        now = time.time()
-        if self._escalations:
-            def more(c: Conn) -> int:
-                return alerts.enqueue_escalations(c, self.routes, self.policy, self._reviews, now,
-                                                  base_url=self.settings.console_base_url)
+        """Queue the events the server wrote itself and the escalations recorded since the last
+        look; once an hour, forget sent alerts older than the log's retention."""
+        now, base = time.time(), self.settings.console_base_url
 
-            while (last := await self.pool.run(more)) != self._reviews:
+        def written(c: Conn) -> int:
+            return alerts.enqueue_written(c, self.routes, self.policy, self._written, self._since, now, base)
+
+        def escalated(c: Conn) -> int:
+            return alerts.enqueue_escalations(c, self.routes, self.policy, self._reviews, now, base)
+
+        while (last := await self.pool.run(written)) != self._written:
+            self._written = last
+        if self._escalations:
+            while (last := await self.pool.run(escalated)) != self._reviews:
                 self._reviews = last
         days = self.policy.settings.retention_days
         if days > 0 and now - self._purged > 3600:

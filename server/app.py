@@ -42,6 +42,7 @@ def _log_config(cfg: ServerConfig) -> StoreConfig:
 
 def create_app(cfg: ServerConfig) -> web.Application:
     """The server's application: console pages, the device API, and the periodic tasks."""
+    routes = load_alerts(cfg.policy, cfg.alerts_file)  # a bad alerts.toml stops it before anything opens
     key = checkpoint.load_or_create_key(cfg.signing_key)
     _write_public_key(cfg.signing_key, public_key_b64(key))
     store = open_store(cfg.db, _log_config(cfg), device=SERVER_DEVICE, spool=cfg.spool, auto_purge=False)
@@ -60,7 +61,7 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app[STATE] = ServerState(store, cfg.policy.digest)
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
-    app[ALERTER] = Alerter(load_alerts(cfg.policy, cfg.alerts_file), cfg.policy, cfg.alerts, light)
+    app[ALERTER] = Alerter(routes, cfg.policy, cfg.alerts, light)
     app.add_subapp("/api/v1/", api_app())
     app.add_subapp("/api/ext/v1/", extension_app())  # browsers without an agent (server/extension_api.py)
     app.cleanup_ctx.append(_server_ctx)

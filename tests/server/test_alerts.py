@@ -15,13 +15,24 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from alert_helpers import LOW, SECRET, THREAT, Smtp, alert_config, assert_no_detail, posts, until
+from alert_helpers import (
+    LOW,
+    SECRET,
+    STUDENT,
+    THREAT,
+    Smtp,
+    alert_config,
+    assert_no_detail,
+    posts,
+    until,
+)
 from test_server_command import free_port
 
 from server import ServerConfig
 from server.alerts_send import ALERTER
 from server.alerts_sign import SIGNATURE_HEADER, verify
 from server.keys import STATE
+from store.event import Event
 
 
 @pytest.fixture
@@ -158,6 +169,7 @@ async def test_an_escalation_in_the_console_is_sent_once(device: Any, server: An
     _, got, _ = hook
     alerter = server.app[ALERTER]  # the console does not wake the sender: it looks at each poll
     alerter.settings = replace(alerter.settings, poll_seconds=0.2)
+    alerter.wake()  # sleep by the new interval from now on
     d = await device()
     (row,) = posts(d.device, ("warned", [LOW]))
     await d.send_events([row])
@@ -170,3 +182,19 @@ async def test_an_escalation_in_the_console_is_sent_once(device: Any, server: An
     await asyncio.to_thread(store.review, row["uid"], "rita.reviewer", "escalated", "again")
     await asyncio.sleep(0.8)
     assert len(got) == 1  # the same event escalated twice: one alert
+
+
+async def test_an_event_the_server_writes_itself_is_alerted(server: Any, smtp: Smtp) -> None:
+    # as the extension API does for a browser without an agent: the server's own log writer
+    alerter = server.app[ALERTER]  # no upload wakes the sender here: it looks at each poll
+    alerter.settings = replace(alerter.settings, poll_seconds=0.2)
+    alerter.wake()  # sleep by the new interval from now on
+    uid = server.app[STATE].store.append(Event(source="extension", action="blocked", site="x.com",
+                                               text=f"{STUDENT} will regret this", findings=[THREAT],
+                                               device="ext:lab-chromebooks:cb-17"))  # fictional
+    (msg, raw), = await until(lambda: smtp.inbox.to("safety@region14.example"))
+    body = msg.get_payload(decode=True).decode()
+    assert f"/events/{uid}" in body and "ext:lab-chromebooks:cb-17" in body
+    assert_no_detail(raw)
+    await asyncio.sleep(0.6)
+    assert len(smtp.inbox.messages) == 1  # looked at again each poll, queued once
