@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ from faults_helpers import Relay, proxy
 
 from checker import load_policy
 from enforce import log_config
-from store import open_store
+from store import StoreConfig, open_store
 from store.store import default_spool
 
 POSTING = "https://oauth.reddit.com/api/comment"
@@ -36,10 +37,15 @@ def posts(lv, start: int, n: int) -> list[int]:
     return [post(lv, PRIVACY if i % 2 else CLEAN, i) for i in range(start, start + n)]
 
 
+@cache
+def _config() -> StoreConfig:
+    return log_config(load_policy(None))
+
+
 def stored(db: str) -> list[dict]:
     """The events in `db` as they are (this reader's own empty spool: it replays nothing)."""
     spool = Path(tempfile.mkdtemp(prefix="pg-faults-reader-")) / "spool.jsonl"
-    st = open_store(db, log_config(load_policy(None)), spool=spool, auto_purge=False)
+    st = open_store(db, _config(), spool=spool, auto_purge=False)
     try:
         return list(st.iter_events())
     finally:
