@@ -113,36 +113,43 @@ def _recipients(routes: list[Route], urgent: bool, now: float) -> dict[tuple[str
     return best
 
 
-def enqueue_escalations(conn: Conn, alerts: AlertPolicy, policy: Policy, after: int, now: float,
-                        base_url: str = "", limit: int = 500) -> int:
-    """Alerts of kind "escalated" for the reviews marked escalated after review id `after`
-    (however the console recorded them); the last review id read. Reading again from 0 (a
-    restarted server) queues nothing twice: the outbox's key is (event, kind, channel, target)."""
-    return _enqueue_from(conn, alerts, policy, now, base_url, "escalated", after,
-                         "SELECT r.id AS cursor, e.uid, e.ts, e.device, e.action, e.findings FROM reviews r "
-                         "JOIN events e ON e.id = r.event_id WHERE r.status = 'escalated' AND r.id > ? "
-                         "ORDER BY r.id LIMIT ?", (after, limit))
+# Alerts the sender finds by reading a table forward (id windows, see Alerter._scan): the events
+# the server wrote itself (its own log writer, as the extension API does for browsers without an
+# agent; ingested rows have received_at and are alerted in their upload's transaction), and the
+# reviews a reviewer marked escalated (however the console recorded them).
+SCANS: dict[str, tuple[str, str, str | None]] = {
+    "written": ("events", "SELECT id AS cursor, uid, ts, device, action, findings FROM events "
+                          "WHERE id > ? AND id <= ? AND received_at IS NULL AND findings <> '[]' "
+                          "ORDER BY id LIMIT ?", None),
+    "escalated": ("reviews", "SELECT r.id AS cursor, e.uid, e.ts, e.device, e.action, e.findings FROM reviews r "
+                             "JOIN events e ON e.id = r.event_id WHERE r.id > ? AND r.id <= ? "
+                             "AND r.status = 'escalated' ORDER BY r.id LIMIT ?", "escalated"),
+}
 
 
-def enqueue_written(conn: Conn, alerts: AlertPolicy, policy: Policy, after: int, since: str, now: float,
-                    base_url: str = "", limit: int = 500) -> int:
-    """Alerts for the events with findings that the server wrote itself (through its own log
-    writer, as the extension API does for browsers without an agent) after event id `after` and
-    at or after `since`; the last event id read. Ingested rows (received_at set) are alerted in
-    their upload's transaction instead."""
-    return _enqueue_from(conn, alerts, policy, now, base_url, None, after,
-                         "SELECT id AS cursor, uid, ts, device, action, findings FROM events "
-                         "WHERE id > ? AND ts >= ? AND received_at IS NULL AND findings <> '[]' "
-                         "ORDER BY id LIMIT ?", (after, since, limit))
+def scan_start(conn: Conn, scan: str, since: str) -> int:
+    """Where a starting server begins reading: just before the first row at or after `since`."""
+    table = SCANS[scan][0]
+    first = conn.scalar(f"SELECT MIN(id) FROM {table} WHERE ts >= ?", (since,))
+    return int(first) - 1 if first is not None else scan_top(conn, scan)
 
 
-def _enqueue_from(conn: Conn, alerts: AlertPolicy, policy: Policy, now: float, base_url: str, kind: str | None,
-                  after: int, sql: str, params: tuple[Any, ...]) -> int:
+def scan_top(conn: Conn, scan: str) -> int:
+    """The newest row id of the scan's table."""
+    return int(conn.scalar(f"SELECT COALESCE(MAX(id), 0) FROM {SCANS[scan][0]}") or 0)
+
+
+def enqueue_scan(conn: Conn, alerts: AlertPolicy, policy: Policy, scan: str, after: int, upto: int, now: float,
+                 base_url: str = "", limit: int = 500) -> int:
+    """Alerts for the scan's rows with ids in (after, upto], at most `limit` (one transaction); the
+    last id read, `upto` once the window is done. Reading a row again queues nothing twice (the
+    outbox's key is event, kind, channel, target)."""
+    _, sql, kind = SCANS[scan]
     with conn.write():
-        got = conn.all(sql, params)
+        got = conn.all(sql, (after, upto, limit))
         if got:
             enqueue(conn, alerts, policy, got, now, kind=kind, base_url=base_url)
-    return int(got[-1]["cursor"]) if got else after
+    return int(got[-1]["cursor"]) if len(got) == limit else upto
 
 
 def claim(conn: Conn, now: float, channels: tuple[str, ...], limit: int = 200) -> list[dict[str, Any]]:

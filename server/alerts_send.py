@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from server.pool import DbPool
 
 log = logging.getLogger("postguard.alerts")
-WRITTEN_LOOKBACK = 86400.0  # a restarted server alerts its own events of the last day it has not yet
+LOOKBACK_SECONDS = 86400.0  # a starting server looks this far back for what it may not have alerted
 Batch = tuple[str, str, list[dict[str, Any]]]  # (channel, target, outbox rows): one message
 
 
@@ -54,11 +54,12 @@ class Alerter:
         self.routes, self.policy, self.settings, self.pool = routes, policy, settings, pool
         self._wake = asyncio.Event()
         self._held: set[str] = set()
-        self._reviews = 0       # the last review id looked at for escalations
-        self._written = 0       # the last event id the server wrote itself that was looked at
-        self._since = iso(time.time() - WRITTEN_LOOKBACK)  # on start: from a day back, not all the log
+        self._since = iso(time.time() - LOOKBACK_SECONDS)
+        # per scan (alerts.SCANS): where the next look starts, and the newest id the last look saw
+        self._windows: dict[str, tuple[int | None, int | None]] = {"written": (None, None)}
+        if any("escalated" in r.actions for r in routes.routes):
+            self._windows["escalated"] = (None, None)
         self._purged = 0.0      # when sent alerts past retention were last purged
-        self._escalations = any("escalated" in r.actions for r in routes.routes)
 
     def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
         """The ingest hook: outbox rows for the events just stored, in their transaction."""
@@ -99,25 +100,33 @@ class Alerter:
                     await asyncio.wait_for(self._wake.wait(), idle)
 
     async def _housekeeping(self) -> None:
-        """Queue the events the server wrote itself and the escalations recorded since the last
-        look; once an hour, forget sent alerts older than the log's retention."""
-        now, base = time.time(), self.settings.console_base_url
-
-        def written(c: Conn) -> int:
-            return alerts.enqueue_written(c, self.routes, self.policy, self._written, self._since, now, base)
-
-        def escalated(c: Conn) -> int:
-            return alerts.enqueue_escalations(c, self.routes, self.policy, self._reviews, now, base)
-
-        while (last := await self.pool.run(written)) != self._written:
-            self._written = last
-        if self._escalations:
-            while (last := await self.pool.run(escalated)) != self._reviews:
-                self._reviews = last
+        """Queue what the scans find (alerts.SCANS); once an hour, forget sent alerts older than
+        the log's retention."""
+        now = time.time()
+        for scan in self._windows:
+            await self._scan(scan, now)
         days = self.policy.settings.retention_days
         if days > 0 and now - self._purged > 3600:
             await self.pool.run(lambda c: alerts.purge_sent(c, now - days * 86400))
             self._purged = now
+
+    async def _scan(self, scan: str, now: float) -> None:
+        """Read the rows added since the look before last: each row is read in two looks, so a
+        transaction that committed a little after a newer one (ids are handed out before commit)
+        is still seen; a row read twice is queued once. A starting server reads a day back."""
+        start, last_top = self._windows[scan]
+        if start is None:
+            start = await self.pool.run(lambda c: alerts.scan_start(c, scan, self._since))
+        top = await self.pool.run(lambda c: alerts.scan_top(c, scan))
+
+        def window(c: Conn) -> int:
+            return alerts.enqueue_scan(c, self.routes, self.policy, scan, cur, top, now,
+                                       self.settings.console_base_url)
+
+        cur = start
+        while cur < top:
+            cur = await self.pool.run(window)
+        self._windows[scan] = (last_top if last_top is not None else start, top)
 
     async def _idle(self) -> float:
         """Seconds until the next retry or digest is due (at most the poll interval)."""

@@ -93,3 +93,23 @@ def test_lease_retry_and_sent(conn: Conn, policy: Any) -> None:
 @pytest.mark.parametrize(("attempts", "seconds"), [(0, 30), (1, 60), (4, 480), (7, 3600), (60, 3600)])
 def test_backoff(attempts: int, seconds: float) -> None:
     assert seconds * 0.9 <= alerts.backoff(attempts, 30, 3600) <= seconds * 1.1
+
+
+def test_the_scan_reads_only_what_the_server_wrote_itself(conn: Conn, policy: Any) -> None:
+    rows = posts("ext:lab:cb-1", ("blocked", [THREAT]), ("blocked", [THREAT]), ("logged", []), ("warned", [LOW]))
+    for i, r in enumerate(rows):
+        received = iso(NOW) if i == 1 else None  # the second came through ingest: alerted there
+        conn.execute("INSERT INTO events (uid, ts, device, seq, source, action, findings, content_mode, "
+                     "prev_hash, hash, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'none', ?, ?, ?)",
+                     (r["uid"], r["ts"], r["device"], r["seq"], r["source"], r["action"], r["findings"],
+                      r["prev_hash"], r["hash"], received))
+    routes = parse_alerts(ROUTES, policy)
+    start, top = alerts.scan_start(conn, "written", "2000-01-01T00:00:00.000000Z"), alerts.scan_top(conn, "written")
+    assert top - start == 4
+    assert alerts.scan_start(conn, "written", "2999-01-01T00:00:00.000000Z") == top  # nothing that recent
+    cur = alerts.enqueue_scan(conn, routes, policy, "written", start, top, NOW, limit=1)
+    assert cur == start + 1  # a full page: go on from there
+    assert alerts.enqueue_scan(conn, routes, policy, "written", cur, top, NOW, limit=1) == start + 4
+    assert alerts.enqueue_scan(conn, routes, policy, "written", start, top, NOW) == top  # again: nothing new
+    got = conn.all("SELECT event_uid, target FROM alert_outbox ORDER BY id")
+    assert {g["event_uid"] for g in got} == {rows[0]["uid"], rows[3]["uid"]} and len(got) == 4
