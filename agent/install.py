@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 from xml.sax.saxutils import escape
 
+from agent import native_messaging as nm
 from agent.state import write_atomic
 
 SERVICE = "postguard-agent"
@@ -109,6 +110,8 @@ def agent_argv(opts: Options) -> list[str]:
     argv = [opts.python, "-m", "postguard", "agent", "run", "--state", opts.state_dir()]
     if opts.policy:
         argv += ["--policy", opts.policy]
+    if opts.os in nm.PAIRING_TOKEN:  # the backend's token is the browser pairing token (native host)
+        argv += ["--token-file", nm.PAIRING_TOKEN[opts.os]]
     return argv
 
 
@@ -600,6 +603,7 @@ def _install_linux(opts: Options, report: Report) -> Report:
         report.say(f"would write {unit_path} (0644, root):\n{unit.decode()}")
         report.say(f"would make {opts.state_dir()} owned by {name}, folders 0700, files 0600")
         report.say(f"would link {link} -> {unit_path} (enabled)")
+        _write_native_host(opts, report, False)
         report.say(f"would write {MANIFEST} (0644, root)")
         if opts.root is None and systemd_running():
             report.say(f"would run: systemctl daemon-reload; systemctl restart {SERVICE}.service")
@@ -615,9 +619,10 @@ def _install_linux(opts: Options, report: Report) -> Report:
         wants.unlink()
     wants.symlink_to(str(unit_path))
     report.say(f"enabled: {link} -> {unit_path}")
+    host = _write_native_host(opts, report, as_root)
     _write_manifest(opts, {"os": "linux", "service": SERVICE, "user": name, "uid": acct.uid,
                            "created_user": created, "state": state,
-                           "files": [str(unit_path)], "links": [str(link)]}, as_root)
+                           "files": [str(unit_path), *host], "links": [str(link)]}, as_root)
     report.say(f"wrote {MANIFEST}")
     if opts.root is None:
         if systemd_running():
@@ -640,6 +645,7 @@ def _install_macos(opts: Options, report: Report) -> Report:
         if opts.dry_run:
             report.say(f"would write {plist_path} (0644, root:wheel):\n{plist.decode()}")
             report.say(f"would make {state} owned by {name}, folders 0700, files 0600")
+            _write_native_host(opts, report, False)
         acct = lookup_account(opts, name) if opts.root is not None else None
         if opts.root is not None and not opts.dry_run:
             if acct is None:
@@ -648,8 +654,9 @@ def _install_macos(opts: Options, report: Report) -> Report:
             _prepare_state(opts, acct, report)
             _write_root_file(opts.on_disk(plist_path), plist, 0o644, os.geteuid() == 0)
             opts.on_disk(MAC_LOG_DIR).mkdir(parents=True, exist_ok=True)
+            host = _write_native_host(opts, report, os.geteuid() == 0)
             _write_manifest(opts, {"os": "macos", "service": LAUNCHD_LABEL, "user": name, "uid": acct.uid,
-                                   "created_user": False, "state": state, "files": [str(plist_path)],
+                                   "created_user": False, "state": state, "files": [str(plist_path), *host],
                                    "links": []}, os.geteuid() == 0)
             report.say(f"wrote {plist_path} (0644) and {MANIFEST}")
         report.say("on a Mac it then runs: " + "; ".join(" ".join(s) for s in steps))
@@ -658,8 +665,10 @@ def _install_macos(opts: Options, report: Report) -> Report:
     _prepare_state(opts, acct, report)
     _write_root_file(opts.on_disk(plist_path), plist, 0o644, True)
     Path(str(MAC_LOG_DIR)).mkdir(parents=True, exist_ok=True)
+    host = _write_native_host(opts, report, True)
     _write_manifest(opts, {"os": "macos", "service": LAUNCHD_LABEL, "user": name, "uid": acct.uid,
-                           "created_user": created, "state": state, "files": [str(plist_path)], "links": []}, True)
+                           "created_user": created, "state": state, "files": [str(plist_path), *host],
+                           "links": []}, True)
     (opts.run or _default_run)(["launchctl", "bootstrap", "system", str(plist_path)])
     report.say(f"wrote {plist_path}; launchctl bootstrap system {plist_path}")
     return report
@@ -703,6 +712,25 @@ def _install_windows(opts: Options) -> Report:
         report.say(f"wrote {WIN_SERVICE_DIR / fname}")
     report.say(f"then, as an administrator, save WinSW's exe there as {SERVICE}.exe and run install-service.ps1")
     return report
+
+
+def _write_native_host(opts: Options, report: Report, as_root: bool) -> list[str]:
+    """The browsers' native messaging host (zero-configuration pairing of the extension with this
+    agent, agent/native_messaging.py) and the pairing token; returns the paths written."""
+    files = nm.host_files(opts.os, opts.python)
+    token = nm.PAIRING_TOKEN[opts.os]
+    files.append((token, nm.pairing_token(opts.on_disk(token)), 0o644))
+    for path, data, mode in files:
+        if opts.dry_run:
+            report.say(f"would write {path} ({mode:04o}, root)")
+            continue
+        target = opts.on_disk(path)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        _write_root_file(target, data, mode, as_root)
+    if not opts.dry_run:
+        report.say(f"native messaging host {nm.HOST_NAME} registered for Chrome, Chromium and Edge "
+                   f"({nm.LAUNCHER[opts.os]}; pairing token {token})")
+    return [path for path, _, _ in files]
 
 
 def _write_manifest(opts: Options, data: dict[str, Any], as_root: bool) -> None:

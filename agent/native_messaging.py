@@ -9,8 +9,9 @@ throw-away Chromium profile (`<user-data-dir>/NativeMessagingHosts/`).
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from extension.native_host import HOST_NAME
 
@@ -25,7 +26,7 @@ SYSTEM_HOST_DIRS = {
               "edge": "/Library/Microsoft/Edge/NativeMessagingHosts"},
 }
 LAUNCHER = {"linux": "/usr/local/lib/postguard/native-host", "macos": "/usr/local/lib/postguard/native-host"}
-PAIRING_TOKEN = {"linux": "/etc/postguard/pairing.token", "macos": "/Library/Application Support/postguard/pairing.token"}
+PAIRING_TOKEN = {"linux": "/etc/postguard/pairing.token", "macos": "/etc/postguard/pairing.token"}  # beside the install manifest
 
 
 def host_manifest(launcher: str, extension_ids: tuple[str, ...]) -> dict[str, object]:
@@ -48,3 +49,27 @@ def launcher_script(python: str, backend_url: str, token_file: str) -> bytes:
     argv = [python, "-m", "extension.native_host", "--backend", backend_url, "--token-file", token_file]
     return ("#!/bin/sh\n# postguard native messaging host (written by postguard agent install)\n"
             f"exec {' '.join(shlex.quote(a) for a in argv)} \"$@\"\n").encode()
+
+
+def host_files(os_name: str, python: str, backend_url: str = "http://127.0.0.1:8731",
+               extension_ids: tuple[str, ...] | None = None) -> list[tuple[str, bytes, int]]:
+    """(path, content, mode) of the launcher and of one host manifest per browser, for `os_name`
+    (linux or macos)."""
+    from extension.backend.config import EXTENSION_ID
+
+    launcher = LAUNCHER[os_name]
+    out = [(launcher, launcher_script(python, backend_url, PAIRING_TOKEN[os_name]), 0o755)]
+    manifest = host_manifest_bytes(launcher, extension_ids or (EXTENSION_ID,))
+    out += [(f"{d}/{HOST_NAME}.json", manifest, 0o644) for d in SYSTEM_HOST_DIRS[os_name].values()]
+    return out
+
+
+def pairing_token(existing: Path) -> bytes:
+    """The pairing token file's content: the one already there (a re-install keeps browsers paired),
+    else a new random one. The backend is started with it and the host sends it; every account on
+    the computer may read it (the host runs as whoever is signed in), see SECURITY.md."""
+    try:
+        old = existing.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        old = ""
+    return ((old if len(old) >= 16 else secrets.token_urlsafe(32)) + "\n").encode()

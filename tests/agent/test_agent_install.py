@@ -113,7 +113,8 @@ def test_linux_install_writes_a_hardened_root_owned_unit_and_hands_over_the_stat
     cfg.read_string(unit.read_text())
     svc = cfg["Service"]
     assert svc["User"] == "postguard" and svc["Group"] == "postguard"
-    assert svc["ExecStart"] == f"{sys.executable} -m postguard agent run --state /var/lib/postguard"
+    assert svc["ExecStart"] == (f"{sys.executable} -m postguard agent run --state /var/lib/postguard "
+                                "--token-file /etc/postguard/pairing.token")  # the browser pairing token
     for k, v in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ReadWritePaths": "/var/lib/postguard",
                  "PrivateTmp": "yes", "Restart": "always", "UMask": "0077",
                  "CapabilityBoundingSet": ""}.items():
@@ -125,7 +126,7 @@ def test_linux_install_writes_a_hardened_root_owned_unit_and_hands_over_the_stat
     else:
         assert svc["ProtectHome"] == "yes"
     manifest = read_manifest(Options(os="linux", root=root))
-    assert manifest["created_user"] is True and manifest["files"] == ["/" + UNIT]
+    assert manifest["created_user"] is True and manifest["files"][0] == "/" + UNIT  # then the native host's
     assert stat.S_IMODE((root / "etc/postguard/agent-install.json").stat().st_mode) == 0o644
 
     # the same folder installed again: nothing new made, nothing broken
@@ -334,7 +335,8 @@ def test_macos_launchd_daemon(root: Path) -> None:
     data = plistlib.loads(plist_path.read_bytes())
     assert data["Label"] == "org.postguard.agent"
     assert data["ProgramArguments"] == [sys.executable, "-m", "postguard", "agent", "run", "--state",
-                                        "/Library/Application Support/postguard"]
+                                        "/Library/Application Support/postguard",
+                                        "--token-file", "/etc/postguard/pairing.token"]  # browser pairing
     assert data["UserName"] == "_postguard" and data["RunAtLoad"] is True and data["KeepAlive"] is True
     assert data["Umask"] == 0o077
     assert (state / "device.key").stat().st_uid == 401 and mode(state / "device.key") == 0o600
@@ -398,6 +400,8 @@ mount --bind {root}/etc/group /etc/group
 mount -t tmpfs tmpfs /var/lib
 mkdir -p /var/lib/postguard
 mount --bind {root}/var/lib/postguard /var/lib/postguard
+mkdir -p /etc/postguard
+mount --bind {root}/etc/postguard /etc/postguard
 mount -t tmpfs tmpfs /etc/systemd/system
 cp -r /run/pgunits/. /etc/systemd/system/
 mount -t tmpfs tmpfs /tmp
@@ -493,7 +497,8 @@ async def test_the_installed_unit_runs_the_agent_under_systemd(tmp_path: Path, s
                             stdout=boot_log.open("wb"), stderr=subprocess.STDOUT)
 
     def agent_pid() -> int | None:
-        pids = [p for p in host_pids(f"agent run --state /var/lib/postguard --proxy-listen 127.0.0.1:{proxy}")
+        pids = [p for p in host_pids(f"agent run --state /var/lib/postguard --token-file /etc/postguard/pairing.token "
+                                     f"--proxy-listen 127.0.0.1:{proxy}")
                 if "unshare" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
         return pids[0] if pids else None
 
@@ -552,7 +557,10 @@ async def test_the_installed_unit_runs_the_agent_under_systemd(tmp_path: Path, s
                                                           "--state", str(state)], capture_output=True, text=True,
                                          timeout=60)
         assert "agent       running since" in st_run.stdout, st_run.stdout + st_run.stderr
-        for name in ("device.key", "queue.sqlite", "status.json", "backend.token", "mitmproxy/mitmproxy-ca.pem"):
+        # the backend's token is the browser pairing token install wrote: root's, readable by the host
+        pairing = root / "etc/postguard/pairing.token"
+        assert pairing.stat().st_uid == 0 and mode(pairing) == 0o644 and not (state / "backend.token").exists()
+        for name in ("device.key", "queue.sqlite", "status.json", "mitmproxy/mitmproxy-ca.pem"):
             p = state / name
             assert p.stat().st_uid == acct.uid and mode(p) == 0o600, (name, oct(mode(p)), p.stat().st_uid)
         assert mode(state / "mitmproxy") == 0o700 and mode(state) == 0o700
