@@ -36,6 +36,9 @@ class AlertSettings:
                              f"(got {self.smtp_security!r})")
         if not 0 < self.smtp_port < 65536:
             raise ValueError(f"alerts: smtp_port must be a TCP port (got {self.smtp_port!r})")
+        if self.smtp_user and self.smtp_security == "none" and self.smtp_host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("alerts: an SMTP login needs smtp_security starttls or tls (the password would "
+                             "cross the network in clear)")
         if any(c in self.mail_from for c in "\r\n") or "@" not in self.mail_from:
             raise ValueError("alerts: mail_from must be one e-mail address")
         for name in ("timeout_seconds", "retry_base_seconds", "retry_max_seconds", "poll_seconds"):

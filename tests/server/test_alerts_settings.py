@@ -30,6 +30,8 @@ def test_settings_from_the_environment() -> None:
     ({"POSTGUARD_SMTP_PORT": "70000"}, "smtp_port must be a TCP port"),
     ({"POSTGUARD_SMTP_SECURITY": "ssl"}, "smtp_security must be one of starttls, tls, none"),
     ({"POSTGUARD_MAIL_FROM": "postguard"}, "mail_from must be one e-mail address"),
+    ({"POSTGUARD_SMTP_HOST": "smtp.region14.example", "POSTGUARD_SMTP_SECURITY": "none",
+      "POSTGUARD_SMTP_USER": "alerts"}, "an SMTP login needs smtp_security starttls or tls"),
     ({"POSTGUARD_MAIL_FROM": "a@b.example\r\nBcc: c@d.example"}, "mail_from must be one e-mail address"),
 ])
 def test_bad_settings_are_refused(env: dict[str, str], error: str) -> None:
