@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
     from enforce import log_config
     from server import ServerConfig, create_app
+    from server.alerts_policy import load_alerts
+    from server.alerts_settings import AlertSettings
     from store import default_db
     from store.db import describe, is_postgres
 
@@ -103,6 +105,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--checkpoint-hours: more than 0")
     extra = oidc_extra(args.oidc)
     policy = policy_from(args)
+    try:  # alert delivery settings and routes: a mistake is a usage error, before anything starts
+        alerts = AlertSettings.from_env()
+        load_alerts(policy)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     db = args.db or default_db()
     if not is_postgres(db):
         print("postguard server: SQLite is for a one-machine trial; a district runs on PostgreSQL",
@@ -122,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ServerConfig(db=db, policy=policy, signing_key=args.signing_key, heartbeat_interval=args.heartbeat_interval,
                        checkpoint_hours=args.checkpoint_hours, checkpoint_dir=args.checkpoint_dir,
                        db_threads=args.db_threads, secure_cookies=bool(ctx) or args.behind_proxy,
-                       behind_proxy=args.behind_proxy)
+                       behind_proxy=args.behind_proxy, alerts=alerts)
     app = create_app(cfg)
     if extra:  # sign-in with the district's accounts on the server's console
         from console.keys import CONFIG

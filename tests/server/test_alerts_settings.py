@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_helpers import cli
 
 from checker.errors import PolicyError
 from server import ServerConfig, create_app
@@ -66,3 +67,16 @@ def test_a_bad_alerts_file_stops_the_server(policy: Any, tmp_path: Path) -> None
                        spool=tmp_path / "spool.jsonl", alerts=AlertSettings())
     with pytest.raises(PolicyError, match=r"alerts.toml: route\[0\].rules: unknown value .*'gossip'"):
         create_app(cfg)
+
+
+@pytest.mark.parametrize(("env", "error"), [
+    ({"POSTGUARD_SMTP_PORT": "smtp"}, "postguard: error: POSTGUARD_SMTP_PORT: a port number (got 'smtp')"),
+    ({"POSTGUARD_SMTP_SECURITY": "ssl"}, "postguard: error: alerts: smtp_security must be one of"),
+])
+def test_postguard_server_says_what_is_wrong(env: dict[str, str], error: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    rc, _, err = cli(capsys, "server", "--db", str(tmp_path / "s.sqlite"), "--listen", "127.0.0.1:0")
+    assert rc == 2 and error in err and "internal error" not in err
+    assert not (tmp_path / "s.sqlite").exists()  # stopped before it touched the database
