@@ -253,3 +253,18 @@ async def test_queued_batch_is_logged_in_order(client, log):
     assert r.status == 201 and len((await r.json())["ids"]) == 3
     assert [(e.action, [f["rule"] for f in e.findings]) for e in log.events] == [
         ("error", ["student-privacy"]), ("error", []), ("edited", ["missing-disclaimer"])]
+
+
+async def test_a_redacted_queued_record_is_logged_as_not_checked(client, log):
+    """What the extension queues while nothing answered keeps no text and no reason (sw.js
+    `redacted`): logged with its choice, no findings, and the note it carries."""
+    note = "overridden, recorded while postguard was unreachable (46 characters; the text is not kept)"
+    batch = {"events": [{"choice": "overridden", "text": "", "site": "x.com", "queued": True, "error": note},
+                        {"choice": "unchecked", "text": "", "site": "x.com", "queued": True}]}
+    r = await client.post("/v1/events", json=batch, headers=GOOD)
+    assert r.status == 201, await r.text()
+    assert [(e.action, e.findings, e.justification, e.error) for e in log.events] == [
+        ("overridden", [], None, note), ("error", [], None, "not checked when posted: the backend was unreachable")]
+    # Not queued, an override still needs its reason, text or none.
+    r = await client.post("/v1/events", json={"choice": "overridden", "text": "", "site": "x.com"}, headers=GOOD)
+    assert r.status == 400
