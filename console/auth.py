@@ -16,6 +16,9 @@ from store import Store
 from store.event import iso
 
 ROLES = ("reviewer", "admin")
+# The password hash of an account the identity provider vouches for (OpenID Connect): argon2
+# cannot verify it, so no password ever opens such an account.
+EXTERNAL_PASSWORD = "!oidc"
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 # Verified when the user does not exist, so a wrong name takes as long as a wrong password.
@@ -184,8 +187,10 @@ def remove_user(st: Store, name: str, actor: str) -> bool:
 
 
 def list_users(st: Store) -> list[dict[str, Any]]:
-    """Every account: name, role, created, disabled (never the hash)."""
-    return st.read(lambda c: c.all("SELECT name, role, created, disabled FROM users ORDER BY name"))
+    """Every account: name, role, created, disabled, and whether it signs in with the district's
+    account (`external`; never the hash)."""
+    return st.read(lambda c: c.all("SELECT name, role, created, disabled, pw_hash = ? AS external FROM users "
+                                   "ORDER BY name", (EXTERNAL_PASSWORD,)))
 
 
 def tokens_match(a: str | None, b: str | None) -> bool:

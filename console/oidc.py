@@ -25,7 +25,6 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[im
 CALLBACK_PATH = "/login/oidc/callback"
 FLOW_COOKIE = "pg_oidc"
 FLOW_SECONDS = 600  # a sign-in must come back from the provider within ten minutes
-OIDC_PASSWORD = "!oidc"  # the users row's password hash: argon2 refuses it, so no password ever matches
 TOKEN_AUTH = ("client_secret_basic", "client_secret_post")
 _KEYS = {"issuer", "client_id", "client_secret_file", "client_secret_env", "redirect_url", "scopes", "label",
          "username_claim", "groups_claim", "require", "admin_groups", "reviewer_groups", "admin_users",

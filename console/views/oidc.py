@@ -13,7 +13,6 @@ from console.oidc import (
     CALLBACK_PATH,
     FLOW_COOKIE,
     FLOW_SECONDS,
-    OIDC_PASSWORD,
     Flow,
     OidcError,
     role_of,
@@ -99,7 +98,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         return await _refuse(request, OidcError(
             f"{name} may not use the review console: ask IT to add you to the postguard reviewers or admins.",
             "no role for this account"), name)
-    result = await in_thread(auth.sign_in_external, st, name, role, OIDC_PASSWORD, "oidc")
+    result = await in_thread(auth.sign_in_external, st, name, role, auth.EXTERNAL_PASSWORD, "oidc")
     if result in _REFUSED:
         return await _refuse(request, OidcError(_REFUSED[result], f"{result} account"), name)
     await in_thread(st.audit, name, "login:oidc", None, f"{provider.s.issuer} as {role}")

@@ -10,8 +10,8 @@ import pytest
 from oidc_helpers import back_from_provider, oidc_settings, sign_in, to_provider
 from oidc_provider import ADMIN, OUTSIDER, REVIEWER, Provider, rsa_key
 
+from console.auth import EXTERNAL_PASSWORD as OIDC_PASSWORD
 from console.auth import add_user, check_password
-from console.oidc import OIDC_PASSWORD
 from store import Store
 
 
@@ -66,6 +66,9 @@ async def test_admin_by_list_and_role_follows_the_provider(oidc_client: Any, pro
     c = await oidc_client()
     assert (await sign_in(c)).status == 200
     assert (await c.get("/audit", allow_redirects=False)).status == 200
+    users = await (await c.get("/users")).text()  # the admin sees who signs in how
+    assert f"<td>{ADMIN['email']}</td><td>admin</td><td class=\"sign-in\">the district&#39;s account</td>" in users
+    assert '<td>alice</td><td>admin</td><td class="sign-in">a password</td>' in users
     # Taken off the admin list, in the reviewers' group: the next sign-in is a reviewer's, and the
     # session already open follows at once.
     provider.user = {**ADMIN, "groups": ["postguard-reviewers"]}
