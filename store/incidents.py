@@ -10,7 +10,8 @@ one (targets are compared only between events of one source, since the proxy nam
 its id and the extension by its URL). Of several such incidents, one holding an event with the
 same content hash wins, else the latest that the event's source has not finished with (after
 its choice or its final answer, `FINAL`, other content is another post); else the event starts
-an incident. The incident id is its first event's uid.
+an incident, as it does when the incident already holds `MAX_EVENTS`. The incident id is its
+first event's uid.
 
 Severity comes from the policy, which the log never reads: whoever opens the log with a policy
 calls `configure` (the console does on start) with its levels per (rule, category), and the
@@ -37,6 +38,9 @@ OUTCOME_ORDER = ("overridden", "edited", "blocked", "cancelled", "logged", "warn
 # warning for "Post anyway" and the post it lets through).
 FINAL = {"extension": frozenset({"edited", "overridden", "cancelled", "passed", "blocked", "logged", "error"}),
          "proxy": frozenset({"passed", "logged", "blocked", "overridden", "error", "cancelled", "edited"})}
+# An incident is one post: a full one takes no more events (each write summarises the incident's
+# events again, so this also bounds that work).
+MAX_EVENTS = 25
 _SETTINGS_KEY = "incidents"
 _CANDIDATES = 8
 _EVENT_COLS = "id, uid, ts, device, employee, source, site, account, target, action, findings, " \
@@ -137,8 +141,8 @@ def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
     t = seconds_of(row["ts"])
     cands = conn.all(
         "SELECT id, account, target, target_source, content_hash, first_ts FROM incidents "
-        "WHERE device = ? AND site_key = ? AND last_ts >= ? ORDER BY last_ts DESC, id DESC "
-        f"LIMIT {_CANDIDATES}", (row["device"], site_key(row.get("site"), s.aliases), iso(t - s.gap)))
+        "WHERE device = ? AND site_key = ? AND last_ts >= ? AND events < ? ORDER BY last_ts DESC, id DESC "
+        f"LIMIT {_CANDIDATES}", (row["device"], site_key(row.get("site"), s.aliases), iso(t - s.gap), MAX_EVENTS))
     cands = [c for c in cands if c["first_ts"] <= iso(t + s.gap) and _compatible(c, row)]
     if not cands:
         return None

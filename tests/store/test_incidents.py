@@ -183,3 +183,13 @@ def test_two_posts_in_a_row_are_two_incidents(log: Any) -> None:
     assert log.flush()
     got = {i["id"]: i["events"] for i in log.read(incident_rows)}
     assert got == {uids[0]: 3, second: 1, third: 1, fourth: 2} and again not in got
+
+
+def test_an_incident_holds_at_most_max_events(log: Any) -> None:
+    """Warnings one after another that never end in a choice (a script posting, say) do not
+    grow one incident without bound."""
+    for i in range(inc.MAX_EVENTS + 3):
+        log.append(Event(source="proxy", action="warned", site="x.com", text=f"fictional post {i}",
+                         findings=[THREAT], time=T0 + i))
+    assert log.flush()
+    assert [i["events"] for i in log.read(incident_rows)] == [inc.MAX_EVENTS, 3]
