@@ -47,7 +47,7 @@ def launcher_script(python: str, backend_url: str, token_file: str) -> bytes:
     """The program the manifest names (a manifest cannot pass arguments): the host, told where the
     backend listens and where the pairing token is. The browser appends the caller's origin."""
     argv = [python, "-m", "extension.native_host", "--backend", backend_url, "--token-file", token_file]
-    return ("#!/bin/sh\n# postguard native messaging host (written by postguard agent install)\n"
+    return ("#!/bin/sh\n# postguard native messaging host (written by postguard agent install, or native-host --register)\n"
             f"exec {' '.join(shlex.quote(a) for a in argv)} \"$@\"\n").encode()
 
 
@@ -73,3 +73,25 @@ def pairing_token(existing: Path) -> bytes:
     except (OSError, UnicodeDecodeError):
         old = ""
     return ((old if len(old) >= 16 else secrets.token_urlsafe(32)) + "\n").encode()
+
+
+# Per-user folders on Linux (`postguard native-host --register`: a developer's or a trial's own
+# browser, no administrator rights); <user-data-dir>/NativeMessagingHosts of the default profile.
+USER_HOST_DIRS = {"chrome": ".config/google-chrome", "chromium": ".config/chromium", "edge": ".config/microsoft-edge"}
+
+
+def register_user(browser: str, python: str, backend_url: str, token_file: Path, home: Path) -> list[Path]:
+    """The host for this user's `browser` only: the launcher under ~/.local/share/postguard and the
+    manifest in the browser's per-user folder; returns both paths."""
+    if browser not in USER_HOST_DIRS:
+        raise ValueError(f"browser: one of {', '.join(USER_HOST_DIRS)} (got {browser!r})")
+    launcher = home / ".local/share/postguard/native-host"
+    manifest = home / USER_HOST_DIRS[browser] / "NativeMessagingHosts" / f"{HOST_NAME}.json"
+    from extension.backend.config import EXTENSION_ID
+
+    for path, data, mode in ((launcher, launcher_script(python, backend_url, str(token_file.resolve())), 0o755),
+                             (manifest, host_manifest_bytes(str(launcher), (EXTENSION_ID,)), 0o644)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(mode)
+    return [launcher, manifest]

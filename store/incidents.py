@@ -151,7 +151,7 @@ def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
     for e in conn.all(f"SELECT incident, source, action, content_hash FROM events WHERE incident IN "
                       f"({', '.join('?' * len(cands))})", [c["id"] for c in cands]):
         hashes[e["incident"]].add(e["content_hash"])
-        if e["action"] in FINAL[e["source"]]:
+        if e["action"] in FINAL.get(e["source"], ()):
             closed[e["incident"]].add(e["source"])
     same = [i for i in hashes if row.get("content_hash") and row["content_hash"] in hashes[i]]
     still_open = [i for i in hashes if row["source"] not in closed[i]]

@@ -4,7 +4,9 @@ install` does) -- and no setup step in the browser. Also what the popup says whe
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -44,8 +46,8 @@ def browser(sites):
 
     made = []
     with sync_playwright() as p:
-        def start(prepare=None):
-            profile = Path(tempfile.mkdtemp(prefix="pg-profile-"))
+        def start(prepare=None, profile=None):
+            profile = profile or Path(tempfile.mkdtemp(prefix="pg-profile-"))
             if prepare:
                 prepare(profile)
             ctx = H.launch(p, sites.port, profile)
@@ -121,3 +123,18 @@ def test_wrong_pairing_token_says_not_paired(browser, backend, tmp_path):
     ctx, _sw = browser(lambda prof: PH.register_host(prof, backend.url, wrong))
     st = PH.popup_status(ctx)
     assert st["problem"] == "not-paired" and "refused the pairing token" in st["it"]
+
+
+def test_registered_for_this_user_with_the_command_then_no_setup(browser, backend, tmp_path):
+    """A trial or development machine: `postguard native-host --register chromium` (as the user),
+    then the user's own Chromium profile pairs by itself."""
+    home = tmp_path / "home"
+    out = subprocess.run([sys.executable, "-m", "postguard", "native-host", "--register", "chromium",
+                          "--backend", backend.url, "--token-file", str(backend.token_file)],
+                         env={**os.environ, "HOME": str(home)}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert (home / ".config/chromium/NativeMessagingHosts/org.postguard.agent.json").is_file()
+    ctx, _sw = browser(profile=home / ".config" / "chromium")  # Chromium's default profile folder
+    page = post(ctx, STUDENT, site="x")
+    page.locator('postguard-panel [role="alertdialog"]').wait_for(timeout=15000)
+    assert page.evaluate("() => window.__sent") == []
