@@ -200,9 +200,12 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return min(cap, base * 2 ** min(attempts, 30)) * random.uniform(0.9, 1.1)
 
 
-def purge_sent(conn: Conn, before: float) -> int:
-    """Forget alerts delivered before `before` (the server passes the log's retention, so an
-    event still in the log keeps its outbox rows and is never alerted twice)."""
+def purge_old(conn: Conn, before: float) -> tuple[int, int]:
+    """Forget alerts queued before `before` (the server passes the log's retention: an event still
+    in the log keeps its outbox rows, so it is never alerted twice, and an alert whose event is
+    gone would link to nothing); (sent, never delivered) counts."""
+    cut = iso(before)
     with conn.write():
-        return int(conn.execute("DELETE FROM alert_outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
-                                (iso(before),)).rowcount or 0)
+        lost = int(conn.scalar("SELECT COUNT(*) FROM alert_outbox WHERE sent_at IS NULL AND created < ?", (cut,)) or 0)
+        n = int(conn.execute("DELETE FROM alert_outbox WHERE created < ?", (cut,)).rowcount or 0)
+    return n - lost, lost

@@ -59,7 +59,7 @@ class Alerter:
         self._windows: dict[str, tuple[int | None, int | None]] = {"written": (None, None)}
         if any("escalated" in r.actions for r in routes.routes):
             self._windows["escalated"] = (None, None)
-        self._purged = 0.0      # when sent alerts past retention were last purged
+        self._purged = 0.0      # when alerts past retention were last purged
 
     def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
         """The ingest hook: outbox rows for the events just stored, in their transaction."""
@@ -100,14 +100,17 @@ class Alerter:
                     await asyncio.wait_for(self._wake.wait(), idle)
 
     async def _housekeeping(self) -> None:
-        """Queue what the scans find (alerts.SCANS); once an hour, forget sent alerts older than
-        the log's retention."""
+        """Queue what the scans find (alerts.SCANS); once an hour, forget alerts older than the
+        log's retention."""
         now = time.time()
         for scan in self._windows:
             await self._scan(scan, now)
         days = self.policy.settings.retention_days
         if days > 0 and now - self._purged > 3600:
-            await self.pool.run(lambda c: alerts.purge_sent(c, now - days * 86400))
+            _, lost = await self.pool.run(lambda c: alerts.purge_old(c, now - days * 86400))
+            if lost:
+                log.warning("alerts: %d alerts never delivered are dropped: their events are past the log's "
+                            "retention (%d days)", lost, days)
             self._purged = now
 
     async def _scan(self, scan: str, now: float) -> None:

@@ -87,7 +87,11 @@ def test_lease_retry_and_sent(conn: Conn, policy: Any) -> None:
     alerts.mark_sent(conn, [r["id"] for r in again], due + 12)
     assert alerts.claim(conn, due + 10_000, ("email",)) == []
     assert alerts.next_due(conn, ("email",)) is None
-    assert alerts.purge_sent(conn, due + 11) == 0 and alerts.purge_sent(conn, due + 13) == 4
+    assert alerts.purge_old(conn, NOW) == (0, 0)  # queued at NOW: kept until the retention passes
+    (late,) = posts("pc-1-0a1b2c3d", ("warned", [THREAT]))
+    queue(conn, policy, [late], now=NOW + 1)  # two more rows, never delivered
+    assert alerts.purge_old(conn, NOW + 0.5) == (4, 0) and alerts.purge_old(conn, NOW + 2) == (0, 2)
+    assert conn.all("SELECT id FROM alert_outbox") == []
 
 
 @pytest.mark.parametrize(("attempts", "seconds"), [(0, 30), (1, 60), (4, 480), (7, 3600), (60, 3600)])
