@@ -343,6 +343,32 @@ def _v8(pg: bool) -> list[str]:
     ]
 
 
+def _v9(pg: bool) -> list[str]:
+    # The alert outbox (server/alerts.py): one row per alert and recipient, written in the ingest
+    # transaction, deleted never, marked sent once delivered. `payload` holds ids only (kind,
+    # severity, rules, clauses, device, time, link): never a post, an excerpt or a name.
+    return [
+        f"""CREATE TABLE alert_outbox (
+            id {_pk(pg)},
+            created TEXT NOT NULL,
+            event_uid TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            route TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            target TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            next_try TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at TEXT,
+            UNIQUE (event_uid, kind, channel, target)
+        )""",
+        "CREATE INDEX ix_alert_outbox_due ON alert_outbox (next_try) WHERE sent_at IS NULL",
+        "CREATE INDEX ix_alert_outbox_sent ON alert_outbox (sent_at) WHERE sent_at IS NOT NULL",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
@@ -352,4 +378,5 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
     (6, "district server: devices, enrolment codes, device problems, checkpoints, received_at", _v6),
     (7, "incidents: the events of one post, severity, review and assignment per incident", _v7),
     (8, "policy_bundles: signed policy bundles devices fetch", _v8),
+    (9, "alert_outbox: alerts waiting to be sent by e-mail or webhook", _v9),
 ]
