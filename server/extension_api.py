@@ -23,7 +23,7 @@ from aiohttp import web
 from extension.backend import schema
 from extension.backend.config import EXTENSION_ID
 from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
-from extension.backend.security import Budget, error
+from extension.backend.security import Budget, RateLimiter, error
 from server import extension_groups
 from server.keys import LIGHT, SERVER, STATE
 
@@ -31,13 +31,19 @@ MAX_BODY = 4 << 20          # a check with a few photos; text alone is at most 1
 KEY_CACHE_SECONDS = 30.0    # a revoked group key is refused within this
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 BUDGETS_MAX = 10_000        # (group, device) event budgets kept in memory
+# A group key can be read by anyone who can read the group's managed policy (chrome://policy), so a
+# group as a whole is bounded too (inventing device ids does not multiply its budget).
+GROUP_REQUESTS = (200.0, 1000)                             # requests a second, burst
+GROUP_EVENTS = ((20.0, 4000), (1 << 20, 64 << 20))         # (events, bytes): a second, burst
 ORIGINS = web.AppKey("extension_origins", frozenset)
 CACHE = web.AppKey("extension_verdicts", VerdictCache)
 KEYS = web.AppKey("extension_keys", dict)          # key -> (group, checked at)
 BUDGETS = web.AppKey("extension_budgets", OrderedDict)
+GROUPS = web.AppKey("extension_group_limits", dict)  # group -> (RateLimiter, events Budget, bytes Budget)
 READY = web.AppKey("extension_ready", list)
 VIEW = web.AppKey("extension_policy_view", dict)
 DEVICE = web.RequestKey("extension_device", str)  # the log's device name for this request
+GROUP = web.RequestKey("extension_group", str)
 
 
 def _cors(origin: str) -> dict[str, str]:
@@ -87,6 +93,10 @@ async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     if device and not DEVICE_ID.match(device):
         return error(400, "X-Postguard-Device: letters, digits and . _ - only (up to 64)", headers=_cors(origin))
     request[DEVICE] = f"ext:{group}:{device}" if device else f"ext:{group}"
+    request[GROUP] = group
+    if not _group_limits(request.app, group)[0].allow():
+        return error(429, "too many requests for this group of devices; slow down",
+                     headers={**_cors(origin), "Retry-After": "1"})
     response = await handler(request)
     response.headers.update(_cors(origin))
     return response
@@ -106,8 +116,34 @@ async def check_post(request: web.Request) -> web.Response:
     return response
 
 
-def _budget(request: web.Request) -> tuple[Budget, Budget]:
-    """The event budget of this device (or of the group, for browsers that give no device id)."""
+class AllOf:
+    """Several budgets spent together: available when each is."""
+
+    def __init__(self, *budgets: Budget) -> None:
+        self.budgets = budgets
+
+    def can(self, cost: float) -> bool:
+        return all(b.can(cost) for b in self.budgets)
+
+    def spend(self, cost: float) -> None:
+        for b in self.budgets:
+            b.spend(cost)
+
+    def wait(self, cost: float) -> int:
+        return max(b.wait(cost) for b in self.budgets)
+
+
+def _group_limits(app: web.Application, group: str) -> tuple[RateLimiter, Budget, Budget]:
+    limits = app[GROUPS].get(group)
+    if limits is None:
+        (n_rate, n_burst), (b_rate, b_burst) = GROUP_EVENTS
+        limits = app[GROUPS][group] = (RateLimiter(*GROUP_REQUESTS), Budget(n_rate, n_burst), Budget(b_rate, b_burst))
+    return limits
+
+
+def _budget(request: web.Request) -> tuple[Any, Any]:
+    """The event budget of this device (or of the group's browsers that give no device id), and of
+    the group as a whole."""
     budgets, key = request.app[BUDGETS], request[DEVICE]
     b = budgets.get(key)
     if b is None:
@@ -115,7 +151,8 @@ def _budget(request: web.Request) -> tuple[Budget, Budget]:
         if len(budgets) > BUDGETS_MAX:
             budgets.popitem(last=False)
     budgets.move_to_end(key)
-    return b
+    _, group_count, group_bytes = _group_limits(request.app, request[GROUP])
+    return AllOf(b[0], group_count), AllOf(b[1], group_bytes)
 
 
 async def post_events(request: web.Request) -> web.Response:
@@ -155,6 +192,7 @@ def extension_app(extension_ids: tuple[str, ...] = (EXTENSION_ID,)) -> web.Appli
     app[CACHE] = VerdictCache()
     app[KEYS] = {}
     app[BUDGETS] = OrderedDict()
+    app[GROUPS] = {}
     app[READY] = []
     app[VIEW] = {}
     app.router.add_post("/check", check_post)

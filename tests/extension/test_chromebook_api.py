@@ -126,3 +126,24 @@ async def test_event_budget_and_body_cap(srv):
     big = json.dumps({"text": "a" * 10, "site": "x.com", "images": [{"name": "x", "data": "A" * (5 << 20)}]})
     r = await srv.post(f"{BASE}/check", data=big, headers={**hdr(srv.key), "Content-Type": "application/json"})
     assert r.status == 413
+
+
+async def test_inventing_device_ids_does_not_multiply_a_group_budget(srv, monkeypatch):
+    from server import extension_api
+
+    monkeypatch.setattr(extension_api, "GROUP_EVENTS", ((1.0, 300), (1 << 20, 64 << 20)))
+    one = {"choice": "edited", "text": "hello", "site": "x.com"}
+    statuses = []
+    for i in range(3):  # 3 x 150 events from 3 claimed devices: the group's 300 run out
+        r = await srv.post(f"{BASE}/events", json={"events": [one] * 150},
+                           headers=hdr(srv.key, **{"X-Postguard-Device": f"made-up-{i}"}))
+        statuses.append(r.status)
+    assert statuses == [201, 201, 429]
+
+
+async def test_a_group_is_rate_limited_as_a_whole(srv, monkeypatch):
+    from server import extension_api
+
+    monkeypatch.setattr(extension_api, "GROUP_REQUESTS", (0.001, 3))
+    got = [(await srv.post(f"{BASE}/policy", json={}, headers=hdr(srv.key))).status for _ in range(4)]
+    assert got == [200, 200, 200, 429]
