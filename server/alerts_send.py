@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import smtplib
-import ssl
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -21,7 +19,7 @@ from server import alerts
 from server.alerts_mail import digest_message, one_message
 from server.alerts_policy import AlertPolicy
 from server.alerts_settings import AlertSettings
-from server.alerts_sign import SIGNATURE_HEADER, sign
+from server.alerts_transport import post_webhook, send_mail, webhook_body
 from store.db import Conn
 from store.event import iso
 
@@ -170,76 +168,20 @@ class Alerter:
         """Send every e-mail batch over one SMTP session (in a thread); each batch's error or None."""
         if not mail:
             return []
-        s, done = self.settings, []
-        try:
-            with _connect(s) as smtp:
-                for b in mail:
-                    done.append((b, _send_one(smtp, s, b)))
-        except (OSError, smtplib.SMTPException) as e:  # the rest of the session's batches: retried
-            err = f"SMTP {s.smtp_host}:{s.smtp_port}: {type(e).__name__}: {_short(e)}"
-            done += [(b, err) for b in mail[len(done):]]
-        return done
+        s = self.settings
+        messages = []
+        for _, to, rows in mail:
+            items = [alerts.Alert.from_payload(r["payload"]) for r in rows]
+            messages.append(digest_message(items, s.mail_from, to) if rows[0]["mode"] == "digest"
+                            else one_message(items[0], s.mail_from, to))
+        return list(zip(mail, send_mail(s, messages), strict=True))
 
     async def _post(self, http: aiohttp.ClientSession, batch: Batch) -> str | None:
         """POST one webhook batch, signed; None on a 2xx answer."""
         _, url, rows = batch
         items = [alerts.Alert.from_payload(r["payload"]) for r in rows]
-        body, event = _webhook_body(items, digest=rows[0]["mode"] == "digest")
-        headers = {"Content-Type": "application/json", "User-Agent": "postguard-alerts",
-                   SIGNATURE_HEADER: sign(self.settings.webhook_secret, body, int(time.time())),
-                   "Postguard-Event": event, "Postguard-Delivery": f"{rows[0]['id']}-{len(rows)}"}
-        try:
-            async with http.post(url, data=body, headers=headers, allow_redirects=False) as resp:
-                await resp.read()
-                return None if 200 <= resp.status < 300 else f"webhook answered HTTP {resp.status}"
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            return f"webhook: {type(e).__name__}: {_short(e)}"
-
-
-def _webhook_body(items: list[alerts.Alert], digest: bool) -> tuple[bytes, str]:
-    import json
-    from dataclasses import asdict
-
-    if digest:
-        return json.dumps({"type": "postguard.digest", "alerts": [asdict(a) for a in items]}).encode(), "digest"
-    return json.dumps({"type": "postguard.alert", **asdict(items[0])}).encode(), "alert"
-
-
-def _connect(s: AlertSettings) -> smtplib.SMTP:
-    ctx = ssl.create_default_context(cafile=s.smtp_cafile or None)
-    if s.smtp_security == "tls":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds, context=ctx)
-    else:
-        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds)
-    try:
-        smtp.ehlo()
-        if s.smtp_security == "starttls":
-            smtp.starttls(context=ctx)  # refuses to go on in clear when the server offers no STARTTLS
-            smtp.ehlo()
-        if s.smtp_user:
-            smtp.login(s.smtp_user, s.smtp_password)
-    except BaseException:
-        smtp.close()
-        raise
-    return smtp
-
-
-def _send_one(smtp: smtplib.SMTP, s: AlertSettings, batch: Batch) -> str | None:
-    _, to, rows = batch
-    items = [alerts.Alert.from_payload(r["payload"]) for r in rows]
-    msg = one_message(items[0], s.mail_from, to) if rows[0]["mode"] != "digest" else \
-        digest_message(items, s.mail_from, to)
-    try:
-        smtp.send_message(msg)
-    except smtplib.SMTPRecipientsRefused:
-        return "SMTP refused the recipient"
-    except smtplib.SMTPResponseException as e:
-        return f"SMTP {e.smtp_code}"
-    return None
-
-
-def _short(e: BaseException) -> str:
-    return str(e).replace("\n", " ")[:160]
+        body, event = webhook_body(items, digest=rows[0]["mode"] == "digest")
+        return await post_webhook(http, url, self.settings.webhook_secret, body, event, f"{rows[0]['id']}-{len(rows)}")
 
 
 ALERTER = web.AppKey("alerter", Alerter)
