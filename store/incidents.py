@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from store.db import Conn
 from store.event import iso
-from store.problems import seconds_of
 
 # Least to most urgent: rank = index + 1 (0 = no findings). Same words as checker.policy.SEVERITIES.
 LEVELS = ("low", "normal", "high", "urgent")
@@ -42,10 +42,14 @@ FINAL = {"extension": frozenset({"edited", "overridden", "cancelled", "passed", 
 # events again, so this also bounds that work).
 MAX_EVENTS = 25
 _SETTINGS_KEY = "incidents"
-_CANDIDATES = 8
 _EVENT_COLS = "id, uid, ts, device, employee, source, site, account, target, action, findings, " \
               "justification, content_hash, review_status"
 _SLDS = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"}
+
+
+def seconds_of(ts: str) -> float:
+    """Unix time of a stored time (`store.event.iso`; fromisoformat is ~20x strptime)."""
+    return datetime.fromisoformat(ts).timestamp()
 
 
 def rank_of(level: str | None) -> int:
@@ -118,15 +122,108 @@ def configure(conn: Conn, gap_seconds: float, levels: dict[tuple[str, str], str]
 
 def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
     """Put each newly written event (id, row), in order, into an incident (inside the writer's
-    transaction): set `events.incident` and rebuild that incident's summary."""
+    transaction): set `events.incident` and write the incidents' summaries. The incidents the
+    batch may join are read once, the batch is grouped in memory, and the results are written
+    with one statement per kind (an upload of 500 rows is a handful of round trips)."""
     if not written:
         return
-    settings = load_settings(conn)
-    for eid, row in written:
-        joined = _incident_for(conn, row, settings)
-        iid = joined or row["uid"]
-        conn.execute("UPDATE events SET incident = ? WHERE id = ?", (iid, eid))
-        _rebuild(conn, iid, settings, reopen=bool(json.loads(row.get("findings") or "[]")), new=joined is None)
+    s = load_settings(conn)
+    batch = [_event(eid, row, s) for eid, row in written]
+    known = _open_incidents(conn, batch, s)  # iid -> its events, oldest first
+    places: dict[tuple[str, str], list[str]] = {}  # (device, site key) -> its incidents
+    for iid, evs in known.items():
+        places.setdefault((evs[0]["device"], evs[0]["key"]), []).append(iid)
+    fresh: set[str] = set()
+    reopen: set[str] = set()
+    for ev in batch:
+        here = places.setdefault((ev["device"], ev["key"]), [])
+        iid = _choose(ev, {i: known[i] for i in here}, s) or ""
+        if not iid:
+            iid = str(ev["uid"])
+            known[iid] = []
+            here.append(iid)
+            fresh.add(iid)
+        known[iid].append(ev)
+        if len(known[iid]) > 1 and ev["ts"] < known[iid][-2]["ts"]:  # an older event arrived late
+            known[iid].sort(key=_order)
+        ev["incident"] = iid
+        if ev["found"]:
+            reopen.add(iid)
+    conn.executemany("UPDATE events SET incident = ? WHERE id = ?", [(ev["incident"], ev["id"]) for ev in batch])
+    touched = list(dict.fromkeys(ev["incident"] for ev in batch))
+    rows = {iid: summarise(known[iid], s) for iid in touched}
+    cols = list(rows[touched[0]])
+    inserts = [(iid, *rows[iid].values(), "open") for iid in touched if iid in fresh]
+    if inserts:
+        conn.executemany(f"INSERT INTO incidents (id, {', '.join(cols)}, review_status) "
+                         f"VALUES ({', '.join('?' * (len(cols) + 2))})", inserts)
+    for again in (True, False):
+        sets = ", ".join(f"{c} = ?" for c in cols) + (", review_status = 'open'" if again else "")
+        updates = [(*rows[iid].values(), iid) for iid in touched if iid not in fresh and (iid in reopen) == again]
+        if updates:
+            conn.executemany(f"UPDATE incidents SET {sets} WHERE id = ?", updates)
+
+
+def _order(e: dict[str, Any]) -> tuple[str, int]:
+    return (e["ts"], int(e["id"]))
+
+
+def _event(eid: int, row: dict[str, Any], s: Settings) -> dict[str, Any]:
+    """A written row as `summarise` and `_choose` read events."""
+    ev = {c: row.get(c) for c in _EVENT_COLS.split(", ")}
+    ev.update(id=eid, review_status="open", key=site_key(row.get("site"), s.aliases),
+              found=json.loads(row.get("findings") or "[]"))
+    return ev
+
+
+def _open_incidents(conn: Conn, batch: list[dict[str, Any]], s: Settings) -> dict[str, list[dict[str, Any]]]:
+    """The incidents (not full) of the batch's devices and sites active around its times, each
+    with its events."""
+    lo = iso(min(seconds_of(e["ts"]) for e in batch) - s.gap)
+    hi = iso(max(seconds_of(e["ts"]) for e in batch) + s.gap)
+    ids: list[str] = []
+    for dev, key in sorted({(e["device"], e["key"]) for e in batch}):
+        ids += [r["id"] for r in conn.all("SELECT id FROM incidents WHERE device = ? AND site_key = ? AND last_ts >= ? "
+                                          "AND first_ts <= ? AND events < ?", (dev, key, lo, hi, MAX_EVENTS))]
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for e in conn.all(f"SELECT {_EVENT_COLS}, incident FROM events WHERE incident IN "
+                          f"({', '.join('?' * len(chunk))}) ORDER BY ts, id", chunk):
+            e.update(key=site_key(e["site"], s.aliases), found=json.loads(e["findings"] or "[]"))
+            out[e["incident"]].append(e)
+    return {i: evs for i, evs in out.items() if evs}
+
+
+def _choose(ev: dict[str, Any], known: dict[str, list[dict[str, Any]]], s: Settings) -> str | None:
+    """Of `known` (incidents of the event's device and site), the one this event joins, or None
+    for a new one. Events of other sources than the
+    two that see posts (the agent's, the server's) are incidents of their own."""
+    if ev["source"] not in FINAL:
+        return None
+    t = seconds_of(ev["ts"])
+    lo, hi = iso(t - s.gap), iso(t + s.gap)
+    cands = []
+    for iid, evs in known.items():
+        first = evs[0]
+        if len(evs) >= MAX_EVENTS or evs[-1]["ts"] < lo or first["ts"] > hi or first["source"] not in FINAL:
+            continue
+        if _compatible(_who(evs), ev):
+            cands.append((evs[-1]["ts"], iid))
+    cands.sort(reverse=True)
+    same = [i for _, i in cands if ev["content_hash"] and any(e["content_hash"] == ev["content_hash"] for e in known[i])]
+    still_open = [i for _, i in cands if not any(e["source"] == ev["source"] and e["action"] in FINAL[e["source"]]
+                                                   for e in known[i])]
+    pick = same or still_open
+    return pick[0] if pick else None
+
+
+def _who(evs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The account kind and target an incident's events name (the first of each)."""
+    targeted = next((e for e in evs if e["target"]), None)
+    return {"account": next((e["account"] for e in evs if e["account"]), None),
+            "target": targeted["target"] if targeted else None,
+            "target_source": targeted["source"] if targeted else None}
 
 
 def ensure(conn: Conn, iid: str) -> bool:
@@ -134,29 +231,6 @@ def ensure(conn: Conn, iid: str) -> bool:
     if not conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)):
         _rebuild(conn, iid, load_settings(conn), reopen=False)
     return bool(conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)))
-
-
-def _incident_for(conn: Conn, row: dict[str, Any], s: Settings) -> str | None:
-    """The incident this event joins, or None for a new one."""
-    t = seconds_of(row["ts"])
-    cands = conn.all(
-        "SELECT id, account, target, target_source, content_hash, first_ts FROM incidents "
-        "WHERE device = ? AND site_key = ? AND last_ts >= ? AND events < ? ORDER BY last_ts DESC, id DESC "
-        f"LIMIT {_CANDIDATES}", (row["device"], site_key(row.get("site"), s.aliases), iso(t - s.gap), MAX_EVENTS))
-    cands = [c for c in cands if c["first_ts"] <= iso(t + s.gap) and _compatible(c, row)]
-    if not cands:
-        return None
-    hashes: dict[str, set[str]] = {str(c["id"]): set() for c in cands}
-    closed: dict[str, set[str]] = {str(c["id"]): set() for c in cands}
-    for e in conn.all(f"SELECT incident, source, action, content_hash FROM events WHERE incident IN "
-                      f"({', '.join('?' * len(cands))})", [c["id"] for c in cands]):
-        hashes[e["incident"]].add(e["content_hash"])
-        if e["action"] in FINAL.get(e["source"], ()):
-            closed[e["incident"]].add(e["source"])
-    same = [i for i in hashes if row.get("content_hash") and row["content_hash"] in hashes[i]]
-    still_open = [i for i in hashes if row["source"] not in closed[i]]
-    pick = same or still_open
-    return pick[0] if pick else None
 
 
 def _compatible(inc: dict[str, Any], row: dict[str, Any]) -> bool:
@@ -199,14 +273,14 @@ def _initial_status(evs: list[dict[str, Any]]) -> str:
 
 
 def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
-    """The incident columns of its events (oldest first)."""
-    evs = list(evs)
+    """The incident columns of its events."""
+    evs = sorted(evs, key=_order)
     first, last = evs[0], evs[-1]
     best: tuple[int, dict[str, Any], str] | None = None  # (rank, finding, event uid)
     lead = last["uid"]
     rules: list[str] = []
     for e in evs:
-        for f in json.loads(e["findings"] or "[]"):
+        for f in e["found"] if "found" in e else json.loads(e["findings"] or "[]"):
             rule = str(f.get("rule") or "")
             if not rule:
                 continue
