@@ -137,14 +137,22 @@ def test_site_key(host: str | None, key: str) -> None:
     assert inc.site_key(host, {"twitter.com": "x.com"}) == key
 
 
-def test_the_servers_ingest_assigns_the_same_incidents(db_url: str, policy: Any) -> None:
-    """Rows a device chained itself, uploaded: the server's incidents match the device's."""
+def chained(events: list[tuple[Event, str]], device: str) -> list[dict[str, Any]]:
+    """Rows as a device chains them, each (event, source): the agent's own have source "agent"."""
     rows, prev = [], GENESIS
-    for seq, ev in enumerate(post_events(T0), start=1):
-        r = to_row(ev, mode="full", redact=None, device="pc-9", employee="b.coach")
-        r.update(uid=f"{int(ev.time * 1000):012x}{seq:020x}", seq=seq, prev_hash=prev)
+    for seq, (ev, source) in enumerate(events, start=1):
+        r = to_row(ev, mode="full", redact=None, device=device, employee="b.coach")
+        r.update(uid=f"{int(ev.time * 1000):012x}{seq:020x}", seq=seq, prev_hash=prev, source=source)
         r["hash"] = prev = chain_hash(r)
         rows.append(r)
+    return rows
+
+
+def test_the_servers_ingest_assigns_the_same_incidents(db_url: str, policy: Any) -> None:
+    """Rows a device chained itself, uploaded: the server's incidents match the device's; the
+    agent's own events (another source) are incidents of their own."""
+    starts = [Event(source="proxy", action="logged", kind="agent-start", time=T0 + 50 + i) for i in range(2)]
+    rows = chained([*((e, e.source) for e in post_events(T0)), *((e, "agent") for e in starts)], "pc-9")
     conn = Conn(db_url)
     try:
         migrate(conn)
@@ -153,10 +161,11 @@ def test_the_servers_ingest_assigns_the_same_incidents(db_url: str, policy: Any)
             conn.execute("INSERT INTO devices (id, public_key, hostname, enrolled_at, heartbeat_interval) "
                          "VALUES ('pc-9', 'k', 'pc-9.fictional.example', ?, 60)", (iso(T0),))
         res = ingest(conn, "pc-9", rows, time.time())
-        assert res is not None and res.stored == 3
-        (i,) = incident_rows(conn)
+        assert res is not None and res.stored == 5, res.problems
+        (i, *others) = incident_rows(conn)
         assert (i["id"], i["events"], i["outcome"], i["severity"], i["employee"]) == \
             (rows[0]["uid"], 3, "overridden", "urgent", "b.coach")
+        assert [(o["id"], o["events"], o["flagged"]) for o in others] == [(a["uid"], 1, 0) for a in rows[3:]]
     finally:
         conn.close()
 
