@@ -202,3 +202,44 @@ def test_an_incident_holds_at_most_max_events(log: Any) -> None:
                          findings=[THREAT], time=T0 + i))
     assert log.flush()
     assert [i["events"] for i in log.read(incident_rows)] == [inc.MAX_EVENTS, 3]
+
+
+def test_a_log_from_before_migration_7_gets_one_incident_per_event(db_url: str, policy: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upgrading: migration 7 names each old event's incident after it, keeps its review; the
+    first configure builds and ranks the incidents."""
+    from store import db as dbmod
+    from store import queue
+    from store.migrations import MIGRATIONS
+    from store.writer import _EVENT_COLS
+
+    monkeypatch.setattr(dbmod, "MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 6])
+    conn = Conn(db_url)
+    try:
+        assert migrate(conn) == 6
+        old, prev = [], GENESIS
+        for seq, ev in enumerate(post_events(T0)[:2], start=1):
+            r = to_row(ev, mode="full", redact=None, device="old-pc", employee="c.fictional")
+            r.update(uid=f"{int(ev.time * 1000):012x}{seq:020x}", seq=seq, prev_hash=prev)
+            r["hash"] = prev = chain_hash(r)
+            old.append(r)
+        with conn.write():
+            for r in old:
+                conn.execute(f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?' * len(_EVENT_COLS))})",
+                             [r[c] for c in _EVENT_COLS])
+            eid = conn.scalar("SELECT id FROM events WHERE uid = ?", (old[0]["uid"],))
+            conn.execute("INSERT INTO reviews (event_id, ts, reviewer, status, note) VALUES (?, ?, 'rita', 'reviewed', 'ok')",
+                         (eid, iso(T0 + 100)))
+            conn.execute("UPDATE events SET review_status = 'reviewed' WHERE id = ?", (eid,))
+        monkeypatch.undo()
+        assert migrate(conn) == max(m[0] for m in MIGRATIONS)
+        assert inc.configure(conn, 600, levels(policy)) is True
+        got = {i["id"]: i for i in incident_rows(conn)}
+        assert set(got) == {r["uid"] for r in old}
+        first = got[old[0]["uid"]]
+        assert (first["review_status"], first["severity"], first["outcome"]) == ("reviewed", "urgent", "warned")
+        assert got[old[1]["uid"]]["review_status"] == "open"
+        detail = queue.get_incident(conn, old[0]["uid"])
+        assert detail is not None and [(x["reviewer"], x["status"]) for x in detail["reviews"]] == [("rita", "reviewed")]
+    finally:
+        conn.close()
