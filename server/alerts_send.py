@@ -20,7 +20,7 @@ from server.alerts_mail import digest_message, one_message
 from server.alerts_policy import AlertPolicy
 from server.alerts_settings import AlertSettings
 from server.alerts_transport import post_webhook, send_mail, webhook_body
-from store.db import Conn
+from store.db import Conn, db_down
 from store.event import iso
 
 if TYPE_CHECKING:
@@ -60,8 +60,20 @@ class Alerter:
         self._purged = 0.0      # when alerts past retention were last purged
 
     def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
-        """The ingest hook: outbox rows for the events just stored, in their transaction."""
-        alerts.enqueue(conn, self.routes, self.policy, rows, time.time(), base_url=self.settings.console_base_url)
+        """The ingest hook: outbox rows for the events just stored, in their transaction. A fault
+        of the alerts (not of the database) is logged and undone to a savepoint: the upload is
+        stored anyway, never refused over an alert."""
+        if not self.routes.routes:
+            return
+        conn.execute("SAVEPOINT postguard_alerts")
+        try:
+            alerts.enqueue(conn, self.routes, self.policy, rows, time.time(), base_url=self.settings.console_base_url)
+        except db_down():
+            raise
+        except Exception:
+            conn.execute("ROLLBACK TO SAVEPOINT postguard_alerts")
+            log.exception("alerts: the alerts of %d stored events could not be queued", len(rows))
+        conn.execute("RELEASE SAVEPOINT postguard_alerts")
 
     def wake(self) -> None:
         """Look at the outbox now (an upload queued something)."""

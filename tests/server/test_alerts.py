@@ -198,3 +198,22 @@ async def test_an_event_the_server_writes_itself_is_alerted(server: Any, smtp: S
     assert_no_detail(raw)
     await asyncio.sleep(0.6)
     assert len(smtp.inbox.messages) == 1  # looked at again each poll, queued once
+
+
+async def test_a_fault_in_the_alerts_never_refuses_an_upload(device: Any, server: Any, monkeypatch: Any,
+                                                             caplog: Any) -> None:
+    def broken(*args: Any, **kw: Any) -> int:
+        raise ValueError("a bug in the alerts")
+
+    monkeypatch.setattr("server.alerts.enqueue", broken)
+    d = await device()
+    rows = posts(d.device, ("warned", [THREAT]), ("warned", [LOW]))
+    ans = await d.send_events(rows)
+    assert ans.status == 200 and ans.body["stored"] == 2  # stored anyway
+    assert [r["uid"] for r in server.query("SELECT uid FROM events WHERE device = ? ORDER BY seq", (d.device,))] \
+        == [r["uid"] for r in rows]
+    assert "the alerts of 2 stored events could not be queued" in caplog.text
+    monkeypatch.undo()
+    more = posts(d.device, ("warned", [THREAT]), start=3, prev=rows[-1]["hash"])
+    assert (await d.send_events(more)).body["stored"] == 1  # and the next upload alerts again
+    assert server.query("SELECT event_uid FROM alert_outbox WHERE channel = 'email'") == [{"event_uid": more[0]["uid"]}]
