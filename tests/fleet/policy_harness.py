@@ -3,12 +3,18 @@ word, and a link swapped between them the way agent/policy_dir.py swaps STATE/po
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from checker import DEFAULT_POLICY_DIR
 
+TWEETS = "https://api.twitter.com/2/tweets"
+JSON_POST = {"content-type": "application/json", "sec-fetch-mode": "cors"}
 NEW_WORD = "zorblat"  # a made-up word, obscene only in the tests' second policy
 FLAGGED_TEXT = f"What a {NEW_WORD} of a week, see you all at the bake sale"
 
@@ -44,3 +50,29 @@ def point(link: Path, target: Path) -> None:
     tmp = link.with_name(".current.new")
     tmp.symlink_to(target, target_is_directory=True)
     os.replace(tmp, link)
+
+
+def helpers(folder: str, name: str) -> ModuleType:
+    """A helper module of another test folder (tests/FOLDER/NAME.py), loaded by path, since tests/
+    is never on sys.path: e.g. tests/proxy/conftest.py (Live, Upstream, https_via) and
+    tests/agent/ca_helpers.py (Forwarder): one copy of them for every folder."""
+    spec = importlib.util.spec_from_file_location(f"pg_{folder}_{name}", Path(__file__).parents[1] / folder / f"{name}.py")
+    assert spec and spec.loader
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def proxy_harness() -> ModuleType:
+    """tests/proxy/conftest.py's live-proxy helpers."""
+    return helpers("proxy", "conftest")
+
+
+def tweet(harness: ModuleType, port: int, ca: Path, text: str) -> Any:
+    """POST a tweet through the proxy on `port`, trusting `ca`: the HTTP status."""
+    import json
+
+    return harness.https_via(port, ca, "POST", TWEETS, json.dumps({"text": text}).encode(), JSON_POST)[0]

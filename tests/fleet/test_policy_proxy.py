@@ -6,24 +6,15 @@ no 503, no `error` in the log). A policy folder that does not load leaves the po
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from policy_harness import FLAGGED_TEXT, broken_copy, point, versions
+from policy_harness import FLAGGED_TEXT, broken_copy, point, proxy_harness, tweet, versions
 
-_spec = importlib.util.spec_from_file_location("pg_proxy_harness", Path(__file__).parents[1] / "proxy" / "conftest.py")
-assert _spec and _spec.loader
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
-
-URL = "https://api.twitter.com/2/tweets"
-HEADERS = {"content-type": "application/json", "sec-fetch-mode": "cors"}
-FLAGGED = json.dumps({"text": FLAGGED_TEXT}).encode()
+harness = proxy_harness()
 
 
 @pytest.fixture
@@ -39,12 +30,12 @@ def live(tmp_path):
     lv.stop()
 
 
-def post(lv, body: bytes) -> int:
-    return harness.https_via(lv.port, lv.ca, "POST", URL, body, HEADERS)[0]
+def post(lv, text: str) -> int:
+    return int(tweet(harness, lv.port, lv.ca, text))
 
 
 def test_proxy_takes_a_new_policy_without_restart_and_kills_no_check(live, tmp_path):
-    assert post(live, FLAGGED) == 200  # clean under v1: forwarded
+    assert post(live, FLAGGED_TEXT) == 200  # clean under v1: forwarded
     pid = live.proxy.proc.pid
     statuses: list[int] = []
     stop = threading.Event()
@@ -52,7 +43,7 @@ def test_proxy_takes_a_new_policy_without_restart_and_kills_no_check(live, tmp_p
     def traffic() -> None:  # clean posts all through the swap
         i = 0
         while not stop.is_set():
-            statuses.append(post(live, json.dumps({"text": f"Bake sale at noon, table {i}"}).encode()))
+            statuses.append(post(live, f"Bake sale at noon, table {i}"))
             i += 1
 
     threads = [threading.Thread(target=traffic) for _ in range(3)]
@@ -61,7 +52,7 @@ def test_proxy_takes_a_new_policy_without_restart_and_kills_no_check(live, tmp_p
     try:
         point(live.current, live.v2)
         deadline = time.monotonic() + 120
-        while post(live, FLAGGED) != 403:
+        while post(live, FLAGGED_TEXT) != 403:
             assert time.monotonic() < deadline, "the proxy never took the new policy:\n" + "".join(live.proxy.lines[-30:])
             time.sleep(0.5)
         time.sleep(1)
@@ -76,5 +67,5 @@ def test_proxy_takes_a_new_policy_without_restart_and_kills_no_check(live, tmp_p
 
     point(live.current, broken_copy(live.v2, tmp_path / "v3"))
     time.sleep(5)
-    assert post(live, FLAGGED) == 403 and live.proxy.proc.poll() is None
+    assert post(live, FLAGGED_TEXT) == 403 and live.proxy.proc.poll() is None
     assert any("not taken" in line for line in live.proxy.lines), "".join(live.proxy.lines[-20:])

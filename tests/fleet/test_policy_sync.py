@@ -15,12 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fleet_harness import PY, Proc, Server, cli, free_port, until
-from policy_harness import FLAGGED_TEXT, with_new_word
+from policy_harness import FLAGGED_TEXT, helpers, proxy_harness, tweet, with_new_word
 
 from agent.client import signature_headers
 from agent.state import StateDir
@@ -31,19 +32,25 @@ from store.db import Conn
 
 
 class LocalAgent(Proc):
-    """`postguard agent run` on loopback: no proxy, its backend on a free port, fetching every second."""
+    """`postguard agent run` on loopback, fetching every second: its backend on a free port and no
+    proxy, or with `proxy_sets` its proxy on a free port (those `--set` options) and no backend."""
 
-    def __init__(self, state: Path) -> None:
-        self.state, self.backend_port = state, free_port()
-        super().__init__([*PY, "agent", "run", "--state", str(state), "--no-proxy", "--backend-listen",
-                          f"127.0.0.1:{self.backend_port}", "--policy-every", "1", "--max-backoff", "2"],
-                         state.parent / "agent.log", state.parent)
+    def __init__(self, state: Path, proxy_sets: list[str] | None = None) -> None:
+        self.state, self.backend_port, self.proxy_port = state, free_port(), free_port()
+        parts = (["--no-proxy", "--backend-listen", f"127.0.0.1:{self.backend_port}"] if proxy_sets is None else
+                 ["--no-backend", "--proxy-listen", f"127.0.0.1:{self.proxy_port}",
+                  *(a for v in proxy_sets for a in ("--set", v))])
+        super().__init__([*PY, "agent", "run", "--state", str(state), *parts, "--policy-every", "1",
+                          "--max-backoff", "2"], state.parent / f"{state.name}.log", state.parent)
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.state / "status.json").read_text()))
+        except (OSError, ValueError):
+            return {}
 
     def policy(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.state / "status.json").read_text())["policy"] or {}
-        except (OSError, ValueError, KeyError):
-            return {}
+        return dict(self.status().get("policy") or {})
 
     def check(self, text: str) -> set[str]:
         """The rules the agent's backend finds in a personal post."""
@@ -60,23 +67,35 @@ class LocalAgent(Proc):
             return {"unreachable"}
 
 
+@dataclass
+class Setup:
+    server: Server
+    agents: list[LocalAgent]
+
+    def enrolled(self, name: str, proxy_sets: list[str] | None = None) -> tuple[LocalAgent, str]:
+        """An agent enrolled with the server (not started yet) and its device id."""
+        agent = LocalAgent(self.server.cwd / name, proxy_sets)
+        agent.state.mkdir()
+        self.agents.append(agent)
+        rc, out = cli("devices", "enroll-code", "--db", self.server.db, "--json")
+        assert rc == 0, out
+        rc, out = cli("agent", "enroll", self.server.url, json.loads(out)["codes"][0], "--state", str(agent.state),
+                      "--hostname", f"pc-{name}", "--json")
+        assert rc == 0, out
+        return agent, str(json.loads(out)["device_id"])
+
+
 @pytest.fixture
-def setup(pg_url: str, tmp_path: Path) -> Iterator[tuple[Server, LocalAgent, str]]:
+def setup(pg_url: str, tmp_path: Path) -> Iterator[Setup]:
     server = Server(pg_url, "127.0.0.1", tmp_path, interval=5)
-    agent = LocalAgent(tmp_path / "agent")
-    agent.state.mkdir()
+    got = Setup(server, [])
     try:
         server.start_ready()
-        rc, out = cli("devices", "enroll-code", "--db", pg_url, "--json")
-        assert rc == 0, out
-        rc, out = cli("agent", "enroll", server.url, json.loads(out)["codes"][0], "--state", str(agent.state),
-                      "--hostname", "pc-policy-1", "--json")
-        assert rc == 0, out
-        yield server, agent, json.loads(out)["device_id"]
+        yield got
     finally:
-        agent.signal(signal.SIGTERM)
-        server.signal(signal.SIGTERM)
-        for p in (agent, server):
+        for p in [*got.agents, server]:
+            p.signal(signal.SIGTERM)
+        for p in [*got.agents, server]:
             try:
                 p.wait(30)
             except Exception:
@@ -112,8 +131,9 @@ def _row(db: str) -> dict[str, Any]:
         c.close()
 
 
-def test_signed_policy_updates_end_to_end(setup, tmp_path: Path) -> None:
-    server, agent, device = setup
+def test_signed_policy_updates_end_to_end(setup: Setup, tmp_path: Path) -> None:
+    server = setup.server
+    agent, device = setup.enrolled("agent")
     key = tmp_path / "signing.key"
     pinned = StateDir(agent.state).load_device().server_key
     assert pinned and pinned == Path(f"{key}.pub").read_text().strip()
@@ -170,3 +190,50 @@ def test_signed_policy_updates_end_to_end(setup, tmp_path: Path) -> None:
     until(lambda: any("refused the bundle: bad signature" in (p["detail"] or "") for p in server.query(
         "SELECT detail FROM device_problems WHERE device = ? AND kind = 'policy' AND resolved IS NULL", (device,))),
         30, "the server's policy problem naming the refusal")
+
+
+def test_a_published_phrase_reaches_the_running_proxy(setup: Setup, tmp_path: Path) -> None:
+    """The whole chain: publish -> the agent installs it -> its proxy (not restarted) stops a post
+    that it forwarded before."""
+    server, harness = setup.server, proxy_harness()
+    upstream_ca, cert, keyfile = harness.make_ca_and_upstream_cert(_mkdir(tmp_path / "upstream-ca"), ["api.twitter.com"])
+    upstream = harness.Upstream(cert, keyfile)
+    # upstream mode behind a CONNECT forwarder to the local site: the proxy still sees the host
+    # name the client asked for (a leaf with the site's IP would break the CA's name constraints)
+    forwarder = helpers("agent", "ca_helpers").Forwarder(upstream.port)
+    try:
+        sets = [f"mode=upstream:http://127.0.0.1:{forwarder.port}", f"ssl_verify_upstream_trusted_ca={upstream_ca}"]
+        agent, _device = setup.enrolled("proxy-agent", sets)
+        publish(server, DEFAULT_POLICY_DIR, tmp_path / "signing.key")
+        agent.start()
+        until(lambda: agent.policy().get("version") == 1, 90, f"version 1 installed\n{agent.tail()}")
+        device_ca = agent.state / "mitmproxy" / "mitmproxy-ca-cert.pem"
+
+        failures: list[str] = []
+
+        def status() -> int:
+            try:
+                return int(tweet(harness, agent.proxy_port, device_ca, FLAGGED_TEXT))
+            except OSError as e:
+                failures.append(repr(e))
+                return 0
+
+        try:
+            until(lambda: status() == 200, 120, "the proxy forwarding the post")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{agent.tail()}\n{failures[-1:]}") from None
+        pid = agent.status()["components"]["proxy"]["pid"]
+        publish(server, with_new_word(tmp_path / "v2"), tmp_path / "signing.key")
+        until(lambda: agent.policy().get("version") == 2, 90, f"version 2 installed\n{agent.tail()}")
+        until(lambda: status() == 403, 120, f"the proxy stopping the post\n{agent.tail()}")
+        assert agent.status()["components"]["proxy"]["pid"] == pid  # the same proxy process
+        reached = len(upstream.bodies_to("/2/tweets"))
+        assert status() == 403 and len(upstream.bodies_to("/2/tweets")) == reached  # stopped: never sent on
+    finally:
+        forwarder.stop()
+        upstream.stop()
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True)
+    return p
