@@ -6,6 +6,7 @@ test_chromebook* and bench/extension/pairing.py."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import ssl
 import subprocess
@@ -14,6 +15,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,14 +117,8 @@ class Backend:
             self.proc.wait(20)
 
     def events(self) -> list[dict[str, Any]]:
-        """The events in the backend's log, oldest first (read with the store, as `postguard logs`)."""
-        from enforce import log_config
-        from store import open_store
-
-        from checker import load_policy
-
-        with open_store(str(self.db), log_config(load_policy(None))) as st:
-            return list(st.iter_events())
+        """The events in the backend's log, oldest first."""
+        return events_in(self.db)
 
 
 def register_host(profile: Path, backend_url: str, token_file: Path, extension_ids: tuple[str, ...] = (EXTENSION_ID,)) -> Path:
@@ -195,10 +192,26 @@ class Server:
 
     def events(self) -> list[dict[str, Any]]:
         """The server log's events from extensions, oldest first."""
-        from enforce import log_config
-        from store import open_store
+        return [e for e in events_in(self.db) if e["source"] == "extension"]
 
-        from checker import load_policy
 
-        with open_store(str(self.db), log_config(load_policy(None))) as st:
-            return [e for e in st.iter_events() if e["source"] == "extension"]
+def events_in(db: Path) -> list[dict[str, Any]]:
+    """Every event in the log at `db`, oldest first (read with the store, as `postguard logs`)."""
+    from checker import load_policy
+    from enforce import log_config
+    from store import open_store
+
+    with open_store(str(db), log_config(load_policy(None))) as st:
+        return list(st.iter_events())
+
+
+@contextmanager
+def running(kind: type) -> Iterator[Any]:
+    """A started Backend or Server in a folder of its own, stopped and removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=f"pg-{kind.__name__.lower()}-"))
+    proc = kind(folder).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        shutil.rmtree(folder, ignore_errors=True)

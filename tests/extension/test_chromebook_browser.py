@@ -26,11 +26,8 @@ STUDENT = "Tyler Quinlan failed the chemistry final again"  # fictional student 
 
 @pytest.fixture(scope="module")
 def server():
-    folder = Path(tempfile.mkdtemp(prefix="pg-server-"))
-    s = PH.Server(folder).start()
-    yield s
-    s.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with PH.running(PH.Server) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

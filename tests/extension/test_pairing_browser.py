@@ -32,11 +32,8 @@ def sites():
 
 @pytest.fixture(scope="module")
 def backend():
-    folder = Path(tempfile.mkdtemp(prefix="pg-agent-"))
-    b = PH.Backend(folder).start()
-    yield b
-    b.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with PH.running(PH.Backend) as proc:
+        yield proc
 
 
 @pytest.fixture

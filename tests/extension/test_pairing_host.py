@@ -4,11 +4,9 @@ length-prefixed framing, relaying to a real `postguard backend` process."""
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,11 +24,8 @@ INSULT = "You are a pathetic idiot and everyone at this school knows it"
 
 @pytest.fixture(scope="module")
 def backend():
-    folder = Path(tempfile.mkdtemp(prefix="pg-agent-"))
-    b = PH.Backend(folder).start()
-    yield b
-    b.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with PH.running(PH.Backend) as proc:
+        yield proc
 
 
 class Host:
