@@ -116,7 +116,7 @@ def test_every_setting_the_worker_reads_is_in_the_managed_schema():
     defaults = re.search(r"const DEFAULTS = \{(.*?)\};", (EXT / "sw.js").read_text(), re.S)
     assert defaults
     keys = set(re.findall(r"^\s*(\w+):", defaults.group(1), re.M))
-    assert keys == {"backendUrl", "token", "mode", "failMode", "hints", "checkTimeoutMs"}
+    assert keys == {"backendUrl", "token", "serverUrl", "groupKey", "mode", "failMode", "hints", "checkTimeoutMs"}
     assert keys <= set(schema["properties"])
 
 
