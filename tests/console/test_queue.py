@@ -198,8 +198,10 @@ async def test_times_in_the_district_zone_and_utc_in_exports(queued: Any, policy
     assert m.group(2) == utc.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M:%S %Z")
     assert m.group(2).endswith((" EST", " EDT")) and "America/New_York" in html
     body = await (await c.get("/export.csv?site=x.com")).text()
-    stamps = [r["ts"] for r in csv.DictReader(io.StringIO(body))]
-    assert stamps and all(s.endswith("Z") for s in stamps)
+    exported = list(csv.DictReader(io.StringIO(body)))
+    assert exported and all(r["ts"].endswith("Z") for r in exported)
+    # each event names its incident: the warning and the edit of one post share one
+    assert [r["incident"] for r in exported if r["device"] == "pc-6"] == [uids[3], uids[3]]
 
 
 # -- the same queue on PostgreSQL -----------------------------------------------------------------
