@@ -1,7 +1,7 @@
 """Chromium with the extension and nothing configured in it: the fixture sites, a real
 `postguard backend` process (what the agent runs), the native messaging host registered in the
 profile, and a real `postguard server` for the Chromebook path. Used by test_pairing*,
-test_chromebook* and bench/extension/pairing.py."""
+test_chromebook* and bench/extension/routes.py."""
 
 from __future__ import annotations
 
