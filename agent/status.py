@@ -57,6 +57,9 @@ def alarms(out: dict[str, Any], st: dict[str, Any]) -> list[str]:
     if out["queue"]["other_devices"]:
         found.append(f"{out['queue']['other_devices']:,} event(s) under another device id cannot be sent "
                      f"with this enrolment")
+    pol = st.get("policy") or {}
+    if pol.get("refused"):
+        found.append(f"policy bundle refused, version {pol.get('version', 0)} stays: {pol['refused']}")
     for name, c in (st.get("components") or {}).items():
         if out["running"] and not c.get("alive"):
             found.append(f"{name} is not running")
@@ -87,6 +90,10 @@ def render(s: dict[str, Any]) -> str:
                      f"proxy {_updown(hb.get('proxy_up'), 'proxy' in run_here)}, "
                      f"backend {_updown(hb.get('backend_up'), 'backend' in run_here)}, "
                      f"extension seen {hb.get('extension_seen') or 'never'}")
+    if pol := st.get("policy"):
+        lines.append(f"policy      {'signed version ' + str(pol['version']) if pol.get('version') else 'local (no signed bundle yet)'}"
+                     f", digest {pol.get('policy_digest') or '?'}; last asked {_ago(pol.get('last_check_at'))}"
+                     + (f"; {pol['error']}" if pol.get("error") else ""))
     lines += [f"ALARM       {a}" for a in s["alarms"]] or ["ok"]
     return "\n".join(lines)
 

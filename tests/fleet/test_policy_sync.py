@@ -54,16 +54,15 @@ class LocalAgent(Proc):
 
     def check(self, text: str) -> set[str]:
         """The rules the agent's backend finds in a personal post."""
-        port = self.backend_port
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/check", method="POST",
-            data=json.dumps({"text": text, "site": "www.facebook.com"}).encode(),
-            headers={"Content-Type": "application/json", "Origin": f"chrome-extension://{EXTENSION_ID}",
-                     TOKEN_HEADER: (self.state / "backend.token").read_text().strip()})
         try:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.backend_port}/v1/check", method="POST",
+                data=json.dumps({"text": text, "site": "www.facebook.com"}).encode(),
+                headers={"Content-Type": "application/json", "Origin": f"chrome-extension://{EXTENSION_ID}",
+                         TOKEN_HEADER: (self.state / "backend.token").read_text().strip()})
             with urllib.request.urlopen(req, timeout=30) as r:
                 return {f["rule"] for f in json.loads(r.read())["findings"]}
-        except OSError:
+        except OSError:  # not started yet (no token file, or not listening)
             return {"unreachable"}
 
 
@@ -176,6 +175,8 @@ def test_signed_policy_updates_end_to_end(setup: Setup, tmp_path: Path) -> None:
     publish(server, with_new_word(tmp_path / "v4", "snerk"), rogue)
     until(lambda: "bad signature" in (agent.policy().get("refused") or ""), 60, f"the second refusal\n{agent.tail()}")
     assert agent.policy()["version"] == 2 and agent.check(FLAGGED_TEXT) == {"conduct"}
+    rc, out = cli("agent", "status", "--state", str(agent.state))
+    assert "policy      signed version 2" in out and "ALARM       policy bundle refused, version 2 stays: bad signature" in out, out
     assert load_policy(current, checks=False).digest == v2["policy_digest"]
 
     def kinds() -> list[tuple[str, str | None]]:
