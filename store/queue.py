@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from store.db import Conn
 from store.event import ACTIONS, REVIEW_STATUSES, iso
@@ -28,7 +29,7 @@ _CURSOR = re.compile(r"^(?:([0-4])_)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_([
 class QueueFilters(FilterForm):
     """What the console's incident list filters and sorts on (empty = any)."""
 
-    date_from: str = ""   # YYYY-MM-DD, inclusive, on the incident's last event
+    date_from: str = ""   # YYYY-MM-DD, inclusive, on the incident's last event, in `time_zone`
     date_to: str = ""
     rule: str = ""
     clause: str = ""
@@ -47,8 +48,9 @@ class QueueFilters(FilterForm):
         self.check((("action", ACTIONS), ("status", REVIEW_STATUSES), ("severity", LEVELS), ("findings", FLAGGED),
                     ("sort", ("", *SORTS))))
 
-    def where(self) -> tuple[str, list[Any]]:
-        """(condition on incidents `i`, parameters)."""
+    def where(self, time_zone: str = "UTC") -> tuple[str, list[Any]]:
+        """(condition on incidents `i`, parameters); dates are days in `time_zone` (the
+        district's, whose times the console shows)."""
         self.validate()
         conds: list[str] = []
         params: list[Any] = []
@@ -66,10 +68,10 @@ class QueueFilters(FilterForm):
                 params.append(val)
         if self.date_from:
             conds.append("i.last_ts >= ?")
-            params.append(self.date_from)
+            params.append(_day_start(date.fromisoformat(self.date_from), time_zone))
         if self.date_to:
             conds.append("i.last_ts < ?")
-            params.append((date.fromisoformat(self.date_to) + timedelta(days=1)).isoformat())
+            params.append(_day_start(date.fromisoformat(self.date_to) + timedelta(days=1), time_zone))
         for col, val in (("employee", self.employee), ("device", self.device), ("review_status", self.status),
                          ("assignee", self.assignee)):
             if val:
@@ -82,6 +84,12 @@ class QueueFilters(FilterForm):
             conds.append("i.flagged = ?")
             params.append(1 if self.findings == "yes" else 0)
         return " AND ".join(conds) or "1=1", params
+
+
+def _day_start(day: date, time_zone: str) -> str:
+    """When a day begins in a time zone, as a stored UTC time."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=ZoneInfo(time_zone))
+    return iso(start.timestamp())
 
 
 def cursor_of(row: dict[str, Any], sort: str) -> str:
@@ -98,10 +106,10 @@ def _parse_cursor(cur: str | None, sort: str) -> list[Any] | None:
 
 
 def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str | None = None,
-                   after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+                   after: str | None = None, time_zone: str = "UTC") -> tuple[list[dict[str, Any]], bool]:
     """One page of incidents (most urgent, then newest first; or newest first), keyset-paginated
     with `cursor_of` cursors, each with its lead event's stored (redacted) content: (rows, more)."""
-    where, params = f.where()
+    where, params = f.where(time_zone)
     sort = f.sort or "severity"
     key = ["i.severity_rank", "i.last_ts", "i.id"] if sort == "severity" else ["i.last_ts", "i.id"]
     b, a = _parse_cursor(before, sort), _parse_cursor(after, sort)

@@ -70,7 +70,9 @@ async def event_list(request: web.Request) -> dict[str, Any]:
     await ensure_configured(request.app)
     st = request.app[STORE]
     size = request.app[CONFIG].page_size
-    rows, more = await in_thread(st.read, lambda c: queue.list_incidents(c, f, limit=size, before=before, after=after))
+    tz = getattr(request.app[POLICY].district, "time_zone", "UTC")
+    rows, more = await in_thread(st.read, lambda c: queue.list_incidents(c, f, limit=size, before=before, after=after,
+                                                                         time_zone=tz))
     users = await in_thread(st.read, queue.reviewers)
     qs = f.active()
     older, newer = _page_links(qs, rows, more, before, after)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from console_helpers import PASSWORDS, SEED, csrf_of, login, seed
+from console_helpers import NOW, PASSWORDS, SEED, csrf_of, login, seed
 
 from store import Store
 
@@ -126,9 +126,11 @@ async def test_event_list_filters(reviewer: Any, store: Store, query: str, want_
 
 
 async def test_event_list_date_filters(reviewer: Any) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    day = (datetime.now(UTC) - timedelta(days=3)).date()
+    # the day the 3-day-old post was made, in the district's time zone (the list's dates are its days)
+    day = datetime.fromtimestamp(NOW - 3 * 86400, ZoneInfo("America/New_York")).date()
     html = await (await reviewer.get(f"/events?date_from={day}&date_to={day}")).text()
     assert len(uids_on(html)) == 1 and "x.com" in html
     html = await (await reviewer.get("/events?date_from=2026-02-31")).text()

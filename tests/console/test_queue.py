@@ -204,6 +204,20 @@ async def test_times_in_the_district_zone_and_utc_in_exports(queued: Any, policy
     assert [r["incident"] for r in exported if r["device"] == "pc-6"] == [uids[3], uids[3]]
 
 
+async def test_date_filters_are_days_in_the_district_zone(queued: Any, store: Store) -> None:
+    from datetime import UTC, datetime
+
+    late = datetime(2026, 11, 20, 3, 0, tzinfo=UTC).timestamp()  # 22:00 on 19 November in New York
+    uid = store.append(Event(source="extension", action="warned", site="x.com", device="pc-9", text="late, fictional",
+                             findings=[DISCLAIMER], time=late))
+    assert store.flush()
+    c, _ = queued
+    assert incident_ids(await (await c.get("/events?date_from=2026-11-19&date_to=2026-11-19")).text()) == [uid]
+    assert incident_ids(await (await c.get("/events?date_from=2026-11-20&date_to=2026-11-20")).text()) == []
+    html = await (await c.get("/events?date_from=2026-11-19&date_to=2026-11-19")).text()
+    assert "2026-11-19 22:00:00 EST" in html
+
+
 # -- the same queue on PostgreSQL -----------------------------------------------------------------
 @pytest.fixture
 async def pg_client(aiohttp_client: Any, pg_url: str, config: Any, policy: Any, tmp_path: Any) -> AsyncIterator[Any]:
