@@ -178,7 +178,7 @@ class HeadView(Encoder):
         self.thresholds = {h: base.thresholds[prefix + h] for h in self.heads}
         self.blend = {h: base.blend[prefix + h] for h in self.heads}
         self._prefix = prefix
-        self.probs = self._probs  # the base caches per text: every view shares its pass
+        self.probs = self._probs  # type: ignore[assignment]  # the base caches: every view shares its pass
 
     def warm(self) -> None:
         self.base.warm()

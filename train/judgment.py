@@ -109,7 +109,7 @@ def calibrate(args: argparse.Namespace) -> None:
     enc = load_encoder(args.model).view("")  # a shared model's judgment heads: no namespace
     probs = np.array([[p[h] for h in enc.heads] for p in (enc.probs(folded(r["text"])) for r in dev)])
     corpus = [c for c in map(json.loads, CORPUS.read_text(encoding="utf-8").splitlines())
-              if not c.get("images") and c.get("kind", "post") == "post"]
+              if c.get("kind", "post") == "post"]  # with the image cases: their text is judged too
     kprobs = np.array([[p[h] for h in enc.heads] for p in (enc.probs(folded(c["text"])) for c in corpus)])
     thresholds, confirm, report = choose_thresholds(dev, probs, list(enc.heads), args.min_precision,
                                                     keep=(corpus, kprobs), quiet=quiet_sets(enc))

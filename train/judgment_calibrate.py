@@ -51,13 +51,16 @@ def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[set[str]], list[dict[st
     from checker.engine import check, find_sponsored
     from checker.model import Post
     from checker.text import clean_input
+    from postguard.commands.check import load_images
 
     policy = load_policy()
     policy.judgment = None
     fired, gates = [], []
     for r in rows:
+        # the corpus's cases may carry images (paths beside cases.jsonl), which rules read too
+        images = load_images(r["images"], CORPUS.parent) if r.get("images") else ()
         post = Post(text=r["text"], account=r["account"], site=r.get("site"), target=r.get("target"),
-                    links=tuple(r.get("links", ())))
+                    links=tuple(r.get("links", ())), images=images)
         fired.append(set(check(post, policy).fired))
         ctx = Context(post, policy.data, r["account"], find_sponsored(policy, post.target, post.site),
                       clean_input(post.text))

@@ -248,7 +248,10 @@ def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, wo
                       output_names=["logits"], opset_version=17, dynamo=False,
                       dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
                                     "logits": {0: "b"}})
-    quantize_dynamic(str(fp32), str(MODELS_DIR / f"{name}.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    # reduce_range: 7-bit weights, so CPUs without AVX-512 VNNI compute the same integers as those
+    # with it (no 16-bit saturation; train/reduce_range.py says why)
+    quantize_dynamic(str(fp32), str(MODELS_DIR / f"{name}.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+                     reduce_range=True)
     tk = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     tk.no_padding()
     tk.no_truncation()

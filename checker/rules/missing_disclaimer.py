@@ -25,7 +25,8 @@ class MissingDisclaimer(Rule):
 
     id = "missing-disclaimer"
     applies_to = ("personal",)
-    defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": [], "contexts": {}}
+    defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": [], "contexts": {},
+                "cheer_max_words": 0}
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
@@ -59,8 +60,27 @@ class MissingDisclaimer(Rule):
             return []
         if self.disclaimer is not None and self.disclaimer.search(folded):
             return []
+        if self._a_cheer_alone(post, ctx):
+            return []
         statement = self.data.district.disclaimer_fix
         return [self.finding(
             ctx, f"{what} without stating that the views are the employee's own", 0.9,
             span=ref, fix_text=statement, category=self.category_in_context(ctx, "district-news"),
         )]
+
+    def _a_cheer_alone(self, post: Post, ctx: Context) -> bool:
+        """A cheer alone is not an official communication (taxonomy Decision 43): no link, none
+        of the `contexts` (results, announcements, speaking for the district), and at most
+        `cheer_max_words` words besides the references ("Nonnewaug Chargers forever 💙💛")."""
+        limit = int(self.params["cheer_max_words"])
+        folded = ctx.folded.text
+        if limit <= 0 or post.links or "http" in folded or "www." in folded:
+            return False
+        if any(pat.search(folded) for _, pat in self._contexts):
+            return False
+        refs = [m.group() for pat in (self.names, self.generic) if pat is not None for m in pat.finditer(folded)]
+        refs += [m.group() for m in self.shorts.finditer(ctx.text)] if self.shorts is not None else []
+        return len(_WORD.findall(folded)) - sum(len(_WORD.findall(r)) for r in refs) <= limit
+
+
+_WORD = re.compile(r"[^\W_]{2,}")

@@ -8,7 +8,6 @@ POSITIVE = [
     "So proud of the Nonnewaug Chargers tonight!",
     "Region 14 is cutting the music budget again",
     "The Region 14 Board of Education voted last night to change start times",
-    "Go Nonnewaug football!",
     "Big night for Nonnewaug FFA at the Big E",
 ]
 NEAR_MISS = [
@@ -22,6 +21,9 @@ NEAR_MISS = [
     "Bethlehem Fair this weekend, who's going?",
     "Driving down Nonnewaug Road to the farm stand",
     "Great game tonight, go team!",
+    # A cheer alone, however it names the team, is not official (Decision 43; `cheer_max_words`).
+    "Go Nonnewaug football!",
+    "Nonnewaug Chargers forever 💙💛",
     "So proud of the Nonnewaug Chargers tonight! My views are my own.",
     "Region 14 is cutting the music budget. Views expressed are mine alone and do not represent the district.",
     "Woodbury Middle School science fair was fun (speaking for myself, not my employer)",
@@ -53,3 +55,18 @@ def test_fix_makes_the_post_clean(run):
 
 def test_sponsored_never_fires(run):
     assert "missing-disclaimer" not in run("Go Nonnewaug Chargers!", account="sponsored").fired
+
+
+@pytest.mark.parametrize("text", [
+    "Go Nonnewaug football! Kickoff 7 pm Friday",   # an announcement
+    "Nonnewaug Chargers 3-1 tonight!",              # a result
+    "Go Nonnewaug Chargers https://example.org/x",  # a link
+])
+def test_a_cheer_with_information_is_not_a_cheer(policy, text):
+    from checker import Post, check
+
+    policy.judgment, saved = None, policy.judgment  # the rule layer alone
+    try:
+        assert "missing-disclaimer" in check(Post(text=text, account="personal"), policy).fired, text
+    finally:
+        policy.judgment = saved
