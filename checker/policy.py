@@ -151,7 +151,7 @@ def _parse_district(raw: dict[str, Any]) -> District:
     tz = _str(f, raw, "time_zone", "UTC")
     try:
         zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise _err(f, "time_zone", 'must be an IANA time zone name such as "America/New_York"', tz) from None
     return District(
         name=name,
