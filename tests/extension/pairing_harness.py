@@ -195,6 +195,42 @@ class Server:
         return [e for e in events_in(self.db) if e["source"] == "extension"]
 
 
+class Agent:
+    """`postguard agent enroll` with `server`, then `postguard agent run --no-proxy` as its own process:
+    the extension backend writing to the agent's queue, the forwarder uploading to the server."""
+
+    def __init__(self, folder: Path, server: Server) -> None:
+        self.folder, self.server, self.port = folder, server, free_port()
+        self.state = folder / "state"
+        self.token_file = folder / "pairing.token"  # as install writes /etc/postguard/pairing.token
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Agent:
+        import json
+
+        code = json.loads(self.server.cli("devices", "enroll-code", "--json"))["codes"][0]
+        subprocess.run([sys.executable, "-m", "postguard", "agent", "enroll", self.server.url, code, "--state",
+                        str(self.state), "--hostname", "pc-lab-1"], cwd=self.folder, check=True,
+                       capture_output=True, timeout=120)
+        self.device = json.loads((self.state / "device.json").read_text())["device_id"]
+        self.token_file.write_text(PAIRING_TOKEN + "\n", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "postguard", "agent", "run", "--state", str(self.state), "--no-proxy",
+             "--backend-listen", f"127.0.0.1:{self.port}", "--token-file", str(self.token_file)],
+            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_http(self.url + "/healthz", timeout=120, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+
 def events_in(db: Path) -> list[dict[str, Any]]:
     """Every event in the log at `db`, oldest first (read with the store, as `postguard logs`)."""
     from checker import load_policy

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,28 @@ def test_registered_for_this_user_with_the_command_then_no_setup(browser, backen
     page = post(ctx, STUDENT, site="x")
     page.locator('postguard-panel [role="alertdialog"]').wait_for(timeout=15000)
     assert page.evaluate("() => window.__sent") == []
+
+
+def test_the_enrolled_agent_pairs_and_the_choice_reaches_the_server(browser, tmp_path):
+    """The whole chain: `postguard server`, an agent enrolled with it and running (`agent run`, its
+    backend on the pairing token), the host registered, a fresh profile with nothing set: the post
+    is warned, and the choice goes through the agent's queue to the server's log as that device's."""
+    with PH.running(PH.Server) as server:
+        agent = PH.Agent(tmp_path, server).start()
+        try:
+            ctx, sw = browser(lambda prof: PH.register_host(prof, agent.url, agent.token_file))
+            assert sw.evaluate("() => chrome.storage.local.get(null)") == {}
+            page = post(ctx, STUDENT)
+            panel = page.locator('postguard-panel [role="alertdialog"]')
+            panel.wait_for(timeout=15000)
+            assert panel.locator('li[data-clause="P5"]').count() == 1
+            panel.locator('[data-act="edit"]').click()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                got = [e for e in PH.events_in(server.db) if e["device"] == agent.device and e["source"] == "extension"]
+                if got:
+                    break
+                time.sleep(0.5)
+            assert [(e["action"], "student-privacy" in e["rules"]) for e in got] == [("edited", True)]
+        finally:
+            agent.stop()
