@@ -2,9 +2,9 @@
 PostgreSQL, `postguard policy publish`, and an enrolled `postguard agent run` with its extension
 backend. The agent pins the server's key at enrolment, installs each published bundle (the
 backend flags a post that was clean once a new word is published, without a restart), gets 304
-when nothing changed, and refuses a bundle tampered in the database and one signed by another
-key: the last good policy stays, `policy-refused` events reach the server, and the heartbeat
-makes the server's device problem say why."""
+when nothing changed, and refuses a bundle tampered after signing, one signed by another key and
+an older signed one served again (a rollback): the last good policy stays, `policy-refused`
+events reach the server, and the heartbeat makes the server's device problem say why."""
 
 from __future__ import annotations
 
@@ -179,16 +179,25 @@ def test_signed_policy_updates_end_to_end(setup: Setup, tmp_path: Path) -> None:
     assert "policy      signed version 2" in out and "ALARM       policy bundle refused, version 2 stays: bad signature" in out, out
     assert load_policy(current, checks=False).digest == v2["policy_digest"]
 
+    # an older signed bundle served again as the newest (a replay): refused as a rollback
+    old = server.query("SELECT * FROM policy_bundles WHERE version = 1")[0]
+    old.update(version=5)
+    server.query(f"INSERT INTO policy_bundles ({', '.join(old)}) VALUES ({', '.join('?' * len(old))}) "
+                 "RETURNING version", tuple(old.values()))
+    until(lambda: "rollback" in (agent.policy().get("refused") or ""), 60, f"the third refusal\n{agent.tail()}")
+    assert agent.policy()["version"] == 2 and agent.check(FLAGGED_TEXT) == {"conduct"}
+
     def kinds() -> list[tuple[str, str | None]]:
         return [(r["kind"], r["error"]) for r in server.query(
             "SELECT kind, error FROM events WHERE device = ? AND kind IN ('policy-updated', 'policy-refused') ORDER BY seq", (device,))]
 
-    until(lambda: len(kinds()) >= 4, 60, "the policy events on the server")
+    until(lambda: len(kinds()) >= 5, 60, "the policy events on the server")
     got = kinds()
     assert [k for k, _ in got[:2]] == ["policy-updated", "policy-updated"]
     assert got[2][0] == "policy-refused" and "tampered" in (got[2][1] or "")
     assert got[3][0] == "policy-refused" and "bad signature" in (got[3][1] or "")
-    until(lambda: any("refused the bundle: bad signature" in (p["detail"] or "") for p in server.query(
+    assert got[4][0] == "policy-refused" and "rollback: version 1" in (got[4][1] or "")
+    until(lambda: any("refused the bundle: rollback" in (p["detail"] or "") for p in server.query(
         "SELECT detail FROM device_problems WHERE device = ? AND kind = 'policy' AND resolved IS NULL", (device,))),
         30, "the server's policy problem naming the refusal")
 
