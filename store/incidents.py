@@ -38,7 +38,7 @@ OUTCOME_ORDER = ("overridden", "edited", "blocked", "cancelled", "logged", "warn
 # warning for "Post anyway" and the post it lets through).
 FINAL = {"extension": frozenset({"edited", "overridden", "cancelled", "passed", "blocked", "logged", "error"}),
          "proxy": frozenset({"passed", "logged", "blocked", "overridden", "error", "cancelled", "edited"})}
-# An incident is one post: a full one takes no more events (each write summarises the incident's
+# An incident is one post: a full one takes no more events (each batch summarises its incidents'
 # events again, so this also bounds that work).
 MAX_EVENTS = 25
 _SETTINGS_KEY = "incidents"
@@ -114,8 +114,7 @@ def configure(conn: Conn, gap_seconds: float, levels: dict[tuple[str, str], str]
                 "SELECT DISTINCT incident FROM events WHERE incident > ? ORDER BY incident LIMIT 500", (last,))]
             if not ids:
                 break
-            for iid in ids:
-                _rebuild(conn, iid, new, reopen=False)
+            _rebuild_many(conn, ids, new)
             last = ids[-1]
     return True
 
@@ -151,15 +150,22 @@ def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
             reopen.add(iid)
     conn.executemany("UPDATE events SET incident = ? WHERE id = ?", [(ev["incident"], ev["id"]) for ev in batch])
     touched = list(dict.fromkeys(ev["incident"] for ev in batch))
-    rows = {iid: summarise(known[iid], s) for iid in touched}
-    cols = list(rows[touched[0]])
-    inserts = [(iid, *rows[iid].values(), "open") for iid in touched if iid in fresh]
+    _write_rows(conn, {iid: summarise(known[iid], s) for iid in touched}, fresh, reopen)
+
+
+def _write_rows(conn: Conn, rows: dict[str, dict[str, Any]], fresh: set[str], reopen: set[str]) -> None:
+    """Insert the `fresh` incidents' rows (with their review status), update the others' (and
+    open again those in `reopen`): one executemany per kind."""
+    if not rows:
+        return
+    cols = [c for c in next(iter(rows.values())) if c != "review_status"]
+    inserts = [(iid, *(r[c] for c in cols), r.get("review_status", "open")) for iid, r in rows.items() if iid in fresh]
     if inserts:
         conn.executemany(f"INSERT INTO incidents (id, {', '.join(cols)}, review_status) "
                          f"VALUES ({', '.join('?' * (len(cols) + 2))})", inserts)
     for again in (True, False):
         sets = ", ".join(f"{c} = ?" for c in cols) + (", review_status = 'open'" if again else "")
-        updates = [(*rows[iid].values(), iid) for iid in touched if iid not in fresh and (iid in reopen) == again]
+        updates = [(*(r[c] for c in cols), iid) for iid, r in rows.items() if iid not in fresh and (iid in reopen) == again]
         if updates:
             conn.executemany(f"UPDATE incidents SET {sets} WHERE id = ?", updates)
 
@@ -229,7 +235,7 @@ def _who(evs: list[dict[str, Any]]) -> dict[str, Any]:
 def ensure(conn: Conn, iid: str) -> bool:
     """Build an incident's row if its events have none yet; True when it exists now."""
     if not conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)):
-        _rebuild(conn, iid, load_settings(conn), reopen=False)
+        _rebuild_many(conn, [iid], load_settings(conn))
     return bool(conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)))
 
 
@@ -241,29 +247,28 @@ def _compatible(inc: dict[str, Any], row: dict[str, Any]) -> bool:
     return True
 
 
-def _rebuild(conn: Conn, iid: str, s: Settings, *, reopen: bool, new: bool | None = None) -> None:
-    """Summarise the incident's events into its row (insert or update; review state kept, and
-    reopened when `reopen` and it had been closed); `new` when the caller knows it has no row."""
-    evs = conn.all(f"SELECT {_EVENT_COLS} FROM events WHERE incident = ? ORDER BY ts, id", (iid,))
-    if not evs:
-        return
-    if all(e["uid"] != iid for e in evs):  # retention purged its first event: the next one names it
-        conn.execute("UPDATE events SET incident = ? WHERE incident = ?", (evs[0]["uid"], iid))
-        iid, new = evs[0]["uid"], None
-    d = summarise(evs, s)
-    if new is None:
-        new = conn.scalar("SELECT 1 FROM incidents WHERE id = ?", (iid,)) is None
-    cols = list(d)
-    if new:
-        d["review_status"] = _initial_status(evs)
-        conn.execute(f"INSERT INTO incidents (id, {', '.join(d)}) VALUES (?, {', '.join('?' * len(d))})",
-                     [iid, *d.values()])
-        return
-    sets = ", ".join(f"{c} = ?" for c in cols)
-    vals = [d[c] for c in cols]
-    if reopen:  # a finding after a review: the incident is to be reviewed again
-        sets += ", review_status = 'open'"
-    conn.execute(f"UPDATE incidents SET {sets} WHERE id = ?", [*vals, iid])
+def _rebuild_many(conn: Conn, ids: list[str], s: Settings) -> None:
+    """Summarise these incidents' events into their rows again (one read, one write per kind;
+    review state kept). An incident whose first event retention purged is named by its next."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for e in conn.all(f"SELECT {_EVENT_COLS}, incident FROM events WHERE incident IN ({', '.join('?' * len(ids))})",
+                      ids):
+        groups.setdefault(e["incident"], []).append(e)
+    renamed = {}
+    for iid, evs in list(groups.items()):
+        evs.sort(key=_order)
+        if all(e["uid"] != iid for e in evs):
+            renamed[iid] = evs[0]["uid"]
+            groups[evs[0]["uid"]] = groups.pop(iid)
+    if renamed:
+        conn.executemany("UPDATE events SET incident = ? WHERE incident = ?", [(n, o) for o, n in renamed.items()])
+    have = {r["id"] for r in conn.all(f"SELECT id FROM incidents WHERE id IN ({', '.join('?' * len(groups))})",
+                                      list(groups))} if groups else set()
+    rows = {iid: summarise(evs, s) for iid, evs in groups.items()}
+    fresh = set(groups) - have
+    for iid in fresh:
+        rows[iid]["review_status"] = _initial_status(groups[iid])
+    _write_rows(conn, rows, fresh, set())
 
 
 def _initial_status(evs: list[dict[str, Any]]) -> str:
