@@ -122,3 +122,20 @@ def test_server_down_says_server_unreachable_and_fail_mode_block_holds(chromium)
     page.locator("postguard-toast [role=status]").wait_for()
     assert page.evaluate("() => window.__sent") == []
     page.close()
+
+
+def test_the_test_hook_is_honoured_by_a_development_install_only(chromium, server):
+    """storage.local may point the extension at a server only in an unpacked install; a packed or
+    force-installed one takes there only the popup's keys (so only the district's managed settings
+    can set serverUrl, groupKey, mode or failMode)."""
+    _ctx, sw = chromium
+    assert sw.evaluate("() => chrome.management.getSelf().then(s => s.installType)") == "development"
+    PH.dev_config(sw, serverUrl=server.url, groupKey="pgx_x-0123456789", failMode="block", hints=False)
+    dev = sw.evaluate("() => self.postguard.config()")
+    assert (dev["serverUrl"], dev["failMode"], dev["hints"]) == (server.url, "block", False)
+    try:
+        sw.evaluate("() => { devInstall = Promise.resolve(false); }")  # as a packed install decides
+        packed = sw.evaluate("() => self.postguard.config()")
+        assert (packed["serverUrl"], packed["groupKey"], packed["failMode"], packed["hints"]) == ("", "", "pass", False)
+    finally:
+        sw.evaluate("() => { devInstall = null; }")
