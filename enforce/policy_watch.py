@@ -3,8 +3,8 @@ docs/agent.md): every few seconds a service looks where its `--policy` path poin
 changes (and at the first look, in case it changed while the service was starting), the folder's
 digest is read, and when it differs from the policy in force the folder is loaded off the event
 loop and handed to the service, which swaps it in without a restart. A folder that does not
-load is logged and the policy in force stays. A plain folder (not a link) never moves, so only
-the first look reads it.
+load is logged and the policy in force stays. A path with no link in it is never read again
+(editing a plain folder in place needs a restart, as before).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ async def follow(path: str | Path, in_force: Callable[[], str], load: Callable[[
                  use: Callable[[Policy], Awaitable[None]], *, every: float = WATCH_EVERY) -> None:
     """Until cancelled: when `path` resolves to a folder whose digest is not `in_force()`, call
     `use(load(folder))` (loaded on a thread). Errors are logged; the service keeps its policy."""
-    seen: Path | None = None
+    # A path with no link in it was loaded as it is: nothing to read until it turns into a link.
+    seen: Path | None = Path(os.path.abspath(path)) if os.path.realpath(path) == os.path.abspath(path) else None
     while True:
         target = Path(os.path.realpath(path))
         if target != seen:
