@@ -301,7 +301,7 @@ def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
     f = best[1] if best else {}
     return {
         "device": first["device"], "site_key": site_key(first["site"], s.aliases),
-        "site": next((e["site"] for e in reversed(evs) if e["site"]), None),
+        "site": next((e["site"] for e in evs if e["site"]), None),  # where the employee was first
         "account": next((e["account"] for e in evs if e["account"]), None),
         "target": targeted["target"] if targeted else None,
         "target_source": targeted["source"] if targeted else None,
