@@ -13,7 +13,9 @@ import json
 import math
 import random
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from checker.categories import SEVERITIES, severity_of
 from server.alerts_policy import AlertPolicy, Route
@@ -64,10 +66,12 @@ def _most_urgent(levels: list[str | None]) -> str | None:
     return min(known, key=SEVERITIES.index) if known else None
 
 
-def _next_digest(now: float, every: int) -> float:
-    """The digest boundary after `now` (multiples of `every` since the epoch, UTC): every alert of
-    one window is due at the same time and goes out in one message."""
-    return math.floor(now / every) * every + every
+def next_digest(now: float, every: int, tz: tzinfo = UTC) -> float:
+    """The digest boundary after `now`: multiples of `every` counted from midnight in the
+    district's time zone (a "24h" digest goes out at local midnight, "1h" on the hour). Every alert
+    of one window is due at the same time and goes out in one message."""
+    offset = (datetime.fromtimestamp(now, tz).utcoffset() or timedelta()).total_seconds()
+    return math.floor((now + offset) / every) * every + every - offset
 
 
 def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str, Any]], now: float,
@@ -77,6 +81,7 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
     once, at once if either route is immediate or the event is urgent."""
     if not alerts.routes:
         return 0
+    tz = ZoneInfo(policy.district.time_zone)
     out: list[tuple[Any, ...]] = []
     for r in rows:
         findings = json.loads(r.get("findings") or "[]")
@@ -91,7 +96,7 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
                       clauses=sorted({str(f["clause"]) for f in findings if isinstance(f.get("clause"), str)}),
                       categories=sorted({c for _, c, _ in ranked if c}), device=str(r["device"]), time=str(r["ts"]),
                       link=f"{base_url or alerts.console_base_url}/events/{r['uid']}", route=routes[0].name)
-        for (channel, target), (route, due) in _recipients(routes, severity == "urgent", now).items():
+        for (channel, target), (route, due) in _recipients(routes, severity == "urgent", now, tz).items():
             payload = json.dumps(asdict(alert) | {"route": route.name}, separators=(",", ":"))
             mode = "immediate" if due <= now else "digest"
             out.append((iso(now), alert.event, what, route.name, channel, target, mode, payload, iso(due)))
@@ -102,11 +107,12 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
     return len(out)
 
 
-def _recipients(routes: list[Route], urgent: bool, now: float) -> dict[tuple[str, str], tuple[Route, float]]:
+def _recipients(routes: list[Route], urgent: bool, now: float,
+                tz: tzinfo) -> dict[tuple[str, str], tuple[Route, float]]:
     """(channel, target) -> (the route that decides, when it is due): the earliest wins."""
     best: dict[tuple[str, str], tuple[Route, float]] = {}
     for rt in routes:
-        due = now if rt.mode == "immediate" or urgent else _next_digest(now, rt.every)
+        due = now if rt.mode == "immediate" or urgent else next_digest(now, rt.every, tz)
         for key in [("email", e) for e in rt.email] + [("webhook", u) for u in rt.webhook]:
             if key not in best or due < best[key][1]:
                 best[key] = (rt, due)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -50,6 +51,7 @@ class Alerter:
 
     def __init__(self, routes: AlertPolicy, policy: Policy, settings: AlertSettings, pool: DbPool) -> None:
         self.routes, self.policy, self.settings, self.pool = routes, policy, settings, pool
+        self.tz = ZoneInfo(policy.district.time_zone)  # the e-mails' times
         self._wake = asyncio.Event()
         self._held: set[str] = set()
         self._since = iso(time.time() - LOOKBACK_SECONDS)
@@ -184,8 +186,8 @@ class Alerter:
         messages = []
         for _, to, rows in mail:
             items = [alerts.Alert.from_payload(r["payload"]) for r in rows]
-            messages.append(digest_message(items, s.mail_from, to) if rows[0]["mode"] == "digest"
-                            else one_message(items[0], s.mail_from, to))
+            messages.append(digest_message(items, s.mail_from, to, self.tz) if rows[0]["mode"] == "digest"
+                            else one_message(items[0], s.mail_from, to, self.tz))
         return list(zip(mail, send_mail(s, messages), strict=True))
 
     async def _post(self, http: aiohttp.ClientSession, batch: Batch) -> str | None:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from postguard.cli import UsageError
 from postguard.commands._common import add_policy_arg, policy_from
@@ -95,7 +96,8 @@ def run_test(args: argparse.Namespace) -> int:
     base = settings.console_base_url or _routes(args, policy).console_base_url
     alert = Alert(event="test", kind="test", severity=None, rules=[], clauses=[], categories=[], device="-", time=now,
                   link=f"{base}/events", route="test")
-    errors = send_mail(settings, [one_message(alert, settings.mail_from, to) for to in args.to]) if args.to else []
+    tz = ZoneInfo(policy.district.time_zone)
+    errors = send_mail(settings, [one_message(alert, settings.mail_from, to, tz) for to in args.to]) if args.to else []
     errors += asyncio.run(_post_all(settings, args.webhook, alert))
     for target, err in zip([*args.to, *args.webhook], errors, strict=True):
         print(f"{target}: {'sent' if err is None else 'NOT delivered: ' + err}")

@@ -4,12 +4,15 @@ they are due, leases, retries and delivery marks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from alert_helpers import LOW, THREAT, posts
 
 from server import alerts
+from server.alerts_mail import digest_message, one_message
 from server.alerts_policy import parse_alerts
 from store.db import Conn, migrate
 from store.event import iso
@@ -117,3 +120,29 @@ def test_the_scan_reads_only_what_the_server_wrote_itself(conn: Conn, policy: An
     assert alerts.enqueue_scan(conn, routes, policy, "written", start, top, NOW) == top  # again: nothing new
     got = conn.all("SELECT event_uid, target FROM alert_outbox ORDER BY id")
     assert {g["event_uid"] for g in got} == {rows[0]["uid"], rows[3]["uid"]} and len(got) == 4
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(("now", "every", "tz", "due"), [
+    ("2027-01-15T08:00:00", 86400, NEW_YORK, "2027-01-16T05:00:00"),  # local midnight, EST
+    ("2027-07-15T08:00:00", 86400, NEW_YORK, "2027-07-16T04:00:00"),  # EDT
+    ("2027-01-15T04:59:59", 86400, NEW_YORK, "2027-01-15T05:00:00"),
+    ("2027-01-15T08:20:00", 3600, NEW_YORK, "2027-01-15T09:00:00"),   # on the hour
+    ("2027-01-15T08:20:00", 86400, UTC, "2027-01-16T00:00:00"),
+    ("2027-01-15T08:20:00", 1800, UTC, "2027-01-15T08:30:00"),
+])
+def test_digests_go_out_on_the_districts_clock(now: str, every: int, tz: Any, due: str) -> None:
+    t = datetime.fromisoformat(now).replace(tzinfo=UTC).timestamp()
+    assert datetime.fromtimestamp(alerts.next_digest(t, every, tz), UTC).isoformat()[:19] == due
+
+
+def test_the_mail_gives_the_districts_time_and_utc() -> None:
+    a = alerts.Alert(event="e1", kind="blocked", severity="urgent", rules=["conduct"], clauses=["P9"],
+                     categories=["threat"], device="pc-1-0a1b2c3d", time="2027-01-15T08:14:05.123456Z",
+                     link="https://c.region14.example/events/e1", route="threats")
+    body = one_message(a, "postguard@region14.example", "safety@region14.example", NEW_YORK).get_content()
+    assert "time:        2027-01-15 03:14 EST (08:14:05 UTC)" in body
+    digest = digest_message([a], "postguard@region14.example", "safety@region14.example", NEW_YORK).get_content()
+    assert "2027-01-15 03:14 EST (08:14:05 UTC)  urgent  blocked    conduct (P9)  device pc-1-0a1b2c3d" in digest
