@@ -48,24 +48,37 @@ class QueueFilters(FilterForm):
         self.check((("action", ACTIONS), ("status", REVIEW_STATUSES), ("severity", LEVELS), ("findings", FLAGGED),
                     ("sort", ("", *SORTS))))
 
-    def where(self, time_zone: str = "UTC") -> tuple[str, list[Any]]:
+    def event_filters(self) -> list[tuple[str, str, list[Any]]]:
+        """The filters on an incident's events: (table, condition on it as `y`, parameters)."""
+        out: list[tuple[str, str, list[Any]]] = []
+        if self.rule and self.clause:
+            out.append(("event_pairs", "y.rule = ? AND y.clause = ?", [self.rule, self.clause]))
+        elif self.rule or self.clause:
+            table, col = ("event_rules", "rule") if self.rule else ("event_clauses", "clause")
+            out.append((table, f"y.{col} = ?", [self.rule or self.clause]))
+        out += [("events", f"y.{col} = ?", [val]) for col, val in (("action", self.action), ("site", self.site)) if val]
+        return out
+
+    def where(self, time_zone: str = "UTC", rare: frozenset[str] = frozenset()) -> tuple[str, list[Any]]:
         """(condition on incidents `i`, parameters); dates are days in `time_zone` (the
-        district's, whose times the console shows)."""
+        district's, whose times the console shows). An event filter whose condition is in
+        `rare` matches few events: the incidents are found from them (an index range) instead of each
+        incident in list order being probed, which is what suits a filter matching many."""
         self.validate()
         conds: list[str] = []
         params: list[Any] = []
-        sub = "EXISTS (SELECT 1 FROM events x{join} WHERE x.incident = i.id AND {cond})"
-        if self.rule and self.clause:
-            conds.append(sub.format(join=" JOIN event_pairs y ON y.event_id = x.id", cond="y.rule = ? AND y.clause = ?"))
-            params += [self.rule, self.clause]
-        elif self.rule or self.clause:
-            table, col = ("event_rules", "rule") if self.rule else ("event_clauses", "clause")
-            conds.append(sub.format(join=f" JOIN {table} y ON y.event_id = x.id", cond=f"y.{col} = ?"))
-            params.append(self.rule or self.clause)
-        for col, val in (("action", self.action), ("site", self.site)):
-            if val:
-                conds.append(sub.format(join="", cond=f"x.{col} = ?"))
-                params.append(val)
+        for table, cond, vals in self.event_filters():
+            to_event = "" if table == "events" else " AND x.id = y.event_id"
+            src = "events y" if table == "events" else f"{table} y, events x"
+            if cond in rare:
+                inc = "y.incident" if table == "events" else "x.incident"
+                conds.append(f"i.id IN (SELECT {inc} FROM {src} WHERE {cond}{to_event})")
+            elif table == "events":
+                conds.append(f"EXISTS (SELECT 1 FROM events y WHERE y.incident = i.id AND {cond})")
+            else:  # by the incident's events, then each one's row by primary key
+                conds.append(f"EXISTS (SELECT 1 FROM events x WHERE x.incident = i.id AND EXISTS "
+                             f"(SELECT 1 FROM {table} y WHERE y.event_id = x.id AND {cond}))")
+            params += vals
         if self.date_from:
             conds.append("i.last_ts >= ?")
             params.append(_day_start(date.fromisoformat(self.date_from), time_zone))
@@ -109,7 +122,7 @@ def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str 
                    after: str | None = None, time_zone: str = "UTC") -> tuple[list[dict[str, Any]], bool]:
     """One page of incidents (most urgent, then newest first; or newest first), keyset-paginated
     with `cursor_of` cursors, each with its lead event's stored (redacted) content: (rows, more)."""
-    where, params = f.where(time_zone)
+    where, params = f.where(time_zone, _rare(conn, f))
     sort = f.sort or "severity"
     key = ["i.severity_rank", "i.last_ts", "i.id"] if sort == "severity" else ["i.last_ts", "i.id"]
     b, a = _parse_cursor(before, sort), _parse_cursor(after, sort)
@@ -132,6 +145,20 @@ def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str 
     for r in rows:
         r["cursor"] = cursor_of(r, sort)
     return rows, more
+
+
+RARE = 2000  # events matching a filter, below which the incidents are found from those events
+
+
+def _rare(conn: Conn, f: QueueFilters) -> frozenset[str]:
+    """The conditions of the event filters that match fewer than RARE events (counted in their
+    index, stopping at RARE)."""
+    out = set()
+    for table, cond, vals in f.event_filters():
+        n = conn.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} y WHERE {cond} LIMIT {RARE}) t", vals)
+        if int(n or 0) < RARE:
+            out.add(cond)
+    return frozenset(out)
 
 
 def incident_of(conn: Conn, uid: str) -> str | None:

@@ -114,6 +114,21 @@ async def test_sorted_by_severity_and_filtered_by_it(queued: Any) -> None:
     assert "severity: one of" in await (await c.get("/events?severity=critical")).text()
 
 
+@pytest.mark.parametrize("rare", [0, 10**9])  # every event filter led by the incidents, or by its events
+async def test_event_filters_find_the_same_incidents_either_way(queued: Any, monkeypatch: pytest.MonkeyPatch,
+                                                              rare: int) -> None:
+    from store import queue
+
+    monkeypatch.setattr(queue, "RARE", rare)
+    c, uids = queued
+    for q, want in (("rule=student-privacy", {uids[0]}), ("clause=D7", {uids[0]}),
+                    ("rule=student-privacy&clause=D7", {uids[0]}), ("rule=student-privacy&clause=P9", set()),
+                    ("action=overridden&site=graph.facebook.com", {uids[0]}), ("action=edited", {uids[3]}),
+                    ("rule=conduct&site=x.com&action=blocked", {uids[5]}), ("site=facebook.com", set())):
+        got = set(incident_ids(await (await c.get(f"/events?{q}")).text()))
+        assert got & set(uids) == want, q
+
+
 async def test_to_review_counts_incidents_with_findings_only(queued: Any, store: Store) -> None:
     c, uids = queued
     html = await (await c.get("/dashboard")).text()
