@@ -88,33 +88,53 @@ def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = N
     raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
 
 
-class Backend:
-    """`postguard backend` as its own process, as `postguard agent run` starts it."""
+def until(get: Any, seconds: float = 20.0, step: float = 0.1) -> Any:
+    """Call `get` until it returns something true (writes land in other processes); its last value."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if got := get():
+            return got
+        time.sleep(step)
+    return get()
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
-        self.folder, self.port = folder, port or free_port()
-        self.token_file = folder / "backend.token"
-        self.db = folder / "queue.sqlite"
+
+class Service:
+    """A `postguard` command as its own process, in `folder`, listening on `host`:`port`."""
+
+    def __init__(self, folder: Path, host: str = "127.0.0.1") -> None:
+        self.folder, self.host, self.port = folder, host, free_port()
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
-    def start(self) -> Backend:
-        self.token_file.write_text(PAIRING_TOKEN + "\n", encoding="utf-8")
-        self.token_file.chmod(0o600)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "postguard", "backend", "--listen", f"127.0.0.1:{self.port}",
-             "--token-file", str(self.token_file), "--db", str(self.db)],
-            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_http(self.url + "/healthz", proc=self.proc)
-        return self
+    def spawn(self, *argv: str, probe: str, timeout: float = 60.0) -> None:
+        """Start `postguard ARGV` and wait until `probe` (a path) answers."""
+        self.proc = subprocess.Popen([sys.executable, "-m", "postguard", *argv], cwd=self.folder,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_http(self.url + probe, timeout=timeout, proc=self.proc)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(20)
+            self.proc.wait(30)
+
+
+class Backend(Service):
+    """`postguard backend` as its own process, as `postguard agent run` starts it."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.token_file = folder / "backend.token"
+        self.db = folder / "queue.sqlite"
+
+    def start(self) -> Backend:
+        self.token_file.write_text(PAIRING_TOKEN + "\n", encoding="utf-8")
+        self.token_file.chmod(0o600)
+        self.spawn("backend", "--listen", f"127.0.0.1:{self.port}", "--token-file", str(self.token_file),
+                   "--db", str(self.db), probe="/healthz")
+        return self
 
     def events(self) -> list[dict[str, Any]]:
         """The events in the backend's log, oldest first."""
@@ -152,32 +172,19 @@ def dev_config(sw: Any, **cfg: Any) -> None:
     sw.evaluate("cfg => chrome.storage.local.set({pgConfig: cfg, pgQueue: []})", cfg)
 
 
-class Server:
+class Server(Service):
     """`postguard server` as its own process on a SQLite file, at 127.0.0.2 (loopback, but outside
     the extension's host permissions, so the browser applies CORS as it would to a district
     server's real address)."""
 
-    def __init__(self, folder: Path, host: str = "127.0.0.2") -> None:
-        self.folder, self.host, self.port = folder, host, free_port()
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, host="127.0.0.2")
         self.db = folder / "server.sqlite"
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def start(self) -> Server:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "postguard", "server", "--db", str(self.db), "--listen", f"{self.host}:{self.port}",
-             "--signing-key", str(self.folder / "signing.key")],
-            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_http(self.url + "/login", proc=self.proc)
+        self.spawn("server", "--db", str(self.db), "--listen", f"{self.host}:{self.port}",
+                   "--signing-key", str(self.folder / "signing.key"), probe="/login")
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
 
     def cli(self, *argv: str) -> str:
         """`postguard ARGV --db <the server's database>`: its standard output."""
@@ -195,19 +202,15 @@ class Server:
         return [e for e in events_in(self.db) if e["source"] == "extension"]
 
 
-class Agent:
+class Agent(Service):
     """`postguard agent enroll` with `server`, then `postguard agent run --no-proxy` as its own process:
     the extension backend writing to the agent's queue, the forwarder uploading to the server."""
 
     def __init__(self, folder: Path, server: Server) -> None:
-        self.folder, self.server, self.port = folder, server, free_port()
+        super().__init__(folder)
+        self.server = server
         self.state = folder / "state"
         self.token_file = folder / "pairing.token"  # as install writes /etc/postguard/pairing.token
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Agent:
         import json
@@ -218,17 +221,9 @@ class Agent:
                        capture_output=True, timeout=120)
         self.device = json.loads((self.state / "device.json").read_text())["device_id"]
         self.token_file.write_text(PAIRING_TOKEN + "\n", encoding="utf-8")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "postguard", "agent", "run", "--state", str(self.state), "--no-proxy",
-             "--backend-listen", f"127.0.0.1:{self.port}", "--token-file", str(self.token_file)],
-            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_http(self.url + "/healthz", timeout=120, proc=self.proc)
+        self.spawn("agent", "run", "--state", str(self.state), "--no-proxy", "--backend-listen",
+                   f"127.0.0.1:{self.port}", "--token-file", str(self.token_file), probe="/healthz", timeout=120)
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
 
 
 def events_in(db: Path) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -57,15 +56,6 @@ def post(ctx, text):
     return page
 
 
-def wait_for(fn, seconds=10.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if out := fn():
-            return out
-        time.sleep(0.1)
-    return fn()
-
-
 def test_the_server_checks_and_logs_when_no_agent_answers(chromium, server):
     ctx, sw = chromium
     key = server.group_key("nhs-chromebooks")
@@ -79,7 +69,7 @@ def test_the_server_checks_and_logs_when_no_agent_answers(chromium, server):
     panel.locator("#pg-just").fill("Quoting the message I received, to report it")
     panel.locator('[data-act="confirm"]').click()
     page.wait_for_function("() => window.__sent.length === 1")
-    events = wait_for(lambda: server.events())
+    events = PH.until(lambda: server.events())
     assert [(e["action"], e["device"]) for e in events] == [("overridden", "ext:nhs-chromebooks")]
     assert "conduct" in events[0]["rules"]
     st = PH.popup_status(ctx)
@@ -94,7 +84,7 @@ def test_student_text_is_redacted_in_the_server_log(chromium, server):
     panel = page.locator('postguard-panel [role="alertdialog"]')
     panel.wait_for(timeout=15000)
     panel.locator('[data-act="edit"]').click()
-    events = wait_for(lambda: [e for e in server.events() if e["device"] == "ext:whs-chromebooks"])
+    events = PH.until(lambda: [e for e in server.events() if e["device"] == "ext:whs-chromebooks"])
     assert events and events[0]["action"] == "edited" and "student-privacy" in events[0]["rules"]
     assert "Quinlan" not in (events[0]["content"] or "")  # the policy's content mode (redacted)
     page.close()

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -78,11 +77,7 @@ def test_fresh_profile_with_the_agent_warns_with_no_setup(browser, backend):
     assert panel.locator('li[data-clause="P5"]').count() == 1
     assert page.evaluate("() => window.__sent") == []
     panel.locator('[data-act="edit"]').click()
-    for _ in range(100):  # the choice reaches the agent's log through the native host
-        events = backend.events()
-        if events:
-            break
-        page.wait_for_timeout(100)
+    events = PH.until(backend.events)  # the choice reaches the agent's log through the native host
     assert [(e["action"], e["source"]) for e in events] == [("edited", "extension")]
     assert "student-privacy" in events[0]["rules"]
     st = PH.popup_status(ctx)
@@ -152,12 +147,7 @@ def test_the_enrolled_agent_pairs_and_the_choice_reaches_the_server(browser, tmp
             panel.wait_for(timeout=15000)
             assert panel.locator('li[data-clause="P5"]').count() == 1
             panel.locator('[data-act="edit"]').click()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                got = [e for e in PH.events_in(server.db) if e["device"] == agent.device and e["source"] == "extension"]
-                if got:
-                    break
-                time.sleep(0.5)
+            got = PH.until(lambda: [e for e in server.events() if e["device"] == agent.device], seconds=60)
             assert [(e["action"], "student-privacy" in e["rules"]) for e in got] == [("edited", True)]
         finally:
             agent.stop()

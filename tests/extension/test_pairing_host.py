@@ -7,7 +7,6 @@ import json
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -62,10 +61,7 @@ def test_relays_checks_events_and_policy(backend):
     assert got[2]["status"] == 200 and got[2]["data"]["district"] == "Regional School District No. 14"
     assert got[3]["status"] == 201 and len(got[3]["data"]["ids"]) == 1
     assert h.close() == (0, "")  # the browser closed the port: the host ends, and says nothing of posts
-    for _ in range(50):
-        if evs := backend.events():
-            break
-        time.sleep(0.1)
+    evs = PH.until(backend.events)
     assert any(e["action"] == "edited" and "conduct" in e["rules"] for e in evs)
 
 

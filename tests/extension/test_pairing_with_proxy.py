@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -46,15 +45,6 @@ def env():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def until(get, seconds=20.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if got := get():
-            return got
-        time.sleep(0.1)
-    return get()
-
-
 def test_paired_by_the_host_alone_the_extension_and_the_proxy_agree(env):
     assert env["sw"].evaluate("() => chrome.storage.local.get(null)") == {}
     page = env["ctx"].new_page()
@@ -72,8 +62,8 @@ def test_paired_by_the_host_alone_the_extension_and_the_proxy_agree(env):
     page.wait_for_function("() => window.__results.length >= 1", timeout=30000)
     assert [r["status"] for r in page.evaluate("() => window.__results")] == [200]
     assert len(env["stack"].upstream.posts_with(text)) == 1
-    proxied = until(lambda: [e for e in env["stack"].events()
+    proxied = pair.until(lambda: [e for e in env["stack"].events()
                              if e["action"] == "overridden" and e.get("justification") == REASON])
     assert len(proxied) == 1
-    ours = until(lambda: [e for e in env["backend"].events() if e["action"] == "overridden"])
+    ours = pair.until(lambda: [e for e in env["backend"].events() if e["action"] == "overridden"])
     assert len(ours) == 1 and ours[0]["justification"] == REASON and "conduct" in ours[0]["rules"]
