@@ -18,6 +18,7 @@ from store.incidents import LEVELS, ensure, rank_of
 SORTS = ("severity", "newest")
 FLAGGED = ("", "yes", "no")
 MAX_BULK = 500
+RARE = 2000  # events matching a filter, below which the incidents are found from those events
 _COLS = ", ".join(f"i.{c}" for c in (
     "id", "device", "site", "account", "target", "employee", "first_ts", "last_ts", "events", "sources", "actions",
     "outcome", "rules", "rule", "category", "clause", "severity", "severity_rank", "flagged", "justification",
@@ -145,9 +146,6 @@ def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str 
     for r in rows:
         r["cursor"] = cursor_of(r, sort)
     return rows, more
-
-
-RARE = 2000  # events matching a filter, below which the incidents are found from those events
 
 
 def _rare(conn: Conn, f: QueueFilters) -> frozenset[str]:
