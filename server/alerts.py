@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -81,8 +81,10 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
     once, at once if either route is immediate or the event is urgent."""
     if not alerts.routes:
         return 0
-    tz = ZoneInfo(policy.district.time_zone)
+    tz, created, base = ZoneInfo(policy.district.time_zone), iso(now), base_url or alerts.console_base_url
+    dues = {rt.every: next_digest(now, rt.every, tz) for rt in alerts.routes if rt.mode == "digest"}
     out: list[tuple[Any, ...]] = []
+    stamps: dict[float, str] = {now: created}
     for r in rows:
         findings = json.loads(r.get("findings") or "[]")
         ranked = _ranked(findings, policy)
@@ -91,15 +93,16 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
         if not routes:
             continue
         severity = _most_urgent([s for _, _, s in ranked])
-        alert = Alert(event=r["uid"], kind=what, severity=severity,
-                      rules=sorted({x for x, _, _ in ranked}),
-                      clauses=sorted({str(f["clause"]) for f in findings if isinstance(f.get("clause"), str)}),
-                      categories=sorted({c for _, c, _ in ranked if c}), device=str(r["device"]), time=str(r["ts"]),
-                      link=f"{base_url or alerts.console_base_url}/events/{r['uid']}", route=routes[0].name)
-        for (channel, target), (route, due) in _recipients(routes, severity == "urgent", now, tz).items():
-            payload = json.dumps(asdict(alert) | {"route": route.name}, separators=(",", ":"))
-            mode = "immediate" if due <= now else "digest"
-            out.append((iso(now), alert.event, what, route.name, channel, target, mode, payload, iso(due)))
+        alert = {"event": r["uid"], "kind": what, "severity": severity, "rules": sorted({x for x, _, _ in ranked}),
+                 "clauses": sorted({str(f["clause"]) for f in findings if isinstance(f.get("clause"), str)}),
+                 "categories": sorted({c for _, c, _ in ranked if c}), "device": str(r["device"]),
+                 "time": str(r["ts"]), "link": f"{base}/events/{r['uid']}"}  # the fields of Alert
+        for (channel, target), (route, due) in _recipients(routes, severity == "urgent", now, dues).items():
+            payload = json.dumps({**alert, "route": route.name}, separators=(",", ":"))
+            if due not in stamps:
+                stamps[due] = iso(due)
+            out.append((created, r["uid"], what, route.name, channel, target,
+                        "immediate" if due <= now else "digest", payload, stamps[due]))
     if out:
         conn.executemany(
             "INSERT INTO alert_outbox (created, event_uid, kind, route, channel, target, mode, payload, next_try) "
@@ -108,11 +111,11 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
 
 
 def _recipients(routes: list[Route], urgent: bool, now: float,
-                tz: tzinfo) -> dict[tuple[str, str], tuple[Route, float]]:
+                dues: dict[int, float]) -> dict[tuple[str, str], tuple[Route, float]]:
     """(channel, target) -> (the route that decides, when it is due): the earliest wins."""
     best: dict[tuple[str, str], tuple[Route, float]] = {}
     for rt in routes:
-        due = now if rt.mode == "immediate" or urgent else next_digest(now, rt.every, tz)
+        due = now if rt.mode == "immediate" or urgent else dues[rt.every]
         for key in [("email", e) for e in rt.email] + [("webhook", u) for u in rt.webhook]:
             if key not in best or due < best[key][1]:
                 best[key] = (rt, due)
