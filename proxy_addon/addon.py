@@ -12,48 +12,21 @@ order (the "Post anyway" endpoint answers before anything is checked):
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, exceptions
 
-from checker import Policy, PolicyError, Post, Verdict, load_policy
+from checker import Policy, Post, Verdict
 from proxy_addon import reload, settings
 from proxy_addon.eventlog import open_log
-from proxy_addon.extract import SiteSpecError, site_specs
-from proxy_addon.extract.hosts import api_hosts
 from proxy_addon.inspector import Inspector
 from proxy_addon.overrides import OverrideEndpoint
+from proxy_addon.policy_load import load_policy_folder as _load_policy
+from proxy_addon.policy_load import social_hosts_regex
 from proxy_addon.state import State
 from proxy_addon.worker import Checks
-
-
-def social_hosts_regex(policy: Policy) -> str:
-    """An `allow_hosts` regex matching the policy's social domains and their sub-domains, and
-    the exact `[api_hosts]` (whose social paths only are checked)."""
-    hosts = sorted({h.strip().lower().rstrip(".") for h in policy.data.social["hosts"]})
-    alts = "|".join(re.escape(h) for h in hosts)
-    exact = "".join(f"|{re.escape(h)}" for h in sorted(api_hosts(policy)))
-    # mitmproxy matches "host:port" strings (address, Host header, SNI) with re.search.
-    return rf"^(?:(?:[^:]*\.)?(?:{alts}){exact})(?::\d+)?$"
-
-
-def _load_policy(folder: str, checks: bool) -> Policy:
-    try:
-        site_specs()  # a district's broken site-spec package stops the start, not every request
-    except SiteSpecError as e:
-        raise exceptions.OptionsError(f"postguard.sites: {e}") from None
-    if folder and not Path(folder).is_dir():
-        raise exceptions.OptionsError(f"postguard_policy: no such policy folder: {folder!r}")
-    try:
-        return load_policy(folder or None, checks=checks)
-    except PolicyError as e:
-        raise exceptions.OptionsError(f"postguard_policy: {e}") from None
-    except OSError as e:
-        raise exceptions.OptionsError(f"postguard_policy: {e.strerror}: {e.filename}") from None
 
 
 class PostguardAddon:

@@ -14,13 +14,12 @@ from mitmproxy import ctx
 from checker import DEFAULT_POLICY_DIR, Policy
 from enforce.policy_watch import follow
 from proxy_addon import settings
+from proxy_addon.policy_load import load_policy_folder, social_hosts_regex
 from proxy_addon.state import State
 
 
 def _load(folder: Path, in_process: bool, encoder: bool) -> Policy:
-    from proxy_addon.addon import _load_policy
-
-    policy = _load_policy(str(folder), checks=in_process)
+    policy = load_policy_folder(str(folder), checks=in_process)
     if in_process and not encoder:
         from checker.neural import disable_encoders
 
@@ -30,8 +29,6 @@ def _load(folder: Path, in_process: bool, encoder: bool) -> Policy:
 
 async def use_policy(st: State, policy: Policy) -> None:
     """Put `policy` in force: workers first (they may fail to start: nothing changes then)."""
-    from proxy_addon.addon import social_hosts_regex
-
     old = st.policy
     await st.checks.swap(policy)
     opts = ctx.options

@@ -78,9 +78,12 @@ class MissingDisclaimer(Rule):
             return False
         if any(pat.search(folded) for _, pat in self._contexts):
             return False
-        refs = [m.group() for pat in (self.names, self.generic) if pat is not None for m in pat.finditer(folded)]
-        refs += [m.group() for m in self.shorts.finditer(ctx.text)] if self.shorts is not None else []
-        return len(_WORD.findall(folded)) - sum(len(_WORD.findall(r)) for r in refs) <= limit
+        rest = folded
+        for pat in (self.names, self.generic):
+            rest = pat.sub(" ", rest) if pat is not None else rest
+        if rest == folded and self.shorts is not None:  # only a short name ("go NHS"): on the text, as found
+            rest = self.shorts.sub(" ", ctx.text)
+        return len(_WORD.findall(rest)) <= limit
 
 
 _WORD = re.compile(r"[^\W_]{2,}")
