@@ -3,7 +3,7 @@ PostgreSQL schema dropped afterwards), and signed device clients."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,3 +96,20 @@ def device(server: Running, http: aiohttp.ClientSession) -> Any:
         assert ans.status == 201, ans
         return d
     return make
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, started; `.inbox` holds what it
+    accepted, `.stop()` / `.start()` take it down and up again (the alert tests)."""
+    import socket
+
+    from alert_helpers import Smtp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    s = Smtp(port)
+    s.start()
+    yield s
+    s.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,21 +25,12 @@ from alert_helpers import (
     posts,
     until,
 )
-from test_server_command import free_port
 
 from server import ServerConfig
 from server.alerts_send import ALERTER
 from server.alerts_sign import SIGNATURE_HEADER, verify
 from server.keys import STATE
 from store.event import Event
-
-
-@pytest.fixture
-def smtp() -> Iterator[Smtp]:
-    s = Smtp(free_port())
-    s.start()
-    yield s
-    s.stop()
 
 
 @pytest.fixture

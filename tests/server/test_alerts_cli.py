@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from alert_helpers import LOW, THREAT, Smtp, posts
 from server_helpers import cli, cli_json
-from test_server_command import free_port
 
 from server import alerts
 from server.alerts_policy import load_alerts
@@ -24,15 +23,13 @@ SECRET = "cli-webhook-secret"  # fictional
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Smtp]:
-    s = Smtp(free_port())
-    s.start()
-    for k, v in {"POSTGUARD_SMTP_HOST": "127.0.0.1", "POSTGUARD_SMTP_PORT": str(s.port),
+def mail(smtp: Smtp, monkeypatch: pytest.MonkeyPatch) -> Smtp:
+    """The loopback SMTP server, named by the environment as `postguard alerts test` reads it."""
+    for k, v in {"POSTGUARD_SMTP_HOST": "127.0.0.1", "POSTGUARD_SMTP_PORT": str(smtp.port),
                  "POSTGUARD_SMTP_SECURITY": "none", "POSTGUARD_MAIL_FROM": "postguard@region14.example",
                  "POSTGUARD_WEBHOOK_SECRET": SECRET}.items():
         monkeypatch.setenv(k, v)
-    yield s
-    s.stop()
+    return smtp
 
 
 @pytest.fixture
@@ -70,19 +67,19 @@ def test_check_names_the_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rc == 2 and "alerts.toml: route[0].mode: must be one of immediate, digest (got 'hourly')" in err
 
 
-def test_test_sends_a_mail_and_a_signed_webhook(smtp: Smtp, receiver: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_test_sends_a_mail_and_a_signed_webhook(mail: Smtp, receiver: Any, capsys: pytest.CaptureFixture[str]) -> None:
     url, got = receiver
     rc, out, _ = cli(capsys, "alerts", "test", "--to", "it-desk@region14.example", "--webhook", url)
     assert rc == 0 and "it-desk@region14.example: sent" in out and f"{url}: sent" in out
-    (msg, _), = smtp.inbox.to("it-desk@region14.example")
+    (msg, _), = mail.inbox.to("it-desk@region14.example")
     assert "test" in msg["Subject"] and "https://postguard.region14.example/events" in msg.get_payload()
     (headers, body), = got
     assert verify(SECRET, headers[SIGNATURE_HEADER], body) and json.loads(body)["kind"] == "test"
 
 
-def test_test_says_what_did_not_work(smtp: Smtp, monkeypatch: pytest.MonkeyPatch,
+def test_test_says_what_did_not_work(mail: Smtp, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    smtp.stop()
+    mail.stop()
     rc, out, _ = cli(capsys, "alerts", "test", "--to", "it-desk@region14.example")
     assert rc == 1 and "it-desk@region14.example: NOT delivered: SMTP 127.0.0.1" in out
     assert cli(capsys, "alerts", "test", "--to", "not-an-address")[0] == 2

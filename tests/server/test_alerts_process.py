@@ -9,25 +9,15 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from alert_helpers import THREAT, Smtp, assert_no_detail, posts, until
 from test_server_command import free_port
 
 from server.client import DeviceClient
 from store import devices
 from store.db import Conn, migrate
-
-
-@pytest.fixture
-def smtp() -> Iterator[Smtp]:
-    s = Smtp(free_port())
-    s.start()
-    yield s
-    s.stop()
 
 
 def healthy(url: str) -> bool:
