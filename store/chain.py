@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from store.db import Conn
-from store.event import CHAIN_FIELDS, GENESIS, chain_hash, iso
+from store.event import CHAIN_FIELDS, GENESIS, STAFF_FIELDS, chain_hash, iso
 
 _CHUNK = 5000
-_VERIFY_COLS = ", ".join(dict.fromkeys(("id", *CHAIN_FIELDS, "hash")))
+_VERIFY_COLS = ", ".join(dict.fromkeys(("id", *CHAIN_FIELDS, *STAFF_FIELDS, "hash")))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,14 @@ CHAIN_FIELDS = (
     "target", "kind", "action", "rules", "findings", "justification", "content_mode", "content",
     "content_hash", "policy_digest", "error", "request_id",
 )
+# The staff member the event is about and how the writer knew (docs/log.md "The staff member").
+# Chained only when set: a row without them hashes exactly as rows did before they existed.
+STAFF_FIELDS = ("staff", "staff_source")
+STAFF_SOURCES = ("browser-profile", "os-user", "enrolment")
+STAFF_MAX = 254  # an e-mail address's longest
+# An e-mail address or an OS account name (DOMAIN\\user, first.last, o'brien): letters, digits and a
+# few separators; no control characters, markup, quotes other than an apostrophe, or surrounding space.
+_STAFF = re.compile(r"[\w.@+\-\\$'](?:[\w.@+\-\\$' ]*[\w.@+\-\\$'])?")
 # The finding fields the log keeps (no message bodies or fix text: the clause id says it).
 FINDING_FIELDS = ("rule", "clause", "reason", "score", "action", "span", "category", "what", "link",
                   "image", "excerpt")
@@ -52,6 +60,8 @@ class Event:
     error: str | None = None
     request_id: str | None = None
     time: float | None = None
+    staff: str | None = None
+    staff_source: str | None = None
 
 
 def iso(t: float | None) -> str:
@@ -87,9 +97,30 @@ def sha256(text: str) -> str:
 
 
 def chain_hash(row: dict[str, Any]) -> str:
-    """The hash of one event over its canonical fields (which include the previous hash)."""
-    canon = json.dumps([row.get(k) for k in CHAIN_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    """The hash of one event over its canonical fields (which include the previous hash); the
+    staff fields are appended when either is set, so older rows verify unchanged."""
+    fields = [row.get(k) for k in CHAIN_FIELDS]
+    staff = [row.get(k) for k in STAFF_FIELDS]
+    if any(v is not None for v in staff):
+        fields += staff
+    canon = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return sha256(canon)
+
+
+def check_staff(staff: Any, source: Any) -> tuple[str | None, str | None]:
+    """The (staff, staff_source) pair, validated: both or neither; ValueError names what is wrong
+    (never the value, which names a person)."""
+    if staff is None and source is None:
+        return None, None
+    if not isinstance(staff, str) or not staff:
+        raise ValueError("staff: a non-empty string (an e-mail address or an account name)")
+    if len(staff) > STAFF_MAX:
+        raise ValueError(f"staff: longer than {STAFF_MAX} characters")
+    if not _STAFF.fullmatch(staff):
+        raise ValueError("staff: letters, digits and . @ + - \\ $ ' only (an e-mail address or an account name)")
+    if source not in STAFF_SOURCES:
+        raise ValueError(f"staff_source: one of {', '.join(STAFF_SOURCES)}")
+    return staff, source
 
 
 _REDACTION_MARK = re.compile(r"(\[[A-Z][A-Z_]*\])")
@@ -262,13 +293,15 @@ def _minimal_findings(findings: list[dict[str, Any]], text: str, content: str | 
 
 
 def to_row(ev: Event, *, mode: str, redact: Callable[[str], str] | None, device: str,
-           employee: str | None) -> dict[str, Any]:
+           employee: str | None, staff: tuple[str | None, str | None] = (None, None)) -> dict[str, Any]:
     """Turn an Event into the row to store: content per `mode`, spans re-mapped onto the
-    stored content, URLs scrubbed; the chain fields are filled in when it is written."""
+    stored content, URLs scrubbed; the chain fields are filled in when it is written. `staff`
+    is the writer's (staff, staff_source) for events that name none (the enrolled user)."""
     if ev.source not in SOURCES:
         raise ValueError(f"event source must be one of {', '.join(SOURCES)}")
     if ev.action not in ACTIONS:
         raise ValueError(f"event action must be one of {', '.join(ACTIONS)}")
+    who, how = check_staff(ev.staff, ev.staff_source) if ev.staff or ev.staff_source else check_staff(*staff)
     text = ev.text or ""
     findings = [_finding_dict(f) for f in ev.findings or ()]
     content, mask = _kept(text, mode, redact)
@@ -301,6 +334,8 @@ def to_row(ev: Event, *, mode: str, redact: Callable[[str], str] | None, device:
         "policy_digest": ev.policy_digest,
         "error": (ev.error or None) and str(ev.error)[:500],
         "request_id": ev.request_id,
+        "staff": who,
+        "staff_source": how,
     }
 
 

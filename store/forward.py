@@ -14,9 +14,9 @@ import json
 from typing import Any
 
 from store.db import Conn
-from store.event import CHAIN_FIELDS, GENESIS, iso
+from store.event import CHAIN_FIELDS, GENESIS, STAFF_FIELDS, iso
 
-UPLOAD_COLS = (*CHAIN_FIELDS, "hash")
+UPLOAD_COLS = (*CHAIN_FIELDS, *STAFF_FIELDS, "hash")
 _SELECT = ", ".join(UPLOAD_COLS)
 _CHILDREN = ("event_rules", "event_clauses", "event_pairs", "reviews")
 

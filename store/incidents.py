@@ -43,7 +43,10 @@ FINAL = {"extension": frozenset({"edited", "overridden", "cancelled", "passed", 
 MAX_EVENTS = 25
 _SETTINGS_KEY = "incidents"
 _EVENT_COLS = "id, uid, ts, device, employee, source, site, account, target, action, findings, " \
-              "justification, content_hash, review_status"
+              "justification, content_hash, review_status, staff, staff_source"
+# Whose identity an incident shows when its events disagree: the browser's signed-in profile, then the
+# OS account of the connection, then the device's assigned user.
+_STAFF_RANK = {"browser-profile": 3, "os-user": 2, "enrolment": 1}
 _SLDS = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"}
 
 
@@ -297,6 +300,8 @@ def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
             if r == best[0]:
                 lead = e["uid"]  # the latest event with the most urgent finding
     targeted = next((e for e in evs if e["target"]), None)
+    who = max((e for e in evs if e.get("staff")), key=lambda e: _STAFF_RANK.get(e.get("staff_source") or "", 0),
+              default=None)
     actions = {e["action"] for e in evs}
     f = best[1] if best else {}
     return {
@@ -316,4 +321,5 @@ def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
         "justification": next((e["justification"] for e in reversed(evs) if e["justification"]), None),
         "lead_event": lead if best else last["uid"], "last_event": last["uid"],
         "content_hash": last["content_hash"],
+        "staff": who["staff"] if who else None, "staff_source": who["staff_source"] if who else None,
     }

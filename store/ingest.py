@@ -17,7 +17,7 @@ from typing import Any
 
 from store import incidents, problems
 from store.db import Conn
-from store.event import CHAIN_FIELDS, GENESIS, chain_hash, iso
+from store.event import CHAIN_FIELDS, GENESIS, STAFF_FIELDS, chain_hash, check_staff, iso
 from store.problems import seconds_of
 
 MAX_ROWS = 500
@@ -28,7 +28,7 @@ _REQUIRED = ("uid", "ts", "device", "source", "action", "content_mode", "prev_ha
 _TEXT_LIMIT = {"uid": 64, "device": 200, "source": 40, "action": 40, "content_mode": 20, "kind": 80,
                "account": 40, "site": 253, "url": 600, "target": 600, "rules": 2000, "request_id": 200,
                "policy_digest": 128, "employee": 200, "content_hash": 64, "error": 600}
-_COLS = (*(c for c in CHAIN_FIELDS), "hash", "received_at", "skew_seconds")
+_COLS = (*CHAIN_FIELDS, *STAFF_FIELDS, "hash", "received_at", "skew_seconds")
 
 
 class BadRows(ValueError):
@@ -82,6 +82,10 @@ def _check_row(i: int, r: Any) -> None:
             raise BadRows(f"events[{i}].{k}: required")
         elif isinstance(v, str) and len(v) > _TEXT_LIMIT.get(k, 100_000):
             raise BadRows(f"events[{i}].{k}: longer than {_TEXT_LIMIT.get(k, 100_000)} characters")
+    try:  # optional (rows written before migration 10 have neither), validated when present
+        check_staff(r.get("staff"), r.get("staff_source"))
+    except ValueError as e:
+        raise BadRows(f"events[{i}].{e}") from None
     if not _ISO.match(r["ts"]):
         raise BadRows(f"events[{i}].ts: UTC time as YYYY-MM-DDTHH:MM:SS.ffffffZ")
     if not _HEX64.match(r["prev_hash"]) or not _HEX64.match(str(r["hash"])):
@@ -181,7 +185,7 @@ def _stored_hashes(conn: Conn, device: str, rows: list[dict[str, Any]], head_seq
 
 def _insert(conn: Conn, device: str, rows: list[dict[str, Any]], now: float) -> None:
     received = iso(now)
-    values = [(*(r[c] for c in CHAIN_FIELDS), r["hash"], received, round(now - seconds_of(r["ts"]), 3))
+    values = [(*(r[c] for c in CHAIN_FIELDS), *(r.get(c) for c in STAFF_FIELDS), r["hash"], received, round(now - seconds_of(r["ts"]), 3))
               for r in rows]
     insert_many(conn, "events", _COLS, values)
     ids = {int(x["seq"]): x["id"] for x in conn.all(

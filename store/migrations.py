@@ -369,6 +369,20 @@ def _v9(pg: bool) -> list[str]:
     ]
 
 
+def _v10(pg: bool) -> list[str]:
+    # The staff member of each event (an e-mail address or an OS account name) and how the writer
+    # knew it (store.event.STAFF_SOURCES); chained when set. Incidents carry their first event's,
+    # for the console's list and filter.
+    return [
+        "ALTER TABLE events ADD COLUMN staff TEXT",
+        "ALTER TABLE events ADD COLUMN staff_source TEXT",
+        "CREATE INDEX ix_events_staff ON events (staff, id)",
+        "ALTER TABLE incidents ADD COLUMN staff TEXT",
+        "ALTER TABLE incidents ADD COLUMN staff_source TEXT",
+        "CREATE INDEX ix_incidents_staff ON incidents (staff, last_ts)",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
@@ -379,4 +393,5 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
     (7, "incidents: the events of one post, severity, review and assignment per incident", _v7),
     (8, "policy_bundles: signed policy bundles devices fetch", _v8),
     (9, "alert_outbox: alerts waiting to be sent by e-mail or webhook", _v9),
+    (10, "staff and staff_source on events and incidents", _v10),
 ]

@@ -17,6 +17,7 @@ from store.event import (
     ACTIONS,
     SOURCES,
     Event,
+    check_staff,
     default_device,
     default_employee,
     iso,
@@ -33,13 +34,15 @@ class Store:
     """An open interception log: `append` from any thread; reads on a per-thread connection."""
 
     def __init__(self, db: str, *, config: StoreConfig, device: str | None = None, employee: str | None = None,
-                 spool: str | Path | None = None, auto_purge: bool = True) -> None:
+                 spool: str | Path | None = None, auto_purge: bool = True, staff: str | None = None) -> None:
         self.db = db
         self.config = config
         self.content_mode = config.content_mode
         self.retention_days = config.retention_days
         self.device = device or default_device()
         self.employee = employee if employee is not None else default_employee()
+        # The device's assigned user (agent enrol --user): the staff of events that name none.
+        self.staff = check_staff(staff, "enrolment") if staff else (None, None)
         # An agent's queue is never purged on the device: its events leave only once the server has them.
         self.auto_purge = auto_purge and not agent_queue_mode()
         self._last_purge: float | None = None
@@ -75,7 +78,7 @@ class Store:
 
     def _row(self, ev: Event, uid: str) -> dict[str, Any]:
         row = to_row(ev, mode=self.content_mode, redact=self.config.redact, device=self.device,
-                     employee=self.employee)
+                     employee=self.employee, staff=self.staff)
         row["uid"] = uid
         return row
 
@@ -201,13 +204,13 @@ def default_spool(db: str) -> Path:
 
 def open_store(db: str | None, config: StoreConfig, *, device: str | None = None,
                employee: str | None = None, spool: str | Path | None = None,
-               auto_purge: bool = True) -> Store:
+               auto_purge: bool = True, staff: str | None = None) -> Store:
     """Open the log at `db` (a SQLite path or postgresql:// URL; None: `default_db()`),
     migrating it; `config` sets content mode, retention and redaction."""
     from store.db import default_db
 
     st = Store(str(db or default_db()), config=config, device=device, employee=employee,
-               spool=spool, auto_purge=auto_purge)
+               spool=spool, auto_purge=auto_purge, staff=staff)
     st.writer.connect_soon()
     return st
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from store import incidents
 from store.db import Conn, db_down, migrate
-from store.event import GENESIS, chain_hash
+from store.event import GENESIS, STAFF_FIELDS, chain_hash
 
 log = logging.getLogger("postguard.store")
 
@@ -25,7 +25,8 @@ _EVENT_COLS = (
     "action", "rules", "findings", "justification", "content_mode", "content", "content_hash",
     "policy_digest", "error", "request_id", "prev_hash", "hash",
 )
-_INSERT = f"INSERT INTO events ({', '.join(_EVENT_COLS)}) VALUES ({', '.join('?' * len(_EVENT_COLS))})"
+_ROW_COLS = (*_EVENT_COLS, *STAFF_FIELDS)  # the staff fields came with migration 10
+_INSERT = f"INSERT INTO events ({', '.join(_ROW_COLS)}) VALUES ({', '.join('?' * len(_ROW_COLS))})"
 RETRY_SECONDS = 2.0
 MAX_HELD = 100_000  # events kept in memory when neither the database nor the spool file takes them
 T = TypeVar("T")
@@ -56,7 +57,7 @@ def insert_events(conn: Conn, rows: list[dict[str, Any]], dedupe: bool = False) 
             full = dict(row, seq=seq + 1, prev_hash=prev)
             full["hash"] = chain_hash(full)
             heads[dev] = (seq + 1, full["hash"])
-            eid = conn.execute(_INSERT + " RETURNING id", [full[c] for c in _EVENT_COLS]).fetchone()[0]
+            eid = conn.execute(_INSERT + " RETURNING id", [full.get(c) for c in _ROW_COLS]).fetchone()[0]
             written.append((eid, full))
             found = json.loads(row["findings"])
             tail = (row["ts"], row["site"], row["action"], "open")  # copies for the list's indexes
