@@ -44,6 +44,9 @@ def one_message(a: Alert, sender: str, to: str, tz: tzinfo) -> EmailMessage:
     level = "URGENT" if a.severity == "urgent" else (a.severity or "alert")
     msg = _headers(EmailMessage(), sender, to, f"[postguard] {level}: {a.kind} - {_rules(a)}")
     msg["X-Postguard-Event"] = a.event
+    if a.severity == "urgent":  # mail clients flag it (RFC 2156 Importance, and the older X-Priority)
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
     lines = [f'An event in the interception log matched the alert route "{a.route}".', "",
              f"kind:        {a.kind}",
              f"severity:    {a.severity or '-'}",

@@ -3,6 +3,7 @@ they are due, leases, retries and delivery marks."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -142,7 +143,11 @@ def test_the_mail_gives_the_districts_time_and_utc() -> None:
     a = alerts.Alert(event="e1", kind="blocked", severity="urgent", rules=["conduct"], clauses=["P9"],
                      categories=["threat"], device="pc-1-0a1b2c3d", time="2027-01-15T08:14:05.123456Z",
                      link="https://c.region14.example/events/e1", route="threats")
-    body = one_message(a, "postguard@region14.example", "safety@region14.example", NEW_YORK).get_content()
-    assert "time:        2027-01-15 03:14 EST (08:14:05 UTC)" in body
+    msg = one_message(a, "postguard@region14.example", "safety@region14.example", NEW_YORK)
+    assert "time:        2027-01-15 03:14 EST (08:14:05 UTC)" in msg.get_content()
+    assert (msg["Importance"], msg["X-Priority"]) == ("high", "1")  # urgent
+    low = one_message(dataclasses.replace(a, severity="low"), "postguard@region14.example", "r@region14.example",
+                      NEW_YORK)
+    assert low["Importance"] is None and "[postguard] low: blocked - conduct (P9)" == low["Subject"]
     digest = digest_message([a], "postguard@region14.example", "safety@region14.example", NEW_YORK).get_content()
     assert "2027-01-15 03:14 EST (08:14:05 UTC)  urgent  blocked    conduct (P9)  device pc-1-0a1b2c3d" in digest
