@@ -432,8 +432,8 @@ def read_token(path: Path) -> str:
     try:
         token = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise BrowserPolicyError(f"{path}: no backend token yet (it is made when `postguard agent run` first "
-                                 "starts the backend); pass --token-file, or --no-token to leave it out") from None
+        raise BrowserPolicyError(f"{path}: no backend token there (`postguard agent run` makes STATE/backend.token "
+                                 "when it first starts the backend)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise BrowserPolicyError(f"{path}: cannot read the backend token ({e})") from None
     if len(token) < 16:
@@ -441,12 +441,30 @@ def read_token(path: Path) -> str:
     return token
 
 
+def read_group_key(path: Path) -> str:
+    """An extension group key (`postguard extension-groups create` prints it once)."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise BrowserPolicyError(f"{path}: cannot read the group key ({e.strerror})") from None
+    if len(key) < 16 or not key.isascii() or any(c.isspace() for c in key):
+        raise BrowserPolicyError(f"{path}: not a group key (16 or more printable characters, no spaces)")
+    return key
+
+
 def managed_settings(*, backend_url: str, token: str | None, mode: str | None = None,
-                     fail_mode: str | None = None) -> dict[str, Any]:
+                     fail_mode: str | None = None, server_url: str | None = None,
+                     group_key: str | None = None) -> dict[str, Any]:
     """The extension's managed settings (names as in its managed_schema.json)."""
     m: dict[str, Any] = {"backendUrl": backend_url}
     if token is not None:
         m["token"] = token
+    if server_url is not None:
+        if not re.fullmatch(r"https?://[^\s/?#]+(?:/[^\s?#]*)?", server_url):
+            raise BrowserPolicyError(f"--server-url: an http(s) URL of the district server, not {server_url!r}")
+        m["serverUrl"] = server_url.rstrip("/")
+    if group_key is not None:
+        m["groupKey"] = group_key
     if mode is not None:
         m["mode"] = mode
     if fail_mode is not None:

@@ -216,8 +216,12 @@ def _browser_policy_args(q: argparse.ArgumentParser) -> None:
     q.add_argument("--extension-id", metavar="ID", help="the id of the CRX deployed (default: from the manifest's key)")
     q.add_argument("--proxy-listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="the agent's proxy")
     q.add_argument("--backend-listen", default="127.0.0.1:8731", metavar="HOST:PORT", help="the agent's backend")
-    q.add_argument("--token-file", metavar="FILE", help="the backend's token (default: STATE/backend.token)")
-    q.add_argument("--no-token", action="store_true", help="leave the token out of the managed settings")
+    q.add_argument("--token-file", metavar="FILE",
+                   help="put this backend token in the managed settings, for a backend the extension calls over "
+                        "HTTP (default: none; the extension pairs with the agent by native messaging)")
+    q.add_argument("--server-url", metavar="URL", help="the district server, for when no agent answers (Chromebooks)")
+    q.add_argument("--group-key-file", metavar="FILE",
+                   help="the extension group key (`postguard extension-groups create`) for --server-url")
     q.add_argument("--ca-cert", metavar="FILE", help="the proxy's CA certificate "
                    "(default: STATE/mitmproxy/mitmproxy-ca-cert.pem)")
     q.add_argument("--no-ca", action="store_true", help="leave the CA trust out (the CA is deployed otherwise)")
@@ -245,8 +249,10 @@ def run_browser_policy(args: argparse.Namespace) -> int:
     try:
         ext = bp.read_extension(Path(args.extension) if args.extension else bp.default_extension_dir(),
                                 extension_id=args.extension_id)
-        token = None if args.no_token else bp.read_token(Path(args.token_file) if args.token_file
-                                                          else state.root / "backend.token")
+        token = bp.read_token(Path(args.token_file)) if args.token_file else None
+        group_key = bp.read_group_key(Path(args.group_key_file)) if args.group_key_file else None
+        if (args.server_url is None) != (group_key is None):
+            raise bp.BrowserPolicyError("--server-url and --group-key-file go together")
         ca = None if args.no_ca else bp.read_ca(Path(args.ca_cert) if args.ca_cert
                                                 else state.root / "mitmproxy" / "mitmproxy-ca-cert.pem")
         if ca is None:
@@ -254,16 +260,14 @@ def run_browser_policy(args: argparse.Namespace) -> int:
         elif ca.constrained is None:
             notes.append(f"the CA ({ca.subject}) has no name constraints: Chrome is told to trust it for the "
                          "social hosts only, and the macOS profile leaves it out of the system's trust")
-        if token is None:
-            notes.append("no token in the managed settings (--no-token): the extension cannot call the backend "
-                         "until it is set")
         if not args.firefox_xpi:
             notes.append("Firefox: no --firefox-xpi, so the extension is not force-installed there (the proxy "
                      "still checks Firefox's posts)")
         s = bp.BrowserSettings(
             extension=ext, update_url=args.update_url,
             managed=bp.managed_settings(backend_url=f"http://{backend[0]}:{backend[1]}", token=token,
-                                        mode=args.mode, fail_mode=args.fail_mode),
+                                        mode=args.mode, fail_mode=args.fail_mode,
+                                        server_url=args.server_url, group_key=group_key),
             pac_text=build_pac(hosts, f"{proxy[0]}:{proxy[1]}", fallback_direct=args.fallback_direct),
             social_hosts=hosts, ca=ca, pac_url=args.pac_url, firefox_id=args.firefox_id,
             firefox_xpi=args.firefox_xpi, notes=notes)

@@ -74,6 +74,23 @@ def run(state: Path, out: Path, *extra: str) -> int:
     return main(["agent", "browser-policy", "--state", str(state), "--out", str(out), "--update-url", UPDATE, *extra])
 
 
+def token_args(state: Path) -> list[str]:
+    """The backend token in the managed settings (by default there is none: native messaging pairs)."""
+    return ["--token-file", str(state / "backend.token")]
+
+
+def test_by_default_no_token_and_the_server_route_on_request(state, tmp_path):
+    out = tmp_path / "out"
+    (state / "backend.token").unlink()  # after `agent install` the token is the native host's, not here
+    (state / "group.key").write_text("gk-0123456789abcdef0123\n")
+    assert run(state, out, "--os", "linux", "--server-url", "https://postguard.ctreg14.org/",
+               "--group-key-file", str(state / "group.key")) == 0
+    p = json.loads((out / "etc/opt/chrome/policies/managed/postguard.json").read_text())
+    assert p["3rdparty"]["extensions"][EXT_ID] == {"backendUrl": "http://127.0.0.1:8731",
+                                                   "serverUrl": "https://postguard.ctreg14.org",
+                                                   "groupKey": "gk-0123456789abcdef0123"}
+
+
 def pac_data_url(pac_file: Path) -> str:
     """Chromium reads no PAC from a file: URL, so the policy carries the PAC file's text itself."""
     return "data:application/x-ns-proxy-autoconfig;base64," + base64.b64encode(pac_file.read_bytes()).decode()
@@ -141,7 +158,7 @@ def test_managed_settings_against_the_schema(settings, error):
 
 def test_linux_files(state, tmp_path, capsys):
     out = tmp_path / "out"
-    assert run(state, out, "--os", "linux", "--fail-mode", "block") == 0
+    assert run(state, out, "--os", "linux", "--fail-mode", "block", *token_args(state)) == 0
     files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert files == {"etc/opt/chrome/policies/managed/postguard.json", "etc/chromium/policies/managed/postguard.json",
                      "etc/opt/edge/policies/managed/postguard.json", "etc/firefox/policies/policies.json",
@@ -184,7 +201,7 @@ def test_linux_files(state, tmp_path, capsys):
 def test_json_summary_and_a_constrained_ca(state, tmp_path, capsys):
     make_ca(state / "mitmproxy" / "mitmproxy-ca-cert.pem", constrained=["facebook.com", "x.com"])
     out = tmp_path / "out"
-    assert run(state, out, "--os", "linux", "--json", "--proxy-listen", "127.0.0.1:9090", "--no-token",
+    assert run(state, out, "--os", "linux", "--json", "--proxy-listen", "127.0.0.1:9090",
                "--firefox-xpi", "https://it.ctreg14.org/postguard/postguard.xpi",
                "--firefox-id", "postguard@ctreg14.org") == 0
     info = json.loads(capsys.readouterr().out)
@@ -208,7 +225,7 @@ def test_json_summary_and_a_constrained_ca(state, tmp_path, capsys):
 def test_mac_profile_and_plists(state, tmp_path):
     der = make_ca(state / "mitmproxy" / "mitmproxy-ca-cert.pem", constrained=["facebook.com"])
     out = tmp_path / "out"
-    assert run(state, out, "--os", "mac", "--mode", "monitor") == 0
+    assert run(state, out, "--os", "mac", "--mode", "monitor", *token_args(state)) == 0
     prof = plistlib.loads((out / "postguard.mobileconfig").read_bytes())
     assert prof["PayloadType"] == "Configuration" and prof["PayloadScope"] == "System"
     by_type = {p["PayloadType"]: p for p in prof["PayloadContent"]}
@@ -268,7 +285,7 @@ def parse_reg(raw: bytes) -> dict[str, dict[str, Any]]:
 
 def test_windows_reg(state, tmp_path):
     out = tmp_path / "out"
-    assert run(state, out, "--os", "windows", "--backend-listen", "127.0.0.1:8799") == 0
+    assert run(state, out, "--os", "windows", "--backend-listen", "127.0.0.1:8799", *token_args(state)) == 0
     keys = parse_reg((out / "postguard-browsers.reg").read_bytes())
     chrome = keys[r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Google\Chrome"]
     pac = "file:///C:/ProgramData/postguard/postguard.pac"
@@ -297,8 +314,10 @@ def test_windows_reg(state, tmp_path):
 @pytest.mark.parametrize(("setup", "args", "error"), [
     (None, ["--update-url", "http://it.ctreg14.org/u.xml"], "--update-url: an https://"),
     (None, ["--update-url", "https://it.ctreg14.org/u.xml;x"], "--update-url: an https://"),
-    ("no-token", [], "no backend token yet"),
-    ("short-token", [], "shorter than 16"),
+    ("no-token", ["--token-file", "STATE/backend.token"], "no backend token there"),
+    ("short-token", ["--token-file", "STATE/backend.token"], "shorter than 16"),
+    (None, ["--server-url", "https://postguard.ctreg14.org"], "go together"),
+    ("group-key", ["--server-url", "ftp://x", "--group-key-file", "STATE/group.key"], "--server-url: an http"),
     ("no-ca", [], "mitmproxy-ca-cert.pem: No such file"),
     (None, ["--pac-url", "file:///etc/postguard/browser/postguard.pac"], "--pac-url: an http or https URL"),
     ("key-in-ca", [], "holds a private key"),
@@ -322,6 +341,9 @@ def test_bad_input_is_a_clear_error(state, tmp_path, capsys, setup, args, error)
         make_ca(ca, constrained=None, ca=False)
     elif setup == "garbage-ca":
         ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")
+    elif setup == "group-key":
+        (state / "group.key").write_text("gk-0123456789abcdef0123\n")
+    args = [a.replace("STATE", str(state)) for a in args]
     out = tmp_path / "out"
     argv = ["agent", "browser-policy", "--state", str(state), "--out", str(out), "--os", "linux"]
     if "--update-url" not in args:
@@ -335,7 +357,7 @@ def test_bad_input_is_a_clear_error(state, tmp_path, capsys, setup, args, error)
 def test_no_ca_and_no_token_are_choices(state, tmp_path):
     out = tmp_path / "out"
     (state / "backend.token").unlink()
-    assert run(state, out, "--os", "linux", "--no-ca", "--no-token", "--pac-url", "http://127.0.0.1:8731/pac") == 0
+    assert run(state, out, "--os", "linux", "--no-ca", "--pac-url", "http://127.0.0.1:8731/pac") == 0
     p = json.loads((out / "etc/opt/chrome/policies/managed/postguard.json").read_text())
     assert "CACertificatesWithConstraints" not in p
     assert p["ProxySettings"]["ProxyPacUrl"] == "http://127.0.0.1:8731/pac"
@@ -556,7 +578,7 @@ def test_chromium_applies_the_generated_policy(state, tmp_path):
     proxy, plain = Tunnel(fb.port), Recorder()
     try:
         out = tmp_path / "out"
-        assert run(state, out, "--os", "linux", "--proxy-listen", f"127.0.0.1:{proxy.port}") == 0
+        assert run(state, out, "--os", "linux", "--proxy-listen", f"127.0.0.1:{proxy.port}", *token_args(state)) == 0
         # A copy of /etc/chromium with the generated policy, mounted over it in a private namespace only.
         etc = tmp_path / "etc-chromium"
         shutil.copytree("/etc/chromium", etc) if Path("/etc/chromium").is_dir() else etc.mkdir()
