@@ -25,11 +25,12 @@ def event_for(source: str, action: str, verdict: Verdict | None, *, policy_diges
               url: str | None = None, target: str | None = None, kind: str | None = None,
               text: str | None = None, account: str | None = None, justification: str | None = None,
               error: str | None = None, request_id: str | None = None, device: str | None = None,
-              employee: str | None = None) -> Event:
+              employee: str | None = None, staff: str | None = None, staff_source: str | None = None) -> Event:
     """One log event. With a verdict, its account, findings and policy digest are what is logged."""
     return Event(
         source=source, action=action, site=site, url=scrub_url(url),
         account=verdict.account if verdict is not None else account, target=target, kind=kind,
         findings=findings_json(verdict), text=text, justification=justification,
         policy_digest=verdict.policy_digest if verdict is not None else policy_digest,
-        device=device or None, employee=employee or None, error=error, request_id=request_id)
+        device=device or None, employee=employee or None, error=error, request_id=request_id,
+        staff=staff or None, staff_source=staff_source if staff else None)

@@ -39,7 +39,7 @@ class PostguardAddon:
         self._policy_injected = policy is not None
         self._store_injected = store is not None
         self.state = State(Checks(checker), clock, policy, store=store)
-        self.addons = [OverrideEndpoint(self.state), Inspector(self.state)]
+        self.addons = [OverrideEndpoint(self.state), Inspector(self.state), self.state.staff]
         self._watch: asyncio.Task[None] | None = None
 
     @property

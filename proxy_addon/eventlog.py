@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from mitmproxy import exceptions, http
 
@@ -33,27 +34,29 @@ def record(state: State, flow: http.HTTPFlow, outcome: Outcome, *, action: str |
     if state.store is None or state.policy is None or action is None:
         return
     sub, st = outcome.submission, state.settings
+    staff, staff_source = state.staff_of(flow.client_conn)
     try:
         state.store.append(event_for(
             "proxy", action, outcome.verdict, policy_digest=state.policy.digest,
             site=sub.site if sub else flow.request.pretty_host, url=url or flow.request.pretty_url,
             target=sub.target if sub else None, kind=sub.kind if sub else None,
             text=sub.text if sub else None, justification=justification, error=outcome.error,
-            request_id=request_id, device=st.device, employee=st.employee))
+            request_id=request_id, device=st.device, employee=st.employee, staff=staff, staff_source=staff_source))
     except Exception:  # the log spools on failure; a bug here must not drop the user's post
         log.exception("postguard: could not append an event")
 
 
-def record_attempt(state: State, host: str, error: str) -> None:
+def record_attempt(state: State, host: str, error: str, client: Any = None) -> None:
     """Append an error event for a connection to a social host that could not be inspected
     (TLS interception refused: a pinned certificate, or the proxy's CA not trusted): whatever
     was posted on it left no other trace. Never raises."""
     if state.store is None or state.policy is None:
         return
     st = state.settings
+    staff, staff_source = state.staff_of(client)
     try:
         state.store.append(event_for(
             "proxy", "error", None, policy_digest=state.policy.digest, site=host, url=f"https://{host}/",
-            error=error, device=st.device, employee=st.employee))
+            error=error, device=st.device, employee=st.employee, staff=staff, staff_source=staff_source))
     except Exception:
         log.exception("postguard: could not append an event")

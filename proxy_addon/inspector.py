@@ -61,7 +61,8 @@ class Inspector:
         self._attempts[host] = now
         why = str(data.conn.error or "handshake failed")[:200]
         record_attempt(st, host, f"connection to a social host not inspected: the client refused the "
-                                 f"proxy's certificate ({why}); nothing sent on it reached the site")
+                                 f"proxy's certificate ({why}); nothing sent on it reached the site",
+                       data.context.client)
 
     def _ours(self, flow: http.HTTPFlow) -> bool:
         req = flow.request

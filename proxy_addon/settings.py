@@ -26,6 +26,7 @@ class ProxySettings:
     workers: int                  # check processes (0: threads in the proxy process)
     encoder: bool
     log_passed: bool
+    staff: str = ""               # the device's assigned user (agent enroll --user)
 
 
 _POLICY_DEFAULTS = Settings()
@@ -57,6 +58,9 @@ def declare(loader: Any) -> None:
                       "cannot override a warning by themselves. Repeat for several.")
     loader.add_option("postguard_device", str, "", "Device id recorded with each event.")
     loader.add_option("postguard_employee", str, "", "Employee id recorded with each event.")
+    loader.add_option("postguard_staff", str, "",
+                      "The device's assigned user (an e-mail address or account name), recorded as the "
+                      "staff member of events whose connection's OS account cannot be told.")
     loader.add_option("postguard_workers", int, 2,
                       "Processes that extract and check posts, one post at a time each; a check past "
                       "postguard_check_timeout_ms is killed with its process, which is replaced "
@@ -87,6 +91,13 @@ def build(opts: Any, policy_settings: Settings) -> ProxySettings:
         if getattr(opts, name) < 0:
             raise exceptions.OptionsError(f"{name}: must be 0 (policy value) or positive "
                                           f"(got {getattr(opts, name)!r})")
+    if opts.postguard_staff:
+        from store.event import check_staff
+
+        try:
+            check_staff(opts.postguard_staff, "enrolment")
+        except ValueError as e:
+            raise exceptions.OptionsError(f"postguard_{e}") from None
     st = policy_settings
     return ProxySettings(
         fail_mode=fail,
@@ -97,4 +108,4 @@ def build(opts: Any, policy_settings: Settings) -> ProxySettings:
         override_origins=tuple(opts.postguard_override_origins),
         device=opts.postguard_device, employee=opts.postguard_employee,
         workers=opts.postguard_workers, encoder=opts.postguard_encoder,
-        log_passed=opts.postguard_log_passed)
+        log_passed=opts.postguard_log_passed, staff=opts.postguard_staff)

@@ -11,6 +11,7 @@ from checker import Policy
 from enforce import Overrides
 from proxy_addon.extract import is_social_host
 from proxy_addon.settings import DEFAULTS, ProxySettings
+from proxy_addon.staff import ConnectionStaff
 from proxy_addon.worker import Checks
 
 
@@ -24,10 +25,19 @@ class State:
     settings: ProxySettings = DEFAULTS
     store: Any = None
     overrides: Overrides = field(init=False)
+    staff: ConnectionStaff = field(default_factory=ConnectionStaff)  # each connection's OS account
     _social: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.overrides = Overrides(self.settings.override_window, self.clock)
+
+    def staff_of(self, client: Any) -> tuple[str | None, str | None]:
+        """(staff, staff_source) for an event on this client connection: the socket's OS account,
+        else the device's assigned user (postguard_staff), else nothing."""
+        found = self.staff.of(client) if client is not None else None
+        if found:
+            return found
+        return (self.settings.staff, "enrolment") if self.settings.staff else (None, None)
 
     def set_policy(self, policy: Policy) -> None:
         """Use `policy` from now on."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 SOURCES = ("proxy", "extension")
 ACTIONS = ("warned", "blocked", "logged", "overridden", "edited", "cancelled", "error", "passed")
@@ -85,10 +85,18 @@ def scrub_url(url: str | None) -> str | None:
         p = urlsplit(url)
     except ValueError:
         return None
-    host = p.hostname or ""
-    if p.port:
-        host = f"{host}:{p.port}"
-    return urlunsplit((p.scheme, host, p.path, "", ""))[:500]
+    return urlunsplit((p.scheme, _netloc(p), p.path, "", ""))[:500]
+
+
+def _netloc(p: SplitResult, host: str | None = None) -> str:
+    """The host (or `host`) and port, without user info; a netloc whose "port" is not a number
+    (Bluesky's "at://did:plc:…" targets) is an id, kept as it is."""
+    try:
+        port = p.port
+    except ValueError:
+        return p.netloc.rsplit("@", 1)[-1]
+    host = (p.hostname or "") if host is None else host
+    return f"{host}:{port}" if port else host
 
 
 def sha256(text: str) -> str:
@@ -249,8 +257,7 @@ class Scrubber:
         p = urlsplit(clean)
         labels = (p.hostname or "").split(".")
         host = ".".join([*(self.segment(x) for x in labels[:-2]), *labels[-2:]]) if len(labels) > 2 else (p.hostname or "")
-        if p.port:
-            host = f"{host}:{p.port}"
+        host = _netloc(p, host)
         path = "/".join(self.segment(x) for x in p.path.split("/"))
         return urlunsplit((p.scheme, host, path, "", ""))[:500]
 

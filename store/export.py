@@ -14,7 +14,8 @@ from store.query import Filters
 FORMATS = ("csv", "json")
 EXPORT_COLS = ("uid", "ts", "device", "employee", "source", "site", "url", "account", "target", "kind",
                "action", "rules", "findings", "justification", "content_mode", "content", "content_hash",
-               "policy_digest", "error", "request_id", "review_status", "seq", "hash", "incident")
+               "policy_digest", "error", "request_id", "review_status", "seq", "hash", "incident", "staff",
+               "staff_source")
 
 
 def iter_events(conn: Conn, f: Filters, chunk: int = 2000) -> Iterator[dict[str, Any]]:

@@ -157,3 +157,11 @@ def test_ingest_checks_staff_when_present() -> None:
             check_rows([bad], "laptop-7")
         assert words in str(e.value) and str(e.value).startswith("events[0].staff")
         assert PROFILE not in str(e.value)
+
+
+def test_an_at_uri_target_is_stored_not_dropped() -> None:
+    # Bluesky's reply targets ("at://did:plc:…") have a netloc whose "port" is not a number: the
+    # event was dropped (ValueError in scrub_url) before; found by the live proxy staff test.
+    r = to_row(ev(source="proxy", target="at://did:plc:zzzz/app.bsky.feed.post/3kroot"), mode="redacted",
+               redact=lambda s: s, device="laptop-7", employee=None)
+    assert r["target"] == "at://did:plc:zzzz/app.bsky.feed.post/3kroot"
