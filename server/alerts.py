@@ -44,6 +44,7 @@ class Alert:
     time: str            # when it happened (UTC, as logged)
     link: str            # the incident in the console
     route: str
+    incident: str = ""   # the post's incident (store.incidents: its first event's uid)
 
     @classmethod
     def from_payload(cls, text: str) -> Alert:
@@ -77,27 +78,37 @@ def next_digest(now: float, every: int, tz: tzinfo = UTC) -> float:
 def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str, Any]], now: float,
             kind: str | None = None, base_url: str = "") -> int:
     """Outbox rows for the stored `rows` that match a route (inside the caller's transaction); the
-    number written. One row per alert and recipient: a recipient that two routes name gets it
-    once, at once if either route is immediate or the event is urgent."""
+    number written. One alert per incident, kind and recipient: the extension's and the proxy's
+    warnings of one post are one alert, its "overridden" another; a recipient that two routes
+    name gets it once, at once if either route is immediate or the event is urgent."""
     if not alerts.routes:
         return 0
     tz, created, base = ZoneInfo(policy.district.time_zone), iso(now), base_url or alerts.console_base_url
     dues = {rt.every: next_digest(now, rt.every, tz) for rt in alerts.routes if rt.mode == "digest"}
-    out: list[tuple[Any, ...]] = []
-    stamps: dict[float, str] = {now: created}
+    matched = []
     for r in rows:
         findings = json.loads(r.get("findings") or "[]")
-        ranked = _ranked(findings, policy)
-        what = kind or str(r["action"])
+        ranked, what = _ranked(findings, policy), kind or str(r["action"])
         routes = [rt for rt in alerts.routes if rt.matches(what, ranked)]
-        if not routes:
-            continue
+        if routes:
+            matched.append((r, findings, ranked, what, routes))
+    if not matched:
+        return 0
+    incident_of = _incidents(conn, [str(m[0]["uid"]) for m in matched])
+    done = _alerted(conn, sorted(set(incident_of.values())))
+    out: list[tuple[Any, ...]] = []
+    stamps: dict[float, str] = {now: created}
+    for r, findings, ranked, what, routes in matched:
+        inc = incident_of.get(str(r["uid"]), str(r["uid"]))
         severity = _most_urgent([s for _, _, s in ranked])
         alert = {"event": r["uid"], "kind": what, "severity": severity, "rules": sorted({x for x, _, _ in ranked}),
                  "clauses": sorted({str(f["clause"]) for f in findings if isinstance(f.get("clause"), str)}),
                  "categories": sorted({c for _, c, _ in ranked if c}), "device": str(r["device"]),
-                 "time": str(r["ts"]), "link": f"{base}/events/{r['uid']}"}  # the fields of Alert
+                 "time": str(r["ts"]), "link": f"{base}/events/{inc}", "incident": inc}  # the fields of Alert
         for (channel, target), (route, due) in _recipients(routes, severity == "urgent", now, dues).items():
+            if (inc, what, channel, target) in done:
+                continue
+            done.add((inc, what, channel, target))
             payload = json.dumps({**alert, "route": route.name}, separators=(",", ":"))
             if due not in stamps:
                 stamps[due] = iso(due)
@@ -108,6 +119,27 @@ def enqueue(conn: Conn, alerts: AlertPolicy, policy: Policy, rows: list[dict[str
             "INSERT INTO alert_outbox (created, event_uid, kind, route, channel, target, mode, payload, next_try) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_uid, kind, channel, target) DO NOTHING", out)
     return len(out)
+
+
+def _incidents(conn: Conn, uids: list[str]) -> dict[str, str]:
+    """Event uid -> its incident (events without one are their own)."""
+    out: dict[str, str] = {}
+    for i in range(0, len(uids), 500):
+        part = uids[i:i + 500]
+        for g in conn.all(f"SELECT uid, incident FROM events WHERE uid IN ({', '.join('?' * len(part))})", part):
+            out[g["uid"]] = g["incident"] or g["uid"]
+    return out
+
+
+def _alerted(conn: Conn, incidents: list[str]) -> set[tuple[str, str, str, str]]:
+    """(incident, kind, channel, target) already in the outbox for these incidents."""
+    out: set[tuple[str, str, str, str]] = set()
+    for i in range(0, len(incidents), 500):
+        part = incidents[i:i + 500]
+        for g in conn.all("SELECT e.incident, o.kind, o.channel, o.target FROM alert_outbox o JOIN events e "
+                          f"ON e.uid = o.event_uid WHERE e.incident IN ({', '.join('?' * len(part))})", part):
+            out.add((g["incident"], g["kind"], g["channel"], g["target"]))
+    return out
 
 
 def _recipients(routes: list[Route], urgent: bool, now: float,

@@ -95,7 +95,8 @@ async def test_a_low_post_goes_only_in_the_digest(device: Any, server: Any, smtp
     (msg, raw), = await until(lambda: smtp.inbox.to("review@region14.example"), seconds=8)
     body = msg.get_payload(decode=True).decode()
     assert "digest: 2 alerts (2 low)" in msg["Subject"]
-    assert all(f"/events/{r['uid']}" in body for r in rows[:2]) and f"/events/{rows[2]['uid']}" not in body
+    # one post warned, then edited: one incident (its first event), two alerts linking to it
+    assert body.count(f"/events/{rows[0]['uid']}") == 2 and f"/events/{rows[2]['uid']}" not in body
     assert_no_detail(raw)
     assert smtp.inbox.to("safety@region14.example") == []
     await asyncio.sleep(4.5)  # the next window has nothing: no second digest
@@ -144,7 +145,7 @@ async def test_the_webhook_is_signed_and_retried_until_accepted(device: Any, ser
     assert alert == {"type": "postguard.alert", "event": row["uid"], "kind": "warned", "severity": "urgent",
                      "rules": ["conduct"], "clauses": ["P9"], "categories": ["threat"], "device": d.device,
                      "time": row["ts"], "link": f"https://console.region14.example/events/{row['uid']}",
-                     "route": "threats"}
+                     "route": "threats", "incident": row["uid"]}
     assert headers["Postguard-Event"] == "alert"
 
 

@@ -4,6 +4,7 @@ they are due, leases, retries and delivery marks."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -63,7 +64,7 @@ def test_the_payload_holds_ids_only(conn: Conn, policy: Any) -> None:
     assert payload == alerts.Alert(
         event=row["uid"], kind="blocked", severity="urgent", rules=["conduct", "missing-disclaimer"],
         clauses=["P2", "P9"], categories=["speaking-for", "threat"], device="pc-1-0a1b2c3d", time=row["ts"],
-        link=f"https://console.region14.example/events/{row['uid']}", route=payload.route)
+        link=f"https://console.region14.example/events/{row['uid']}", route=payload.route, incident=row["uid"])
     other = queue(conn, policy, [], base_url="https://elsewhere.region14.example")
     assert len(other) == 2  # nothing new
 
@@ -103,14 +104,32 @@ def test_backoff(attempts: int, seconds: float) -> None:
     assert seconds * 0.9 <= alerts.backoff(attempts, 30, 3600) <= seconds * 1.1
 
 
+def stored(conn: Conn, r: dict[str, Any], received: str | None = None, incident: str | None = None) -> None:
+    """The event row as the log holds it (with the incident store.incidents gave it)."""
+    conn.execute("INSERT INTO events (uid, ts, device, seq, source, action, findings, content_mode, prev_hash, "
+                 "hash, received_at, incident) VALUES (?, ?, ?, ?, ?, ?, ?, 'none', ?, ?, ?, ?)",
+                 (r["uid"], r["ts"], r["device"], r["seq"], r["source"], r["action"], r["findings"], r["prev_hash"],
+                  r["hash"], received, incident or r["uid"]))
+
+
+def test_one_alert_per_incident_kind_and_recipient(conn: Conn, policy: Any) -> None:
+    # the extension's warning and the proxy's view of one post, then the employee posts anyway
+    ext, proxy, anyway = posts("pc-1-0a1b2c3d", ("warned", [THREAT]), ("warned", [THREAT]), ("overridden", [THREAT]))
+    for r in (ext, proxy, anyway):
+        stored(conn, r, received=iso(NOW), incident=ext["uid"])
+    queue(conn, policy, [ext])
+    got = queue(conn, policy, [proxy, anyway], now=NOW + 2)
+    assert sorted((g["event_uid"] == ext["uid"], g["target"]) for g in got) == [
+        (False, "review@region14.example"), (False, "safety@region14.example"),
+        (True, "review@region14.example"), (True, "safety@region14.example")]
+    assert {json.loads(g["payload"])["kind"] for g in got if g["event_uid"] != ext["uid"]} == {"overridden"}
+    assert {json.loads(g["payload"])["link"] for g in got} == {f"https://console.region14.example/events/{ext['uid']}"}
+
+
 def test_the_scan_reads_only_what_the_server_wrote_itself(conn: Conn, policy: Any) -> None:
     rows = posts("ext:lab:cb-1", ("blocked", [THREAT]), ("blocked", [THREAT]), ("logged", []), ("warned", [LOW]))
     for i, r in enumerate(rows):
-        received = iso(NOW) if i == 1 else None  # the second came through ingest: alerted there
-        conn.execute("INSERT INTO events (uid, ts, device, seq, source, action, findings, content_mode, "
-                     "prev_hash, hash, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'none', ?, ?, ?)",
-                     (r["uid"], r["ts"], r["device"], r["seq"], r["source"], r["action"], r["findings"],
-                      r["prev_hash"], r["hash"], received))
+        stored(conn, r, received=iso(NOW) if i == 1 else None)  # the second came through ingest: alerted there
     routes = parse_alerts(ROUTES, policy)
     start, top = alerts.scan_start(conn, "written", "2000-01-01T00:00:00.000000Z"), alerts.scan_top(conn, "written")
     assert top - start == 4
