@@ -18,16 +18,25 @@ from agent.client import check_server_url, enroll, network_error, tls_context
 from agent.queue import stats
 from agent.state import Device, StateDir, StateError, new_key
 from store.db import Conn, migrate
+from store.event import check_staff
 
 
 def enroll_device(state: StateDir, url: str, code: str, *, version: str, hostname: str | None = None,
-                  name: str | None = None, ca_file: str | None = None, force: bool = False) -> Device:
-    """Enrol and save; StateError with a message for the person at the keyboard otherwise."""
+                  name: str | None = None, ca_file: str | None = None, force: bool = False,
+                  user: str | None = None) -> Device:
+    """Enrol and save; StateError with a message for the person at the keyboard otherwise.
+    `user` is the staff member assigned to this computer (events name them when neither the
+    browser profile nor the connection's OS account does)."""
     try:
         server = check_server_url(url)
         ctx = tls_context(ca_file)
     except ValueError as e:
         raise StateError(str(e)) from None
+    if user is not None:
+        try:
+            check_staff(user, "enrolment")
+        except ValueError as e:
+            raise StateError(f"--user{str(e).removeprefix('staff')}") from None
     if state.enrolled() and not force:
         old = state.load_device()
         raise StateError(f"already enrolled as {old.device_id} with {old.server} (--force enrols again, "
@@ -59,7 +68,7 @@ def enroll_device(state: StateDir, url: str, code: str, *, version: str, hostnam
     device = Device(server=server, device_id=reply.body["device_id"], hostname=host,
                     enrolled_at=str(reply.body.get("server_time") or ""),
                     heartbeat_interval=interval if isinstance(interval, int) else 300,
-                    ca_file=os.path.abspath(ca_file) if ca_file else None, server_key=server_key)
+                    ca_file=os.path.abspath(ca_file) if ca_file else None, server_key=server_key, user=user)
     os.replace(staged, state.key_file)
     state.save_device(device)
     enrolment_ca(state, device.device_id)  # the proxy's CA, name constrained to the social domains (agent/ca.py)

@@ -101,7 +101,8 @@ def children(opts: RunOptions, device: Device) -> list[Child]:
         confdir = run_ca(opts.state, policy[-1] if policy else None, device.device_id, opts.confdir)  # agent/ca.py
         sets = [f"postguard_device={device.device_id}", "upstream_cert=false",  # leaves name only the host (ca.py)
                 # a JSON "Post anyway" is accepted only from the extension (its pinned id), not a site's scripts
-                f"postguard_override_origins=chrome-extension://{EXTENSION_ID}", *opts.proxy_sets]
+                f"postguard_override_origins=chrome-extension://{EXTENSION_ID}",
+                *([f"postguard_staff={device.user}"] if device.user else []), *opts.proxy_sets]
         out.append(Child("proxy", [sys.executable, "-m", "postguard", "proxy", "--db", queue, *policy,
                                    "--listen", f"{host}:{port}", "--confdir", str(confdir),
                                    *(a for s in sets for a in ("--set", s))], env))
@@ -109,7 +110,8 @@ def children(opts: RunOptions, device: Device) -> list[Child]:
         host, port = opts.backend_listen
         token = opts.token_file or opts.state.root / "backend.token"
         out.append(Child("backend", [sys.executable, "-m", "postguard", "backend", "--db", queue, *policy,
-                                     "--listen", f"{host}:{port}", "--token-file", str(token)], env))
+                                     "--listen", f"{host}:{port}", "--token-file", str(token),
+                                     *(["--staff", device.user] if device.user else [])], env))
     return out
 
 

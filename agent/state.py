@@ -46,6 +46,7 @@ class Device:
     heartbeat_interval: int = 300
     ca_file: str | None = None   # a private CA to trust for the server's certificate
     server_key: str | None = None  # the server's Ed25519 public key (base64), pinned at enrolment
+    user: str | None = None      # the staff member assigned to this computer (enroll --user)
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""
@@ -102,7 +103,8 @@ class StateDir:
             return Device(server=str(data["server"]), device_id=str(data["device_id"]),
                           hostname=str(data["hostname"]), enrolled_at=str(data["enrolled_at"]),
                           heartbeat_interval=int(data.get("heartbeat_interval") or 300),
-                          ca_file=data.get("ca_file"), server_key=data.get("server_key"))
+                          ca_file=data.get("ca_file"), server_key=data.get("server_key"),
+                          user=data.get("user") or None)
         except (KeyError, TypeError, ValueError):
             raise StateError(f"{self.device_file}: not a device file (enrol again)") from None
 

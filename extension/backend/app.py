@@ -88,7 +88,7 @@ def policy_view(p: Policy) -> dict[str, Any]:
 async def _log_ctx(app: web.Application) -> Any:
     cfg = app[CONFIG]
     warm_encoders()  # the text encoder's session, before the first /v1/check rather than during it
-    log = cfg.store if cfg.store is not None else open_store(cfg.db, log_config(cfg.policy))
+    log = cfg.store if cfg.store is not None else open_store(cfg.db, log_config(cfg.policy), staff=cfg.staff)
     app[LOG] = log
     yield
     if cfg.store is None:

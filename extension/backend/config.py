@@ -35,6 +35,7 @@ class BackendConfig:
     event_bytes_per_second: float = 64 * 1024
     event_bytes_burst: int = 8 * 1024 * 1024
     max_images: int = 10
+    staff: str | None = None  # the device's assigned user (agent enroll --user): staff of events naming none
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

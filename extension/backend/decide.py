@@ -19,7 +19,7 @@ from enforce import ACTION_OF_CHOICE, event_for, inspect_post, justification_err
 from extension.backend import schema
 from extension.backend.explain import explain
 from extension.backend.security import Budget, error
-from store.event import Event
+from store.event import Event, check_staff
 
 # The submit usually re-checks the text the last typing hint just checked; a small LRU of
 # verdicts (text-only posts, short texts) turns that second check into a lookup.
@@ -147,6 +147,10 @@ def events_of(raw: dict[str, Any], policy: Policy, budget: tuple[Budget, Budget]
         # A record queued in the browser keeps no text and no reason (see sw.js `redacted`).
         if ev["choice"] == "overridden" and problem and not (ev.get("queued") and not ev["text"]):
             return error(400, "request does not match the schema", [f"body.events[{i}].justification: {problem}"])
+        try:  # the browser profile's account: an e-mail address or account name, nothing else
+            check_staff(ev.get("staff") or None, "browser-profile" if ev.get("staff") else None)
+        except ValueError as e:
+            return error(400, "request does not match the schema", [f"body.events[{i}].{e}"])
     # A person makes a few choices a minute; a forger at 100 requests a second must not fill the log.
     n_events, (count_budget, byte_budget) = len(batch["events"]), budget
     if not (count_budget.can(n_events) and byte_budget.can(size)):
@@ -170,5 +174,6 @@ def events_of(raw: dict[str, Any], policy: Policy, budget: tuple[Budget, Budget]
             "extension", ACTION_OF_CHOICE[ev["choice"]], verdict, policy_digest=policy.digest,
             site=ev["site"], url=ev.get("url"), account=ev.get("account"), target=ev.get("target"),
             kind=ev.get("kind", "post"), text=ev["text"], justification=ev.get("justification"),
-            error=err, request_id=ev.get("request_id"), **where))
+            error=err, request_id=ev.get("request_id"), staff=ev.get("staff"),
+            staff_source="browser-profile" if ev.get("staff") else None, **where))
     return out

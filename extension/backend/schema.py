@@ -59,6 +59,9 @@ EVENT = {
         "queued": {"type": "boolean"},
         "client_time": {"type": ["string", "null"], "maxLength": 40},
         "error": {"type": ["string", "null"], "maxLength": 500},
+        # The browser profile's signed-in (managed) account, when it has one (its charset is
+        # checked with store.event.check_staff).
+        "staff": {"type": ["string", "null"], "maxLength": 254},
     },
 }
 

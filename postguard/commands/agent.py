@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--name", help="a description for IT, e.g. 'Library desk 2'")
     q.add_argument("--ca", metavar="FILE", help="trust only this CA (PEM) for the server's certificate")
     q.add_argument("--force", action="store_true", help="enrol again, with a new key and device id")
+    q.add_argument("--user", metavar="NAME",
+                   help="the staff member assigned to this computer (e-mail address or account name): "
+                        "events name them when the browser profile and the connection's OS account cannot")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_enroll)
     q = s.add_parser("run", help="run the proxy, the extension backend, the forwarder and heartbeats")
@@ -118,7 +121,7 @@ def run_enroll(args: argparse.Namespace) -> int:
     state = _state(args)
     try:
         d = enroll_device(state, args.url, args.code, version=__version__, hostname=args.hostname,
-                          name=args.name, ca_file=args.ca, force=args.force)
+                          name=args.name, ca_file=args.ca, force=args.force, user=args.user)
     except StateError as e:
         raise UsageError(str(e)) from None
     left = waiting_under_other_ids(state, d.device_id)

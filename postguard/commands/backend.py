@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the token is read from, or created on first start (default var/backend.token)")
     p.add_argument("--extension-id", action="append", metavar="ID",
                    help="allowed extension id (repeat for several; default: postguard's pinned id)")
+    p.add_argument("--staff", metavar="NAME",
+                   help="the device's assigned user (an e-mail address or account name), the staff member of "
+                        "events the browser names no one for (the agent passes its enrolment's --user)")
     p.set_defaults(func=run)
 
 
@@ -73,8 +76,15 @@ def run(args: argparse.Namespace) -> int:
     for i in ids:
         if len(i) != 32 or not set(i) <= set("abcdefghijklmnop"):
             raise UsageError(f"--extension-id: not a Chrome extension id: {i!r}")
+    if args.staff:
+        from store.event import check_staff
+
+        try:
+            check_staff(args.staff, "enrolment")
+        except ValueError as e:
+            raise UsageError(f"--{e}") from None
     config = BackendConfig(policy=policy_from(args), token=load_token(args), db=args.db,
-                           extension_ids=ids, port=port)
+                           extension_ids=ids, port=port, staff=args.staff or None)
     print(f"postguard backend: http://{host}:{port} policy {config.policy.digest}, extension {', '.join(ids)}", flush=True)
     web.run_app(create_app(config), host=host, port=port, print=None, access_log=None)
     return 0
