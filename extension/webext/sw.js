@@ -60,7 +60,7 @@ function redacted(e) {
   const kept = `${(e.text || "").length} characters; the text is not kept in the browser while postguard is unreachable`;
   return {
     choice: e.choice, site: e.site, kind: e.kind, account: e.account, url: origin, text: "",
-    request_id: e.request_id, client_time: e.client_time || new Date().toISOString(), queued: true,
+    request_id: e.request_id, client_time: e.client_time || new Date().toISOString(), queued: true, staff: e.staff,
     error: `${e.choice === "unchecked" ? "not checked when posted" : `${e.choice}, recorded while postguard was unreachable`} (${kept})`,
   };
 }
@@ -102,8 +102,23 @@ async function flushQueue() {
   try { return await flushing; } finally { flushing = null; }
 }
 
+// The staff member: the browser profile's signed-in account, where it has one (a managed
+// Chrome profile or a Chromebook user); the backend records it as source browser-profile.
+let profileCache;
+async function profileStaff() {
+  if (profileCache === undefined) {
+    try {
+      const info = await chrome.identity.getProfileUserInfo({ accountStatus: "ANY" });
+      profileCache = (info && info.email) || "";
+    } catch (_) { profileCache = ""; }  // no identity API (Firefox) or no permission
+  }
+  return profileCache;
+}
+
 async function sendEvent(event) {
   const cfg = await config();
+  const staff = await profileStaff();
+  if (staff && !event.staff) event = { ...event, staff };
   try {
     await call(cfg, "/v1/events", event);
     flushQueue();
