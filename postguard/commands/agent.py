@@ -5,7 +5,7 @@
 local queue, uploads the queue to the server exactly once, and sends heartbeats; `status` shows
 what waits and what the running agent last did (exit 1 when it is not running or something is
 wrong); `install` / `uninstall` (as root) put it in the OS's service manager as its own account
-(agent/install.py); `browser-policy` writes the browsers' managed policies for it
+(agent/install/); `browser-policy` writes the browsers' managed policies for it
 (agent/browser_policy.py). The state folder is /var/lib/postguard as root, else ./var/agent ($POSTGUARD_AGENT_STATE
 or --state to choose)."""
 
