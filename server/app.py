@@ -71,14 +71,32 @@ def create_app(cfg: ServerConfig) -> web.Application:
 @web.middleware
 async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Behind a TLS-terminating reverse proxy: the scheme and host the browser used, as the proxy
-    says (so the console's same-origin check compares like with like). Only with --behind-proxy,
-    where nothing but the proxy can reach the server."""
+    says (so the console's same-origin check compares like with like), and the client's address
+    (so sign-in throttling and the audit trail see each client, not the proxy). Only with
+    --behind-proxy, where nothing but the proxy can reach the server.
+
+    The address is the last X-Forwarded-For entry: the one our proxy appended; anything before it
+    came from the client and could be forged."""
     proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
-    if proto in ("http", "https") or host:
+    client = _last_forwarded_for(request.headers.getall("X-Forwarded-For", []))
+    if proto in ("http", "https") or host or client:
         request = request.clone(scheme=proto if proto in ("http", "https") else request.scheme,
-                                host=host or request.host)
+                                host=host or request.host, remote=client or request.remote)
     return await handler(request)
+
+
+def _last_forwarded_for(values: list[str]) -> str | None:
+    """The last address of X-Forwarded-For (over every such header), if it is an IP address."""
+    import ipaddress
+
+    entries = [e.strip() for v in values for e in v.split(",") if e.strip()]
+    if not entries:
+        return None
+    try:
+        return str(ipaddress.ip_address(entries[-1]))
+    except ValueError:
+        return None
 
 
 def _write_public_key(key_path: str | Path, pub: str) -> None:

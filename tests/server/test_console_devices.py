@@ -111,6 +111,34 @@ async def test_console_behind_a_tls_proxy(server_config: Any, aiohttp_server: An
             assert r.status == 403 and "cross-origin" in await r.text()
 
 
+async def test_behind_a_proxy_each_client_is_its_own_address(server_config: Any, aiohttp_server: Any) -> None:
+    """Sign-in failures are counted per client address: behind the proxy that is the address the
+    proxy appended to X-Forwarded-For (the last one), never the proxy's own or a forged first one."""
+    from dataclasses import replace
+
+    from server import create_app
+
+    app = create_app(replace(server_config, behind_proxy=True))
+    srv = await aiohttp_server(app)
+    url = str(srv.make_url("")).rstrip("/")
+
+    async def fail(s: aiohttp.ClientSession, xff: str) -> int:
+        # http: a Secure cookie would not come back over the test's plain connection
+        hdrs = {"X-Forwarded-Proto": "http", "X-Forwarded-Host": "pg.example", "Origin": "http://pg.example",
+                "X-Forwarded-For": xff}
+        async with s.get(url + "/login", headers=hdrs) as r:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', await r.text()).group(1)
+        async with s.post(url + "/login", headers=hdrs, allow_redirects=False,
+                          data={"csrf": csrf, "username": "rita", "password": "wrong-Spring2026"}) as r:
+            return r.status
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        statuses = [await fail(s, f"10.9.9.9, 10.0.0.{66}") for _ in range(12)]
+        assert 429 in statuses  # the sprayer at 10.0.0.66 is stopped...
+        # ...and someone else, whatever first entry they forge, is a different client
+        assert await fail(s, "10.0.0.66, 10.0.0.7") == 401
+
+
 async def test_devices_page_shows_the_published_policy_each_device_runs(server: Any, admin: Any, device: Any) -> None:
     from checker import DEFAULT_POLICY_DIR
     from server.keys import SIGNING_KEY
