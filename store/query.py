@@ -15,7 +15,7 @@ from store.queue import incident_of, queue_counts, review_incidents
 
 LIST_COLS = ", ".join(f"e.{c}" for c in (
     "id", "uid", "ts", "device", "employee", "source", "site", "account", "target", "kind", "action", "rules",
-    "review_status", "content_mode"))
+    "review_status", "content_mode", "staff", "staff_source"))
 
 
 # A warning was shown to the employee in each of these; the override rate is overridden / these.
@@ -35,6 +35,7 @@ class Filters(FilterForm):
     device: str = ""
     action: str = ""
     status: str = ""
+    staff: str = ""       # the staff member (e-mail address or account name) exactly
 
     def validate(self) -> None:
         """Raise ValueError for a value no event could have."""
@@ -54,7 +55,7 @@ class Filters(FilterForm):
         params: list[Any] = []
         lead: list[Any] = []
         key = ("e.ts", "e.id")
-        by_event = bool(self.employee or self.device)
+        by_event = bool(self.employee or self.device or self.staff)
         probes = []  # rule/clause checks that do not lead: primary-key lookups per event
         if self.rule and self.clause:
             if by_event:
@@ -85,7 +86,7 @@ class Filters(FilterForm):
         # When a rule/clause table leads, its copies of site/action/status are filtered in its index.
         lead_alias = key[0].split(".")[0]
         for col, val in (("action", self.action), ("site", self.site), ("employee", self.employee),
-                         ("device", self.device), ("review_status", self.status)):
+                         ("device", self.device), ("review_status", self.status), ("staff", self.staff)):
             if val:
                 alias = lead_alias if col in ("action", "site", "review_status") else "e"
                 conds.append(f"{alias}.{col} = ?")

@@ -22,7 +22,7 @@ RARE = 2000  # events matching a filter, below which the incidents are found fro
 _COLS = ", ".join(f"i.{c}" for c in (
     "id", "device", "site", "account", "target", "employee", "first_ts", "last_ts", "events", "sources", "actions",
     "outcome", "rules", "rule", "category", "clause", "severity", "severity_rank", "flagged", "justification",
-    "lead_event", "last_event", "review_status", "assignee"))
+    "lead_event", "last_event", "review_status", "assignee", "staff", "staff_source"))
 _CURSOR = re.compile(r"^(?:([0-4])_)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_([0-9a-f]{32})$")
 
 
@@ -42,6 +42,7 @@ class QueueFilters(FilterForm):
     severity: str = ""
     assignee: str = ""
     findings: str = ""    # yes: with findings only, no: clean posts only
+    staff: str = ""       # a staff member any of its events names
     sort: str = ""        # severity (most urgent first; the default) or newest
 
     def validate(self) -> None:
@@ -57,7 +58,8 @@ class QueueFilters(FilterForm):
         elif self.rule or self.clause:
             table, col = ("event_rules", "rule") if self.rule else ("event_clauses", "clause")
             out.append((table, f"y.{col} = ?", [self.rule or self.clause]))
-        out += [("events", f"y.{col} = ?", [val]) for col, val in (("action", self.action), ("site", self.site)) if val]
+        out += [("events", f"y.{col} = ?", [val]) for col, val in (("action", self.action), ("site", self.site),
+                                                                        ("staff", self.staff)) if val]
         return out
 
     def where(self, time_zone: str = "UTC", rare: frozenset[str] = frozenset()) -> tuple[str, list[Any]]:

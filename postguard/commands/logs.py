@@ -34,6 +34,7 @@ def add_filter_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clause", help="policy clause, e.g. P5")
     g.add_argument("--site", help="host, e.g. www.facebook.com")
     g.add_argument("--employee")
+    g.add_argument("--staff", help="the staff member (e-mail address or account name)")
     g.add_argument("--device")
     g.add_argument("--action", choices=ACTIONS)
     g.add_argument("--status", choices=REVIEW_STATUSES, help="review status")
@@ -192,7 +193,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(ev, ensure_ascii=False, indent=2))
         return 0
-    for k in ("id", "uid", "ts", "device", "employee", "source", "site", "url", "account", "target", "kind",
+    for k in ("id", "uid", "ts", "device", "staff", "staff_source", "employee", "source", "site", "url", "account", "target", "kind",
               "action", "policy_digest", "content_mode", "content_hash", "review_status", "chain"):
         print(f"{k:>14}: {'' if ev.get(k) is None else ev[k]}")
     if ev.get("justification"):
