@@ -40,7 +40,9 @@ class Store:
         self.content_mode = config.content_mode
         self.retention_days = config.retention_days
         self.device = device or default_device()
-        self.employee = employee if employee is not None else default_employee()
+        # Under the agent the process runs as the service account, which names no one: its events
+        # name the person in `staff` (the connection's OS account, the browser profile, the enrolment).
+        self.employee = employee if employee is not None else (None if agent_queue_mode() else default_employee())
         # The device's assigned user (agent enrol --user): the staff of events that name none.
         self.staff = check_staff(staff, "enrolment") if staff else (None, None)
         # An agent's queue is never purged on the device: its events leave only once the server has them.

@@ -165,3 +165,18 @@ def test_an_at_uri_target_is_stored_not_dropped() -> None:
     r = to_row(ev(source="proxy", target="at://did:plc:zzzz/app.bsky.feed.post/3kroot"), mode="redacted",
                redact=lambda s: s, device="laptop-7", employee=None)
     assert r["target"] == "at://did:plc:zzzz/app.bsky.feed.post/3kroot"
+
+
+def test_under_the_agent_the_service_account_is_not_the_employee(tmp_path: Path, config: StoreConfig,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POSTGUARD_EMPLOYEE", raising=False)
+    monkeypatch.setenv("POSTGUARD_AGENT_QUEUE", "1")  # what `agent run` sets for its proxy and backend
+    with open_store(str(tmp_path / "q.sqlite"), config, staff=ENROLLED) as st:
+        st.append(ev())
+        (r,) = all_rows(st)
+    assert (r["employee"], r["staff"], r["staff_source"]) == (None, ENROLLED, "enrolment")
+    monkeypatch.delenv("POSTGUARD_AGENT_QUEUE")
+    with open_store(str(tmp_path / "log.sqlite"), config) as st:  # a one-machine trial: the OS user, as before
+        st.append(ev())
+        (r,) = all_rows(st)
+    assert r["employee"]
