@@ -192,3 +192,29 @@ def home_env() -> dict[str, str]:
     env["HOME"] = tempfile.mkdtemp(prefix="pg-home-")
     atexit.register(shutil.rmtree, env["HOME"], ignore_errors=True)
     return env
+
+
+def extension_env(policy: Any) -> Any:
+    """A generator for a module fixture: the sites and a backend logging to a real SQLite log (tee'd
+    in memory), Chromium with the extension, and its service worker; cleaned up when it resumes."""
+    from playwright.sync_api import sync_playwright
+
+    from enforce import log_config
+    from store import open_store
+
+    profile = Path(tempfile.mkdtemp(prefix="pg-profile-"))
+    logdir = Path(tempfile.mkdtemp(prefix="pg-log-"))
+    log = TeeLog(open_store(str(logdir / "log.sqlite"), log_config(policy)))
+    servers = Servers(policy, log).start()
+    with sync_playwright() as p:
+        ctx = launch(p, servers.site_port, profile)
+        try:
+            sw = service_worker(ctx)
+            yield {"ctx": ctx, "sw": sw, "log": log, "servers": servers,
+                   "backend": f"http://127.0.0.1:{servers.backend_port}"}
+        finally:
+            ctx.close()
+            servers.stop()
+            log.real.close()
+            shutil.rmtree(logdir, ignore_errors=True)
+            shutil.rmtree(profile, ignore_errors=True)

@@ -147,3 +147,16 @@ async def test_a_group_is_rate_limited_as_a_whole(srv, monkeypatch):
     monkeypatch.setattr(extension_api, "GROUP_REQUESTS", (0.001, 3))
     got = [(await srv.post(f"{BASE}/policy", json={}, headers=hdr(srv.key))).status for _ in range(4)]
     assert got == [200, 200, 200, 429]
+
+
+async def test_the_chromebook_profile_is_the_staff_member(srv):
+    profile = "j.doe.fictional@ctreg14.org"  # fictional
+    ev = {"choice": "edited", "text": INSULT, "site": "www.facebook.com"}
+    h = hdr(srv.key, **{"X-Postguard-Device": "a1b2-c3d4"})
+    assert (await srv.post(f"{BASE}/events", json={**ev, "staff": profile}, headers=h)).status == 201
+    assert (await srv.post(f"{BASE}/events", json=ev, headers=h)).status == 201
+    r = await srv.post(f"{BASE}/events", json={**ev, "staff": "<x>"}, headers=h)
+    assert r.status == 400 and "body.events[0].staff" in json.dumps(await r.json())
+    assert srv.app_[STATE].store.flush()
+    rows = srv.conn.all("SELECT staff, staff_source FROM events WHERE source = 'extension' ORDER BY id")
+    assert [(x["staff"], x["staff_source"]) for x in rows] == [(profile, "browser-profile"), (None, None)]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,27 +33,7 @@ SITES = {
 @pytest.fixture(scope="module")
 def env(policy):
     """Servers, a browser with the extension, and its service worker, for the whole module."""
-    from playwright.sync_api import sync_playwright
-
-    from enforce import log_config
-    from store import open_store
-
-    profile = Path(tempfile.mkdtemp(prefix="pg-profile-"))
-    logdir = Path(tempfile.mkdtemp(prefix="pg-log-"))
-    log = H.TeeLog(open_store(str(logdir / "log.sqlite"), log_config(policy)))
-    servers = H.Servers(policy, log).start()
-    with sync_playwright() as p:
-        ctx = H.launch(p, servers.site_port, profile)
-        try:
-            sw = H.service_worker(ctx)
-            yield {"ctx": ctx, "sw": sw, "log": log, "servers": servers,
-                   "backend": f"http://127.0.0.1:{servers.backend_port}"}
-        finally:
-            ctx.close()
-            servers.stop()
-            log.real.close()
-            shutil.rmtree(logdir, ignore_errors=True)
-            shutil.rmtree(profile, ignore_errors=True)
+    yield from H.extension_env(policy)
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ API answered, and everything after that is the real path: worker -> backend -> l
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,27 +26,9 @@ DISCLAIMER = "So proud of the Nonnewaug Chargers tonight!"
 
 @pytest.fixture(scope="module")
 def env(policy):
-    from playwright.sync_api import sync_playwright
-
-    from enforce import log_config
-    from store import open_store
-
-    profile = Path(tempfile.mkdtemp(prefix="pg-profile-"))
-    logdir = Path(tempfile.mkdtemp(prefix="pg-log-"))
-    log = H.TeeLog(open_store(str(logdir / "log.sqlite"), log_config(policy)))
-    servers = H.Servers(policy, log).start()
-    with sync_playwright() as p:
-        ctx = H.launch(p, servers.site_port, profile)
-        try:
-            sw = H.service_worker(ctx)
-            H.configure(sw, f"http://127.0.0.1:{servers.backend_port}")
-            yield {"ctx": ctx, "sw": sw, "log": log}
-        finally:
-            ctx.close()
-            servers.stop()
-            log.real.close()
-            shutil.rmtree(logdir, ignore_errors=True)
-            shutil.rmtree(profile, ignore_errors=True)
+    for e in H.extension_env(policy):
+        H.configure(e["sw"], e["backend"])
+        yield e
 
 
 def edit_a_post(env) -> None:
