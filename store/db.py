@@ -70,7 +70,7 @@ class Conn:
             # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writes).
             self.raw = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
             self.raw.execute("PRAGMA busy_timeout=30000")
-            self.raw.execute("PRAGMA journal_mode=WAL")
+            _wal(self.raw)
             self.raw.execute("PRAGMA synchronous=FULL" if agent_queue_mode() else "PRAGMA synchronous=NORMAL")
             self.raw.execute("PRAGMA foreign_keys=ON")
 
@@ -140,6 +140,23 @@ class Conn:
             self.raw.close()
         except Exception:
             pass
+
+
+def _wal(raw: sqlite3.Connection, seconds: float = 30.0) -> None:
+    """Put the database in WAL mode. Switching a file's journal mode needs it to itself, and SQLite
+    answers "database is locked" at once, without its busy handler, while another connection of
+    this or another process is opening it: retry for up to `seconds` (like the busy timeout)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def migrate(conn: Conn) -> int:

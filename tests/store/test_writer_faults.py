@@ -63,3 +63,31 @@ def test_a_constraint_error_spools_instead_of_killing_the_writer(tmp_path: Path,
         assert st.flush() is True  # replayed once the database takes rows again
         assert uid in {r["uid"] for r in st.read(lambda c: c.all("SELECT uid FROM events"))}
     assert not spool.exists()
+
+
+def test_connections_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> None:
+    """Switching a fresh file to WAL needs it to itself and SQLite answers "database is locked"
+    at once (no busy handler) while another connection opens it: the server's writer, console
+    and pools start together, and one of them used to spool at start."""
+    import threading
+
+    from store.db import Conn, migrate
+
+    for trial in range(10):
+        path = str(tmp_path / f"fresh-{trial}.sqlite")
+        errors: list[str] = []
+
+        def open_and_migrate(path: str = path, errors: list[str] = errors) -> None:
+            try:
+                c = Conn(path)
+                migrate(c)
+                c.close()
+            except Exception as e:
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=open_and_migrate) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
