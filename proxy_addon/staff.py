@@ -106,7 +106,9 @@ class ConnectionStaff:
 
     def forget(self, client: Any) -> None:
         """The connection closed."""
-        self._known.pop(getattr(client, "id", None), None)
+        key = getattr(client, "id", None)
+        if key is not None:
+            self._known.pop(key, None)
 
     # mitmproxy hook (this object is one of the add-on's parts)
     def client_disconnected(self, client: Any) -> None:

@@ -81,8 +81,11 @@ async def forwarded(request: web.Request, handler: Handler) -> web.StreamRespons
     host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
     client = _last_forwarded_for(request.headers.getall("X-Forwarded-For", []))
     if proto in ("http", "https") or host or client:
-        request = request.clone(scheme=proto if proto in ("http", "https") else request.scheme,
-                                host=host or request.host, remote=client or request.remote)
+        changes: dict[str, str] = {"scheme": proto if proto in ("http", "https") else request.scheme,
+                                   "host": host or request.host}
+        if client:
+            changes["remote"] = client
+        request = request.clone(**changes)  # type: ignore[arg-type]
     return await handler(request)
 
 
