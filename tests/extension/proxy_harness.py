@@ -129,3 +129,12 @@ def launch_via_proxy(playwright: Any, stack: ProxyStack, profile: Path, ext_dir:
               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
               f"--disable-extensions-except={ext}", f"--load-extension={ext}"],
     )
+
+
+def unique_word() -> str:
+    """A made-up word, different each call, to make a post unique (the proxy keys overrides on
+    content). Letters only: a hex code in a post reads to the judgment model as a student id or a
+    score about one time in ten, and the tests here are about the proxy, not that."""
+    import uuid
+
+    return uuid.uuid4().hex[:10].translate(str.maketrans("0123456789abcdef", "aeioulmnrstaeiou"))

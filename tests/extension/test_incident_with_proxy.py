@@ -10,7 +10,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -46,7 +45,7 @@ def test_the_extensions_and_the_proxys_events_of_one_post_are_one_incident(polic
     stack = PH.ProxyStack(tmp)  # the proxy writes tmp/log.sqlite as device "test-device"
     log = open_store(str(stack.db), log_config(policy), device="test-device", employee="j.fictional")
     servers = H.Servers(policy, log).start()
-    text = f"You are a worthless idiot and I will hurt you ({uuid.uuid4().hex[:8]})"
+    text = f"You are a worthless idiot and I will hurt you ({PH.unique_word()})"
     try:
         with sync_playwright() as p:
             ctx = PH.launch_via_proxy(p, stack, tmp / "profile", H.EXT_DIR, H.home_env())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
@@ -50,7 +49,7 @@ def test_paired_by_the_host_alone_the_extension_and_the_proxy_agree(env):
     page = env["ctx"].new_page()
     page.goto(f"https://{proxy.HOST}/home")
     page.wait_for_function("() => document.readyState === 'complete'")
-    text = f"You are a worthless idiot and I will hurt you ({uuid.uuid4().hex[:8]})"  # conduct (P9)
+    text = f"You are a worthless idiot and I will hurt you ({proxy.unique_word()})"  # conduct (P9)
     page.fill("#box", text)
     page.click("#post")  # X's send button: the extension, paired through the host, checks it first
     panel = page.locator('postguard-panel[data-source="extension"] [role="alertdialog"]')

@@ -8,8 +8,8 @@ extension's backend on loopback. All post texts are fictional.
 from __future__ import annotations
 
 import json
-import uuid
 
+import proxy_harness
 import pytest
 from test_with_proxy import env, page, panel, poll, post_anyway, results
 
@@ -21,7 +21,7 @@ POST_PATH_KEY = "tweet_text"
 
 
 def tag() -> str:
-    return uuid.uuid4().hex[:8]  # the proxy keys overrides on content: one text per test
+    return proxy_harness.unique_word()  # the proxy keys overrides on content: one text per test
 
 
 def sent_texts(env, needle: str) -> list[str]:

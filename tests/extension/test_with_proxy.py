@@ -14,7 +14,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,7 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 
 def warn_text() -> str:
     """A post the policy warns about (conduct, P9), unique per test: the proxy keys overrides on content."""
-    return f"You are a worthless idiot and I will hurt you ({uuid.uuid4().hex[:8]})"
+    return f"You are a worthless idiot and I will hurt you ({PH.unique_word()})"
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +118,7 @@ def post_anyway(p, reason):
 
 
 def test_clean_post_goes_straight_through(env, page):
-    text = f"Lovely sunset over the lake this evening ({uuid.uuid4().hex[:8]})"
+    text = f"Lovely sunset over the lake this evening ({PH.unique_word()})"
     page.fill("#box", text)
     page.click("#go")
     assert [r["status"] for r in results(page)] == [200]
@@ -186,7 +185,7 @@ def test_extension_warned_first_proxy_overridden_automatically(env, page):
 
 
 def test_proxy_block_shows_edit_only_and_returns_the_403(env, page):
-    text = f"Tyler Quinlan failed the chemistry final again ({uuid.uuid4().hex[:8]})"
+    text = f"Tyler Quinlan failed the chemistry final again ({PH.unique_word()})"
     page.fill("#box", text)
     page.click("#go")
     p = panel(page, "proxy")
@@ -253,7 +252,7 @@ def native_shape(status: int) -> list[str]:
 
 
 def test_xhr_clean_post_goes_straight_through(env, page):
-    text = f"Team photo day went well, thanks everyone ({uuid.uuid4().hex[:8]})"
+    text = f"Team photo day went well, thanks everyone ({PH.unique_word()})"
     page.fill("#box", text)
     page.click("#xgo")
     res = xhr_results(page)
