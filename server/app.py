@@ -20,10 +20,11 @@ from server.api import api_app
 from server.auth import Verifier
 from server.config import ServerConfig
 from server.extension_api import extension_app
-from server.keys import LIGHT, POOL, SERVER, SIGNING_KEY, STATE, VERIFIER
+from server.keys import LIGHT, POOL, SERVED, SERVER, SIGNING_KEY, STATE, VERIFIER
 from server.pool import DbPool
+from server.served_policy import ServedPolicy, Swap, default_cache
 from server.signing import public_key_b64
-from server.state import SERVER_DEVICE, ServerState
+from server.state import SERVER_DEVICE, ServerState, server_event
 from store import StoreConfig, bundles, checkpoints, devices, open_store, problems
 from store.chain import purge
 from store.db import Conn, is_postgres
@@ -59,6 +60,15 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app[POOL] = pool
     app[LIGHT] = light
     app[STATE] = ServerState(store, cfg.policy.digest)
+
+    def swapped(swap: Swap) -> None:  # the extension API's policy, in the server's own chain
+        detail = (f"extension API: version {swap.version}" if swap.error is None
+                  else f"extension API: version {swap.version} not taken: {swap.error}")
+        store.writer.submit_event(server_event("policy-refused" if swap.error else "policy-updated", detail,
+                                               app[SERVED].policy.digest))
+
+    cache = Path(cfg.policy_cache) if cfg.policy_cache else default_cache(cfg.signing_key)
+    app[SERVED] = ServedPolicy(cfg.policy, public_key_b64(key), cache, on_swap=swapped)
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
     app[ALERTER] = Alerter(routes, cfg.policy, cfg.alerts, light)
@@ -114,7 +124,9 @@ async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
     app[STATE].known_digests = {app[STATE].digest}
     # Each job retries on its own while the database is down: the server starts anyway and
     # answers devices 503 until the database is back.
+    await asyncio.to_thread(app[SERVED].clear_cache)
     tasks = [asyncio.create_task(_every(60.0, lambda: _note_digest(app)), name="policy-digest"),
+             asyncio.create_task(_every(cfg.policy_seconds, lambda: _served_policy(app)), name="served-policy"),
              asyncio.create_task(_every(cfg.sweep_seconds, lambda: _sweep(app)), name="silent-devices"),
              asyncio.create_task(_every(min(3600.0, cfg.checkpoint_hours * 3600), lambda: _checkpoint_due(app)),
                                  name="checkpoints"),
@@ -151,6 +163,11 @@ async def _note_digest(app: web.Application) -> None:
     state.digest = await app[LIGHT].run(lambda c: bundles.served_digest(c, own))
     await app[LIGHT].run(lambda c: devices.note_policy_digest(c, state.digest))
     state.known_digests = await app[LIGHT].run(devices.known_digests)
+
+
+async def _served_policy(app: web.Application) -> None:
+    """The extension API follows the newest published bundle (server/served_policy.py)."""
+    await app[SERVED].refresh(app[LIGHT])
 
 
 async def _sweep(app: web.Application) -> None:

@@ -32,3 +32,5 @@ class ServerConfig:
     spool: str | Path | None = None         # where the server's own events wait if the database is down
     alerts: AlertSettings = field(default_factory=AlertSettings.from_env)  # SMTP, webhook secret, retries
     alerts_file: str | Path | None = None   # the alert routes (default: the policy folder's alerts.toml)
+    policy_seconds: float = 30.0            # how often the extension API looks for a newer signed bundle
+    policy_cache: str | Path | None = None  # where it unpacks bundles (default: server-policy/ beside the signing key)

@@ -8,6 +8,10 @@ devices, `server.extension_groups`) and an `Origin` that is the extension's own
 (chrome-extension://<allowed id>); `X-Postguard-Device` carries the directory device id where
 managed ChromeOS gives one (`chrome.enterprise.deviceAttributes`). That id is what the browser
 reports, vouched for by the group key only: it names the device in the log, it proves nothing.
+
+Posts are checked with the newest signed policy bundle the server publishes to its devices (the
+same policy an agent runs), verified and loaded by `server.served_policy`; before the first publish,
+with the server's own `--policy`. When that policy changes, the cached verdicts are forgotten.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -25,7 +29,10 @@ from extension.backend.config import EXTENSION_ID
 from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
 from extension.backend.security import Budget, RateLimiter, error
 from server import extension_groups
-from server.keys import LIGHT, SERVER, STATE
+from server.keys import LIGHT, SERVED, STATE
+
+if TYPE_CHECKING:
+    from checker import Policy
 
 MAX_BODY = 4 << 20          # a check with a few photos; text alone is at most 100k characters
 KEY_CACHE_SECONDS = 30.0    # a revoked group key is refused within this
@@ -42,6 +49,7 @@ BUDGETS = web.AppKey("extension_budgets", OrderedDict)
 GROUPS = web.AppKey("extension_group_limits", dict)  # group -> (RateLimiter, events Budget, bytes Budget)
 READY = web.AppKey("extension_ready", list)
 VIEW = web.AppKey("extension_policy_view", dict)
+CACHED_FOR = web.AppKey("extension_verdicts_digest", list)  # [the policy digest the cached verdicts are of]
 DEVICE = web.RequestKey("extension_device", str)  # the log's device name for this request
 GROUP = web.RequestKey("extension_group", str)
 
@@ -102,13 +110,23 @@ async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
+async def _policy(request: web.Request) -> Policy:
+    """The policy in force (the newest published bundle); the verdict cache follows it."""
+    policy = await request.config_dict[SERVED].in_force()
+    held = request.app[CACHED_FOR]
+    if held[0] != policy.digest:
+        request.app[CACHE].clear()
+        held[0] = policy.digest
+    return policy
+
+
 async def check_post(request: web.Request) -> web.Response:
     """POST /api/ext/v1/check: as the local backend's /v1/check."""
     started = time.perf_counter()
     body = await json_body(request, schema.CHECK, MAX_BODY)
     if isinstance(body, web.Response):
         return body
-    out = await check(body, request.config_dict[SERVER].policy, request.app[CACHE], in_thread=True)
+    out = await check(body, await _policy(request), request.app[CACHE], in_thread=True)
     if isinstance(out, web.Response):
         return out
     response = web.json_response({**out, "request_id": uuid.uuid4().hex})
@@ -160,7 +178,7 @@ async def post_events(request: web.Request) -> web.Response:
     raw = await json_body(request, {"type": "object"}, MAX_BODY)
     if isinstance(raw, web.Response):
         return raw
-    events = events_of(raw, request.config_dict[SERVER].policy, _budget(request), request[BODY_SIZE],
+    events = events_of(raw, await _policy(request), _budget(request), request[BODY_SIZE],
                        device=request[DEVICE])
     if isinstance(events, web.Response):
         return events
@@ -173,7 +191,7 @@ async def get_policy(request: web.Request) -> web.Response:
     """POST /api/ext/v1/policy: what the popup shows of the policy (never the roster)."""
     from extension.backend.app import policy_view
 
-    policy = request.config_dict[SERVER].policy
+    policy = await _policy(request)
     view = request.app[VIEW]
     if view.get("digest") != policy.digest:
         view.clear()
@@ -195,6 +213,7 @@ def extension_app(extension_ids: tuple[str, ...] = (EXTENSION_ID,)) -> web.Appli
     app[GROUPS] = {}
     app[READY] = []
     app[VIEW] = {}
+    app[CACHED_FOR] = [None]
     app.router.add_post("/check", check_post)
     app.router.add_post("/events", post_events)
     app.router.add_post("/policy", get_policy)

@@ -1,5 +1,5 @@
 """The server's state in memory: the policy digest it serves, per-device upload locks, and the
-events it logs itself when a device problem opens."""
+events it logs itself (a device problem opened; the extension API's policy swapped or refused)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,16 @@ class ServerState:
 
 def problem_event(device: str, kind: str, detail: str, digest: str, now: float | None = None) -> dict[str, Any]:
     """The row of a `device-problem` event in the server's own chain (chained by the store's writer)."""
+    return server_event("device-problem", f"{kind}: {detail}", digest, target=device, now=now)
+
+
+def server_event(kind: str, detail: str | None, digest: str, target: str | None = None,
+                 now: float | None = None) -> dict[str, Any]:
+    """The row of one of the server's own events (`device-problem`; `policy-updated` and
+    `policy-refused` for the policy its extension API checks with), chained by the store's writer."""
     now = time.time() if now is None else now
     return {"uid": new_uid(now), "ts": iso(now), "device": SERVER_DEVICE, "employee": None, "source": "server",
-            "site": None, "url": None, "account": None, "target": device, "kind": "device-problem",
+            "site": None, "url": None, "account": None, "target": target, "kind": kind,
             "action": "logged", "rules": "", "findings": "[]", "justification": None, "content_mode": "none",
             "content": None, "content_hash": None, "policy_digest": digest,
-            "error": f"{kind}: {detail}"[:500], "request_id": None}
+            "error": detail[:500] if detail else None, "request_id": None}

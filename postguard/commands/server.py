@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sign the chain heads at least this often (default 24)")
     p.add_argument("--db-threads", type=int, default=0, metavar="N",
                    help="database connections for ingest (default 4 on PostgreSQL, 1 on SQLite)")
+    p.add_argument("--policy-cache", metavar="DIR",
+                   help="where the extension API unpacks the newest signed policy bundle, roster included "
+                        "(owner-only, emptied at start; default server-policy/ beside --signing-key)")
     add_oidc_arg(p)
     p.set_defaults(func=run)
 
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = ServerConfig(db=db, policy=policy, signing_key=args.signing_key, heartbeat_interval=args.heartbeat_interval,
                        checkpoint_hours=args.checkpoint_hours, checkpoint_dir=args.checkpoint_dir,
                        db_threads=args.db_threads, secure_cookies=bool(ctx) or args.behind_proxy,
-                       behind_proxy=args.behind_proxy, alerts=alerts)
+                       behind_proxy=args.behind_proxy, alerts=alerts, policy_cache=args.policy_cache)
     app = create_app(cfg)
     if extra:  # sign-in with the district's accounts on the server's console
         from console.keys import CONFIG
