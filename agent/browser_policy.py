@@ -492,3 +492,40 @@ def default_extension_dir() -> Path:
     import extension
 
     return Path(extension.__file__).resolve().parent / "webext"
+
+
+def deployed_ca(der: bytes, root: Path = Path("/")) -> list[dict[str, str]]:
+    """On Linux, the browser policy files installed in place (`browser-policy --out /`; `root` for
+    a test) and whether each trusts the CA whose certificate is `der`: `trusts` is "this CA",
+    "another CA", "no CA" or "unreadable". Files that are not there are left out (a browser not
+    set up here, or one configured otherwise; a Firefox `policies.json` that names no postguard file);
+    Edge takes no CA from its policy (it trusts the OS)."""
+    out: list[dict[str, str]] = []
+    for browser, folder in LINUX_MANAGED.items():
+        p = root / _root(f"{folder}/{POLICY_NAME}")
+        if browser == "edge" or not p.exists():
+            continue
+        try:
+            pol = json.loads(p.read_text(encoding="utf-8"))
+            certs = [base64.b64decode(c["certificate"]) for c in pol.get("CACertificatesWithConstraints", [])]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            out.append({"browser": browser, "file": str(p), "trusts": "unreadable"})
+            continue
+        out.append({"browser": browser, "file": str(p),
+                    "trusts": "this CA" if der in certs else "another CA" if certs else "no CA"})
+    ff, ca_file = root / _root(FIREFOX_POLICIES["linux"]), f"{SUPPORT_DIR['linux']}/postguard-ca.pem"
+    try:
+        ours = SUPPORT_DIR["linux"] in ff.read_text(encoding="utf-8")  # written by browser-policy, not another tool
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if ours:
+        p = root / _root(ca_file)
+        if not p.exists():
+            trusts = "no CA"
+        else:
+            try:
+                trusts = "this CA" if read_ca(p).der == der else "another CA"
+            except BrowserPolicyError:
+                trusts = "unreadable"
+        out.append({"browser": "firefox", "file": str(p), "trusts": trusts})
+    return out

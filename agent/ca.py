@@ -34,6 +34,7 @@ import ipaddress
 import logging
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,91 @@ def _for_policy(state: StateDir, folder: str | Path | None, device_id: str, conf
                     "`postguard agent browser-policy` has been run and deployed again", st.reason, st.subject,
                     len(st.domains), st.not_after)
     return st
+
+
+def fingerprint_text(hex_digest: str) -> str:
+    """A SHA-256 fingerprint as `openssl x509 -noout -fingerprint -sha256` prints it (AB:CD:…)."""
+    return ":".join(hex_digest[i:i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
+def describe(confdir: Path, *, device_id: str | None = None, domains: tuple[str, ...] | None = None,
+             now: datetime.datetime | None = None) -> dict[str, Any]:
+    """What `agent status` shows of the proxy's CA in `confdir`: whether it is there, its subject,
+    SHA-256 fingerprint, validity, basic and name constraints, the key file's mode, and in
+    `problems` what is wrong with it in words (empty when nothing is). `domains`: the names the
+    policy in force wants (None: not compared)."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    path = confdir / KEY_AND_CERT
+    out: dict[str, Any] = {"confdir": str(confdir), "installed": False, "problems": []}
+    found = load(confdir)
+    if found is None:
+        out["problems"].append(f"no device CA in {confdir} (`agent run` makes it before it starts the proxy)"
+                               if not path.exists() else f"{path} is damaged (`agent run` makes a new CA)")
+        return out
+    key, cert = found
+    left = cert.not_valid_after_utc - now
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    out.update(installed=True, name=str(cns[0].value) if cns else cert.subject.rfc4514_string(),
+               subject=cert.subject.rfc4514_string(), device=_device_of(cert), ours=_is_ours(cert),
+               fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
+               not_before=cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               not_after=cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               days_left=left.days, key_matches=(isinstance(key, ec.EllipticCurvePrivateKey)
+                                                 and key.public_key() == cert.public_key()))
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+        out["basic_constraints"] = {"ca": bc.value.ca, "path_length": bc.value.path_length, "critical": bc.critical}
+    except x509.ExtensionNotFound:
+        out["basic_constraints"] = None
+    try:
+        nc = cert.extensions.get_extension_for_class(x509.NameConstraints)
+        out["name_constraints"] = {
+            "critical": nc.critical,
+            "permitted": sorted(str(n.value) for n in nc.value.permitted_subtrees or ()),
+            "excluded": sorted(str(n.value) for n in nc.value.excluded_subtrees or ())}
+    except x509.ExtensionNotFound:
+        out["name_constraints"] = None
+    st = path.stat()
+    out["key_file"] = {"path": str(path), "mode": f"{stat.S_IMODE(st.st_mode):04o}", "owner": _account(st.st_uid)}
+    out["problems"] = _problems(out, device_id, domains, cert, now)
+    return out
+
+
+def _account(uid: int) -> str:
+    """An account's name (its number when the passwd database has none)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def _problems(d: dict[str, Any], device_id: str | None, domains: tuple[str, ...] | None,
+              cert: x509.Certificate, now: datetime.datetime) -> list[str]:
+    found: list[str] = []
+    nc, bc = d["name_constraints"], d["basic_constraints"]
+    if nc is None or not nc["permitted"]:
+        found.append(f"the proxy's CA ({d['subject']}) is not name constrained: its key can sign for any site "
+                     "(`agent run` replaces it at its next start)")
+    elif not nc["critical"]:
+        found.append("the proxy's CA's name constraints are not critical: a client may ignore them")
+    if bc is None or not bc["ca"] or bc["path_length"] != 0 or not bc["critical"]:
+        found.append("the proxy's CA is not limited to signing leaves (basicConstraints CA, path length 0, critical)")
+    if not d["key_matches"]:
+        found.append("the proxy's CA key does not match its certificate")
+    if device_id is not None and d["device"] != device_id[:64]:
+        found.append(f"the proxy's CA is for another device ({d['device']})")
+    if cert.not_valid_after_utc <= now:
+        found.append(f"the proxy's CA expired on {d['not_after'][:10]}: browsers refuse the social sites "
+                     "(restart the agent to re-issue it, then deploy the browser policy again)")
+    elif cert.not_valid_after_utc - now < RENEW_BEFORE:
+        found.append(f"the proxy's CA expires on {d['not_after'][:10]}: the agent re-issues it at its next start "
+                     "(then deploy the browser policy again)")
+    if domains is not None and nc is not None and tuple(nc["permitted"]) != tuple(sorted(domains)):
+        found.append("the proxy's CA permits other domains than the policy in force "
+                     "(the agent re-issues it when it next starts or installs a policy)")
+    if int(d["key_file"]["mode"], 8) & 0o077:
+        found.append(f"{d['key_file']['path']} (the CA key) is readable by others than its owner "
+                     f"(mode {d['key_file']['mode']}; it must be 0600)")
+    return found
