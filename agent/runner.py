@@ -132,6 +132,10 @@ class Agent:
         self.heartbeat: Heartbeat | None = None
         self.policy_sync: PolicySync | None = None
 
+    def _event(self, kind: str, detail: str | None = None) -> dict[str, Any]:
+        """One of the agent's own events, naming the computer's assigned user when it has one."""
+        return agent_event(kind, self.device.device_id, self.digest, detail, user=self.device.user)
+
     def _previous_run(self) -> str | None:
         """Why the last run ended, when it did not stop cleanly (we hold the lock: it is not running)."""
         prev = read_status(self.opts.state)
@@ -150,6 +154,8 @@ class Agent:
                 "server": self.device.server, "version": self.version, "policy_digest": self.digest,
                 "started_at": iso(self.started), "updated_at": iso(None),
                 "queue_limit": self.opts.forwarder.queue_limit,
+                # the proxy's CA folder when not STATE/mitmproxy (`agent status` reads the CA there)
+                "confdir": str(self.opts.confdir) if self.opts.confdir else None,
                 "components": {c.name: {"pid": c.proc.pid if c.proc else None, "alive": c.alive(),
                                         "exits": c.exits[-5:]} for c in self.children},
                 "forwarder": self.forwarder.state.to_json() if self.forwarder else None,
@@ -162,8 +168,7 @@ class Agent:
         if self.heartbeat is not None:
             self.heartbeat.policy_digest, self.heartbeat.policy_version = got.policy_digest, got.version
             self.heartbeat.policy_refused = None
-        await self.queue.append(agent_event(POLICY_UPDATED, self.device.device_id, self.digest,
-                                            f"version {got.version}"))
+        await self.queue.append(self._event(POLICY_UPDATED, f"version {got.version}"))
         proxy = next((c for c in self.children if c.name == "proxy"), None)
         if proxy is not None and await asyncio.to_thread(renew_for_policy, self.opts.state, got.path,
                                                          self.device.device_id, self.opts.confdir):
@@ -173,7 +178,7 @@ class Agent:
         """A bundle was refused; the last good policy stays."""
         if self.heartbeat is not None:
             self.heartbeat.policy_refused = reason[:200]
-        await self.queue.append(agent_event(POLICY_REFUSED, self.device.device_id, self.digest, reason))
+        await self.queue.append(self._event(POLICY_REFUSED, reason))
 
     async def _tend(self) -> None:
         """Keep the children running and status.json fresh until stopped."""
@@ -194,7 +199,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop.set)
-        await self.queue.append(agent_event(AGENT_START, self.device.device_id, self.digest, self._previous_run()))
+        await self.queue.append(self._event(AGENT_START, self._previous_run()))
         for c in self.children:
             c.start()
         ctx = tls_context(self.device.ca_file)
@@ -220,7 +225,7 @@ class Agent:
             log.info("stopping")
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(stop_all, self.children)
-            await self.queue.append(agent_event(AGENT_STOP, self.device.device_id, self.digest))
+            await self.queue.append(self._event(AGENT_STOP))
             empty = await self.forwarder.drain(self.opts.drain_seconds)
             left = (await self.queue.stats()).depth
             log.info("stopped; %s", "every event is on the server" if empty else

@@ -1,4 +1,5 @@
-"""The district server's devices: health and policy status, revocation, enrolment codes."""
+"""The district server's devices: health and policy status, who uses them (the assigned and the last
+signed-in staff member), revocation, enrolment codes."""
 
 from __future__ import annotations
 
@@ -21,8 +22,17 @@ BANNER_SECONDS = 10.0
 _BANNER: dict[int, tuple[float, int]] = {}  # id(store) -> (when counted, open problems)
 
 
+def _staff(c: Conn, rows: list[dict[str, Any]]) -> None:
+    """Each device's assigned and last signed-in staff member, from its events (server/device_staff.py)."""
+    # Imported here, not at the top: the server package imports the console.
+    from server.device_staff import add_staff
+
+    add_staff(c, rows)
+
+
 def _with_status(c: Conn) -> dict[str, Any]:
     rows = devices.list_devices(c)
+    _staff(c, rows)
     current, known = devices.current_digest(c), devices.known_digests(c)
     open_rows = problems.open_problems(c)
     by_device: dict[str, list[str]] = {}
@@ -38,7 +48,7 @@ def _with_status(c: Conn) -> dict[str, Any]:
 
 @aiohttp_jinja2.template("devices.html")
 async def device_list(request: web.Request) -> dict[str, Any]:
-    """Every device: last seen, policy status, components, queue, revoked, and the open problems."""
+    """Every device: last seen, staff, policy status, components, queue, revoked, and the open problems."""
     return await in_thread(request.app[STORE].read, _with_status)
 
 
@@ -56,6 +66,7 @@ async def device_page(request: web.Request) -> dict[str, Any]:
         d["policy_status"] = devices.policy_status(d["policy_digest"], devices.current_digest(c),
                                                    devices.known_digests(c))
         d["policy_version"] = bundles.versions_by_digest(c).get(d["policy_digest"] or "")
+        _staff(c, [d])
         return {"d": d, "history": problems.device_problems(c, dev), "saved": request.query.get("saved")}
 
     got = await in_thread(request.app[STORE].read, get)

@@ -112,6 +112,7 @@ def run_enroll_code(args: argparse.Namespace) -> int:
 
 
 def _with_status(c: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from server.device_staff import add_staff
     from store import devices, problems
 
     current, known = devices.current_digest(c), devices.known_digests(c)
@@ -122,7 +123,11 @@ def _with_status(c: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         r["policy_status"] = devices.policy_status(r.get("policy_digest"), current, known)
         r["revoked"] = r["revoked_at"] is not None
         r["problems"] = sorted(set(open_by_device.get(r["id"], [])))
-    return rows
+    return add_staff(c, rows)  # assigned and signed_in: {staff, staff_source, ts} or null
+
+
+def _who(v: dict[str, Any] | None) -> str:
+    return "" if v is None else str(v["staff"])
 
 
 def _flag(v: Any) -> str:
@@ -142,11 +147,12 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no devices enrolled (make a code: postguard devices enroll-code)")
         return 0
-    print(table([[r["id"], r["hostname"][:24], (r["heartbeat_at"] or "never")[:19].replace("T", " "),
+    print(table([[r["id"], r["hostname"][:24], _who(r["assigned"])[:32], _who(r["signed_in"])[:32],
+                  (r["heartbeat_at"] or "never")[:19].replace("T", " "),
                   r["policy_status"], _flag(r["proxy_up"]), _flag(r["backend_up"]),
                   "" if r["queue_depth"] is None else str(r["queue_depth"]),
                   "REVOKED" if r["revoked"] else (", ".join(r["problems"]) or "ok")] for r in rows],
-                ["DEVICE", "HOST", "LAST HEARTBEAT (UTC)", "POLICY", "PROXY", "BACKEND", "QUEUE", "STATUS"]))
+                ["DEVICE", "HOST", "ASSIGNED TO", "LAST SIGNED IN", "LAST HEARTBEAT (UTC)", "POLICY", "PROXY", "BACKEND", "QUEUE", "STATUS"]))
     return 0
 
 
@@ -176,6 +182,10 @@ def run_show(args: argparse.Namespace) -> int:
               "agent_version", "policy_digest", "policy_status", "proxy_up", "backend_up", "extension_seen",
               "queue_depth", "queue_limit", "clock", "skew_seconds", "started_at", "last_seq", "server_seq"):
         print(f"{k:>18}: {'' if d.get(k) is None else d[k]}")
+    for k, label in (("assigned", "assigned to"), ("signed_in", "last signed in")):
+        v = d[k]
+        who = "" if v is None else f"{v['staff']} ({v['staff_source']}, {str(v['ts'])[:19].replace('T', ' ')})"
+        print(f"{label:>18}: {who}")
     for p in d["problem_history"]:
         state = "open" if p["resolved"] is None else f"resolved {p['resolved'][:19]}"
         print(f"  problem #{p['id']} {p['kind']} ({state}, seen {p['times']}x): {p['detail']}")

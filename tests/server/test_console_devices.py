@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import aiohttp
@@ -163,3 +164,71 @@ async def test_devices_page_shows_the_published_policy_each_device_runs(server: 
     assert "unknown" in other[:other.index("</tr>")]
     html = await page(admin, server.url + f"/devices/{on_it.device}")
     assert f"version {b.version}, <code>{b.policy_digest}</code>" in html
+
+
+def _row_of(html: str, device: str) -> str:
+    """The Devices table's row of one device."""
+    row = html[html.index(f'<tr data-href="/devices/{device}"'):]
+    return row[:row.index("</tr>")]
+
+
+async def test_devices_show_whom_each_computer_is_assigned_to_and_who_last_signed_in(
+        server: Any, admin: Any, device: Any, capsys: Any, monkeypatch: Any) -> None:
+    """From the staff fields of the devices' events (migration 10): the assigned user (source
+    enrolment: the agent's own agent-start names it) and the newest browser profile or OS account,
+    on the Devices page, a device's page, and `postguard devices list --json` / `show`."""
+    import json
+
+    from server_helpers import cli, row
+
+    from agent.events import AGENT_START, agent_event
+    from server import device_staff
+    from store.event import GENESIS, chain_hash
+
+    laptop, lab = await device("mac-staff-3"), await device("pc-lab-9")
+    start = agent_event(AGENT_START, laptop.device, None, now=time.time() - 300, user="m.okafor@region14.example")
+    start.update(seq=1, prev_hash=GENESIS)
+    start["hash"] = chain_hash(start)
+    by_os = row(laptop.device, 2, start["hash"], when=time.time() - 200, staff="jdoe", staff_source="os-user")
+    by_profile = row(laptop.device, 3, by_os["hash"], when=time.time() - 100,
+                     staff="k.lindqvist@region14.example", staff_source="browser-profile")
+    ans = await laptop.send_events([start, by_os, by_profile])
+    assert ans.status == 200 and ans.body["stored"] == 3, ans
+    ans = await lab.send_events([row(lab.device, 1, GENESIS)])  # names no one
+    assert ans.status == 200 and ans.body["stored"] == 1, ans
+
+    html = await page(admin, server.url + "/devices")
+    assert "<th>Assigned to</th><th>Last signed in</th>" in html
+    mine = _row_of(html, laptop.device)
+    assert '<td class="assigned"><span class="staff">m.okafor@region14.example</span></td>' in mine
+    assert 'k.lindqvist@region14.example</span> <small class="muted staff-source" title="browser-profile">' in mine
+    assert "jdoe" not in mine  # an older sign-in
+    assert '<td class="assigned">—</td><td class="signed-in">—</td>' in _row_of(html, lab.device).replace("\n    ", "")
+    html = await page(admin, server.url + f"/devices/{laptop.device}")
+    assert re.search(r'id="assigned"><span class="staff">m\.okafor@region14\.example</span> <small class="muted">'
+                     r"last named \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", html)
+    assert 'id="signed-in"><span class="staff">k.lindqvist@region14.example</span>' in html
+    html = await page(admin, server.url + f"/devices/{lab.device}")
+    assert 'id="assigned">— <small class="muted">no event names an assigned user' in html
+
+    rc, out, _ = cli(capsys, "devices", "list", "--db", server.cfg.db, "--json")
+    got = {d["id"]: d for d in map(json.loads, out.splitlines())}
+    assert rc == 0 and got[laptop.device]["assigned"] == {"staff": "m.okafor@region14.example",
+                                                        "staff_source": "enrolment", "ts": start["ts"]}
+    assert got[laptop.device]["signed_in"] == {"staff": "k.lindqvist@region14.example",
+                                               "staff_source": "browser-profile", "ts": by_profile["ts"]}
+    assert got[lab.device]["assigned"] is None and got[lab.device]["signed_in"] is None
+    rc, out, _ = cli(capsys, "devices", "list", "--db", server.cfg.db)
+    assert rc == 0 and "ASSIGNED TO" in out and "m.okafor@region14.example" in out
+    rc, out, _ = cli(capsys, "devices", "show", laptop.device, "--db", server.cfg.db)
+    assert "       assigned to: m.okafor@region14.example (enrolment, " in out
+    assert "    last signed in: k.lindqvist@region14.example (browser-profile, " in out
+
+    # Only the newest WINDOW events are looked at: a name older than those is unknown.
+    monkeypatch.setattr(device_staff, "WINDOW", 2)
+    later = row(laptop.device, 4, by_profile["hash"], when=time.time() - 50)
+    ans = await laptop.send_events([later, row(laptop.device, 5, later["hash"], when=time.time() - 40)])
+    assert ans.status == 200 and ans.body["stored"] == 2, ans
+    rc, out, _ = cli(capsys, "devices", "show", laptop.device, "--db", server.cfg.db, "--json")
+    shown = json.loads(out)
+    assert shown["assigned"] is None and shown["signed_in"] is None
