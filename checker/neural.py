@@ -20,6 +20,7 @@ import importlib.util
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +45,7 @@ class Encoder:
         self.meta = meta
         self.heads: tuple[str, ...] = tuple(meta["heads"])
         self.max_tokens = int(meta.get("max_tokens", 64))
+        self.emoji = bool(meta.get("emoji_words", False))  # trained on emoji as words (`emoji_words`)
         self.thresholds = {h: float(meta.get("thresholds", {}).get(h, 0.5)) for h in self.heads}
         self.blend = {h: float(meta.get("blend", {}).get(h, 1.0)) for h in self.heads}
         for h in self.heads:
@@ -149,7 +151,7 @@ class Encoder:
 
     def raw_probs(self, texts: list[str]) -> list[list[float]]:
         """Probabilities per (folded) text and head, before blending and calibration."""
-        return [[_sigmoid(z) for z in row] for row in self.logits([encoder_input(t) for t in texts])]
+        return [[_sigmoid(z) for z in row] for row in self.logits([encoder_input(t, self.emoji) for t in texts])]
 
     def view(self, namespace: str) -> Encoder:
         """The heads of one namespace as an encoder of their own, sharing this one's session and
@@ -175,6 +177,7 @@ class HeadView(Encoder):
         self.meta = base.meta
         self.heads = tuple(base.heads[i][len(prefix):] for i in cols)
         self.max_tokens = base.max_tokens
+        self.emoji = base.emoji
         self.thresholds = {h: base.thresholds[prefix + h] for h in self.heads}
         self.blend = {h: base.blend[prefix + h] for h in self.heads}
         self._prefix = prefix
@@ -229,8 +232,9 @@ def _words(folded: str) -> list[Word]:
             if len(w.text) > 1 and w.text.isalnum() and w.text not in FUNCTION_WORDS]
 
 
-def encoder_input(folded: str) -> str:
-    """What the encoder reads: links as "URL" and mentions as "@USER", OLID's convention.
+def encoder_input(folded: str, emoji: bool = False) -> str:
+    """What the encoder reads: links as "URL" and mentions as "@USER", OLID's convention; with
+    `emoji`, each emoji as its words (`emoji_words`), for a model trained so.
 
     A link says nothing about abuse or advocacy, and spam's links would otherwise teach the
     model that every link is an ad (a district page's "Photos: https://...").
@@ -239,7 +243,55 @@ def encoder_input(folded: str) -> str:
         urls = find_urls(folded)
         for (a, b), _ in reversed(urls):
             folded = folded[:a] + "URL" + folded[b:]
-    return _MENTION.sub("@USER", folded) if "@" in folded else folded
+    if "@" in folded:
+        folded = _MENTION.sub("@USER", folded)
+    return emoji_words(folded) if emoji else folded
+
+
+# Emoji whose Unicode names mislead or say too little; every other emoji reads as its name.
+EMOJI_NAMES = {
+    "\U0001F602": "laughing", "\U0001F923": "laughing", "\u2764": "heart", "\U0001F5A4": "heart",
+    "\U0001F595": "middle finger", "\U0001F92C": "cursing", "\U0001F346": "eggplant",
+    "\U0001F351": "peach", "\U0001F4A9": "poop", "\U0001F644": "eye roll", "\U0001F525": "fire",
+    "\u26A1": "lightning", "\U0001F3C8": "football", "\U0001F624": "angry", "\U0001F621": "angry",
+    "\U0001F60D": "heart eyes", "\U0001F975": "hot face", "\U0001F480": "skull", "\U0001F52A": "knife",
+    "\U0001F4A3": "bomb", "\U0001F91E": "fingers crossed", "\U0001F64F": "praying hands",
+}
+_NAME_DROP = re.compile(r"\b(?:sign|symbol|emoji|with|heavy|black|white|medium|large|small)\b")
+
+
+@lru_cache(maxsize=1024)
+def _emoji_name(ch: str) -> str:
+    if ch in EMOJI_NAMES:
+        return EMOJI_NAMES[ch]
+    name = unicodedata.name(ch, "").lower()
+    if not name or name.startswith(("regional indicator", "emoji modifier", "variation selector")):
+        return ""
+    return " ".join(_NAME_DROP.sub(" ", name).split())
+
+
+def emoji_words(text: str) -> str:
+    """Each emoji (and other pictograph) as its words, a run of the same one once:
+    "you 🐀🐀🐀" -> "you rat ", "🔫 tomorrow" -> " pistol  tomorrow". The encoder's word pieces have no
+    emoji (each reads as [UNK]), so "a rat" drawn as an emoji would say nothing to it; skin tones,
+    flags' letters and variation selectors say nothing and go."""
+    if text.isascii():
+        return text
+    out: list[str] = []
+    last = ""
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ord(ch) < 0x2000 or cat not in ("So", "Sk", "Mn", "Cf") or (cat in ("Mn", "Cf") and ch not in "\ufe0f\u200d"):
+            out.append(ch)
+            last = ""
+            continue
+        if ch == last:
+            continue
+        last = ch
+        word = _emoji_name(ch) if cat == "So" else ""
+        if word:
+            out.append(f" {word} ")
+    return "".join(out)
 
 
 def neutral_view(folded: str, words: frozenset[str]) -> str | None:

