@@ -68,7 +68,8 @@ def calibrate(model: str = "neural") -> dict:
     meta_path = MODELS_DIR / f"{model}.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     key = "neural:" if any(h.startswith("neural:") for h in meta["heads"]) else ""
-    enc = Encoder(MODELS_DIR / f"{model}.onnx", {"heads": meta["heads"], "max_tokens": MAX_TOKENS},
+    enc = Encoder(MODELS_DIR / f"{model}.onnx", {"heads": meta["heads"], "max_tokens": MAX_TOKENS,
+                                                 "emoji_words": meta.get("emoji_words", False)},
                   MODELS_DIR / f"{model}-tokenizer.json")
     enc = enc.view("neural") if key else enc
     if list(enc.heads) != list(HEADS):

@@ -16,21 +16,27 @@ from checker.text import fold
 ROOT = Path(__file__).parents[2]
 MODELS = ROOT / "checker" / "models"
 SPONSORED = "https://www.facebook.com/NonnewaugAthletics"
+# The encoder the shipped policy names for conduct and prohibited-purpose ("joint:neural": the
+# `neural` heads of the shared model), and the model file that holds it.
+ENCODER = re.search(r'^encoder = "([^"]+)"', (ROOT / "policies" / "region14" / "rules.toml").read_text(encoding="utf-8"),
+                    re.M).group(1)  # type: ignore[union-attr]
+BASE = ENCODER.split(":")[0]
 
 
 @pytest.fixture()
 def enc():
-    e = load_encoder("neural")
-    e.probs.cache_clear()
+    e = load_encoder(ENCODER)
+    cache = getattr(e, "base", e).probs  # a view's passes are cached by its model
+    cache.cache_clear()
     yield e
-    e.probs.cache_clear()
+    cache.cache_clear()
 
 
 def test_artifact_is_small_quantized_and_loads_once(enc):
-    assert load_encoder("neural") is enc
+    assert load_encoder(ENCODER) is enc
     assert enc.heads == ("conduct", "commercial", "political")
-    assert (MODELS / "neural.onnx").stat().st_size < 30_000_000
-    meta = json.loads((MODELS / "neural.json").read_text(encoding="utf-8"))
+    assert (MODELS / f"{BASE}.onnx").stat().st_size < 30_000_000
+    meta = json.loads((MODELS / f"{BASE}.json").read_text(encoding="utf-8"))
     assert "int8" in meta["quantization"]
     for h in enc.heads:  # chosen by `python -m train.neural calibrate`, not left at defaults
         assert meta["validation"][h]["threshold"] == enc.thresholds[h]
@@ -38,8 +44,8 @@ def test_artifact_is_small_quantized_and_loads_once(enc):
 
 def test_shipped_policy_uses_the_encoder(policy):
     rules = {r.id: r for r in policy.rules}
-    assert rules["conduct"].encoder is load_encoder("neural")
-    assert rules["prohibited-purpose"].encoder is load_encoder("neural")
+    assert rules["conduct"].encoder is load_encoder(ENCODER)
+    assert rules["prohibited-purpose"].encoder is load_encoder(ENCODER)
 
 
 def test_combined_maps_the_validated_threshold_to_one_half(enc):
@@ -70,6 +76,26 @@ def test_one_encoder_pass_serves_conduct_and_prohibited_purpose(policy, enc, mon
     enc.probs("a second rule asks again")
     enc.probs("a second rule asks again")
     assert len(calls) == 2, calls  # the same text again is served from the cache
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped policy reads two models (neural.onnx for conduct and prohibited-purpose, "
+                   "judgment.onnx for the judgment heads): two runs per post; the shared model of train.joint that "
+                   "makes it one is not shipped (docs/models.md)")
+@pytest.mark.parametrize("text,account", [
+    ("Practice moved to the upper field this afternoon", "sponsored"),
+    ("grading essays all weekend again, send coffee", "personal"),
+    ("Mañana no hay práctica por la lluvia, nos vemos el jueves", "personal"),
+])
+def test_one_model_run_per_post_serves_every_rule_and_the_judgment_heads(policy, enc, text, account, monkeypatch):
+    # The shipped policy's encoder rules and its judgment heads read one model, so a post costs
+    # one run of it (a second only for the identity guard of a flagged post naming a group).
+    assert policy.judgment is not None and policy.judgment.encoder.session is enc.session
+    runs = []
+    real = enc.session.run
+    monkeypatch.setattr(enc.session, "run", lambda n, f: runs.append(f["input_ids"].shape) or real(n, f))
+    post = Post(text=text, account=account, target=SPONSORED if account == "sponsored" else None)
+    check(post, policy)
+    assert len(runs) == 1, runs
 
 
 def test_the_encoder_pass_is_skipped_only_when_it_cannot_matter(policy, enc, monkeypatch):
@@ -209,8 +235,8 @@ def test_a_missing_encoder_is_a_policy_error_naming_the_rule(tmp_path, bad, need
     dst = tmp_path / "p"
     shutil.copytree(ROOT / "policies" / "region14", dst)
     rules = (dst / "rules.toml").read_text(encoding="utf-8")
-    assert 'encoder = "neural"' in rules
-    (dst / "rules.toml").write_text(rules.replace('encoder = "neural"', bad, 1), encoding="utf-8")
+    assert f'encoder = "{ENCODER}"' in rules
+    (dst / "rules.toml").write_text(rules.replace(f'encoder = "{ENCODER}"', bad, 1), encoding="utf-8")
     with pytest.raises(PolicyError) as e:
         load_policy(dst)
     assert "rules.conduct" in str(e.value) and needle in str(e.value)
@@ -219,21 +245,21 @@ def test_a_missing_encoder_is_a_policy_error_naming_the_rule(tmp_path, bad, need
 def test_bad_calibration_is_refused(tmp_path):
     meta = {"heads": ["conduct"], "thresholds": {"conduct": 1.5}}
     with pytest.raises(ValueError, match="threshold"):
-        Encoder(MODELS / "neural.onnx", meta, MODELS / "neural-tokenizer.json")
+        Encoder(MODELS / f"{BASE}.onnx", meta, MODELS / f"{BASE}-tokenizer.json")
 
 
 def test_the_session_is_created_on_first_use_or_warm_up():
-    meta = json.loads((MODELS / "neural.json").read_text(encoding="utf-8"))
-    e = Encoder(MODELS / "neural.onnx", meta, MODELS / "neural-tokenizer.json")
+    meta = json.loads((MODELS / f"{BASE}.json").read_text(encoding="utf-8"))
+    e = Encoder(MODELS / f"{BASE}.onnx", meta, MODELS / f"{BASE}-tokenizer.json")
     assert e._session is None  # a process that never checks (the proxy's event loop) pays nothing
     e.warm()
     assert e._session is not None
-    assert e.raw_probs(["great game tonight"])[0] == load_encoder("neural").raw_probs(["great game tonight"])[0]
+    assert e.raw_probs(["great game tonight"])[0] == load_encoder(BASE).raw_probs(["great game tonight"])[0]
 
 
 def test_a_corrupt_artifact_is_a_clear_error(tmp_path):
     bad = tmp_path / "neural.onnx"
     bad.write_bytes(b"not an onnx graph")
-    e = Encoder(bad, {"heads": ["conduct"]}, MODELS / "neural-tokenizer.json")
+    e = Encoder(bad, {"heads": ["conduct"]}, MODELS / f"{BASE}-tokenizer.json")
     with pytest.raises(ValueError, match="cannot load neural.onnx"):
         e.warm()
