@@ -70,7 +70,7 @@ class Inspector:
         return (flow.response is None and flow.live and self.state.policy is not None
                 and "postguard" not in flow.metadata and self.state.is_social(req.pretty_host, req.path))
 
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
         """Refuse oversized bodies to social hosts before they are read (413)."""
         if not self._ours(flow):
             return
@@ -81,7 +81,7 @@ class Inspector:
             except ValueError:
                 size = -1
             if size > self.state.settings.max_body:
-                self._too_large(flow, size)
+                await self._too_large(flow, size)
         elif "chunked" in h.get("transfer-encoding", "").lower():
             flow.metadata["postguard_size_unknown"] = True  # checked in `request` once read
 
@@ -95,7 +95,7 @@ class Inspector:
             return
         # HTTP/2 and chunked bodies may come without Content-Length: check what was read.
         if len(body) > st.settings.max_body:
-            self._too_large(flow, len(body))
+            await self._too_large(flow, len(body))
             return
         assert st.policy is not None
         try:
@@ -105,14 +105,14 @@ class Inspector:
             # Timed out, worker gone, checker bug: a known posting endpoint has its own fail mode.
             mode = fail_mode_for(None, st.settings.fail_mode, st.settings.posting_fail_mode,
                                  posting_endpoint(req.method, req.pretty_url))
-            self._fail(flow, failed(_failure(e, st.settings.timeout), mode))
+            await self._fail(flow, failed(_failure(e, st.settings.timeout), mode))
             return
         out = decide(found, "http", log_passed=st.settings.log_passed, fail_mode=st.settings.fail_mode,
                      posting_fail_mode=st.settings.posting_fail_mode)
         if out.log == "error":
-            self._fail(flow, out)
+            await self._fail(flow, out)
             return
-        self._act(flow, out)
+        await self._act(flow, out)
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Chat sent over a websocket (Messenger, Instagram DMs): block drops it, the rest is logged."""
@@ -135,23 +135,23 @@ class Inspector:
             else:
                 out = decide(found, "websocket", log_passed=st.settings.log_passed,
                              fail_mode=st.settings.fail_mode, posting_fail_mode=mode)
-        record(st, flow, out)
+        await record(st, flow, out)
         if out.reply == "drop":
             msg.drop()
 
-    def _act(self, flow: http.HTTPFlow, out: Outcome) -> None:
+    async def _act(self, flow: http.HTTPFlow, out: Outcome) -> None:
         sub, v = out.submission, out.verdict
         if sub is None:
             return
         if v is None:
-            record(self.state, flow, out)
+            await record(self.state, flow, out)
             flow.metadata["postguard"] = {"action": "logged", "unreadable": sub.unreadable, "site": sub.site}
             return
         meta: dict[str, Any] = {"action": v.action, "fired": v.fired, "site": sub.site, "kind": sub.kind,
                                 "spec": sub.spec, "account": v.account}
         flow.metadata["postguard"] = meta
         if out.reply is None:
-            record(self.state, flow, out)
+            await record(self.state, flow, out)
             return
         st = self.state
         client = str(flow.client_conn.peername[0]) if flow.client_conn.peername else ""
@@ -160,7 +160,7 @@ class Inspector:
         if out.reply == "warn":
             if st.overrides.consume(key):
                 meta["action"] = "overridden"
-                record(st, flow, out, action="passed")
+                await record(st, flow, out, action="passed")
                 return
             req = flow.request
             # Only a page navigation is replayed by the proxy; a script resends its own request.
@@ -170,16 +170,16 @@ class Inspector:
                 key, req.pretty_host, {"sub": dataclasses.replace(sub, images=[]), "verdict": v,
                                        "url": req.pretty_url}, original)
             meta["token"] = token
-        record(st, flow, out, request_id=token or None)
+        await record(st, flow, out, request_id=token or None)
         respond(st, flow, v.action, findings_json(v), sub.text, token, v.policy_digest)
 
-    def _too_large(self, flow: http.HTTPFlow, size: int) -> None:
+    async def _too_large(self, flow: http.HTTPFlow, size: int) -> None:
         err = f"request body of {size:,} bytes exceeds the limit of {self.state.settings.max_body:,}"
         flow.metadata["postguard"] = {"action": "blocked", "error": err}
-        record(self.state, flow, Outcome(None, None, "blocked", "block", err))
+        await record(self.state, flow, Outcome(None, None, "blocked", "block", err))
         respond(self.state, flow, "too_large", [], "", "", "", status=413, error=err)
 
-    def _fail(self, flow: http.HTTPFlow, out: Outcome) -> None:
+    async def _fail(self, flow: http.HTTPFlow, out: Outcome) -> None:
         """Could not be checked (in full): the error event (with what text could be read, redacted
         by the log) and the fail mode's answer."""
         sub, v = out.submission, out.verdict
@@ -187,7 +187,7 @@ class Inspector:
                                       "fail_mode": "block" if out.reply else "pass",
                                       **({"site": sub.site, "kind": sub.kind, "spec": sub.spec} if sub else {}),
                                       **({"fired": v.fired} if v is not None else {})}
-        record(self.state, flow, out)
+        await record(self.state, flow, out)
         if out.reply == "error":
             respond(self.state, flow, "error", findings_json(out.verdict), "", "", "", status=503,
                     error=out.error or "")

@@ -51,8 +51,9 @@ class OverrideEndpoint:
         """Shares the add-on's state."""
         self.state = state
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        """Record a justified override; replay a form post, or let a script retry its request."""
+    async def request(self, flow: http.HTTPFlow) -> None:
+        """Record a justified override (durable before the answer or the replay); replay a form
+        post, or let a script retry its request."""
         st = self.state
         req = flow.request
         if (flow.response or not flow.live or st.policy is None
@@ -89,8 +90,8 @@ class OverrideEndpoint:
         if st.overrides.grant(token, req.pretty_host) is None:
             respond(st, flow, "expired", [], "", "", "", status=410, error="this warning was already used")
             return
-        record(st, flow, Outcome(sub, v, "warned", "warn"), action="overridden", justification=justification,
-               request_id=token, url=pending.event.get("url"))
+        await record(st, flow, Outcome(sub, v, "warned", "warn"), action="overridden",
+                     justification=justification, request_id=token, url=pending.event.get("url"))
         flow.metadata["postguard"] = {"action": "overridden", "token": token, "fired": v.fired}
         if as_json or pending.request is None:
             flow.response = pages.json_response(200, {"action": "overridden", "token": token,

@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,13 @@ def db_down() -> tuple[type[BaseException], ...]:
     if pg is None:
         return _BASE_DOWN
     return (*_BASE_DOWN, pg.OperationalError, pg.InterfaceError)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
+
+
+class BrokenFile(sqlite3.DatabaseError):
+    """The SQLite file was replaced or overwritten under an open connection (`Conn.file_problem`)."""
 
 
 AGENT_QUEUE_ENV = "POSTGUARD_AGENT_QUEUE"
@@ -67,12 +75,23 @@ class Conn:
             if not path.exists():
                 # Owner-only from the start; SQLite gives the -wal/-shm files the same mode.
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writes).
-            self.raw = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
-            self.raw.execute("PRAGMA busy_timeout=30000")
-            _wal(self.raw)
-            self.raw.execute("PRAGMA synchronous=FULL" if agent_queue_mode() else "PRAGMA synchronous=NORMAL")
-            self.raw.execute("PRAGMA foreign_keys=ON")
+            self.path = os.path.abspath(db)
+            # The file this connection has open (a file put in its place gets none of its writes),
+            # and a descriptor to read its header with (`file_problem`).
+            self.identity, self._header_fd = _header_fd(self.path)
+            try:
+                # isolation_level=None: we issue BEGIN ourselves (BEGIN IMMEDIATE for writes).
+                self.raw = sqlite3.connect(db, timeout=30, isolation_level=None, check_same_thread=False)
+                self.raw.execute("PRAGMA busy_timeout=30000")
+                _wal(self.raw)
+                self.raw.execute("PRAGMA synchronous=FULL" if agent_queue_mode() else "PRAGMA synchronous=NORMAL")
+                self.raw.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                if hasattr(self, "raw"):
+                    self.close()
+                else:
+                    _release_header_fd(self.identity)
+                raise
 
     def adapt_placeholders(self, q: str) -> str:
         """Adapt placeholders to the backend."""
@@ -134,12 +153,78 @@ class Conn:
             self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", ("postguard-chain:" + device,))
         # SQLite: BEGIN IMMEDIATE already holds the database's single write lock.
 
+    def file_problem(self) -> str | None:
+        """Why a SQLite file can no longer keep what this connection commits, or None (always
+        None on PostgreSQL). Checked after every commit of events: the file at the path is no longer
+        the one the connection has open (replaced, moved or deleted: the commits go to a file
+        nobody opens again), or it no longer starts with the SQLite header (overwritten in place:
+        with its -wal intact SQLite keeps committing into the WAL without noticing, and the events
+        go with the broken file). A stat and a 16-byte read; damage past the header is found by
+        SQLite itself when it reads those pages, and by `postguard logs verify`."""
+        if self.pg:
+            return None
+        try:
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) != self.identity:
+                return f"the database file {self.path} was replaced by another file"
+            head = os.pread(self._header_fd, len(SQLITE_HEADER), 0)
+        except FileNotFoundError:
+            return f"the database file {self.path} was moved or deleted"
+        except OSError as e:
+            return f"the database file {self.path} cannot be read ({e.strerror or e})"
+        if head != SQLITE_HEADER:
+            return f"the database file {self.path} was overwritten: it no longer starts with the SQLite header"
+        return None
+
     def close(self) -> None:
         """Close, ignoring errors from a dead connection."""
         try:
             self.raw.close()
         except Exception:
             pass
+        if not self.pg and self._header_fd >= 0:
+            self._header_fd = -1
+            _release_header_fd(self.identity)  # after the connection: no lock of ours is left
+
+
+# One read-only descriptor per database file (device, inode) in the process, for reading its
+# header (`Conn.file_problem`), closed only once the process's last `Conn` to that file is closed:
+# closing any descriptor of a SQLite file drops every POSIX lock the process holds on it, SQLite's
+# connections' included ("How To Corrupt An SQLite Database File", section 2.2), and another
+# process's last connection would then delete the WAL this process still writes to. (Every
+# SQLite connection of postguard is a `Conn`.)
+_HEADER_FDS: dict[tuple[int, int], list[int]] = {}  # (device, inode) -> [descriptor, Conns using it]
+_HEADER_FDS_LOCK = threading.Lock()
+
+
+def _header_fd(path: str) -> tuple[tuple[int, int], int]:
+    """(device, inode) of the file at `path` and this process's descriptor for reading it; the
+    caller releases it with `_release_header_fd` once its connection is closed."""
+    with _HEADER_FDS_LOCK:
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino)
+        if key not in _HEADER_FDS:
+            fd = os.open(path, os.O_RDONLY)
+            st = os.fstat(fd)  # the file opened, should another have taken the name meanwhile
+            key = (st.st_dev, st.st_ino)
+            if key in _HEADER_FDS:  # pragma: no cover - that race: keep the spare open (see above)
+                pass
+            else:
+                _HEADER_FDS[key] = [fd, 0]
+        entry = _HEADER_FDS[key]
+        entry[1] += 1
+        return key, entry[0]
+
+
+def _release_header_fd(key: tuple[int, int]) -> None:
+    with _HEADER_FDS_LOCK:
+        entry = _HEADER_FDS.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del _HEADER_FDS[key]
+            os.close(entry[0])
 
 
 def _wal(raw: sqlite3.Connection, seconds: float = 30.0) -> None:

@@ -24,7 +24,7 @@ from store.event import (
     new_uid,
     to_row,
 )
-from store.writer import Writer
+from store.writer import Pending, Writer
 
 PURGE_EVERY_SECONDS = 86400.0
 T = TypeVar("T")
@@ -65,9 +65,12 @@ class Store:
         self.close()
 
     # -- writing -------------------------------------------------------------------------
-    def append(self, ev: Event) -> str:
-        """Queue one event and return its id; never blocks on or raises for the database
-        (a down database means the event is spooled to a local file and replayed later)."""
+    def submit(self, ev: Event) -> Pending:
+        """Queue one event; the handle gives its id at once, and `wait()` (or, on an event loop,
+        `await store.writer.durable([...])`) returns once it is durable: committed, or in the
+        fsynced spool. Acknowledge an event (answer a post, a 201) only after that. Never blocks
+        on or raises for the database (a down database means the event is spooled to a local
+        file and replayed later)."""
         if ev.source not in SOURCES:
             raise ValueError(f"event source must be one of {', '.join(SOURCES)}")
         if ev.action not in ACTIONS:
@@ -75,8 +78,14 @@ class Store:
         ev = dataclasses.replace(ev, findings=list(ev.findings or ()),
                                  time=ev.time if ev.time is not None else time.time())
         uid = new_uid(ev.time)
-        self.writer.submit_event(lambda: self._row(ev, uid))
-        return uid
+        pending = Pending(uid, lambda: self._row(ev, uid), self.writer)
+        self.writer.submit_event(pending)
+        return pending
+
+    def append(self, ev: Event) -> str:
+        """Queue one event and return its id without waiting for it to be durable (`submit`
+        for a caller that acknowledges it)."""
+        return self.submit(ev).uid
 
     def _row(self, ev: Event, uid: str) -> dict[str, Any]:
         row = to_row(ev, mode=self.content_mode, redact=self.config.redact, device=self.device,

@@ -16,9 +16,10 @@ from enforce.policy_watch import follow
 from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
-from extension.backend.security import Budget, Seen, guard
+from extension.backend.security import Budget, Seen, error, guard
 from store import Store, open_store
 from store.event import iso
+from store.writer import NotDurable, durable
 
 CONFIG = web.AppKey("config", BackendConfig)
 LOG = web.AppKey("log", Store)
@@ -45,7 +46,9 @@ async def check_post(request: web.Request) -> web.Response:
 
 
 async def post_events(request: web.Request) -> web.Response:
-    """POST /v1/events: the employee's choice (one event, or a batch queued while offline)."""
+    """POST /v1/events: the employee's choice (one event, or a batch queued while offline),
+    acknowledged (201 + ids) once every event is durable: committed to the log, or in its
+    fsynced spool (store.writer.Pending). 503 when neither takes them: the extension keeps them."""
     cfg = request.app[CONFIG]
     raw = await json_body(request, {"type": "object"}, cfg.max_body_bytes)
     if isinstance(raw, web.Response):
@@ -53,8 +56,13 @@ async def post_events(request: web.Request) -> web.Response:
     events = events_of(raw, cfg.policy, request.app[EVENT_BUDGET], request[BODY_SIZE])
     if isinstance(events, web.Response):
         return events
-    ids = [request.app[LOG].append(ev) for ev in events]
-    return web.json_response({"ok": True, "ids": ids}, status=201)
+    log = request.app[LOG]
+    pending = [log.submit(ev) for ev in events]
+    try:
+        await durable(pending)
+    except NotDurable:  # logged by the store; the extension keeps the events and sends them again
+        return error(503, "the interception log cannot take events now (database and spool both unusable)")
+    return web.json_response({"ok": True, "ids": [p.uid for p in pending]}, status=201)
 
 
 async def get_policy(request: web.Request) -> web.Response:

@@ -65,6 +65,12 @@ class RecordingLog:
             self.events.append(event)
             return f"ev{len(self.events)}"
 
+    def submit(self, event: Any) -> Any:
+        """As `Store.submit`: a handle that is durable at once (the list is the log)."""
+        from store.writer import Pending
+
+        return Pending.settled(RecordingLog.append(self, event))
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -80,6 +86,11 @@ class TeeLog(RecordingLog):
         """Record `event` and append it to the real log; return the real log's id."""
         super().append(event)
         return self.real.append(event)
+
+    def submit(self, event: Any) -> Any:
+        """Record `event` and submit it to the real log; the real log's handle."""
+        super().append(event)
+        return self.real.submit(event)
 
 
 def make_cert(directory: Path, hosts: list[str]) -> tuple[Path, Path]:

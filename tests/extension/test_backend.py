@@ -216,6 +216,22 @@ async def test_bad_events(client, log, ev, needle):
     assert log.events == []
 
 
+async def test_an_event_the_log_cannot_keep_is_not_acknowledged(aiohttp_client, policy, log):
+    """Neither the database nor the spool takes it: 503 and no id, so the extension keeps it."""
+    from store.writer import NotDurable, Pending
+
+    def unkept(event):
+        log.append(event)
+        p = Pending("u1", None, None)
+        p.future.set_exception(NotDurable("database down and spool disk full"))
+        return p
+
+    log.submit = unkept
+    client = await aiohttp_client(create_app(BackendConfig(policy=policy, token=TOKEN, store=log)))
+    r = await client.post("/v1/events", json={"choice": "edited", "text": "hi", "site": "x.com"}, headers=GOOD)
+    assert r.status == 503 and "ids" not in await r.json()
+
+
 async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
     """Through the store (SQLite): the override, its justification and the clause are kept."""
     db = str(tmp_path / "log.sqlite")

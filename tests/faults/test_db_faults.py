@@ -16,7 +16,6 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from faults_helpers import Relay, proxy
 
 from checker import load_policy
@@ -118,9 +117,6 @@ def test_sqlite_file_overwritten_events_spooled_then_delivered_to_a_fresh_file(l
     assert v.returncode == 0, v.stdout + v.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="store/writer.py (H1's): with only the main SQLite file overwritten (its -wal "
-                   "and -shm intact) the open connection keeps committing into the WAL, flush() reports nothing "
-                   "spooled, and the events are lost with the broken file")
 def test_sqlite_main_file_overwritten_alone_events_still_spooled(live_with):
     lv = live_with(extra_sets=("postguard_log_passed=true",))
     db = str(lv.db)

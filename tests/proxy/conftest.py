@@ -63,6 +63,12 @@ class RecordingStore:
         self.events.append(event)
         return len(self.events)
 
+    def submit(self, event: Any) -> Any:
+        """As `Store.submit`: a handle that is durable at once (the list is the log)."""
+        from store.writer import Pending
+
+        return Pending.settled(str(self.append(event)))
+
     def close(self) -> None:
         pass
 

@@ -91,3 +91,121 @@ def test_connections_opening_a_new_file_at_once_all_get_it(tmp_path: Path) -> No
         for t in threads:
             t.join()
         assert errors == []
+
+
+def stored_uids(db: Path) -> list[str]:
+    c = sqlite3.connect(db)
+    try:
+        return [r[0] for r in c.execute("SELECT uid FROM events ORDER BY id")]
+    finally:
+        c.close()
+
+
+def test_an_event_is_durable_before_wait_returns_even_while_another_writer_holds_the_lock(
+        tmp_path: Path, config: StoreConfig) -> None:
+    import time
+
+    db, spool = tmp_path / "log.sqlite", tmp_path / "spool.jsonl"
+    st = open_store(str(db), config, spool=spool)
+    try:
+        assert st.submit(ev("before")).wait() == "committed"
+        busy = sqlite3.connect(db, isolation_level=None)
+        busy.execute("BEGIN IMMEDIATE")  # another process's purge, a long export...
+        try:
+            started = time.monotonic()
+            first = st.submit(ev("while locked"))
+            assert first.wait(timeout=0.5) == "spooled"  # by the waiting caller, fsynced
+            took = time.monotonic() - started
+            assert 0.4 < took < 5, took
+            # The writer is stuck on the lock: the next event is spooled at once, not after the deadline.
+            started = time.monotonic()
+            second = st.submit(ev("still locked"))
+            assert second.wait(timeout=0.5) == "spooled" and time.monotonic() - started < 0.4
+            assert [r["uid"] for r in spooled(spool)] == [first.uid, second.uid]
+        finally:
+            busy.execute("ROLLBACK")
+            busy.close()
+        # The writer commits what it held meanwhile, and the spool's delivery skips what it has.
+        assert st.flush() is True
+        uids = stored_uids(db)
+        assert uids.count(first.uid) == 1 and uids.count(second.uid) == 1 and len(uids) == 3
+    finally:
+        st.close()
+    assert not spool.exists()
+
+
+def test_waiting_for_an_event_on_an_event_loop_does_not_block_it(tmp_path: Path, config: StoreConfig) -> None:
+    import asyncio
+
+    from store.writer import durable
+
+    db, spool = tmp_path / "log.sqlite", tmp_path / "spool.jsonl"
+    st = open_store(str(db), config, spool=spool)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def main() -> list[str]:
+        t = asyncio.create_task(tick())
+        try:
+            return await durable([st.submit(ev("while locked"))], timeout=0.5)
+        finally:
+            t.cancel()
+
+    try:
+        assert st.submit(ev("before")).wait() == "committed"
+        busy = sqlite3.connect(db, isolation_level=None)
+        busy.execute("BEGIN IMMEDIATE")
+        try:
+            assert asyncio.run(main()) == ["spooled"]
+        finally:
+            busy.execute("ROLLBACK")
+            busy.close()
+        assert ticks >= 20, ticks  # the loop ran on while the event waited (0.5 s at 10 ms a tick)
+        assert st.flush() is True and len(stored_uids(db)) == 2
+    finally:
+        st.close()
+
+
+def test_main_file_overwritten_alone_its_wal_intact_events_are_spooled(
+        tmp_path: Path, config: StoreConfig, caplog) -> None:
+    db, spool = tmp_path / "log.sqlite", tmp_path / "spool.jsonl"
+    st = open_store(str(db), config, spool=spool)
+    try:
+        assert st.submit(ev("before the file was overwritten")).wait() == "committed"
+        with open(db, "r+b") as f:  # in place; the -wal and -shm stay as they are
+            f.write(b"this is not a database at all " * 4096)
+        with caplog.at_level("ERROR", logger="postguard.store"):
+            after = [st.submit(ev(f"after {i}")) for i in range(3)]
+            assert [p.wait() for p in after] == ["spooled"] * 3
+        assert [r["uid"] for r in spooled(spool)] == [p.uid for p in after]
+        assert st.writer.last_error and "overwritten" in st.writer.last_error
+        assert any("interception log unavailable" in r.getMessage() and "overwritten" in r.getMessage()
+                   for r in caplog.records)
+        assert st.flush() is False  # they stay in the spool while the file is broken
+    finally:
+        st.close()
+
+
+def test_main_file_moved_away_events_are_spooled_then_delivered_to_a_fresh_file(
+        tmp_path: Path, config: StoreConfig) -> None:
+    db, spool = tmp_path / "log.sqlite", tmp_path / "spool.jsonl"
+    st = open_store(str(db), config, spool=spool)
+    try:
+        assert st.submit(ev("before")).wait() == "committed"
+        for suffix in ("", "-wal", "-shm"):  # moved aside while open: the connection writes on into them
+            Path(f"{db}{suffix}").rename(f"{db}{suffix}.old")
+        p = st.submit(ev("after the move"))
+        assert p.wait() == "spooled"
+        assert st.writer.last_error and "moved or deleted" in st.writer.last_error
+        st.writer.last_try = 0.0  # no need to wait for the retry interval in a test
+        assert st.flush() is True
+        assert stored_uids(db) == [p.uid]  # in the fresh file, once
+    finally:
+        st.close()
+    assert not spool.exists()
+
