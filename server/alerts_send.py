@@ -1,7 +1,9 @@
 """Delivering the alert outbox: e-mail through the district's SMTP server (stdlib smtplib, in a
 thread) and a signed JSON webhook (aiohttp). `Alerter` is the server's sender task: it wakes when
-an upload queued an alert and otherwise every `poll_seconds`; what fails stays in the outbox and
-is retried with backoff, so nothing is lost while the SMTP server or the ticketing system is down."""
+an upload queued an alert, when a transaction wrote events with findings or an escalation
+(`store.incidents.signal`: in this process, and on PostgreSQL from any process by LISTEN/NOTIFY),
+and otherwise every `poll_seconds`; what fails stays in the outbox and is retried with backoff,
+so nothing is lost while the SMTP server or the ticketing system is down."""
 
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from server.alerts_mail import digest_message, one_message
 from server.alerts_policy import AlertPolicy
 from server.alerts_settings import AlertSettings
 from server.alerts_transport import post_webhook, send_mail, webhook_body
-from store.db import Conn, db_down
+from store import incidents
+from store.db import Conn, db_down, is_postgres
 from store.event import iso
 
 if TYPE_CHECKING:
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("postguard.alerts")
 LOOKBACK_SECONDS = 86400.0  # a starting server looks this far back for what it may not have alerted
+SIGNAL_WAIT_SECONDS = 10.0  # how long rows a signal announced are looked for (their transaction may roll back)
+SIGNAL_LOOK_SECONDS = 0.05  # how often, until they are visible
+LISTEN_RETRY_SECONDS = 5.0  # a lost LISTEN connection is opened again after this
 Batch = tuple[str, str, list[dict[str, Any]]]  # (channel, target, outbox rows): one message
 
 
@@ -60,6 +66,9 @@ class Alerter:
         if any("escalated" in r.actions for r in routes.routes):
             self._windows["escalated"] = (None, None)
         self._purged = 0.0      # when alerts past retention were last purged
+        # per scan: the row id a signal announced, and until when it is looked for
+        self._expect: dict[str, tuple[int, float]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
         """The ingest hook: outbox rows for the events just stored, in their transaction. A fault
@@ -81,6 +90,22 @@ class Alerter:
         """Look at the outbox now (an upload queued something)."""
         self._wake.set()
 
+    def signalled(self, table: str, upto: int) -> None:
+        """A transaction wrote rows of `table` up to id `upto` that may alert (store.incidents.signal;
+        any thread): look now, and again every SIGNAL_LOOK_SECONDS until the scan of that table
+        has read them (the signal comes before the commit) or SIGNAL_WAIT_SECONDS have passed."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._expecting, table, upto)
+
+    def _expecting(self, table: str, upto: int) -> None:
+        until = time.monotonic() + SIGNAL_WAIT_SECONDS
+        for scan in self._windows:
+            if alerts.SCANS[scan][0] == table:
+                have = self._expect.get(scan, (0, 0.0))[0]
+                self._expect[scan] = (max(have, upto), until)
+                self._wake.set()
+
     def channels(self) -> tuple[str, ...]:
         """The channels this server can deliver; the others wait in the outbox (logged once)."""
         s, ready = self.settings, []
@@ -97,19 +122,49 @@ class Alerter:
         """Send what is due, then sleep until woken, the poll interval, or the next retry."""
         if not self.routes.routes:
             return
+        self._loop = asyncio.get_running_loop()
+        stop = incidents.listen(self.pool.db, self.signalled)
+        other = asyncio.create_task(self._listen(), name="alerts-listen") if is_postgres(self.pool.db) else None
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
-            while True:
-                self._wake.clear()
-                try:
-                    await self.send_due(http)
-                except ConnectionError as e:
-                    log.warning("alerts postponed: %s", e)
-                except Exception:
-                    log.exception("alerts: sending failed")
-                idle = await self._idle()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), idle)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as http:
+                while True:
+                    self._wake.clear()
+                    try:
+                        await self.send_due(http)
+                    except ConnectionError as e:
+                        log.warning("alerts postponed: %s", e)
+                    except Exception:
+                        log.exception("alerts: sending failed")
+                    idle = await self._idle()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), idle)
+        finally:
+            stop()
+            if other is not None:
+                other.cancel()
+                await asyncio.gather(other, return_exceptions=True)
+
+    async def _listen(self) -> None:
+        """PostgreSQL: LISTEN for the signals of other processes writing this database (a console,
+        a proxy or a second server on it), on a connection of its own, opened again when lost."""
+        import psycopg
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.pool.db, autocommit=True,
+                                                                  connect_timeout=5) as aconn:
+                    await aconn.execute(f"LISTEN {incidents.CHANNEL}")
+                    self._wake.set()  # whatever was signalled while nobody listened
+                    async for note in aconn.notifies():
+                        table, _, upto = note.payload.partition(":")
+                        self._expecting(table, int(upto) if upto.isdigit() else 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("alerts: not listening for other processes' signals (%s); retrying in %.0f s",
+                            type(e).__name__, LISTEN_RETRY_SECONDS)
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
 
     async def _housekeeping(self) -> None:
         """Queue what the scans find (alerts.SCANS); once an hour, forget alerts older than the
@@ -144,8 +199,16 @@ class Alerter:
         self._windows[scan] = (last_top if last_top is not None else start, top)
 
     async def _idle(self) -> float:
-        """Seconds until the next retry or digest is due (at most the poll interval)."""
+        """Seconds until the next retry or digest is due (at most the poll interval; soon while
+        rows a signal announced are not visible yet)."""
         poll = self.settings.poll_seconds
+        now = time.monotonic()
+        for scan, (upto, until) in list(self._expect.items()):
+            seen = self._windows[scan][1]
+            if (seen is not None and seen >= upto) or now > until:
+                del self._expect[scan]
+        if self._expect:
+            poll = min(poll, SIGNAL_LOOK_SECONDS)
         try:
             due = await self.pool.run(lambda c: alerts.next_due(c, self.channels()))
         except ConnectionError:

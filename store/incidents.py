@@ -21,7 +21,10 @@ incidents are ranked again when they change.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +51,10 @@ _EVENT_COLS = "id, uid, ts, device, employee, source, site, account, target, act
 # OS account of the connection, then the device's assigned user.
 _STAFF_RANK = {"browser-profile": 3, "os-user": 2, "enrolment": 1}
 _SLDS = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or"}
+# What the review queue's event filters look for in an incident's `tags` (one token per value
+# any of its events has): rule, clause, rule and clause of one finding, site, action, staff.
+TAG_KINDS = ("r", "c", "p", "s", "a", "u")
+_TAG_UNSAFE = re.compile(r"[\s~/]")
 
 
 def seconds_of(ts: str) -> float:
@@ -58,6 +65,15 @@ def seconds_of(ts: str) -> float:
 def rank_of(level: str | None) -> int:
     """0 for none, 1 (low) to 4 (urgent)."""
     return LEVELS.index(level) + 1 if level in LEVELS else 0
+
+
+def tag(kind: str, *values: str) -> str:
+    """One token of an incident's `tags`: the kind and its value(s), whitespace, `~` and `/`
+    escaped (`~hex;`), so that no token holds a space and two values never give one token. The
+    queue finds an incident whose events name a value with `instr(tags, " " + tag(...) + " ")`."""
+    if kind not in TAG_KINDS:
+        raise ValueError(f"tag kind: one of {', '.join(TAG_KINDS)}")
+    return kind + ":" + "/".join(_TAG_UNSAFE.sub(lambda m: f"~{ord(m.group()):x};", v) for v in values)
 
 
 def site_key(site: str | None, aliases: dict[str, str]) -> str:
@@ -102,7 +118,8 @@ def configure(conn: Conn, gap_seconds: float, levels: dict[tuple[str, str], str]
                     "levels": {f"{r}/{c}": lv for (r, c), lv in sorted(levels.items())}})
     with conn.write():
         if load_settings(conn).raw == new.raw and not conn.scalar(
-                "SELECT 1 FROM events e WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = e.incident) LIMIT 1"):
+                "SELECT 1 FROM events e WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = e.incident) LIMIT 1") \
+                and not conn.scalar("SELECT 1 FROM incidents WHERE tags IS NULL LIMIT 1"):  # before migration 11
             return False
         value = json.dumps(new.raw, sort_keys=True)
         if conn.pg:
@@ -119,7 +136,67 @@ def configure(conn: Conn, gap_seconds: float, levels: dict[tuple[str, str], str]
                 break
             _rebuild_many(conn, ids, new)
             last = ids[-1]
+    refresh_stats(conn)  # every incident was written again
     return True
+
+
+log = logging.getLogger("postguard.incidents")
+# Who is told that a transaction wrote what may be alerted (`signal`): in this process, per
+# database, and on PostgreSQL every process LISTENing on CHANNEL.
+CHANNEL = "postguard_alerts"
+_LISTENERS: dict[str, list[Callable[[str, int], None]]] = {}
+_LISTENERS_LOCK = threading.Lock()
+
+
+def listen(db: str, fn: Callable[[str, int], None]) -> Callable[[], None]:
+    """Call `fn(table, upto)` in this process when a transaction on `db` writes events with
+    findings (table "events", the batch's highest id) or marks incidents escalated ("reviews",
+    the newest review's id). It is called on the writing thread *before* that transaction
+    commits: the rows are visible once the table holds `upto` (or never, after a rollback).
+    Returns the function that stops it."""
+    with _LISTENERS_LOCK:
+        _LISTENERS.setdefault(db, []).append(fn)
+
+    def stop() -> None:
+        with _LISTENERS_LOCK:
+            if fn in _LISTENERS.get(db, []):
+                _LISTENERS[db].remove(fn)
+    return stop
+
+
+def signal(conn: Conn, table: str, upto: int) -> None:
+    """Inside the writing transaction: tell this process's listeners of `conn.db` (`listen`)
+    and, on PostgreSQL, every session LISTENing on CHANNEL (NOTIFY: delivered at commit, not at
+    all on rollback; "table:upto"). A listener's fault is logged, never the writer's."""
+    with _LISTENERS_LOCK:
+        fns = list(_LISTENERS.get(conn.db, ()))
+    for fn in fns:
+        try:
+            fn(table, upto)
+        except Exception:
+            log.exception("incidents: a listener failed")
+    if conn.pg:
+        conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{table}:{int(upto)}"))
+
+
+# The tables whose planner statistics the queue's plans depend on (PostgreSQL).
+_QUEUE_TABLES = ("incidents", "events", "event_rules", "event_clauses", "event_pairs")
+
+
+def refresh_stats(conn: Conn) -> list[str]:
+    """On PostgreSQL, ANALYZE the queue's tables whose statistics are missing or stale (more rows
+    changed since the last ANALYZE than 1,000 + 10%: autovacuum's rule, for a server that runs
+    without autovacuum); the queue's plans (an index walk for a value many incidents have, a sort
+    of the few for a rare one) depend on them. The tables analyzed (none on SQLite)."""
+    if not conn.pg:
+        return []
+    stale = [r["relname"] for r in conn.all(
+        "SELECT relname FROM pg_stat_user_tables WHERE relid IN (" + ", ".join(f"'{t}'::regclass" for t in _QUEUE_TABLES)
+        + ") AND ((last_analyze IS NULL AND last_autoanalyze IS NULL AND n_live_tup + n_mod_since_analyze > 0) "
+        "OR n_mod_since_analyze > 1000 + n_live_tup / 10)")]
+    for t in stale:
+        conn.execute(f"ANALYZE {t}")  # a table that is not ours to analyze: a warning, skipped
+    return stale
 
 
 def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
@@ -154,6 +231,8 @@ def assign(conn: Conn, written: Sequence[tuple[int, dict[str, Any]]]) -> None:
     conn.executemany("UPDATE events SET incident = ? WHERE id = ?", [(ev["incident"], ev["id"]) for ev in batch])
     touched = list(dict.fromkeys(ev["incident"] for ev in batch))
     _write_rows(conn, {iid: summarise(known[iid], s) for iid in touched}, fresh, reopen)
+    if reopen:  # incidents with new findings: the alert sender looks now, not at its next poll
+        signal(conn, "events", max(int(ev["id"]) for ev in batch))
 
 
 def _write_rows(conn: Conn, rows: dict[str, dict[str, Any]], fresh: set[str], reopen: set[str]) -> None:
@@ -304,6 +383,13 @@ def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
               default=None)
     actions = {e["action"] for e in evs}
     f = best[1] if best else {}
+    tags = {tag("a", str(e["action"])) for e in evs} | {tag("s", str(e["site"])) for e in evs if e["site"]} \
+        | {tag("u", str(e["staff"])) for e in evs if e.get("staff")}
+    for e in evs:  # as the event list's indexes hold them (store.ingest, store.writer)
+        for x in e["found"] if "found" in e else json.loads(e["findings"] or "[]"):
+            rule, clause = str(x.get("rule") or ""), str(x.get("clause") or "")
+            tags |= {t for t, ok in ((tag("r", rule), rule), (tag("c", clause), clause),
+                                     (tag("p", rule, clause), rule and clause)) if ok}
     return {
         "device": first["device"], "site_key": site_key(first["site"], s.aliases),
         "site": next((e["site"] for e in evs if e["site"]), None),  # where the employee was first
@@ -322,4 +408,5 @@ def summarise(evs: Iterable[dict[str, Any]], s: Settings) -> dict[str, Any]:
         "lead_event": lead if best else last["uid"], "last_event": last["uid"],
         "content_hash": last["content_hash"],
         "staff": who["staff"] if who else None, "staff_source": who["staff_source"] if who else None,
+        "tags": " " + " ".join(sorted(tags)) + " ",
     }

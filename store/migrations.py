@@ -383,6 +383,29 @@ def _v10(pg: bool) -> list[str]:
     ]
 
 
+def _v11(pg: bool) -> list[str]:
+    # The review queue at 100,000 events and more (bench/incidents): each sort has an index in its
+    # order (with id, so a page needs no sort) carrying the review status (and, for newest first,
+    # the severity) as trailing key columns, checked inside the index while a page fills; "with
+    # findings" is severity_rank > 0, a range of the first. Employee and assignee lead their own.
+    # `tags` holds one token per rule, clause, rule+clause, site, action and staff member any of
+    # the incident's events has (store.incidents.tag): an event filter that matches many events is
+    # checked on the incident's row instead of by probing its events (on SQLite inside the two
+    # order indexes, which carry it last; PostgreSQL limits an index entry to 2.7 kB, which a
+    # long tag list could pass). It is filled when the console next configures the log
+    # (store.incidents.configure builds every incident again).
+    tags = "" if pg else ", tags"
+    return [
+        "ALTER TABLE incidents ADD COLUMN tags TEXT",
+        *(f"DROP INDEX {ix}" for ix in ("ix_incidents_last", "ix_incidents_queue", "ix_incidents_status",
+                                         "ix_incidents_assignee")),
+        f"CREATE INDEX ix_incidents_queue ON incidents (severity_rank, last_ts, id, review_status{tags})",
+        f"CREATE INDEX ix_incidents_last ON incidents (last_ts, id, severity_rank, review_status{tags})",
+        "CREATE INDEX ix_incidents_assignee ON incidents (assignee, severity_rank, last_ts, id)",
+        "CREATE INDEX ix_incidents_employee ON incidents (employee, last_ts, id)",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
@@ -394,4 +417,5 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
     (8, "policy_bundles: signed policy bundles devices fetch", _v8),
     (9, "alert_outbox: alerts waiting to be sent by e-mail or webhook", _v9),
     (10, "staff and staff_source on events and incidents", _v10),
+    (11, "review queue indexes in each sort's order; incidents.tags for the event filters", _v11),
 ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from store.db import Conn
 from store.event import ACTIONS, GENESIS, REVIEW_STATUSES, chain_hash, iso
@@ -173,40 +175,60 @@ def review(conn: Conn, uid: str, reviewer: str, status: str, note: str) -> bool:
     return iid is not None and review_incidents(conn, [iid], reviewer, status, note) > 0
 
 
-def dashboard(conn: Conn, days: int = 30, today: date | None = None) -> dict[str, Any]:
-    """Figures for the dashboard over the last `days` days."""
-    today = today or date.fromisoformat(iso(None)[:10])
-    start = (today - timedelta(days=days - 1)).isoformat()
-    per_day = conn.all(
-        "SELECT substr(e.ts, 1, 10) AS day, f.rule AS rule, COUNT(*) AS n FROM event_rules f "
-        "JOIN events e ON e.id = f.event_id WHERE e.ts >= ? GROUP BY substr(e.ts, 1, 10), f.rule",
-        (start,))
-    top = conn.all("SELECT f.rule AS rule, COUNT(*) AS n FROM event_rules f JOIN events e ON e.id = f.event_id "
-                   "WHERE e.ts >= ? GROUP BY f.rule ORDER BY COUNT(*) DESC, f.rule", (start,))
-    actions = {r["action"]: int(r["n"]) for r in conn.all(
-        "SELECT action, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY action", (start,))}
-    status = {r["review_status"]: int(r["n"]) for r in conn.all(
-        "SELECT review_status, COUNT(*) AS n FROM events WHERE ts >= ? GROUP BY review_status", (start,))}
-    warned = sum(actions.get(a, 0) for a in WARNING_SHOWN)
+def dashboard(conn: Conn, days: int = 30, today: date | None = None, time_zone: str = "UTC") -> dict[str, Any]:
+    """Figures for the dashboard over the last `days` days, each day from midnight to midnight in
+    `time_zone` (the district's; a day of a clock change is 23 or 25 hours long). Events are
+    counted per UTC hour in the database (per minute for a zone whose midnight is not on a UTC
+    hour) and the hours summed into the district's days."""
+    tz = ZoneInfo(time_zone)
+    today = today or datetime.now(tz).date()
+    day_list = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    bounds = [_midnight(d, tz) for d in [*day_list, today + timedelta(days=1)]]  # UTC, as stored
+    width = 13 if all(b[14:16] == "00" for b in bounds) else 16  # "YYYY-MM-DDTHH" or "...:MM"
+    pad = ":00:00.000000Z" if width == 13 else ":00.000000Z"
+
+    def day_of(bucket: str) -> str | None:
+        i = bisect_right(bounds, bucket + pad) - 1
+        return day_list[i].isoformat() if 0 <= i < days else None
+
+    start = bounds[0]
+    per: dict[tuple[str, str], int] = {}
+    top: dict[str, int] = {}
+    for r in conn.all(f"SELECT substr(ts, 1, {width}) AS b, rule, COUNT(*) AS n FROM event_rules WHERE ts >= ? "
+                      f"GROUP BY substr(ts, 1, {width}), rule", (start,)):  # event_rules carries the event's time
+        top[r["rule"]] = top.get(r["rule"], 0) + int(r["n"])
+        if day := day_of(r["b"]):
+            per[(day, r["rule"])] = per.get((day, r["rule"]), 0) + int(r["n"])
+    actions: dict[str, int] = {}
+    status: dict[str, int] = {}
     daily: dict[str, list[int]] = {}
-    marks = ", ".join("?" * len(WARNING_SHOWN))
-    for r in conn.all(f"SELECT substr(ts, 1, 10) AS day, action, COUNT(*) AS n FROM events "
-                      f"WHERE ts >= ? AND action IN ({marks}) GROUP BY substr(ts, 1, 10), action",
-                      (start, *WARNING_SHOWN)):
-        shown_overridden = daily.setdefault(r["day"], [0, 0])
-        shown_overridden[0] += int(r["n"])
-        if r["action"] == "overridden":
-            shown_overridden[1] += int(r["n"])
-    day_list = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
+    for r in conn.all(f"SELECT substr(ts, 1, {width}) AS b, action, review_status, COUNT(*) AS n FROM events "
+                      f"WHERE ts >= ? GROUP BY substr(ts, 1, {width}), action, review_status", (start,)):
+        n = int(r["n"])
+        actions[r["action"]] = actions.get(r["action"], 0) + n
+        status[r["review_status"]] = status.get(r["review_status"], 0) + n
+        if r["action"] in WARNING_SHOWN and (day := day_of(r["b"])):
+            shown_overridden = daily.setdefault(day, [0, 0])
+            shown_overridden[0] += n
+            if r["action"] == "overridden":
+                shown_overridden[1] += n
+    warned = sum(actions.get(a, 0) for a in WARNING_SHOWN)
     return {
-        "days": day_list,
-        "per_day": [{"day": r["day"], "rule": r["rule"], "n": int(r["n"])} for r in per_day],
-        "top_rules": [{"rule": r["rule"], "n": int(r["n"])} for r in top],
+        "days": [d.isoformat() for d in day_list],
+        "per_day": [{"day": d, "rule": rule, "n": n} for (d, rule), n in sorted(per.items())],
+        "top_rules": [{"rule": rule, "n": n} for rule, n in sorted(top.items(), key=lambda x: (-x[1], x[0]))],
         "actions": actions,
         "status": status,
         "total": sum(actions.values()),
         "override_rate": (actions.get("overridden", 0) / warned) if warned else None,
         "override_per_day": [{"day": d, "shown": v[0], "overridden": v[1]} for d, v in sorted(daily.items())],
-        "since": start,
+        "since": day_list[0].isoformat(),  # the first day, in the district's zone
+        "time_zone": time_zone,
         "queue": queue_counts(conn, start),  # incidents with findings nobody has reviewed
     }
+
+
+def _midnight(day: date, tz: ZoneInfo) -> str:
+    """When a day begins in a time zone, as a stored UTC time (a midnight that a clock change
+    skips: the day's first instant)."""
+    return iso(datetime.combine(day, datetime.min.time(), tzinfo=tz).timestamp())

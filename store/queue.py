@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 from store.db import Conn
 from store.event import ACTIONS, REVIEW_STATUSES, iso
 from store.filterform import FilterForm
-from store.incidents import LEVELS, ensure, rank_of
+from store.incidents import LEVELS, ensure, rank_of, signal, tag
 
 SORTS = ("severity", "newest")
 FLAGGED = ("", "yes", "no")
 MAX_BULK = 500
 RARE = 2000  # events matching a filter, below which the incidents are found from those events
+COUNT_CAP = 1000  # to-review incidents counted per severity (more read "1,000+")
 _COLS = ", ".join(f"i.{c}" for c in (
     "id", "device", "site", "account", "target", "employee", "first_ts", "last_ts", "events", "sources", "actions",
     "outcome", "rules", "rule", "category", "clause", "severity", "severity_rank", "flagged", "justification",
@@ -50,38 +51,31 @@ class QueueFilters(FilterForm):
         self.check((("action", ACTIONS), ("status", REVIEW_STATUSES), ("severity", LEVELS), ("findings", FLAGGED),
                     ("sort", ("", *SORTS))))
 
-    def event_filters(self) -> list[tuple[str, str, list[Any]]]:
-        """The filters on an incident's events: (table, condition on it as `y`, parameters)."""
-        out: list[tuple[str, str, list[Any]]] = []
+    def event_filters(self) -> list[EventFilter]:
+        """The filters on an incident's events: where each is indexed, and its tag."""
+        out: list[EventFilter] = []
         if self.rule and self.clause:
-            out.append(("event_pairs", "y.rule = ? AND y.clause = ?", [self.rule, self.clause]))
+            out.append(EventFilter("event_pairs", "y.rule = ? AND y.clause = ?", [self.rule, self.clause],
+                                   tag("p", self.rule, self.clause)))
         elif self.rule or self.clause:
-            table, col = ("event_rules", "rule") if self.rule else ("event_clauses", "clause")
-            out.append((table, f"y.{col} = ?", [self.rule or self.clause]))
-        out += [("events", f"y.{col} = ?", [val]) for col, val in (("action", self.action), ("site", self.site),
-                                                                        ("staff", self.staff)) if val]
+            table, col, kind = ("event_rules", "rule", "r") if self.rule else ("event_clauses", "clause", "c")
+            out.append(EventFilter(table, f"y.{col} = ?", [self.rule or self.clause], tag(kind, self.rule or self.clause)))
+        out += [EventFilter("events", f"y.{col} = ?", [val], tag(kind, val))
+                for col, kind, val in (("action", "a", self.action), ("site", "s", self.site), ("staff", "u", self.staff))
+                if val]
         return out
 
-    def where(self, time_zone: str = "UTC", rare: frozenset[str] = frozenset()) -> tuple[str, list[Any]]:
+    def where(self, time_zone: str = "UTC", pg: bool = False) -> tuple[str, list[Any]]:
         """(condition on incidents `i`, parameters); dates are days in `time_zone` (the
-        district's, whose times the console shows). An event filter whose condition is in
-        `rare` matches few events: the incidents are found from them (an index range) instead of each
-        incident in list order being probed, which is what suits a filter matching many."""
+        district's, whose times the console shows). An event filter is checked on the incident's
+        `tags` (a token per value its events have, store.incidents.tag)."""
         self.validate()
         conds: list[str] = []
         params: list[Any] = []
-        for table, cond, vals in self.event_filters():
-            to_event = "" if table == "events" else " AND x.id = y.event_id"
-            src = "events y" if table == "events" else f"{table} y, events x"
-            if cond in rare:
-                inc = "y.incident" if table == "events" else "x.incident"
-                conds.append(f"i.id IN (SELECT {inc} FROM {src} WHERE {cond}{to_event})")
-            elif table == "events":
-                conds.append(f"EXISTS (SELECT 1 FROM events y WHERE y.incident = i.id AND {cond})")
-            else:  # by the incident's events, then each one's row by primary key
-                conds.append(f"EXISTS (SELECT 1 FROM events x WHERE x.incident = i.id AND EXISTS "
-                             f"(SELECT 1 FROM {table} y WHERE y.event_id = x.id AND {cond}))")
-            params += vals
+        find = "strpos" if pg else "instr"
+        for ef in self.event_filters():
+            conds.append(f"{find}(i.tags, ?) > 0")
+            params.append(f" {ef.tag} ")
         if self.date_from:
             conds.append("i.last_ts >= ?")
             params.append(_day_start(date.fromisoformat(self.date_from), time_zone))
@@ -96,10 +90,20 @@ class QueueFilters(FilterForm):
         if self.severity:
             conds.append("i.severity_rank = ?")
             params.append(rank_of(self.severity))
-        if self.findings:
-            conds.append("i.flagged = ?")
-            params.append(1 if self.findings == "yes" else 0)
+        if self.findings:  # an incident has findings exactly when it has a severity (rank 1 to 4)
+            conds.append("i.severity_rank > 0" if self.findings == "yes" else "i.severity_rank = 0")
         return " AND ".join(conds) or "1=1", params
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """A filter on an incident's events: the table whose index holds the value (as `y`), the
+    condition on it, its parameters, and the incident tag that says one of its events has it."""
+
+    table: str
+    cond: str
+    params: list[Any]
+    tag: str
 
 
 def _day_start(day: date, time_zone: str) -> str:
@@ -124,8 +128,14 @@ def _parse_cursor(cur: str | None, sort: str) -> list[Any] | None:
 def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str | None = None,
                    after: str | None = None, time_zone: str = "UTC") -> tuple[list[dict[str, Any]], bool]:
     """One page of incidents (most urgent, then newest first; or newest first), keyset-paginated
-    with `cursor_of` cursors, each with its lead event's stored (redacted) content: (rows, more)."""
-    where, params = f.where(time_zone, _rare(conn, f))
+    with `cursor_of` cursors, each with its lead event's stored (redacted) content: (rows, more).
+
+    A page is read in the order of an index (migration 11) and stops after `limit` + 1 rows; the
+    filters on the incident's own columns are checked in that index, an event filter on its row
+    (`tags`). An event filter matching fewer than RARE events instead names the incidents to
+    look at (found in its index), which are then sorted: a rare value never walks the queue."""
+    where, params = f.where(time_zone, conn.pg)
+    few = _few(conn, f)
     sort = f.sort or "severity"
     key = ["i.severity_rank", "i.last_ts", "i.id"] if sort == "severity" else ["i.last_ts", "i.id"]
     b, a = _parse_cursor(before, sort), _parse_cursor(after, sort)
@@ -138,9 +148,20 @@ def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str 
         where += f" AND {tup} > {marks}"
         params += a
     order = "ASC" if a and not b else "DESC"
-    rows = conn.all(f"SELECT {_COLS}, e.content, e.content_mode FROM incidents i "
-                    f"LEFT JOIN events e ON e.uid = i.lead_event WHERE {where} "
-                    f"ORDER BY {', '.join(f'{k} {order}' for k in key)} LIMIT {int(limit) + 1}", params)
+    sort_by = key
+    if few is not None:
+        if few == _NONE:
+            return [], False
+        where += f" AND {few[0]}"
+        params += few[1]
+        # sorted, not walked: no index gives this order (+ 0 and || '' hide the columns from the planner)
+        sort_by = ["i.severity_rank + 0", "i.last_ts", "i.id"] if sort == "severity" else ["i.last_ts || ''", "i.id"]
+    by = ", ".join(f"{k} {order}" for k in sort_by)
+    outer = ", ".join(f"q.{k.split('.')[1]} {order}" for k in key)
+    # the page first, then its lead events' content (51 lookups, not one per incident looked at)
+    rows = _all(conn, f"SELECT q.*, e.content, e.content_mode FROM (SELECT {_COLS} FROM incidents i WHERE {where} "
+                      f"ORDER BY {by} LIMIT {int(limit) + 1}) q LEFT JOIN events e ON e.uid = q.lead_event "
+                      f"ORDER BY {outer}", params)
     more = len(rows) > limit
     rows = rows[:limit]
     if order == "ASC":
@@ -150,15 +171,52 @@ def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str 
     return rows, more
 
 
-def _rare(conn: Conn, f: QueueFilters) -> frozenset[str]:
-    """The conditions of the event filters that match fewer than RARE events (counted in their
-    index, stopping at RARE)."""
-    out = set()
-    for table, cond, vals in f.event_filters():
-        n = conn.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} y WHERE {cond} LIMIT {RARE}) t", vals)
-        if int(n or 0) < RARE:
-            out.add(cond)
-    return frozenset(out)
+_NONE: tuple[str, list[Any]] = ("1=0", [])
+
+
+def _few(conn: Conn, f: QueueFilters) -> tuple[str, list[Any]] | None:
+    """When an event filter matches fewer than RARE events (counted in its index, stopping at
+    RARE): the condition on `i` naming those events' incidents (of several such filters, the
+    incidents all of them name), with its parameters; _NONE when one matches no event at all.
+    On PostgreSQL the incidents are looked up first and named by id, so that the plan cannot
+    depend on an estimate of how many there are. None when every event filter matches many."""
+    conds: list[str] = []
+    params: list[Any] = []
+    ids: set[str] | None = None
+    for ef in f.event_filters():
+        n = int(_all(conn, f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM {ef.table} y WHERE {ef.cond} LIMIT {RARE}) t",
+                     ef.params)[0]["n"] or 0)
+        if n >= RARE:
+            continue
+        if n == 0:
+            return _NONE
+        sql = (f"SELECT y.incident FROM events y WHERE {ef.cond} AND y.incident IS NOT NULL"
+               if ef.table == "events" else
+               f"SELECT x.incident FROM {ef.table} y JOIN events x ON x.id = y.event_id "
+               f"WHERE {ef.cond} AND x.incident IS NOT NULL")
+        if not conn.pg:
+            conds.append(f"i.id IN ({sql})")
+            params += ef.params
+            continue
+        got = {str(r["incident"]) for r in _all(conn, sql, ef.params)}
+        ids = got if ids is None else ids & got
+        if not ids:
+            return _NONE
+    if ids is not None:
+        conds.append(f"i.id IN ({', '.join('?' * len(ids))})")
+        params += sorted(ids)
+    return (" AND ".join(conds), params) if conds else None
+
+
+def _all(conn: Conn, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """`conn.all`, planned for these values every time: on PostgreSQL not as a prepared statement
+    (psycopg prepares a query it has run 5 times, and the server then keeps one generic plan for
+    any value: a plan for "the average site" walks the whole table for a site that has no events)."""
+    if not conn.pg:
+        return conn.all(sql, params)
+    cur = conn.raw.execute(conn.adapt_placeholders(sql), tuple(params), prepare=False)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def incident_of(conn: Conn, uid: str) -> str | None:
@@ -204,6 +262,8 @@ def review_incidents(conn: Conn, ids: list[str], reviewer: str, status: str, not
             conn.execute("INSERT INTO audit (ts, actor, action, event_uid, detail) VALUES (?, ?, ?, ?, ?)",
                          (now, reviewer, f"review:{status}", iid, detail or None))
             n += 1
+        if n and status == "escalated":  # the alert sender looks now (store.incidents.signal)
+            signal(conn, "reviews", int(conn.scalar("SELECT MAX(id) FROM reviews") or 0))
     return n
 
 
@@ -227,15 +287,20 @@ def reviewers(conn: Conn) -> list[str]:
     return [r["name"] for r in conn.all("SELECT name FROM users WHERE disabled = 0 ORDER BY name")]
 
 
-def queue_counts(conn: Conn, since: str = "") -> dict[str, int]:
-    """Incidents with findings nobody has reviewed, per severity (and "total"), since a time."""
-    rows = conn.all("SELECT severity_rank, COUNT(*) AS n FROM incidents WHERE review_status = 'open' AND flagged = 1 "
-                    "AND last_ts >= ? GROUP BY severity_rank", (since,))
-    out = {lv: 0 for lv in reversed(LEVELS)}
-    for r in rows:
-        if int(r["severity_rank"]):
-            out[LEVELS[int(r["severity_rank"]) - 1]] = int(r["n"])
-    out["total"] = sum(out.values())
+def queue_counts(conn: Conn, since: str = "", cap: int = COUNT_CAP) -> dict[str, Any]:
+    """Incidents with findings nobody has reviewed, per severity (and "total"), since a time;
+    each severity counted up to `cap` in the queue's index ("capped" names those that reached
+    it: the page says "1,000+"), so a long queue is never counted row by row."""
+    out: dict[str, Any] = {lv: 0 for lv in reversed(LEVELS)}
+    capped = []
+    for lv in reversed(LEVELS):
+        n = int(_all(conn, "SELECT COUNT(*) AS n FROM (SELECT 1 FROM incidents WHERE severity_rank = ? AND last_ts >= ? "
+                           f"AND review_status = 'open' LIMIT {int(cap)}) t", [rank_of(lv), since])[0]["n"] or 0)
+        out[lv] = n
+        if n >= cap:
+            capped.append(lv)
+    out["total"] = sum(out[lv] for lv in LEVELS)
+    out["capped"] = capped
     return out
 
 

@@ -3,7 +3,9 @@ the start-up work that gives the log the policy's severities and the pages the d
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +22,8 @@ from store import incidents as store_incidents
 
 log = logging.getLogger("postguard.console")
 CONFIGURED = web.AppKey("incidents_configured", bool)
+STATS = web.AppKey("queue_stats", dict)  # when the planner's statistics were last looked at, and the task
+STATS_EVERY_SECONDS = 600.0
 # How an incident's outcome (store.incidents.OUTCOME_ORDER) reads on the pages.
 OUTCOME_NAMES = {"overridden": "posted anyway", "edited": "edited", "blocked": "blocked", "cancelled": "cancelled",
                  "logged": "logged", "warned": "warned, no choice yet", "error": "error", "passed": "passed"}
@@ -35,6 +39,7 @@ async def on_startup(app: web.Application) -> None:
     env.globals["time_zone"] = str(tz)
     env.globals["outcome_names"] = OUTCOME_NAMES
     app[CONFIGURED] = False
+    app[STATS] = {"at": time.monotonic(), "task": None}  # configure looks at them on start
     try:
         await ensure_configured(app)
     except ConnectionError as e:  # the database is down: pages say so; configured on first use
@@ -45,6 +50,7 @@ async def ensure_configured(app: web.Application) -> None:
     """Give the log the policy's join gap, severities and site aliases (once per process;
     the incidents are ranked again when they changed). ConnectionError when the log is down."""
     if app[CONFIGURED]:
+        _stats_now_and_then(app)
         return
     from checker.categories import severity_table
 
@@ -54,6 +60,25 @@ async def ensure_configured(app: web.Application) -> None:
     aliases = dict(policy.data.social.get("aliases", {}))
     await in_thread(app[STORE].write, lambda c: store_incidents.configure(c, gap, levels, aliases))
     app[CONFIGURED] = True
+
+
+def _stats_now_and_then(app: web.Application) -> None:
+    """Every 10 minutes at most, in the background: ANALYZE the queue's tables on PostgreSQL when
+    their statistics went stale (store.incidents.refresh_stats; autovacuum normally does it)."""
+    state = app[STATS]
+    if time.monotonic() - state["at"] < STATS_EVERY_SECONDS or (state["task"] and not state["task"].done()):
+        return
+    state["at"] = time.monotonic()
+
+    async def refresh() -> None:
+        try:
+            done = await in_thread(app[STORE].read, store_incidents.refresh_stats)
+            if done:
+                log.info("review queue: statistics refreshed (%s)", ", ".join(done))
+        except Exception as e:  # the next look tries again
+            log.warning("review queue: statistics not refreshed (%s)", type(e).__name__)
+
+    state["task"] = asyncio.get_running_loop().create_task(refresh())
 
 
 def _back(form: Any) -> str:

@@ -12,15 +12,18 @@ from console import charts
 from console.keys import POLICY, STORE, USER
 from console.threads import in_thread
 from console.views.events import filters_from_query, rule_ids
+from store import query
 from store.export import FORMATS, export_to_tempfile
 
 
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict[str, Any]:
-    """Charts: findings per day by rule, top rules, actions and the override rate."""
+    """Charts: findings per day (in the district's time zone) by rule, top rules, actions and
+    the override rate."""
     days = request.query.get("days", "30")
     days_n = int(days) if days in ("7", "30", "90") else 30
-    d = await in_thread(request.app[STORE].dashboard, days_n)
+    tz = getattr(request.app[POLICY].district, "time_zone", "UTC")  # days from midnight to midnight there
+    d = await in_thread(request.app[STORE].read, lambda c: query.dashboard(c, days_n, time_zone=tz))
     colors = charts.rule_colors(rule_ids(request.app[POLICY]))
     return {"d": d, "days": days_n,
             "chart_days": charts.per_day_by_rule(d["days"], d["per_day"], colors),

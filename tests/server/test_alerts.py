@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -159,39 +158,94 @@ async def test_a_refused_upload_queues_no_alert(device: Any, server: Any, smtp: 
     assert server.query("SELECT id FROM alert_outbox") == [] and smtp.inbox.messages == []
 
 
-async def test_an_escalation_in_the_console_is_sent_once(device: Any, server: Any, hook: Any) -> None:
+# A high finding that no route but the escalations' alerts (a low one is due in the 4 s digest, which
+# would wake the sender by itself).
+HIGH = {"rule": "conduct", "clause": "P9", "category": "defamation", "reason": "defamation", "score": 0.9,
+        "span": [0, 5]}
+
+
+async def test_an_escalation_in_the_console_is_sent_at_once_and_once(device: Any, server: Any, hook: Any) -> None:
     _, got, _ = hook
-    alerter = server.app[ALERTER]  # the console does not wake the sender: it looks at each poll
-    alerter.settings = replace(alerter.settings, poll_seconds=0.2)
-    alerter.wake()  # sleep by the new interval from now on
+    assert server.app[ALERTER].settings.poll_seconds == 30  # the escalation wakes the sender itself
     d = await device()
-    (row,) = posts(d.device, ("warned", [LOW]))
+    (row,) = posts(d.device, ("warned", [HIGH]))
     await d.send_events([row])
+    await asyncio.sleep(0.5)  # the sender is asleep now, for up to its 30 s poll
     store = server.app[STATE].store
+    t0 = time.monotonic()
     assert await asyncio.to_thread(store.review, row["uid"], "rita.reviewer", "escalated", "needs HR")  # fictional
     (headers, body), = await until(lambda: got)
+    assert time.monotonic() - t0 < 3.0
     alert = json.loads(body)
-    assert (alert["kind"], alert["event"], alert["route"], alert["severity"]) == ("escalated", row["uid"], "escalated", "low")
+    assert (alert["kind"], alert["event"], alert["route"], alert["severity"]) == ("escalated", row["uid"], "escalated", "high")
     assert verify(SECRET, headers[SIGNATURE_HEADER], body) and "needs HR" not in body.decode()
     await asyncio.to_thread(store.review, row["uid"], "rita.reviewer", "escalated", "again")
     await asyncio.sleep(0.8)
     assert len(got) == 1  # the same event escalated twice: one alert
 
 
-async def test_an_event_the_server_writes_itself_is_alerted(server: Any, smtp: Smtp) -> None:
+async def test_an_event_the_server_writes_itself_is_alerted_at_once(server: Any, smtp: Smtp) -> None:
     # as the extension API does for a browser without an agent: the server's own log writer
-    alerter = server.app[ALERTER]  # no upload wakes the sender here: it looks at each poll
-    alerter.settings = replace(alerter.settings, poll_seconds=0.2)
-    alerter.wake()  # sleep by the new interval from now on
+    assert server.app[ALERTER].settings.poll_seconds == 30  # no upload wakes the sender: the new incident does
+    await asyncio.sleep(0.5)  # the sender is asleep now
+    t0 = time.monotonic()
     uid = server.app[STATE].store.append(Event(source="extension", action="blocked", site="x.com",
                                                text=f"{STUDENT} will regret this", findings=[THREAT],
                                                device="ext:lab-chromebooks:cb-17"))  # fictional
     (msg, raw), = await until(lambda: smtp.inbox.to("safety@region14.example"))
+    assert time.monotonic() - t0 < 3.0
     body = msg.get_payload(decode=True).decode()
     assert f"/events/{uid}" in body and "ext:lab-chromebooks:cb-17" in body
     assert_no_detail(raw)
     await asyncio.sleep(0.6)
-    assert len(smtp.inbox.messages) == 1  # looked at again each poll, queued once
+    assert len(smtp.inbox.messages) == 1  # looked at again, queued once
+
+
+# Another process writing the server's PostgreSQL database: a proxy logging straight into it, and a
+# console of its own (`postguard console --db postgresql://...`) marking an incident escalated.
+OTHER_PROCESS = """
+import sys
+from store import Event, StoreConfig, open_store
+db, what = sys.argv[1], sys.argv[2]
+st = open_store(db, StoreConfig("full", 0), device="pc-library-3", spool=sys.argv[3], auto_purge=False)
+if what == "event":
+    print(st.append(Event(source="proxy", action="blocked", site="x.com", text="fictional threat, post 9",
+                          findings=[{"rule": "conduct", "clause": "P9", "category": "threat", "score": 0.9}])))
+else:
+    print(st.review(what, "rita.reviewer", "escalated", "fictional note"))
+assert st.flush()
+st.close()
+"""
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_another_process_writing_postgresql_wakes_the_sender(device: Any, server: Any, smtp: Smtp,
+                                                                   hook: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    assert server.app[ALERTER].settings.poll_seconds == 30
+
+    async def other(what: str) -> tuple[str, float]:
+        """Run OTHER_PROCESS; (its output, when it exited)."""
+        proc = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", OTHER_PROCESS, server.cfg.db, what,
+                                                        str(tmp_path / "other-spool.jsonl")],
+                                       capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip(), time.monotonic()
+
+    await asyncio.sleep(0.5)  # the sender is asleep, for up to 30 s
+    uid, done = await other("event")
+    (msg, _), = await until(lambda: smtp.inbox.to("safety@region14.example"))
+    assert time.monotonic() - done < 3.0 and f"/events/{uid}" in msg.get_payload(decode=True).decode()
+    d = await device()
+    (row,) = posts(d.device, ("warned", [HIGH]))
+    await d.send_events([row])
+    await asyncio.sleep(0.5)
+    ok, done = await other(row["uid"])
+    assert ok == "True"
+    (_, body), = await until(lambda: [g for g in hook[1] if json.loads(g[1]).get("kind") == "escalated"])
+    assert time.monotonic() - done < 3.0 and json.loads(body)["event"] == row["uid"]
 
 
 async def test_a_fault_in_the_alerts_never_refuses_an_upload(device: Any, server: Any, monkeypatch: Any,

@@ -243,3 +243,64 @@ def test_a_log_from_before_migration_7_gets_one_incident_per_event(db_url: str, 
         assert detail is not None and [(x["reviewer"], x["status"]) for x in detail["reviews"]] == [("rita", "reviewed")]
     finally:
         conn.close()
+
+
+def test_an_incidents_tags_name_every_value_its_events_have(log: Any) -> None:
+    iid = [log.append(ev) for ev in post_events(T0)][0]
+    assert log.flush()
+    tags = log.read(lambda c: c.scalar("SELECT tags FROM incidents WHERE id = ?", (iid,)))
+    assert tags.startswith(" ") and tags.endswith(" ")
+    for t in ("r:conduct", "c:P9", "p:conduct/P9", "s:www.facebook.com", "s:graph.facebook.com",
+              "a:warned", "a:overridden", "a:passed"):
+        assert f" {t} " in tags, t
+    assert " a:blocked " not in tags and " r:missing-disclaimer " not in tags
+
+
+def test_a_tag_never_holds_a_space_and_two_values_never_make_one() -> None:
+    assert inc.tag("u", "a b") == "u:a~20;b" and " " not in inc.tag("c", "D4, P9\t")
+    assert inc.tag("p", "a/b", "c") != inc.tag("p", "a", "b/c")
+    assert inc.tag("u", "~20;") != inc.tag("u", " ")  # the escape character is escaped too
+    with pytest.raises(ValueError, match="tag kind"):
+        inc.tag("x", "conduct")
+
+
+def test_configure_fills_the_tags_of_incidents_from_before_migration_11(log: Any, policy: Any) -> None:
+    iid = log.append(post_events(T0)[0])
+    assert log.flush()
+    log.write(lambda c: c.execute("UPDATE incidents SET tags = NULL"))  # as migration 11 leaves them
+    assert log.write(lambda c: inc.configure(c, policy.settings.override_window_seconds, levels(policy))) is True
+    assert " r:conduct " in log.read(lambda c: c.scalar("SELECT tags FROM incidents WHERE id = ?", (iid,)))
+    assert log.write(lambda c: inc.configure(c, policy.settings.override_window_seconds, levels(policy))) is False
+
+
+def test_the_to_review_counts_stop_at_their_cap(log: Any) -> None:
+    from store import queue
+
+    for i in range(3):
+        log.append(Event(source="proxy", action="blocked", site="x.com", text=f"threat {i}", findings=[THREAT],
+                         time=T0 + i * 3600))
+    log.append(Event(source="proxy", action="warned", site="x.com", text="Region 14", findings=[DISCLAIMER],
+                     time=T0 + 4 * 3600))
+    assert log.flush()
+    got = log.read(lambda c: queue.queue_counts(c, iso(T0 - 1), cap=2))
+    assert (got["urgent"], got["low"], got["total"], got["capped"]) == (2, 1, 3, ["urgent"])
+    got = log.read(lambda c: queue.queue_counts(c, iso(T0 - 1)))
+    assert (got["urgent"], got["total"], got["capped"]) == (3, 4, [])
+
+
+def test_stale_planner_statistics_are_refreshed_on_postgresql(log: Any, db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        assert log.read(inc.refresh_stats) == []  # SQLite: nothing to do
+        return
+    for i in range(1200):  # more than 1,000 rows changed since the (never) last ANALYZE
+        log.append(Event(source="proxy", action="passed", site="x.com", text=f"post {i}", time=T0 + i))
+    assert log.flush()
+    done: list[str] = []
+    for _ in range(50):  # the statistics views lag the commits by up to a second
+        done = log.read(inc.refresh_stats)
+        if "incidents" in done:
+            break
+        time.sleep(0.1)
+    assert "incidents" in done and "events" in done
+    assert log.read(lambda c: c.scalar("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass")) > 1000
+    assert "incidents" not in log.read(inc.refresh_stats)  # fresh now
