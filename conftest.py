@@ -34,5 +34,22 @@ def pg_url() -> Iterator[str]:
     try:
         yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
     finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        _drop(admin, schema)
         admin.close()
+
+
+def _drop(admin: Any, schema: str) -> None:
+    """Drop the test's schema. A connection of the code under test that is still finishing its
+    last statement can deadlock with the DROP (PostgreSQL then aborts one of the two): try again."""
+    import time
+
+    import psycopg
+
+    for attempt in range(5):
+        try:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -8,7 +8,6 @@ so nothing is lost while the SMTP server or the ticketing system is down."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -137,8 +136,14 @@ class Alerter:
                     except Exception:
                         log.exception("alerts: sending failed")
                     idle = await self._idle()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), idle)
+                    # asyncio.wait, not wait_for: Python 3.11's wait_for could leave this task
+                    # "cancelling" for good when the wake-up and the server's stop met, and the
+                    # server's shutdown then waited on it forever
+                    waiter = asyncio.ensure_future(self._wake.wait())
+                    try:
+                        await asyncio.wait({waiter}, timeout=idle)
+                    finally:
+                        waiter.cancel()
         finally:
             stop()
             if other is not None:

@@ -119,6 +119,9 @@ def _write_public_key(key_path: str | Path, pub: str) -> None:
         p.write_text(pub + "\n", encoding="utf-8")
 
 
+STOP_SECONDS = 5.0  # how long the server's periodic jobs get to end at shutdown
+
+
 async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[SERVER]
     app[STATE].known_digests = {app[STATE].digest}
@@ -135,7 +138,10 @@ async def _server_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     for t in tasks:
         t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS)
+    if stuck:  # a job that ignores its cancellation must not hold the server's shutdown
+        log.warning("server stop: %s still running after %.0f s; stopping anyway",
+                    ", ".join(sorted(t.get_name() for t in stuck)), STOP_SECONDS)
     await asyncio.to_thread(app[POOL].close)
     await asyncio.to_thread(app[LIGHT].close)
     await asyncio.to_thread(app[STATE].store.close)
