@@ -81,8 +81,13 @@ async def unauthorized_as_401(request: web.Request, handler: Any) -> web.StreamR
 
 
 async def health(request: web.Request) -> web.Response:
-    """Unsigned liveness check."""
-    return _json(200, ok=True, version=__version__)
+    """Unsigned liveness check, with how the log is kept (`store.writer.Writer.health`): 200
+    while events are durable (written, or spooled while the database is down: `log.state`
+    says which), 503 when they are held in memory only (neither the database nor the spool
+    takes them), so a monitor or load balancer sees it."""
+    kept = request.config_dict[STATE].store.writer.health()
+    ok = kept["state"] != "holding"
+    return _json(200 if ok else 503, ok=ok, version=__version__, log=kept)
 
 
 def _text(body: dict[str, Any], key: str, limit: int, required: bool = True) -> str | None:

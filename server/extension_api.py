@@ -30,6 +30,7 @@ from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, 
 from extension.backend.security import Budget, RateLimiter, error
 from server import extension_groups
 from server.keys import LIGHT, SERVED, STATE
+from store.writer import NotDurable, durable
 
 if TYPE_CHECKING:
     from checker import Policy
@@ -174,7 +175,9 @@ def _budget(request: web.Request) -> tuple[Any, Any]:
 
 
 async def post_events(request: web.Request) -> web.Response:
-    """POST /api/ext/v1/events: as the local backend's /v1/events, into the server's log."""
+    """POST /api/ext/v1/events: as the local backend's /v1/events, into the server's log, and
+    acknowledged (201 + ids) as there: once every event is durable (committed, or in the
+    server's fsynced spool); 503 when neither takes them, so the extension keeps them."""
     raw = await json_body(request, {"type": "object"}, MAX_BODY)
     if isinstance(raw, web.Response):
         return raw
@@ -183,8 +186,12 @@ async def post_events(request: web.Request) -> web.Response:
     if isinstance(events, web.Response):
         return events
     store = request.config_dict[STATE].store
-    ids = [store.append(ev) for ev in events]
-    return web.json_response({"ok": True, "ids": ids}, status=201)
+    pending = [store.submit(ev) for ev in events]
+    try:
+        await durable(pending)
+    except NotDurable:  # logged by the store; the extension keeps the events and sends them again
+        return error(503, "the interception log cannot take events now (database and spool both unusable)")
+    return web.json_response({"ok": True, "ids": [p.uid for p in pending]}, status=201)
 
 
 async def get_policy(request: web.Request) -> web.Response:

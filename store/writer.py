@@ -291,6 +291,20 @@ class Writer:
         since = self._busy_since
         return 0.0 if since is None else time.monotonic() - since
 
+    def health(self) -> dict[str, Any]:
+        """How the log is being kept, for a health check (no error text: it may name paths):
+        "writing" (connected, nothing spooled), "spooling" (the database is not taking events;
+        they are kept in the fsynced spool for later), "holding" (neither takes them: events
+        held in memory only, not durable), with the spool's size in bytes and the held count."""
+        spooled = 0
+        for name in self._spool_files():
+            try:
+                spooled += os.path.getsize(name)
+            except OSError:  # replayed and removed meanwhile
+                pass
+        state = "holding" if self.held else "spooling" if self.conn is None or spooled else "writing"
+        return {"state": state, "spool_bytes": spooled, "held": len(self.held)}
+
     def connect_soon(self) -> None:
         """Connect, migrate and replay the spool now, in the background (nobody waits for it)."""
         self.jobs.put(("flush", None, Future()))

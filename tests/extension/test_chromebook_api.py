@@ -109,6 +109,31 @@ async def test_events_are_logged_with_the_device_and_findings_recomputed(srv):
     assert "conduct" in rows[0]["rules"]
 
 
+async def test_events_are_acknowledged_once_durable(srv):
+    """A 201 means every event of it is in the log already (no flush); when neither the
+    database nor the spool takes them, 503 and no ids, so the extension keeps them."""
+    from store.writer import NotDurable, Pending
+
+    ev = {"choice": "edited", "text": "Fixed my typo", "site": "x.com"}
+    r = await srv.post(f"{BASE}/events", json={"events": [ev, ev]}, headers=hdr(srv.key))
+    assert r.status == 201, await r.text()
+    ids = (await r.json())["ids"]
+    stored = srv.conn.all("SELECT uid FROM events WHERE source = 'extension'")
+    assert sorted(x["uid"] for x in stored) == sorted(ids)
+
+    store = srv.app_[STATE].store
+
+    def unkept(event):
+        p = Pending("u-unkept", None, None)
+        p.future.set_exception(NotDurable("database down and spool disk full"))
+        return p
+
+    store.submit = unkept
+    r = await srv.post(f"{BASE}/events", json=ev, headers=hdr(srv.key))
+    body = await r.json()
+    assert r.status == 503 and "ids" not in body and "cannot take events" in body["error"]
+
+
 async def test_a_queued_record_without_text_is_logged_as_not_checked(srv):
     ev = {"choice": "overridden", "text": "", "site": "x.com", "queued": True,
           "error": "overridden, recorded while postguard was unreachable (40 characters)"}

@@ -111,3 +111,23 @@ def test_enroll_code_command(tmp_path: Any, capsys: Any) -> None:
     assert rc == 2 and "no device" in err
     rc, out, _ = cli(capsys, "devices", "list", "--db", db)
     assert rc == 0 and "no devices enrolled" in out
+
+
+async def test_the_health_check_says_how_the_log_is_kept(server: Any, http: Any, monkeypatch: Any) -> None:
+    """/api/v1/health: 200 and log.state while events are durable (written or spooled); 503
+    when the server holds them in memory only, so a monitor or load balancer notices."""
+    from server.keys import STATE
+
+    async with http.get(server.url + "/api/v1/health") as r:
+        body = await r.json()
+        assert r.status == 200 and body["ok"] is True and body["log"]["state"] == "writing"
+    writer = server.app[STATE].store.writer
+    monkeypatch.setattr(writer, "conn", None)  # as after the database went away
+    monkeypatch.setattr(writer, "last_try", time.monotonic() + 3600)  # and no reconnect in this test
+    async with http.get(server.url + "/api/v1/health") as r:
+        assert r.status == 200 and (await r.json())["log"]["state"] == "spooling"
+    monkeypatch.setattr(writer, "held", [{"uid": "u1"}])
+    async with http.get(server.url + "/api/v1/health") as r:
+        body = await r.json()
+        assert r.status == 503 and body["ok"] is False and body["log"] == {"state": "holding", "spool_bytes": 0,
+                                                                           "held": 1}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from store import StoreConfig, open_store
@@ -17,6 +19,20 @@ def ev(text: str) -> Event:
 
 def spooled(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+@contextmanager
+def inserts_refused(db: Path) -> Iterator[None]:
+    """A trigger makes every insert into the log fail with an error that is not "database down"."""
+    c = sqlite3.connect(db)
+    c.execute("CREATE TRIGGER no_more BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'nope'); END")
+    c.commit()
+    try:
+        yield
+    finally:
+        c.execute("DROP TRIGGER no_more")
+        c.commit()
+        c.close()
 
 
 def test_overwritten_sqlite_file_spools_and_the_writer_lives(tmp_path: Path, config: StoreConfig) -> None:
@@ -46,19 +62,11 @@ def test_a_constraint_error_spools_instead_of_killing_the_writer(tmp_path: Path,
     with open_store(str(db), config, spool=spool) as st:
         st.append(ev("one"))
         assert st.flush()
-        # A trigger that makes every insert fail with an error that is not "database down".
-        c = sqlite3.connect(db)
-        c.execute("CREATE TRIGGER no_more BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'nope'); END")
-        c.commit()
-        c.close()
-        uid = st.append(ev("two"))
-        assert st.flush() is False
-        assert st.writer.thread.is_alive()
-        assert [r["uid"] for r in spooled(spool)] == [uid]
-        c = sqlite3.connect(db)
-        c.execute("DROP TRIGGER no_more")
-        c.commit()
-        c.close()
+        with inserts_refused(db):
+            uid = st.append(ev("two"))
+            assert st.flush() is False
+            assert st.writer.thread.is_alive()
+            assert [r["uid"] for r in spooled(spool)] == [uid]
         st.writer.last_try = 0.0  # no need to wait for the retry interval in a test
         assert st.flush() is True  # replayed once the database takes rows again
         assert uid in {r["uid"] for r in st.read(lambda c: c.all("SELECT uid FROM events"))}
@@ -209,3 +217,33 @@ def test_main_file_moved_away_events_are_spooled_then_delivered_to_a_fresh_file(
         st.close()
     assert not spool.exists()
 
+
+
+def test_health_says_how_the_log_is_kept(tmp_path: Path, config: StoreConfig, monkeypatch) -> None:
+    """writing -> spooling (the database refuses rows) -> holding (the spool cannot be written
+    either) -> writing again once both take events."""
+    db, spool = tmp_path / "log.sqlite", tmp_path / "spool.jsonl"
+    with open_store(str(db), config, spool=spool) as st:
+        st.append(ev("one"))
+        assert st.flush()
+        assert st.writer.health() == {"state": "writing", "spool_bytes": 0, "held": 0}
+        with inserts_refused(db):
+            st.append(ev("two"))
+            assert st.flush() is False
+            kept = st.writer.health()
+            assert kept["state"] == "spooling" and kept["spool_bytes"] == spool.stat().st_size > 0
+            assert kept["held"] == 0
+
+            def disk_full(rows):
+                raise OSError(28, "No space left on device")
+
+            monkeypatch.setattr(st.writer, "_spool_write", disk_full)
+            st.append(ev("three"))
+            st.flush()
+            assert st.writer.health()["state"] == "holding" and st.writer.health()["held"] >= 1
+            monkeypatch.undo()
+        st.writer.last_try = 0.0
+        assert st.flush() is True
+        assert st.writer.health() == {"state": "writing", "spool_bytes": 0, "held": 0}
+        texts = st.read(lambda c: c.all("SELECT uid FROM events"))
+        assert len(texts) == 3  # nothing lost on the way
