@@ -26,15 +26,18 @@ def policy_from(args: argparse.Namespace, *, checks: bool = True) -> Policy:
 
 
 def read_input_file(path: str | Path, limit: int, *, shown: str | None = None, what: str = "") -> bytes:
-    """A user-named file's bytes, at most `limit`; UsageError ("name: reason", one line) otherwise."""
+    """A user-named file's bytes, at most `limit`; UsageError ("name: reason", one line) otherwise.
+    Reads at most `limit` + 1 bytes whatever the file claims to be: a device, a pipe or a file
+    still growing (`/dev/zero`, `/proc/...`) reports a size of 0."""
     name = shown if shown is not None else str(path)
-    p = Path(path)
     try:
-        if p.stat().st_size > limit:
-            raise UsageError(f"{name}: {what}larger than {limit:,} bytes")
-        return p.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except OSError as e:
         raise UsageError(f"{name}: {e.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{name}: {what}larger than {limit:,} bytes")
+    return data
 
 
 def validate_text(text: str, where: str) -> str:

@@ -18,6 +18,13 @@ def test_check_image_from_a_device_is_bounded(capsys: pytest.CaptureFixture[str]
     assert "/dev/zero: image larger than 20,971,520 bytes" in err
 
 
+def test_eval_cases_from_a_device_are_bounded(capsys: pytest.CaptureFixture[str]) -> None:
+    # the same for every file a command reads whole (eval's cases file here)
+    assert main(["eval", "/dev/zero"]) == 2
+    err = capsys.readouterr().err
+    assert "/dev/zero: larger than" in err and "bytes" in err
+
+
 def test_replay_of_a_very_deep_har_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = tmp_path / "deep.har"
     p.write_text('{"log": {"entries": ' + "[" * 200_000 + "]" * 200_000 + "}}")
