@@ -16,7 +16,7 @@ import io
 import os
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -25,6 +25,9 @@ from server.signing import public_key_b64
 from store import bundles, devices
 from store.db import Conn
 from store.event import iso
+
+if TYPE_CHECKING:
+    from checker import Policy
 
 
 class BundleError(ValueError):
@@ -81,19 +84,23 @@ def manifest(version: int, data: bytes, policy_digest: str, slug: str, key: Ed25
             "slug": slug, "key_id": key_id(public_key_b64(key))}
 
 
-def check_folder(folder: str | Path) -> tuple[Path, str, str]:
-    """Load the folder with the checker (every file, rule and model); its path, slug and digest.
-    BundleError with the checker's message when it does not load."""
+def load_folder(folder: str | Path) -> Policy:
+    """The folder loaded by the checker (every file, rule and model); BundleError with the
+    checker's message when it does not load (publishing a folder, loading a served bundle)."""
     from checker import PolicyError, load_policy
 
-    p = Path(folder)
     try:
-        policy = load_policy(p)
+        return load_policy(Path(folder))
     except PolicyError as e:
         raise BundleError(f"the policy does not load: {e}") from None
     except OSError as e:
         raise BundleError(f"the policy does not load: {e.strerror}: {e.filename}") from None
-    return p, policy.data.slug, policy.digest
+
+
+def check_folder(folder: str | Path) -> tuple[Path, str, str]:
+    """Load the folder with the checker; its path, slug and digest (BundleError otherwise)."""
+    policy = load_folder(folder)
+    return Path(folder), policy.data.slug, policy.digest
 
 
 def publish(conn: Conn, folder: str | Path, key: Ed25519PrivateKey, actor: str,

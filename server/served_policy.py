@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.policy_dir import Refused, unpack
 from agent.policy_sync import verify
+from server.policy_bundle import BundleError, load_folder
 from server.pool import DbPool
 from store import bundles
 
@@ -120,8 +121,6 @@ class ServedPolicy:
 
     def _load(self, b: bundles.Bundle) -> Policy:
         """Verify, unpack and load one bundle (on a thread); Refused with the reason otherwise."""
-        from checker import PolicyError, load_policy
-
         assert b.data is not None
         manifest, data = verify({"manifest": b.manifest, "signature": b.signature,
                                  "bundle": base64.b64encode(b.data).decode("ascii")}, self.public_key)
@@ -140,11 +139,9 @@ class ServedPolicy:
         try:
             unpack(data, folder)
             try:
-                policy = load_policy(folder)
-            except PolicyError as e:
-                raise Refused(f"the policy does not load: {e}") from None
-            except OSError as e:
-                raise Refused(f"the policy does not load: {e.strerror}: {e.filename}") from None
+                policy = load_folder(folder)
+            except BundleError as e:
+                raise Refused(str(e)) from None
             if policy.digest != manifest["policy_digest"]:
                 raise Refused(f"the bundle's policy digest is {policy.digest}, "
                               f"its manifest says {manifest['policy_digest']}")
