@@ -26,7 +26,7 @@ from aiohttp import web
 
 from extension.backend import schema
 from extension.backend.config import EXTENSION_ID
-from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
+from extension.backend.decide import BODY_SIZE, Recent, VerdictCache, check, events_of, json_body
 from extension.backend.security import Budget, RateLimiter, error
 from server import extension_groups
 from server.keys import LIGHT, SERVED, STATE
@@ -51,6 +51,7 @@ GROUPS = web.AppKey("extension_group_limits", dict)  # group -> (RateLimiter, ev
 READY = web.AppKey("extension_ready", list)
 VIEW = web.AppKey("extension_policy_view", dict)
 CACHED_FOR = web.AppKey("extension_verdicts_digest", list)  # [the policy digest the cached verdicts are of]
+RECENT = web.AppKey("extension_recent_choices", Recent)  # a batch sent again is stored once
 DEVICE = web.RequestKey("extension_device", str)  # the log's device name for this request
 GROUP = web.RequestKey("extension_group", str)
 
@@ -186,7 +187,7 @@ async def post_events(request: web.Request) -> web.Response:
     if isinstance(events, web.Response):
         return events
     store = request.config_dict[STATE].store
-    pending = [store.submit(ev) for ev in events]
+    pending = [request.app[RECENT].submit(store, ev) for ev in events]
     try:
         await durable(pending)
     except NotDurable:  # logged by the store; the extension keeps the events and sends them again
@@ -221,6 +222,7 @@ def extension_app(extension_ids: tuple[str, ...] = (EXTENSION_ID,)) -> web.Appli
     app[READY] = []
     app[VIEW] = {}
     app[CACHED_FOR] = [None]
+    app[RECENT] = Recent()
     app.router.add_post("/check", check_post)
     app.router.add_post("/events", post_events)
     app.router.add_post("/policy", get_policy)

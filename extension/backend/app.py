@@ -15,7 +15,7 @@ from enforce import log_config
 from enforce.policy_watch import follow
 from extension.backend import schema
 from extension.backend.config import BackendConfig
-from extension.backend.decide import BODY_SIZE, VerdictCache, check, events_of, json_body
+from extension.backend.decide import BODY_SIZE, Recent, VerdictCache, check, events_of, json_body
 from extension.backend.security import Budget, Seen, error, guard
 from store import Store, open_store
 from store.event import iso
@@ -27,6 +27,7 @@ POLICY_VIEW = web.AppKey("policy_view", dict)
 CACHE = web.AppKey("verdict_cache", VerdictCache)
 SEEN = web.AppKey("extension_seen", Seen)
 EVENT_BUDGET = web.AppKey("event_budget", tuple)  # (events Budget, bytes Budget)
+RECENT = web.AppKey("recent_choices", Recent)  # a batch sent again is stored once
 
 
 async def check_post(request: web.Request) -> web.Response:
@@ -57,7 +58,7 @@ async def post_events(request: web.Request) -> web.Response:
     if isinstance(events, web.Response):
         return events
     log = request.app[LOG]
-    pending = [log.submit(ev) for ev in events]
+    pending = [request.app[RECENT].submit(log, ev) for ev in events]
     try:
         await durable(pending)
     except NotDurable:  # logged by the store; the extension keeps the events and sends them again
@@ -130,6 +131,7 @@ def create_app(config: BackendConfig) -> web.Application:
                          Budget(config.event_bytes_per_second, config.event_bytes_burst))
     app[POLICY_VIEW] = policy_view(config.policy)
     app[CACHE] = VerdictCache()
+    app[RECENT] = Recent()
     app.cleanup_ctx.append(_log_ctx)
     app.cleanup_ctx.append(_policy_ctx)
     app.router.add_post("/v1/check", check_post)

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -20,6 +20,10 @@ from extension.backend import schema
 from extension.backend.explain import explain
 from extension.backend.security import Budget, error
 from store.event import Event, check_staff
+
+if TYPE_CHECKING:
+    from store import Store
+    from store.writer import Pending
 
 # The submit usually re-checks the text the last typing hint just checked; a small LRU of
 # verdicts (text-only posts, short texts) turns that second check into a lookup.
@@ -177,3 +181,31 @@ def events_of(raw: dict[str, Any], policy: Policy, budget: tuple[Budget, Budget]
             error=err, request_id=ev.get("request_id"), staff=ev.get("staff"),
             staff_source="browser-profile" if ev.get("staff") else None, **where))
     return out
+
+
+class Recent:
+    """The choices logged lately, by (device, request id, action), so that a batch sent again is
+    stored once: the extension sends its queue again when it got no answer (the 201 lost on the
+    way, a timeout) or a 503 after part of the batch was kept. A choice sent again while the one
+    before is durable or on its way gets the same event (and id); one whose log write failed is
+    submitted anew. Bounded (`size` choices, the oldest forgotten first) and in memory: a send
+    repeated after a restart of the process is stored twice, marked by the same request id.
+    Events without a request id (records queued while nothing answered) are always stored."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[tuple[str, str, str], Pending] = OrderedDict()
+
+    def submit(self, store: Store, ev: Event) -> Pending:
+        if not ev.request_id:
+            return store.submit(ev)
+        key = (ev.device or "", ev.request_id, ev.action)
+        p = self._seen.get(key)
+        if p is not None and not (p.future.done() and p.future.exception() is not None):
+            self._seen.move_to_end(key)
+            return p
+        p = self._seen[key] = store.submit(ev)
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return p

@@ -232,6 +232,25 @@ async def test_an_event_the_log_cannot_keep_is_not_acknowledged(aiohttp_client, 
     assert r.status == 503 and "ids" not in await r.json()
 
 
+async def test_a_batch_sent_again_is_stored_once(client, log):
+    """The extension sends its queue again when no answer came (the 201 lost, a timeout, a 503
+    after part of the batch was kept): a choice already logged for the same check (request id)
+    gets the same id and is not stored twice; records without a request id always are."""
+    batch = {"events": [{"choice": "edited", "text": "fixed it", "site": "x.com", "request_id": "r-1"},
+                        {"choice": "cancelled", "text": "never mind", "site": "x.com", "request_id": "r-2"},
+                        {"choice": "edited", "text": "", "site": "x.com", "queued": True}]}
+    first = await client.post("/v1/events", json=batch, headers=GOOD)
+    again = await client.post("/v1/events", json=batch, headers=GOOD)
+    assert first.status == again.status == 201
+    a, b = (await first.json())["ids"], (await again.json())["ids"]
+    assert a[:2] == b[:2] and a[2] != b[2]
+    assert len(log.events) == 4  # two choices once each, the record without a request id twice
+    other = {"choice": "overridden", "text": "fixed it", "site": "x.com", "request_id": "r-1",
+             "justification": "This is my own classroom page"}
+    assert (await client.post("/v1/events", json=other, headers=GOOD)).status == 201
+    assert len(log.events) == 5  # another choice on the same check is a new event
+
+
 async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
     """Through the store (SQLite): the override, its justification and the clause are kept."""
     db = str(tmp_path / "log.sqlite")

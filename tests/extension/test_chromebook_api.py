@@ -134,6 +134,18 @@ async def test_events_are_acknowledged_once_durable(srv):
     assert r.status == 503 and "ids" not in body and "cannot take events" in body["error"]
 
 
+async def test_a_batch_sent_again_is_stored_once(srv):
+    """As the local backend: the same choice on the same check, sent twice, is one event, per
+    device (another device's request id is its own)."""
+    ev = {"choice": "edited", "text": "Fixed my typo", "site": "x.com", "request_id": "c0ffee"}
+    h = hdr(srv.key, **{"X-Postguard-Device": "cart-1"})
+    ids = [(await (await srv.post(f"{BASE}/events", json=ev, headers=h)).json())["ids"] for _ in range(2)]
+    assert ids[0] == ids[1]
+    other = hdr(srv.key, **{"X-Postguard-Device": "cart-2"})
+    assert (await srv.post(f"{BASE}/events", json=ev, headers=other)).status == 201
+    assert [x["device"] for x in logged(srv)] == ["ext:nhs-chromebooks:cart-1", "ext:nhs-chromebooks:cart-2"]
+
+
 async def test_a_queued_record_without_text_is_logged_as_not_checked(srv):
     ev = {"choice": "overridden", "text": "", "site": "x.com", "queued": True,
           "error": "overridden, recorded while postguard was unreachable (40 characters)"}
