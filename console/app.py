@@ -12,7 +12,7 @@ from aiohttp import web
 
 from console.auth import LoginThrottle
 from console.config import ConsoleConfig
-from console.keys import CONFIG, LOGIN_FAILS, POLICY, STORE, USER
+from console.keys import CONFIG, LOGIN_FAILS, POLICY, POLICY_NOW, STORE, USER
 from console.middleware import require_login, security_headers
 from console.routes import add_routes
 from console.threads import in_thread
@@ -32,6 +32,7 @@ async def _policy_and_log(app: web.Application) -> AsyncIterator[None]:
 
         policy = await in_thread(load_policy, cfg.policy_dir)
     app[POLICY] = policy
+    app[POLICY_NOW] = cfg.policy_source or (lambda: policy)
     if cfg.store is not None:  # the caller's: the caller closes it
         app[STORE] = cfg.store
         yield

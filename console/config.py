@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,9 @@ class ConsoleConfig:
     db: str
     policy_dir: str | None = None
     policy: Policy | None = None  # an already loaded policy (wins over policy_dir)
+    # Where the policy in force is read from at each use (the district server: its newest
+    # published bundle); without it, the loaded policy for good.
+    policy_source: Callable[[], Policy] | None = None
     store: Store | None = None    # an already open store (the caller closes it)
     page_size: int = 50
     session_hours: float = 12.0

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -54,9 +55,10 @@ def batches(rows: list[dict[str, Any]]) -> list[Batch]:
 class Alerter:
     """The policy's routes, the delivery settings and the sender loop of one server."""
 
-    def __init__(self, routes: AlertPolicy, policy: Policy, settings: AlertSettings, pool: DbPool) -> None:
-        self.routes, self.policy, self.settings, self.pool = routes, policy, settings, pool
-        self.tz = ZoneInfo(policy.district.time_zone)  # the e-mails' times
+    def __init__(self, routes: AlertPolicy, policy: Callable[[], Policy], settings: AlertSettings,
+                 pool: DbPool) -> None:
+        # `policy`: the policy in force at each use (the server's newest published bundle)
+        self.routes, self.policy_now, self.settings, self.pool = routes, policy, settings, pool
         self._wake = asyncio.Event()
         self._held: set[str] = set()
         self._since = iso(time.time() - LOOKBACK_SECONDS)
@@ -68,6 +70,15 @@ class Alerter:
         # per scan: the row id a signal announced, and until when it is looked for
         self._expect: dict[str, tuple[int, float]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def policy(self) -> Policy:
+        return self.policy_now()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The e-mails' times: the district's zone."""
+        return ZoneInfo(self.policy.district.time_zone)
 
     def on_stored(self, conn: Conn, rows: list[dict[str, Any]]) -> None:
         """The ingest hook: outbox rows for the events just stored, in their transaction. A fault

@@ -47,7 +47,10 @@ def create_app(cfg: ServerConfig) -> web.Application:
     key = checkpoint.load_or_create_key(cfg.signing_key)
     _write_public_key(cfg.signing_key, public_key_b64(key))
     store = open_store(cfg.db, _log_config(cfg), device=SERVER_DEVICE, spool=cfg.spool, auto_purge=False)
-    app = console_app(ConsoleConfig(db=cfg.db, policy=cfg.policy, store=store, secure_cookies=cfg.secure_cookies))
+    # The console, the alerts and retention follow the policy in force: the newest published
+    # bundle once the server has verified and loaded it (server/served_policy.py), else --policy.
+    app = console_app(ConsoleConfig(db=cfg.db, policy=cfg.policy, store=store, secure_cookies=cfg.secure_cookies,
+                                    policy_source=lambda: app[SERVED].policy))
     if cfg.behind_proxy:
         app.middlewares.insert(0, forwarded)
     pool = DbPool(cfg.db, cfg.db_threads)
@@ -71,7 +74,7 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app[SERVED] = ServedPolicy(cfg.policy, public_key_b64(key), cache, on_swap=swapped)
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
-    app[ALERTER] = Alerter(routes, cfg.policy, cfg.alerts, light)
+    app[ALERTER] = Alerter(routes, lambda: app[SERVED].policy, cfg.alerts, light)
     app.add_subapp("/api/v1/", api_app())
     app.add_subapp("/api/ext/v1/", extension_app())  # browsers without an agent (server/extension_api.py)
     app.cleanup_ctx.append(_server_ctx)
@@ -205,7 +208,7 @@ async def make_checkpoint(app: web.Application, reason: str) -> dict[str, object
 
 
 async def _retention(app: web.Application) -> None:
-    days = app[SERVER].policy.settings.retention_days
+    days = app[SERVED].policy.settings.retention_days
     if days > 0:
         n = await app[POOL].run(lambda c: purge(c, days))
         if n:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from console.keys import CONFIG, POLICY, STORE, USER
+from console.keys import CONFIG, STORE, USER, current_policy
 from console.threads import in_thread
 from console.views.queue import ensure_configured
 from store import ACTIONS, REVIEW_STATUSES, Filters, queue
@@ -70,7 +70,7 @@ async def event_list(request: web.Request) -> dict[str, Any]:
     await ensure_configured(request.app)
     st = request.app[STORE]
     size = request.app[CONFIG].page_size
-    tz = getattr(request.app[POLICY].district, "time_zone", "UTC")
+    tz = getattr(current_policy(request.app).district, "time_zone", "UTC")
     rows, more = await in_thread(st.read, lambda c: queue.list_incidents(c, f, limit=size, before=before, after=after,
                                                                          time_zone=tz))
     users = await in_thread(st.read, queue.reviewers)
@@ -78,7 +78,7 @@ async def event_list(request: web.Request) -> dict[str, Any]:
     older, newer = _page_links(qs, rows, more, before, after)
     for r in rows:
         r["rule_list"] = r["rules"].split() if r["rules"] else []
-    policy = request.app[POLICY]
+    policy = current_policy(request.app)
     here = "/events" + (f"?{urlencode(qs)}" if qs else "")
     return {"rows": rows, "f": f, "error": error, "older": older, "newer": newer, "here": here,
             "qs": urlencode(qs), "rules": rule_ids(policy), "clauses": list(policy.data.clauses),
@@ -132,7 +132,7 @@ async def event_page(request: web.Request) -> dict[str, Any]:
     inc = await in_thread(st.read, lambda c: queue.get_incident(c, ev["incident"] or uid))
     users = await in_thread(st.read, queue.reviewers)
     return {"ev": ev, "inc": inc, "segments": segments(ev["content"], ev["findings"]) if ev["content"] else None,
-            "clauses": quoted_clauses(request.app[POLICY], ev["findings"]), "reviewers": users,
+            "clauses": quoted_clauses(current_policy(request.app), ev["findings"]), "reviewers": users,
             "statuses": REVIEW_STATUSES[1:], "saved": request.query.get("saved")}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from console.keys import POLICY, STORE, USER
+from console.keys import STORE, USER, current_policy
 from console.threads import in_thread
 from console.views.events import quoted_clauses
 from console.views.queue import ensure_configured
@@ -50,7 +50,7 @@ async def record(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="no such incident")
     download = request.query.get("download") == "1"
     await in_thread(st.audit, user.name, "export:incident", iid, "record (html file)" if download else "record (html)")
-    policy = request.app[POLICY]
+    policy = current_policy(request.app)
     resp = aiohttp_jinja2.render_template("record.html", request, {
         **rec, "clauses": quoted_clauses(policy, rec["findings"]),
         "district": policy.data.district.name, "exported_at": iso(None), "exported_by": user.name})

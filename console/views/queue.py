@@ -7,21 +7,24 @@ import asyncio
 import logging
 import time
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from console.keys import POLICY, STORE, USER
+from console.keys import STORE, USER, current_policy
 from console.threads import in_thread
 from console.timefmt import local_html, local_text
 from store import REVIEW_STATUSES, queue
 from store import incidents as store_incidents
 
+if TYPE_CHECKING:
+    from checker import Policy
+
 log = logging.getLogger("postguard.console")
-CONFIGURED = web.AppKey("incidents_configured", bool)
+CONFIGURED = web.AppKey("incidents_configured", dict)  # {"digest": of the policy configured for}
 STATS = web.AppKey("queue_stats", dict)  # when the planner's statistics were last looked at, and the task
 STATS_EVERY_SECONDS = 600.0
 # How an incident's outcome (store.incidents.OUTCOME_ORDER) reads on the pages.
@@ -31,14 +34,10 @@ OUTCOME_NAMES = {"overridden": "posted anyway", "edited": "edited", "blocked": "
 
 async def on_startup(app: web.Application) -> None:
     """Times in the district's zone on every page; the policy's severities in the log."""
-    policy = app[POLICY]
-    tz = ZoneInfo(getattr(policy.district, "time_zone", "UTC"))
     env = aiohttp_jinja2.get_env(app)
-    env.filters["local"] = partial(local_html, tz=tz)
-    env.filters["local_text"] = partial(local_text, tz=tz)
-    env.globals["time_zone"] = str(tz)
     env.globals["outcome_names"] = OUTCOME_NAMES
-    app[CONFIGURED] = False
+    _zone(app, current_policy(app))
+    app[CONFIGURED] = {"digest": ""}
     app[STATS] = {"at": time.monotonic(), "task": None}  # configure looks at them on start
     try:
         await ensure_configured(app)
@@ -46,20 +45,30 @@ async def on_startup(app: web.Application) -> None:
         log.warning("review queue not configured yet (%s)", e)
 
 
+def _zone(app: web.Application, policy: Policy) -> None:
+    tz = ZoneInfo(getattr(policy.district, "time_zone", "UTC"))
+    env = aiohttp_jinja2.get_env(app)
+    env.filters["local"] = partial(local_html, tz=tz)
+    env.filters["local_text"] = partial(local_text, tz=tz)
+    env.globals["time_zone"] = str(tz)
+
+
 async def ensure_configured(app: web.Application) -> None:
-    """Give the log the policy's join gap, severities and site aliases (once per process;
-    the incidents are ranked again when they changed). ConnectionError when the log is down."""
-    if app[CONFIGURED]:
+    """Give the log the policy's join gap, severities and site aliases, and the pages its time
+    zone: once per policy in force (the district server's console follows a newly published
+    bundle; the incidents are ranked again when they changed). ConnectionError when the log is down."""
+    policy = current_policy(app)
+    if app[CONFIGURED]["digest"] == policy.digest:
         _stats_now_and_then(app)
         return
     from checker.categories import severity_table
 
-    policy = app[POLICY]
     gap = policy.settings.override_window_seconds
     levels = severity_table(policy)
     aliases = dict(policy.data.social.get("aliases", {}))
     await in_thread(app[STORE].write, lambda c: store_incidents.configure(c, gap, levels, aliases))
-    app[CONFIGURED] = True
+    _zone(app, policy)
+    app[CONFIGURED]["digest"] = policy.digest
 
 
 def _stats_now_and_then(app: web.Application) -> None:

@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from console import charts
-from console.keys import POLICY, STORE, USER
+from console.keys import STORE, USER, current_policy
 from console.threads import in_thread
 from console.views.events import filters_from_query, rule_ids
 from store import query
@@ -22,9 +22,9 @@ async def dashboard(request: web.Request) -> dict[str, Any]:
     the override rate."""
     days = request.query.get("days", "30")
     days_n = int(days) if days in ("7", "30", "90") else 30
-    tz = getattr(request.app[POLICY].district, "time_zone", "UTC")  # days from midnight to midnight there
+    tz = getattr(current_policy(request.app).district, "time_zone", "UTC")  # days from midnight to midnight there
     d = await in_thread(request.app[STORE].read, lambda c: query.dashboard(c, days_n, time_zone=tz))
-    colors = charts.rule_colors(rule_ids(request.app[POLICY]))
+    colors = charts.rule_colors(rule_ids(current_policy(request.app)))
     return {"d": d, "days": days_n,
             "chart_days": charts.per_day_by_rule(d["days"], d["per_day"], colors),
             "chart_rules": charts.top_rules(d["top_rules"], colors),

@@ -45,3 +45,51 @@ async def test_logs_purge_on_the_server_also_goes_by_server_time(device: Any, se
     rc, out, _ = cli(capsys, "logs", "purge", "--days", "30", "--db", server.cfg.db, "--json")
     assert rc == 0 and '"purged": 0' in out
     assert len(server.query("SELECT id FROM events WHERE device = ?", (d.device,))) == 3
+
+
+async def test_the_server_follows_a_published_policy_for_retention_alerts_and_the_console(
+        device: Any, server: Any, tmp_path: Any) -> None:
+    """A bundle published with 30 days of retention and another time zone: once the server has
+    taken it (no restart), retention purges by 30 days (its --policy says 365), and the console's
+    times and the alert e-mails use the new zone."""
+    import re
+    import shutil
+
+    import aiohttp_jinja2
+
+    from checker import DEFAULT_POLICY_DIR
+    from console.views.queue import ensure_configured
+    from server.alerts_send import ALERTER
+    from server.checkpoint import load_key
+    from server.keys import LIGHT, SERVED
+    from server.policy_bundle import publish
+
+    assert server.cfg.policy.settings.retention_days == 365
+    folder = tmp_path / "region14"
+    shutil.copytree(DEFAULT_POLICY_DIR, folder)
+    rules = folder / "rules.toml"
+    rules.write_text(re.sub(r"(?m)^retention_days = 365", "retention_days = 30", rules.read_text()))
+    district = folder / "district.toml"
+    district.write_text(district.read_text().replace('time_zone = "America/New_York"', 'time_zone = "Asia/Kolkata"'))
+    c = server.conn()
+    try:
+        bundle = publish(c, folder, load_key(server.cfg.signing_key), "test")
+    finally:
+        c.close()
+    await server.app[SERVED].refresh(server.app[LIGHT])
+    assert server.app[SERVED].policy.digest == bundle.policy_digest
+
+    d = await device()
+    await d.send_events(chain(d.device, 2))
+    c = server.conn()
+    try:
+        c.execute("UPDATE events SET received_at = ? WHERE device = ? AND seq = 1", (old_iso(40), d.device))
+    finally:
+        c.close()
+    await _retention(server.app)
+    assert [r["seq"] for r in server.query("SELECT seq FROM events WHERE device = ?", (d.device,))] == [2]
+
+    await ensure_configured(server.app)
+    assert aiohttp_jinja2.get_env(server.app).globals["time_zone"] == "Asia/Kolkata"
+    assert str(server.app[ALERTER].tz) == "Asia/Kolkata"
+    assert server.app[ALERTER].policy.settings.retention_days == 30
