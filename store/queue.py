@@ -14,6 +14,7 @@ from store.db import Conn
 from store.event import ACTIONS, REVIEW_STATUSES, iso
 from store.filterform import FilterForm
 from store.incidents import LEVELS, ensure, rank_of, signal, tag
+from store.migrations import TAG_TOKENS
 
 SORTS = ("severity", "newest")
 FLAGGED = ("", "yes", "no")
@@ -133,7 +134,8 @@ def list_incidents(conn: Conn, f: QueueFilters, *, limit: int = 50, before: str 
     A page is read in the order of an index (migration 11) and stops after `limit` + 1 rows; the
     filters on the incident's own columns are checked in that index, an event filter on its row
     (`tags`). An event filter matching fewer than RARE events instead names the incidents to
-    look at (found in its index), which are then sorted: a rare value never walks the queue."""
+    look at (found in its index), which are then sorted: a rare value never walks the queue; on
+    PostgreSQL neither does a combination of common values that fewer than RARE incidents have."""
     where, params = f.where(time_zone, conn.pg)
     few = _few(conn, f)
     sort = f.sort or "severity"
@@ -179,14 +181,18 @@ def _few(conn: Conn, f: QueueFilters) -> tuple[str, list[Any]] | None:
     RARE): the condition on `i` naming those events' incidents (of several such filters, the
     incidents all of them name), with its parameters; _NONE when one matches no event at all.
     On PostgreSQL the incidents are looked up first and named by id, so that the plan cannot
-    depend on an estimate of how many there are. None when every event filter matches many."""
+    depend on an estimate of how many there are; there, two or more filters that each match many
+    events name the incidents that have all their tags when fewer than RARE do (`_together`).
+    None when every event filter matches many (and, on PostgreSQL, together RARE or more incidents)."""
     conds: list[str] = []
     params: list[Any] = []
     ids: set[str] | None = None
+    common: list[EventFilter] = []
     for ef in f.event_filters():
         n = int(_all(conn, f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM {ef.table} y WHERE {ef.cond} LIMIT {RARE}) t",
                      ef.params)[0]["n"] or 0)
         if n >= RARE:
+            common.append(ef)
             continue
         if n == 0:
             return _NONE
@@ -202,10 +208,28 @@ def _few(conn: Conn, f: QueueFilters) -> tuple[str, list[Any]] | None:
         ids = got if ids is None else ids & got
         if not ids:
             return _NONE
+    if ids is None and len(common) > 1 and conn.pg:
+        ids = _together(conn, common)
+        if ids is not None and not ids:
+            return _NONE
     if ids is not None:
         conds.append(f"i.id IN ({', '.join('?' * len(ids))})")
         params += sorted(ids)
     return (" AND ".join(conds), params) if conds else None
+
+
+def _together(conn: Conn, efs: list[EventFilter]) -> set[str] | None:
+    """PostgreSQL, event filters that each match many events: the incidents having all their tags
+    when fewer than RARE do (counted in migration 12's GIN index on the tag tokens, stopping at
+    RARE), so that a combination few or no incidents have is sorted, not found by reading the
+    queue to its end; None when RARE or more do (the queue's order finds a page of them sooner)."""
+    has = f"{TAG_TOKENS} @> ARRAY[{', '.join('?' * len(efs))}]::text[]"  # the index's expression, as written there
+    tags = [ef.tag for ef in efs]
+    n = int(_all(conn, f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM incidents WHERE {has} LIMIT {RARE}) t",
+                 tags)[0]["n"] or 0)
+    if n >= RARE:
+        return None
+    return {str(r["id"]) for r in _all(conn, f"SELECT id FROM incidents WHERE {has}", tags)} if n else set()
 
 
 def _all(conn: Conn, sql: str, params: list[Any]) -> list[dict[str, Any]]:
