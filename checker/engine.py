@@ -57,6 +57,10 @@ def check(post: Post, policy: Policy) -> Verdict:
         findings.extend(rule.check(post, ctx))
     if policy.judgment is not None:
         findings = policy.judgment.apply(post, ctx, active, findings)
+    fired = {f.rule for f in findings}
+    for rule in active:
+        if rule.id not in fired:
+            findings.extend(rule.implied(findings, ctx))
     findings.sort(key=lambda f: (f.span[0] if f.span else 1 << 30, f.rule))
     return Verdict(
         account=account,

@@ -76,7 +76,9 @@ class Judgment:
         if not (todo or check_fired) or not ctx.folded.text.strip():
             return findings
         probs = self.probs(ctx.folded.text)
-        out = [f for f in findings if f.rule not in check_fired or probs[f.rule] >= self.confirm[f.rule]]
+        by_id = {r.id: r for r in rules}
+        out = [f for f in findings if f.rule not in check_fired or probs[f.rule] >= self.confirm[f.rule]
+               or not by_id[f.rule].needs_confirmation(f)]
         for rule in todo:
             j = self.judge(rule.id, probs, list(ctx.data.categories.get(rule.id, ())))
             if j is None or self._named_group_drove_it(rule, ctx.folded.text) or not rule.judgment_allows(ctx, j.category):

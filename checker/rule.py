@@ -61,6 +61,17 @@ class Rule:
         lists allowed uses says no when one of them is in the post."""
         return True
 
+    def implied(self, findings: list[Finding], ctx: Context) -> list[Finding]:
+        """Findings of this rule that follow from the other rules' findings on the post (run
+        last, by checker.engine, when the rule found nothing itself); none by default."""
+        return []
+
+    def needs_confirmation(self, finding: Finding) -> bool:
+        """For a rule the judgment heads confirm (checker/judgment.py `confirm`): whether this
+        finding of its own stands only when its head agrees; False when the rule found the
+        evidence the head would weigh itself."""
+        return True
+
     def judgment_gate(self, post: Post, ctx: Context) -> bool:
         """Whether the judgment heads may fire this rule on a post its check() left clean
         (checker/judgment.py); a rule that needs evidence the heads cannot see says no."""

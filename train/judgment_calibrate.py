@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # taxonomy (a reference that does not read as official; an opinion that is not a view). The
 # conduct and prohibited-purpose lists and models are measured on public sets the heads never
 # saw (OLID, spam), so the heads only add to them.
-CONFIRMABLE = ("missing-disclaimer", "misrepresentation")
+CONFIRMABLE = ("missing-disclaimer", "misrepresentation", "prohibited-purpose")
 QUIET_SHARE = 0.02  # the heads may flag at most this share of a rule's quiet set (below)
 KEEP = 0.95  # the tuned corpus's per-rule precision and recall bar (tests/checker/test_corpus.py)
 CORPUS = ROOT / "tests" / "corpus" / "cases.jsonl"
@@ -45,7 +45,9 @@ def folded(text: str) -> str:
 
 
 def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[set[str]], list[dict[str, bool]]]:
-    """What the checker's rules alone fire on each post, and each rule's judgment gate."""
+    """What the checker's rules alone fire on each post, and each rule's judgment gate. A fired
+    rule is named `rule` when a head's confirmation decides it and `rule!` when one of its
+    findings stands on its own (`Rule.needs_confirmation`)."""
     from checker import load_policy
     from checker.context import Context
     from checker.engine import check, find_sponsored
@@ -55,13 +57,16 @@ def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[set[str]], list[dict[st
 
     policy = load_policy()
     policy.judgment = None
+    by_id = {rule.id: rule for rule in policy.rules}
     fired, gates = [], []
     for r in rows:
         # the corpus's cases may carry images (paths beside cases.jsonl), which rules read too
         images = load_images(r["images"], CORPUS.parent) if r.get("images") else ()
         post = Post(text=r["text"], account=r["account"], site=r.get("site"), target=r.get("target"),
                     links=tuple(r.get("links", ())), images=images)
-        fired.append(set(check(post, policy).fired))
+        findings = check(post, policy).findings
+        fired.append({f.rule for f in findings}
+                     | {f"{f.rule}!" for f in findings if not by_id[f.rule].needs_confirmation(f)})
         ctx = Context(post, policy.data, r["account"], find_sponsored(policy, post.target, post.site),
                       clean_input(post.text))
         gates.append({rule.id: rule.judgment_gate(post, ctx) for rule in policy.rules})
@@ -96,14 +101,17 @@ def choose_thresholds(rows: list[dict[str, Any]], probs: np.ndarray, heads: list
         floor = min(min_precision, base[0])
         ts = sorted({round(float(probs[i, j]), 3) for i in idx if probs[i, j] > 0.05} | {1.01})
         qs = (quiet or {}).get(rule, [])
-        for c in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3) if rule in CONFIRMABLE else (0.0,):
+        for c in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5) if rule in CONFIRMABLE else (0.0,):
             for t in ts:
                 if any(len(q) and float((q[:, j] >= t).mean()) > QUIET_SHARE for q in qs):
                     continue
-                pairs = [((rule in fired[i] and probs[i, j] >= c) or (gates[i].get(rule, True) and probs[i, j] >= t),
+                settled = f"{rule}!"
+                pairs = [((rule in fired[i] and (probs[i, j] >= c or settled in fired[i]))
+                          or (gates[i].get(rule, True) and probs[i, j] >= t),
                           rule in gold[i]) for i in idx]
                 if k_rows:
-                    kp = [((rule in k_fired[i] and k_probs[i, j] >= c) or (k_gates[i].get(rule, True) and k_probs[i, j] >= t),
+                    kp = [((rule in k_fired[i] and (k_probs[i, j] >= c or settled in k_fired[i]))
+                           or (k_gates[i].get(rule, True) and k_probs[i, j] >= t),
                            rule in k_gold[i]) for i in range(len(k_rows)) if applies(rule, k_rows[i]["account"])]
                     kpr, krc, _ = _prf(kp)
                     if kpr < KEEP or krc < KEEP:

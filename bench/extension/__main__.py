@@ -33,7 +33,7 @@ from checker import load_policy  # noqa: E402
 from extension.backend import EXTENSION_ID, TOKEN_HEADER  # noqa: E402
 
 TEXTS = [
-    "So proud of the Nonnewaug Chargers tonight!",
+    "Nonnewaug Chargers kickoff tonight at 7pm!",
     "Lovely sunset over the lake this evening.",
     "Tyler Quinlan failed the chemistry final again",
     "Vote for John Smith for state senate!",

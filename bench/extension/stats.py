@@ -18,7 +18,7 @@ def summary(xs: list[float]) -> dict[str, float]:
             "p99": round(pct(xs, 99), 2), "max": round(max(xs), 2), "mean": round(statistics.fmean(xs), 2)}
 
 
-VIOLATION = "So proud of the Nonnewaug Chargers tonight!"
+VIOLATION = "Nonnewaug Chargers kickoff tonight at 7pm!"
 
 
 def measure(page: Any, clicks: int, warmup: int = 3) -> tuple[list[float], list[float], list[float]]:

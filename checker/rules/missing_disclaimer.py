@@ -26,7 +26,7 @@ class MissingDisclaimer(Rule):
     id = "missing-disclaimer"
     applies_to = ("personal",)
     defaults = {"short_name_contexts": [], "generic_references": [], "disclaimer_patterns": [], "contexts": {},
-                "cheer_max_words": 0}
+                "cheer_max_words": 0, "personal_mentions": []}
 
     def __init__(self, data: PolicyData, config: RuleConfig) -> None:
         super().__init__(data, config)
@@ -40,10 +40,19 @@ class MissingDisclaimer(Rule):
         self.generic = re.compile("|".join(f"(?:{g})" for g in gen)) if gen else None
         dis = self.params["disclaimer_patterns"]
         self.disclaimer = re.compile("|".join(f"(?:{p})" for p in dis)) if dis else None
+        per = self.params["personal_mentions"]
+        self.personal = re.compile("|".join(f"(?:{p})" for p in per)) if per else None
+
+    def needs_confirmation(self, finding: Finding) -> bool:
+        """A reference (by name, or a shared district page) next to what makes a post read as
+        official (a schedule, a result, the institution's voice: the `contexts`) stands on its
+        own; a bare one stands when the judgment head also reads the post as official."""
+        return finding.category == "district-news"
 
     def judgment_gate(self, post: Post, ctx: Context) -> bool:
-        """A post that carries a disclaimer never needs one."""
-        return self.disclaimer is None or not self.disclaimer.search(ctx.folded.text)
+        """A post that carries a disclaimer never needs one, and a personal mention is never an
+        official communication: the heads may not fire the rule on either."""
+        return (self.disclaimer is None or not self.disclaimer.search(ctx.folded.text)) and not self._a_personal_mention(ctx)
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding at the first reference when no disclaimer phrasing is present."""
@@ -56,17 +65,25 @@ class MissingDisclaimer(Rule):
             ref, what = m.span(), "names a school"
         elif self.generic is not None and (m := self.generic.search(folded)):
             ref, what = ctx.folded.span(m.start(), m.end()), "refers to the district or the Board"
+        elif link := next((k for k in ctx.links if k.kind in ("district-website", "sponsored-site")), None):
+            # a share of a district page carries what the page announces (taxonomy Decision 55)
+            ref, what = link.span or (0, len(ctx.text)), _SHARES
         if ref is None:
             return []
         if self.disclaimer is not None and self.disclaimer.search(folded):
             return []
-        if self._a_cheer_alone(post, ctx):
+        if self._a_cheer_alone(post, ctx) or self._a_personal_mention(ctx):
             return []
         statement = self.data.district.disclaimer_fix
         return [self.finding(
             ctx, f"{what} without stating that the views are the employee's own", 0.9,
             span=ref, fix_text=statement, category=self.category_in_context(ctx, "district-news"),
         )]
+
+    def _a_personal_mention(self, ctx: Context) -> bool:
+        """A new job, a retirement, a first day, pride in one's own child (taxonomy Decision 44:
+        no reader takes it as the district speaking, whatever else the post says)."""
+        return self.personal is not None and bool(self.personal.search(ctx.folded.text))
 
     def _a_cheer_alone(self, post: Post, ctx: Context) -> bool:
         """A cheer alone is not an official communication (taxonomy Decision 43): no link, none
@@ -86,4 +103,5 @@ class MissingDisclaimer(Rule):
         return len(_WORD.findall(rest)) <= limit
 
 
+_SHARES = "shares a district page"
 _WORD = re.compile(r"[^\W_]{2,}")

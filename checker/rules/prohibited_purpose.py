@@ -56,6 +56,13 @@ class ProhibitedPurpose(Rule):
         the heads from adding a finding, as it keeps the patterns and models from firing."""
         return not any(pat.search(ctx.folded.text) for pat in self.allow.values())
 
+    def needs_confirmation(self, finding: Finding) -> bool:
+        """A political finding of the text models (not of the patterns) stands only when the
+        judgment head agrees: the political models read any strong opinion on a public issue as
+        advocacy; the head was trained where an opinion is a view (misrepresentation) and a call
+        to act is D9's. The commercial models' findings stand (spam the head never saw)."""
+        return _MODEL in finding.reason and finding.category == self.params["taxonomy"].get("political", "political")
+
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding per category that matches outside an allowed use."""
         folded = ctx.folded
@@ -99,6 +106,8 @@ class ProhibitedPurpose(Rule):
             top = self.encoder.drivers(cat, folded.text, lambda t: model.score(t, guard=True).prob) or top
         span, drivers = drivers_text(folded, top)
         what = self.params["reasons"].get(cat, [cat.replace("_", " ")])[0]
-        reason = f"{what}: the language model rates this {prob:.2f} likely; words that drove it: {drivers}"
+        reason = f"{what}: {_MODEL} {prob:.2f} likely; words that drove it: {drivers}"
         return [self.finding(ctx, reason, prob, span=span, category=self.params["taxonomy"].get(cat, cat))]
 
+
+_MODEL = "the language model rates this"

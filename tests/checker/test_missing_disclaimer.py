@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 POSITIVE = [
-    "So proud of the Nonnewaug Chargers tonight!",
+    "Nonnewaug Chargers kick off at 7 tonight, see you there!",   # a schedule
     "Region 14 is cutting the music budget again",
     "The Region 14 Board of Education voted last night to change start times",
-    "Big night for Nonnewaug FFA at the Big E",
+    "Nonnewaug FFA took first place at the Big E",                # a result
+    "heads up BES fam, friday is pajama day AND early release at 12:50",  # initials, a schedule
+    "Snow day!! Details: https://www.ctreg14.org/closings",        # a shared district page (Decision 55)
 ]
 NEAR_MISS = [
     # A reference that does not read as an official communication (docs/policy-taxonomy.md §9:
@@ -21,6 +23,13 @@ NEAR_MISS = [
     "Bethlehem Fair this weekend, who's going?",
     "Driving down Nonnewaug Road to the farm stand",
     "Great game tonight, go team!",
+    # Pride and praise with no information (Decisions 33, 43), a personal mention (Decision 44),
+    # a first-person opinion (Decision 46), the UK's NHS and the LA Chargers.
+    "So proud of the Nonnewaug Chargers tonight!",
+    "First day at WMS and I already got lost twice",
+    "I think a later start time would be great for NHS kids",
+    "My cousin just got a nursing job with the NHS in Leeds!",
+    "LA Chargers fans, is this finally our year?",
     # A cheer alone, however it names the team, is not official (Decision 43; `cheer_max_words`).
     "Go Nonnewaug football!",
     "Nonnewaug Chargers forever 💙💛",
@@ -48,7 +57,7 @@ def test_near_miss(run, text):
 
 
 def test_fix_makes_the_post_clean(run):
-    text = "So proud of the Nonnewaug Chargers tonight!"
+    text = "Nonnewaug Chargers kick off at 7 tonight, see you there!"
     f = next(f for f in run(text).findings if f.rule == "missing-disclaimer")
     assert "missing-disclaimer" not in run(f"{text} {f.fix_text}").fired
 

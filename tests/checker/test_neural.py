@@ -78,9 +78,6 @@ def test_one_encoder_pass_serves_conduct_and_prohibited_purpose(policy, enc, mon
     assert len(calls) == 2, calls  # the same text again is served from the cache
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped policy reads two models (neural.onnx for conduct and prohibited-purpose, "
-                   "judgment.onnx for the judgment heads): two runs per post; the shared model of train.joint that "
-                   "makes it one is not shipped (docs/models.md)")
 @pytest.mark.parametrize("text,account", [
     ("Practice moved to the upper field this afternoon", "sponsored"),
     ("grading essays all weekend again, send coffee", "personal"),
@@ -220,6 +217,8 @@ def test_prohibited_purpose_uses_the_head_named_after_the_category(policy, enc, 
     monkeypatch.setattr(enc, "raw_probs", lambda texts: [list(probs(t).values()) for t in texts])
     monkeypatch.setitem(enc.blend, "commercial", 1.0)
     monkeypatch.setitem({r.id: r for r in policy.rules}["prohibited-purpose"].params, "encoder_explain", True)
+    if policy.judgment is not None:  # what the text models find, unconfirmed (the judgment head's check: test_judgment)
+        monkeypatch.delitem(policy.judgment.confirm, "prohibited-purpose", raising=False)
     text = "The new menu is here, come try it this week"
     v = check(Post(text=text, account="sponsored", target=SPONSORED), policy)
     assert [f.category for f in v.findings if f.rule == "prohibited-purpose"] == ["advertising"]  # the commercial head reports the taxonomy category

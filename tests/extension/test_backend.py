@@ -13,7 +13,7 @@ TOKEN = "test-token-0123456789abcdef"
 ORIGIN = f"chrome-extension://{EXTENSION_ID}"
 GOOD = {"Origin": ORIGIN, TOKEN_HEADER: TOKEN}
 VIOLATION = "Tyler Quinlan failed the chemistry final again"
-NEEDS_DISCLAIMER = "So proud of the Nonnewaug Chargers tonight!"
+NEEDS_DISCLAIMER = "Nonnewaug Chargers kickoff tonight at 7pm!"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 H.require_chromium()
 
 STUDENT = "Tyler Quinlan failed the chemistry final again"
-DISCLAIMER = "So proud of the Nonnewaug Chargers tonight!"
+DISCLAIMER = "Nonnewaug Chargers kickoff tonight at 7pm!"
 CLEAN = "Lovely sunset over the lake this evening."
 
 # site -> (url, composer selector, send-button selector)

@@ -171,7 +171,7 @@ def marks(p) -> list[str]:
 MANY = [
     ("You are an idiot, a moron and a loser.", ["You are an idiot", "moron", "loser"], ["conduct"]),
     ("You idiot. You moron. You loser.", ["You idiot", "You moron", "You loser"], ["conduct"] * 3),
-    ("🎉 Tyler Quinlan failed the chemistry final again, what a moron. Go Nonnewaug Chargers!",
+    ("🎉 Tyler Quinlan failed the chemistry final again, what a moron. Nonnewaug Chargers kickoff at 7pm!",
      ["Tyler Quinlan failed", "what a moron", "Nonnewaug Chargers"], ["student-privacy", "conduct", "missing-disclaimer"]),
 ]
 
@@ -208,9 +208,9 @@ PLAIN_EDITOR = """html => {
 
 
 @pytest.mark.parametrize("html", [
-    "<p>So proud of the Nonnewaug Chargers tonight!<span>   </span></p>",
-    "<p>So proud of the Nonnewaug Chargers tonight!</p><p><br></p><p><br></p>",
-    "<div>So proud of the Nonnewaug Chargers tonight!</div>",
+    "<p>Nonnewaug Chargers kickoff tonight at 7pm!<span>   </span></p>",
+    "<p>Nonnewaug Chargers kickoff tonight at 7pm!</p><p><br></p><p><br></p>",
+    "<div>Nonnewaug Chargers kickoff tonight at 7pm!</div>",
 ], ids=["unrendered-spaces", "empty-paragraphs", "plain"])
 def test_disclaimer_fix_never_deletes_what_was_written(env, page, policy, html):
     open_site(page, "mastodon (generic)")

@@ -47,7 +47,7 @@ def test_proxy_panel_shows_every_finding_and_only_the_reason_form(env, page):
 
 
 def test_disclaimer_fix_reaches_the_site_with_one_blank_line(env, page, policy):
-    text = f"So proud of the Nonnewaug Chargers tonight! ({tag()})"
+    text = f"Nonnewaug Chargers kickoff tonight at 7pm! ({tag()})"
     page.fill("#box", text + "\n\n\n")  # stray blank lines typed after it
     page.click("#post")  # X's send button: the extension checks first
     p = panel(page, "extension")

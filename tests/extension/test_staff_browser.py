@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 H.require_chromium()
 
 PROFILE = "j.doe.fictional@ctreg14.org"  # fictional
-DISCLAIMER = "So proud of the Nonnewaug Chargers tonight!"
+DISCLAIMER = "Nonnewaug Chargers kickoff tonight at 7pm!"
 
 
 @pytest.fixture(scope="module")

@@ -130,7 +130,10 @@ def test_backend_killed_while_the_log_is_busy_keeps_every_acknowledged_event(tmp
         busy.execute("ROLLBACK")
         busy.close()
     assert len(acked) == 5
-    again = Backend(db)
+    again = Backend(db)  # replays the spool into the log on start: wait for it (a loaded machine is slow)
+    deadline = time.monotonic() + 30
+    while set(acked) - {e["uid"] for e in stored(str(db))} and time.monotonic() < deadline:
+        time.sleep(0.2)
     again.kill()
     missing = set(acked) - {e["uid"] for e in stored(str(db))}
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged events lost"
