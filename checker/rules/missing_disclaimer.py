@@ -47,7 +47,7 @@ class MissingDisclaimer(Rule):
         """A reference (by name, or a shared district page) next to what makes a post read as
         official (a schedule, a result, the institution's voice: the `contexts`) stands on its
         own; a bare one stands when the judgment head also reads the post as official."""
-        return finding.category == "district-news"
+        return finding.category == _NO_CONTEXT
 
     def judgment_gate(self, post: Post, ctx: Context) -> bool:
         """A post that carries a disclaimer never needs one, and a personal mention is never an
@@ -77,7 +77,7 @@ class MissingDisclaimer(Rule):
         statement = self.data.district.disclaimer_fix
         return [self.finding(
             ctx, f"{what} without stating that the views are the employee's own", 0.9,
-            span=ref, fix_text=statement, category=self.category_in_context(ctx, "district-news"),
+            span=ref, fix_text=statement, category=self.category_in_context(ctx, _NO_CONTEXT),
         )]
 
     def _a_personal_mention(self, ctx: Context) -> bool:
@@ -104,4 +104,5 @@ class MissingDisclaimer(Rule):
 
 
 _SHARES = "shares a district page"
+_NO_CONTEXT = "district-news"  # the category of a reference none of the `contexts` makes official
 _WORD = re.compile(r"[^\W_]{2,}")
