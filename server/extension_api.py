@@ -30,7 +30,6 @@ from extension.backend.decide import BODY_SIZE, Recent, VerdictCache, check, eve
 from extension.backend.security import Budget, RateLimiter, error
 from server import extension_groups
 from server.keys import LIGHT, SERVED, STATE
-from store.writer import NotDurable, durable
 
 if TYPE_CHECKING:
     from checker import Policy
@@ -186,13 +185,7 @@ async def post_events(request: web.Request) -> web.Response:
                        device=request[DEVICE])
     if isinstance(events, web.Response):
         return events
-    store = request.config_dict[STATE].store
-    pending = [request.app[RECENT].submit(store, ev) for ev in events]
-    try:
-        await durable(pending)
-    except NotDurable:  # logged by the store; the extension keeps the events and sends them again
-        return error(503, "the interception log cannot take events now (database and spool both unusable)")
-    return web.json_response({"ok": True, "ids": [p.uid for p in pending]}, status=201)
+    return await request.app[RECENT].acknowledge(request.config_dict[STATE].store, events)
 
 
 async def get_policy(request: web.Request) -> web.Response:

@@ -16,10 +16,9 @@ from enforce.policy_watch import follow
 from extension.backend import schema
 from extension.backend.config import BackendConfig
 from extension.backend.decide import BODY_SIZE, Recent, VerdictCache, check, events_of, json_body
-from extension.backend.security import Budget, Seen, error, guard
+from extension.backend.security import Budget, Seen, guard
 from store import Store, open_store
 from store.event import iso
-from store.writer import NotDurable, durable
 
 CONFIG = web.AppKey("config", BackendConfig)
 LOG = web.AppKey("log", Store)
@@ -57,13 +56,7 @@ async def post_events(request: web.Request) -> web.Response:
     events = events_of(raw, cfg.policy, request.app[EVENT_BUDGET], request[BODY_SIZE])
     if isinstance(events, web.Response):
         return events
-    log = request.app[LOG]
-    pending = [request.app[RECENT].submit(log, ev) for ev in events]
-    try:
-        await durable(pending)
-    except NotDurable:  # logged by the store; the extension keeps the events and sends them again
-        return error(503, "the interception log cannot take events now (database and spool both unusable)")
-    return web.json_response({"ok": True, "ids": [p.uid for p in pending]}, status=201)
+    return await request.app[RECENT].acknowledge(request.app[LOG], events)
 
 
 async def get_policy(request: web.Request) -> web.Response:

@@ -204,8 +204,21 @@ class Recent:
         if p is not None and not (p.future.done() and p.future.exception() is not None):
             self._seen.move_to_end(key)
             return p
+        self._seen.pop(key, None)  # a failed write: submitted anew, at the end
         p = self._seen[key] = store.submit(ev)
-        self._seen.move_to_end(key)
         while len(self._seen) > self.size:
             self._seen.popitem(last=False)
         return p
+
+    async def acknowledge(self, store: Store, events: list[Event]) -> web.Response:
+        """The answer to a POST of events: 201 with their ids once every one is durable
+        (committed, or in the fsynced spool), 503 when neither takes them (the extension keeps
+        them and sends them again, which `submit` makes harmless)."""
+        from store.writer import NotDurable, durable
+
+        pending = [self.submit(store, ev) for ev in events]
+        try:
+            await durable(pending)
+        except NotDurable:  # logged by the store
+            return error(503, "the interception log cannot take events now (database and spool both unusable)")
+        return web.json_response({"ok": True, "ids": [p.uid for p in pending]}, status=201)
