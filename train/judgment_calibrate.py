@@ -44,10 +44,10 @@ def folded(text: str) -> str:
     return fold(clean_input(text)).text
 
 
-def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[set[str]], list[dict[str, bool]]]:
-    """What the checker's rules alone fire on each post, and each rule's judgment gate. A fired
-    rule is named `rule` when a head's confirmation decides it and `rule!` when one of its
-    findings stands on its own (`Rule.needs_confirmation`)."""
+def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[dict[str, bool]], list[dict[str, bool]]]:
+    """What the checker's rules alone fire on each post (rule -> whether one of its findings
+    stands on its own, `Rule.needs_confirmation`; else a head's confirmation decides it), and
+    each rule's judgment gate."""
     from checker import load_policy
     from checker.context import Context
     from checker.engine import check, find_sponsored
@@ -64,9 +64,10 @@ def rule_layer(rows: list[dict[str, Any]]) -> tuple[list[set[str]], list[dict[st
         images = load_images(r["images"], CORPUS.parent) if r.get("images") else ()
         post = Post(text=r["text"], account=r["account"], site=r.get("site"), target=r.get("target"),
                     links=tuple(r.get("links", ())), images=images)
-        findings = check(post, policy).findings
-        fired.append({f.rule for f in findings}
-                     | {f"{f.rule}!" for f in findings if not by_id[f.rule].needs_confirmation(f)})
+        stands: dict[str, bool] = {}
+        for f in check(post, policy).findings:
+            stands[f.rule] = stands.get(f.rule, False) or not by_id[f.rule].needs_confirmation(f)
+        fired.append(stands)
         ctx = Context(post, policy.data, r["account"], find_sponsored(policy, post.target, post.site),
                       clean_input(post.text))
         gates.append({rule.id: rule.judgment_gate(post, ctx) for rule in policy.rules})
@@ -105,12 +106,11 @@ def choose_thresholds(rows: list[dict[str, Any]], probs: np.ndarray, heads: list
             for t in ts:
                 if any(len(q) and float((q[:, j] >= t).mean()) > QUIET_SHARE for q in qs):
                     continue
-                settled = f"{rule}!"
-                pairs = [((rule in fired[i] and (probs[i, j] >= c or settled in fired[i]))
+                pairs = [((rule in fired[i] and (probs[i, j] >= c or fired[i][rule]))
                           or (gates[i].get(rule, True) and probs[i, j] >= t),
                           rule in gold[i]) for i in idx]
                 if k_rows:
-                    kp = [((rule in k_fired[i] and (k_probs[i, j] >= c or settled in k_fired[i]))
+                    kp = [((rule in k_fired[i] and (k_probs[i, j] >= c or k_fired[i][rule]))
                            or (k_gates[i].get(rule, True) and k_probs[i, j] >= t),
                            rule in k_gold[i]) for i in range(len(k_rows)) if applies(rule, k_rows[i]["account"])]
                     kpr, krc, _ = _prf(kp)
