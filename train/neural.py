@@ -231,15 +231,17 @@ def build_model(enc: Any, n: int) -> Any:
     return HeadedEncoder()
 
 
-def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, work: Path) -> None:
+def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, work: Path, layers: int = 6) -> None:
     """A fitted `build_model` state dict as ONNX (opset 17), dynamically quantized to int8 per
-    channel, into checker/models/<name>.onnx, with its tokenizer as <name>-tokenizer.json."""
+    channel, into checker/models/<name>.onnx, with its tokenizer as <name>-tokenizer.json.
+    `layers`: how many of MiniLM's layers the fit kept (`train.joint.encoder`)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from tokenizers import Tokenizer
-    from transformers import AutoModel
 
-    model = build_model(AutoModel.from_pretrained(base_model_dir()), n_heads)
+    from train.joint import encoder
+
+    model = build_model(encoder(layers), n_heads)
     model.load_state_dict(torch.load(model_pt))
     model.eval()
     x = torch.ones((1, 8), dtype=torch.long)

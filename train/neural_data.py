@@ -20,7 +20,7 @@ from train.templates import (
     policy_examples,
     political_examples,
 )
-from train.templates_district import counter_speech_examples, everyday_negatives, link_posts
+from train.templates_district import counter_speech_split, everyday_negatives, link_posts
 
 HEADS = ("conduct", "commercial", "political")
 MAX_TOKENS = 64  # training truncation; tweets and posts are shorter than this in >95% of cases
@@ -39,7 +39,7 @@ def rows(davidson: int = 0, counter_speech: int = 0) -> tuple[list[Row], dict[st
 
     `davidson`: add a seeded sample of that many Davidson training tweets (conduct labels).
     `counter_speech`: add that many seeded posts that talk about harm without doing it
-    (`templates.counter_speech_examples`): conduct 0 and commercial 0; political weight 0,
+    (`templates_district.counter_speech_split`'s training part): conduct 0 and commercial 0; political weight 0,
     since "we stand with our families against hate" says nothing about advocacy either way
     (session 4's G gave them political 0 at weight 1, and its advocacy recall fell)."""
     val: dict[str, list[D.Example]] = {}
@@ -109,6 +109,6 @@ def _templated_rows(counter_speech: int) -> list[Row]:
         out.append(Row(ex.text, (0, 0, ex.label), (0.0, 1.0, 2.0)))
     for ex in civic_negatives() + everyday_negatives():
         out.append(Row(ex.text, (0, 0, ex.label), (1.0, 1.0, 2.0)))
-    for ex in counter_speech_examples(counter_speech) if counter_speech else ():  # talk about harm is not abuse
+    for ex in counter_speech_split(counter_speech)[0]:  # talk about harm is not abuse
         out.append(Row(ex.text, (0, 0, 0), (1.0, 1.0, 0.0)))
     return out

@@ -150,3 +150,16 @@ def counter_speech_examples(n: int = 600) -> list[Example]:
         s = " ".join(s.split()).replace(" .", ".").replace(" ,", ",")
         out.add(s[0].upper() + s[1:])
     return [Example(s, 0, "tmpl-counter") for s in sorted(out)]
+
+
+COUNTER_QUIET = 400  # the first posts the generator makes: the calibration's quiet set, never trained on
+
+
+def counter_speech_split(n: int) -> tuple[list[Example], list[Example]]:
+    """Up to `n` templated counter-speech posts to train on, and the COUNTER_QUIET that
+    `train.judgment_calibrate` holds out as conduct's quiet set. The generator is seeded and
+    adds posts in a fixed order, so its first COUNTER_QUIET posts are the quiet set at any `n`."""
+    quiet = counter_speech_examples(COUNTER_QUIET)
+    held = {e.text for e in quiet}
+    train = [e for e in counter_speech_examples(COUNTER_QUIET + n) if e.text not in held] if n else []
+    return train, quiet

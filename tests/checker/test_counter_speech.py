@@ -21,10 +21,11 @@ def test_the_set_is_what_it_says():
 
 
 def test_training_templates_share_no_sentence_with_it():
-    from train.templates_district import counter_speech_examples
+    from train.templates_district import COUNTER_QUIET, counter_speech_examples
 
     held = {c["text"].lower() for c in CASES}
-    assert not held & {e.text.lower() for e in counter_speech_examples()}
+    # every post the shipped fit (joint.json -> fit -> counter_speech) or its calibration read
+    assert not held & {e.text.lower() for e in counter_speech_examples(COUNTER_QUIET + 1000)}
 
 
 BUDGET = 0.07  # the shipped system's measured share (docs/models.md, "counter-speech"), rounded up

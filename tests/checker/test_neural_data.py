@@ -73,12 +73,23 @@ def test_every_head_sees_both_classes_with_weight(built):
 
 
 def test_counter_speech_rows_teach_conduct_but_say_nothing_of_advocacy():
-    from train.templates_district import counter_speech_examples
+    from train.templates_district import counter_speech_split
 
-    extra = {e.text for e in counter_speech_examples(50)}
+    extra = {e.text for e in counter_speech_split(50)[0]}
     data, _ = rows(davidson=0, counter_speech=50)
     added = [r for r in data if r.text in extra]
-    assert len(added) >= 50
+    assert len(extra) == 50 and len(added) >= 50
     conduct, political = HEADS.index("conduct"), HEADS.index("political")
     assert all(r.y[conduct] == 0 and r.w[conduct] > 0 for r in added)
     assert all(r.w[political] == 0 for r in added)
+
+
+def test_counter_speech_rows_never_include_the_quiet_set():
+    """judgment_calibrate's conduct quiet set is the generator's first posts; training takes
+    the ones after them, at any size."""
+    from train.templates_district import COUNTER_QUIET, counter_speech_split
+
+    train, quiet = counter_speech_split(600)
+    assert len(quiet) == COUNTER_QUIET and len(train) == 600
+    assert not {e.text for e in train} & {e.text for e in quiet}
+    assert counter_speech_split(0) == ([], quiet)
