@@ -5,7 +5,8 @@
 //      `postguard backend` without an agent);
 //   3. the district server (Chromebooks, computers without an agent): serverUrl + groupKey from
 //      the managed settings, and the directory device id where managed ChromeOS gives one.
-// A failure carries a `problem` the popup explains: not-paired, agent-down, server-unreachable.
+// A failure carries a `problem` the popup explains: not-paired, agent-down, server-unreachable,
+// server-not-recording (it answered 5xx with its reason: its database or log cannot take records now).
 "use strict";
 
 const NATIVE_HOST = "org.postguard.agent";
@@ -113,6 +114,9 @@ async function viaServer(cfg, path, body, timeoutMs) {
   const device = await directoryDeviceId();
   if (device) headers["X-Postguard-Device"] = device;
   const r = await fetchJson(base + SERVER_PATHS[path], headers, body, timeoutMs);
+  if (r.status >= 500 && r.data && r.data.error) {  // it answered, and said why it cannot take this now
+    throw new RouteError("server-not-recording", `the district server ${base} answered ${r.status}: ${r.data.error}`, r.status);
+  }
   if (r.status === 0 || r.status >= 500) {
     throw new RouteError("server-unreachable", `the district server ${base} is unreachable (${r.error || `answered ${r.status}`})`, r.status);
   }

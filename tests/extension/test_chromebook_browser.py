@@ -129,3 +129,61 @@ def test_the_test_hook_is_honoured_by_a_development_install_only(chromium, serve
         assert (packed["serverUrl"], packed["groupKey"], packed["failMode"], packed["hints"]) == ("", "", "pass", False)
     finally:
         sw.evaluate("() => { devInstall = null; }")
+
+
+def test_a_server_that_answers_503_with_its_reason_says_so_and_the_record_waits(chromium):
+    """A district server whose database is down answers the extension API 503 with a reason (as
+    server/extension_api.py does); the popup names that, not an unreachable server, and the
+    record of a post sent unchecked waits in the browser."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    reason = "the server's database is unavailable; try again shortly"
+
+    async def handler(request: web.Request) -> web.Response:
+        cors = {"Access-Control-Allow-Origin": request.headers.get("Origin", "*"),
+                "Access-Control-Allow-Headers": "Content-Type, Authorization, X-Postguard-Device",
+                "Access-Control-Allow-Methods": "POST"}
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=cors)
+        return web.json_response({"error": reason}, status=503, headers=cors)
+
+    loop = asyncio.new_event_loop()
+    port = PH.free_port()
+    started = threading.Event()
+
+    async def serve() -> web.AppRunner:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.2", port).start()
+        return runner
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        runner = loop.run_until_complete(serve())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    ctx, sw = chromium
+    try:
+        url = f"http://127.0.0.2:{port}"
+        PH.dev_config(sw, serverUrl=url, groupKey="pgx_whatever-0123456789", failMode="pass")
+        st = PH.popup_status(ctx)
+        assert st["problem"] == "server-not-recording" and st["status"].startswith("Server not recording"), st
+        assert reason in st["it"] and "/api/v1/health" in st["it"]
+        page = post(ctx, INSULT)
+        page.wait_for_function("() => window.__sent.length === 1")  # failMode pass: sent unchecked
+        queued = PH.until(lambda: sw.evaluate("() => chrome.storage.local.get('pgQueue').then(r => r.pgQueue || [])"))
+        assert [q["choice"] for q in queued] == ["unchecked"] and queued[0]["text"] == ""
+        page.close()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)

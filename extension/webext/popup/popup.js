@@ -32,6 +32,10 @@ function explain(problem, cfg) {
       return [`Server unreachable: the district server ${server} is not answering.`,
         `IT: check that postguard server runs at ${server} and that this device reaches it (network, firewall, ` +
         "certificate)."];
+    case "server-not-recording":
+      return [`Server not recording: the district server ${server} answered but cannot take checks or records right now.`,
+        `IT: check the server's health (${server}/api/v1/health) and its database; records wait in this browser ` +
+        "until it takes them again."];
     default:  // not-paired
       return ["Not paired: this browser has no postguard agent and no district server to check posts with.",
         `IT: on a computer, run postguard agent install (it registers the native messaging host ${cfg.nativeHost} ` +
