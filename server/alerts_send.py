@@ -56,9 +56,14 @@ class Alerter:
     """The policy's routes, the delivery settings and the sender loop of one server."""
 
     def __init__(self, routes: AlertPolicy, policy: Callable[[], Policy], settings: AlertSettings,
-                 pool: DbPool) -> None:
-        # `policy`: the policy in force at each use (the server's newest published bundle)
-        self.routes, self.policy_now, self.settings, self.pool = routes, policy, settings, pool
+                 pool: DbPool, follow: bool = False) -> None:
+        # `policy`: the policy in force at each use (the server's newest published bundle).
+        # `follow`: the routes are that policy's alerts.toml, read again whenever it changes
+        # (a bundle whose alerts.toml does not load keeps the routes before it, loudly);
+        # otherwise `routes` stay (an alerts file named on the command line).
+        self._routes, self.policy_now, self.settings, self.pool = routes, policy, settings, pool
+        self._follow = follow
+        self._routes_of: Policy | None = None  # the policy `_routes` were read from (follow)
         self._wake = asyncio.Event()
         self._held: set[str] = set()
         self._since = iso(time.time() - LOOKBACK_SECONDS)
@@ -74,6 +79,24 @@ class Alerter:
     @property
     def policy(self) -> Policy:
         return self.policy_now()
+
+    @property
+    def routes(self) -> AlertPolicy:
+        """The routes in force: with `follow`, those of the policy in force now."""
+        if self._follow and (now := self.policy_now()) is not self._routes_of:
+            from checker import PolicyError
+            from server.alerts_policy import load_alerts
+
+            self._routes_of = now
+            try:
+                self._routes = load_alerts(now)
+                log.info("alerts: %d routes from the policy in force (%s)", len(self._routes.routes), now.digest[:12])
+            except PolicyError as e:
+                log.error("alerts: the policy in force (%s) has an alerts.toml that does not load, the routes "
+                          "before it stay: %s", now.digest[:12], e)
+            if any("escalated" in r.actions for r in self._routes.routes):
+                self._windows.setdefault("escalated", (None, None))
+        return self._routes
 
     @property
     def tz(self) -> ZoneInfo:
@@ -130,7 +153,7 @@ class Alerter:
 
     async def run(self) -> None:
         """Send what is due, then sleep until woken, the poll interval, or the next retry."""
-        if not self.routes.routes:
+        if not self.routes.routes and not self._follow:
             return
         self._loop = asyncio.get_running_loop()
         stop = incidents.listen(self.pool.db, self.signalled)

@@ -74,7 +74,8 @@ def create_app(cfg: ServerConfig) -> web.Application:
     app[SERVED] = ServedPolicy(cfg.policy, public_key_b64(key), cache, on_swap=swapped)
     app[VERIFIER] = Verifier(lookup, cfg.clock_window)
     app[SIGNING_KEY] = key
-    app[ALERTER] = Alerter(routes, lambda: app[SERVED].policy, cfg.alerts, light)
+    # the routes follow the policy in force (its alerts.toml), unless an alerts file is named
+    app[ALERTER] = Alerter(routes, lambda: app[SERVED].policy, cfg.alerts, light, follow=cfg.alerts_file is None)
     app.add_subapp("/api/v1/", api_app())
     app.add_subapp("/api/ext/v1/", extension_app())  # browsers without an agent (server/extension_api.py)
     app.cleanup_ctx.append(_server_ctx)

@@ -98,8 +98,16 @@ def load_folder(folder: str | Path) -> Policy:
 
 
 def check_folder(folder: str | Path) -> tuple[Path, str, str]:
-    """Load the folder with the checker; its path, slug and digest (BundleError otherwise)."""
+    """Load the folder with the checker, and its alert routes (alerts.toml, which the server
+    follows once the bundle is in force); its path, slug and digest (BundleError otherwise)."""
+    from checker import PolicyError
+    from server.alerts_policy import load_alerts
+
     policy = load_folder(folder)
+    try:
+        load_alerts(policy)
+    except PolicyError as e:
+        raise BundleError(f"the alert routes do not load: {e}") from None
     return Path(folder), policy.data.slug, policy.digest
 
 

@@ -93,3 +93,39 @@ async def test_the_server_follows_a_published_policy_for_retention_alerts_and_th
     assert aiohttp_jinja2.get_env(server.app).globals["time_zone"] == "Asia/Kolkata"
     assert str(server.app[ALERTER].tz) == "Asia/Kolkata"
     assert server.app[ALERTER].policy.settings.retention_days == 30
+
+
+async def test_the_alert_routes_follow_a_published_policy_and_a_bad_one_is_refused(
+        device: Any, server: Any, tmp_path: Any) -> None:
+    """The server's routes are its --policy's alerts.toml until a bundle is in force, then the
+    bundle's (no restart); a folder whose alerts.toml does not load is not published."""
+    import shutil
+
+    import pytest
+
+    from checker import DEFAULT_POLICY_DIR
+    from server.checkpoint import load_key
+    from server.keys import LIGHT, SERVED
+    from server.policy_bundle import BundleError, publish
+
+    folder = tmp_path / "region14"
+    shutil.copytree(DEFAULT_POLICY_DIR, folder)
+    (folder / "alerts.toml").write_text(
+        'console_base_url = "https://postguard.region14.example"\n[[route]]\nname = "published-route"\nrules = ["conduct"]\n'
+        'email = ["published-route@region14.example"]\nmode = "immediate"\n', encoding="utf-8")  # fictional
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    (bad / "alerts.toml").write_text('console_base_url = "https://x.example"\n[[route]]\nname = "x"\nrules = ["no-such-rule"]\nemail = ["a@b.example"]\n')
+    c = server.conn()
+    try:
+        with pytest.raises(BundleError, match="alert routes"):
+            publish(c, bad, load_key(server.cfg.signing_key), "test")
+        publish(c, folder, load_key(server.cfg.signing_key), "test")
+    finally:
+        c.close()
+    await server.app[SERVED].refresh(server.app[LIGHT])
+
+    d = await device()
+    await d.send_events(chain(d.device, 1))
+    targets = {r["target"] for r in server.query("SELECT target FROM alert_outbox")}
+    assert targets == {"published-route@region14.example"}
