@@ -67,6 +67,10 @@ def create_app(cfg: ServerConfig) -> web.Application:
     def swapped(swap: Swap) -> None:  # the extension API's policy, in the server's own chain
         detail = (f"extension API: version {swap.version}" if swap.error is None
                   else f"extension API: version {swap.version} not taken: {swap.error}")
+        if swap.error is None:  # what the server's own events keep: the policy in force's content mode
+            from enforce import log_config
+
+            store.reconfigure(log_config(app[SERVED].policy))
         store.writer.submit_event(server_event("policy-refused" if swap.error else "policy-updated", detail,
                                                app[SERVED].policy.digest))
 

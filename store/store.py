@@ -78,7 +78,8 @@ class Store:
         ev = dataclasses.replace(ev, findings=list(ev.findings or ()),
                                  time=ev.time if ev.time is not None else time.time())
         uid = new_uid(ev.time)
-        pending = Pending(uid, lambda: self._row(ev, uid), self.writer)
+        config = self.config  # redacted as the configuration in force when it was submitted says
+        pending = Pending(uid, lambda: self._row(ev, uid, config), self.writer)
         self.writer.submit_event(pending)
         return pending
 
@@ -87,8 +88,15 @@ class Store:
         for a caller that acknowledges it)."""
         return self.submit(ev).uid
 
-    def _row(self, ev: Event, uid: str) -> dict[str, Any]:
-        row = to_row(ev, mode=self.content_mode, redact=self.config.redact, device=self.device,
+    def reconfigure(self, config: StoreConfig) -> None:
+        """What the log keeps from now on (a new policy in force: its content mode, retention and
+        redaction); events submitted before keep the configuration they were submitted under."""
+        self.config = config
+        self.content_mode = config.content_mode
+        self.retention_days = config.retention_days
+
+    def _row(self, ev: Event, uid: str, config: StoreConfig) -> dict[str, Any]:
+        row = to_row(ev, mode=config.content_mode, redact=config.redact, device=self.device,
                      employee=self.employee, staff=self.staff)
         row["uid"] = uid
         return row

@@ -158,3 +158,34 @@ async def test_a_cache_folder_it_cannot_write_refuses_the_bundle_with_a_clear_re
     kind, detail = server_events(srv)[0]
     assert kind == "policy-refused" and f"cannot unpack it into {blocked}" in detail
     assert srv.app_[SERVED].version == 0 and await fired(srv) == []  # the policy in force stays
+
+
+async def test_the_extension_apis_events_keep_what_the_published_policy_says(srv, tmp_path):
+    """The server's own events (the extension API's) are kept as the policy in force says: the
+    --policy's content mode (redacted) until a bundle with content "none" is taken, then none."""
+    import re
+
+    await first_look(srv)
+    text = "Tyler Quinlan failed the chemistry final again"  # a fictional student of the roster
+
+    async def send(rid: str) -> dict[str, Any]:
+        r = await srv.post(f"{BASE}/events", headers=hdr(srv), json={
+            "choice": "edited", "site": "www.facebook.com", "text": text, "request_id": rid})
+        assert r.status == 201, await r.text()
+        assert srv.app_[STATE].store.flush()
+        return srv.conn.one("SELECT content_mode, content FROM events WHERE request_id = ?", (rid,))
+
+    before = await send("req-before")
+    assert before["content_mode"] == "redacted" and "Quinlan" not in (before["content"] or "")
+    folder = tmp_path / "region14"
+    shutil.copytree(DEFAULT_POLICY_DIR, folder)
+    rules = folder / "rules.toml"
+    rules.write_text(re.sub(r'(?m)^content = "redacted"', 'content = "none"', rules.read_text()))
+    b = publish(srv.conn, folder, load_key(srv.cfg.signing_key), "test")
+    await until(lambda: _version_is(srv, b.version))
+    after = await send("req-after")
+    assert after["content_mode"] == "none" and not after["content"]
+
+
+async def _version_is(srv: Any, version: int) -> bool:
+    return srv.app_[SERVED].version == version
