@@ -423,6 +423,12 @@ def _v12(pg: bool) -> list[str]:
     return [f"CREATE INDEX ix_incidents_tags ON incidents USING gin ({TAG_TOKENS}) WITH (fastupdate = off)"] if pg else []
 
 
+def _v13(pg: bool) -> list[str]:
+    # The events a device's choice was logged as, by its request id: a batch the extension sends
+    # again after the backend or the server restarted is stored once (extension.backend.decide.Recent).
+    return ["CREATE INDEX ix_events_request ON events (request_id) WHERE request_id IS NOT NULL"]
+
+
 MIGRATIONS: list[tuple[int, str, Statements]] = [
     (1, "events, chain, reviews, audit, users, sessions", _v1),
     (2, "event list indexes", _v2),
@@ -436,4 +442,5 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
     (10, "staff and staff_source on events and incidents", _v10),
     (11, "review queue indexes in each sort's order; incidents.tags for the event filters", _v11),
     (12, "PostgreSQL: GIN index on the tokens of incidents.tags", _v12),
+    (13, "events by request id (a resent choice is stored once across restarts)", _v13),
 ]

@@ -145,6 +145,27 @@ class Store:
             self._local.conn = None
             return fn(self.reader())
 
+    def find_requests(self, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """The stored events of these (device, request id, action) keys: key -> the first event's
+        id (events in the database; not those still in the spool)."""
+        if not keys:
+            return {}
+        ids = sorted({k[1] for k in keys})
+        wanted = set(keys)
+
+        def find(c: Conn) -> dict[tuple[str, str, str], str]:
+            out: dict[tuple[str, str, str], str] = {}
+            for i in range(0, len(ids), 200):
+                part = ids[i:i + 200]
+                for r in c.all(f"SELECT device, request_id, action, uid FROM events WHERE request_id IN "
+                               f"({', '.join('?' * len(part))}) ORDER BY id", tuple(part)):
+                    k = (r["device"], r["request_id"], r["action"])
+                    if k in wanted:
+                        out.setdefault(k, r["uid"])
+            return out
+
+        return self.read(find)
+
     def verify(self, device: str | None = None) -> tuple[int, list[chain.Problem]]:
         """Check every device's hash chain: (events checked, problems)."""
         return self.read(lambda c: chain.verify(c, device))

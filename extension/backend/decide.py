@@ -9,6 +9,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from store.event import Event, check_staff
 if TYPE_CHECKING:
     from store import Store
     from store.writer import Pending
+
+log = logging.getLogger("postguard.backend")
 
 # The submit usually re-checks the text the last typing hint just checked; a small LRU of
 # verdicts (text-only posts, short texts) turns that second check into a lookup.
@@ -188,8 +191,10 @@ class Recent:
     stored once: the extension sends its queue again when it got no answer (the 201 lost on the
     way, a timeout) or a 503 after part of the batch was kept. A choice sent again while the one
     before is durable or on its way gets the same event (and id); one whose log write failed is
-    submitted anew. Bounded (`size` choices, the oldest forgotten first) and in memory: a send
-    repeated after a restart of the process is stored twice, marked by the same request id.
+    submitted anew. Bounded (`size` choices, the oldest forgotten first); a choice it does not
+    hold (sent again after a restart of the process, or forgotten) is looked up in the log by its
+    request id (`Store.find_requests`) before it is stored. Only a choice still in the spool
+    while the database is down can then be stored twice, marked by the same request id.
     Events without a request id (records queued while nothing answered) are always stored."""
 
     def __init__(self, size: int = 20_000) -> None:
@@ -210,12 +215,33 @@ class Recent:
             self._seen.popitem(last=False)
         return p
 
+    async def _remember_logged(self, store: Store, events: list[Event]) -> None:
+        """Choices not held here that the log already has (a send repeated after a restart):
+        held from now on as their logged events, so `submit` answers with those."""
+        from store.writer import Pending
+
+        if not hasattr(store, "find_requests"):  # a log that does not keep events (a test's)
+            return
+        keys = {(ev.device or store.device or "", ev.request_id, ev.action): ev for ev in events
+                if ev.request_id and (ev.device or "", ev.request_id, ev.action) not in self._seen}
+        if not keys:
+            return
+        try:
+            found = await asyncio.to_thread(store.find_requests, list(keys))
+        except Exception as e:  # the database is down: store them (the spool keeps them); maybe twice
+            log.debug("request ids not looked up: %s", e)
+            return
+        for (device, rid, action), uid in found.items():
+            ev = keys[(device, rid, action)]
+            self._seen[(ev.device or "", rid, action)] = Pending.settled(uid)
+
     async def acknowledge(self, store: Store, events: list[Event]) -> web.Response:
         """The answer to a POST of events: 201 with their ids once every one is durable
         (committed, or in the fsynced spool), 503 when neither takes them (the extension keeps
         them and sends them again, which `submit` makes harmless)."""
         from store.writer import NotDurable, durable
 
+        await self._remember_logged(store, events)
         pending = [self.submit(store, ev) for ev in events]
         try:
             await durable(pending)

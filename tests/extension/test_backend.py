@@ -251,6 +251,30 @@ async def test_a_batch_sent_again_is_stored_once(client, log):
     assert len(log.events) == 5  # another choice on the same check is a new event
 
 
+async def test_a_batch_sent_again_after_a_restart_is_stored_once(aiohttp_client, policy, tmp_path):
+    """The same batch to a backend restarted on the same log (a new process: nothing in memory):
+    the choices it already logged are answered with their logged ids and not stored again."""
+    db = str(tmp_path / "log.sqlite")
+    batch = {"events": [{"choice": "edited", "text": "fixed it", "site": "x.com", "request_id": "r-1"},
+                        {"choice": "cancelled", "text": "never mind", "site": "x.com", "request_id": "r-2"}]}
+    ids = []
+    for _ in range(2):  # the second app is the backend after a restart
+        c = await aiohttp_client(create_app(BackendConfig(policy=policy, token=TOKEN, db=db)))
+        r = await c.post("/v1/events", json=batch, headers=GOOD)
+        assert r.status == 201
+        ids.append((await r.json())["ids"])
+        await c.close()
+    assert ids[0] == ids[1]
+    from enforce import log_config
+    from store import open_store
+    st = open_store(db, log_config(policy))
+    try:
+        rows, _more = st.list_events(limit=10)
+        assert sorted(r["uid"] for r in rows) == sorted(ids[0])
+    finally:
+        st.close()
+
+
 async def test_events_land_in_the_real_log(aiohttp_client, policy, tmp_path):
     """Through the store (SQLite): the override, its justification and the clause are kept."""
     db = str(tmp_path / "log.sqlite")
