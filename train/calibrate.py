@@ -7,7 +7,7 @@ casual posts held out of training (train/neural_data.py `rows()`).
 
   conduct     max OLID-val macro-F1 of rules OR model, with the identity guard applied, while the
               model adds <= 2% false alarms on held-out everyday messages and flags at most one
-              held-out casual post
+              held-out casual post and one post of the tuned corpus that expects no conduct
   commercial  max mean recall on the SMS and YouTube validation fifths at precision >= 0.97 on each
               (rules OR model),
               flagging at most one held-out casual post and 2% of held-out "label: link" posts
@@ -98,10 +98,27 @@ def calibrate(model: str = "neural") -> dict:
     return report
 
 
+# The tuned corpus (tests/corpus) keeps each rule's precision >= 0.95 (tests/checker/test_corpus.py);
+# its posts with no conduct finding expected may get at most this many from the model.
+MAX_CORPUS_ADDED = 1
+
+
+def corpus_clean_of_conduct() -> list[D.Example]:
+    """The tuned corpus's text posts that expect no conduct finding (conduct 0)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "cases.jsonl"
+    rows_ = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [D.Example(r["text"], 0, "corpus") for r in rows_
+            if r.get("text") and not r.get("images") and "conduct" not in r.get("expect", [])]
+
+
 def _conduct_columns(enc: Encoder, val: Val, mask: frozenset[str]) -> dict[str, Columns]:
-    """The conduct head's columns on OLID validation, held-out ham and casual posts, ETHOS' fifth."""
+    """The conduct head's columns on OLID validation, held-out ham and casual posts, ETHOS' fifth
+    and the tuned corpus's posts without conduct."""
     lin = load_model("conduct")
-    sets = {"olid": val["olid"], "ham": val["ham"], "casual": val["casual"], "ethos": D.ethos_split()[0][::5]}
+    sets = {"olid": val["olid"], "ham": val["ham"], "casual": val["casual"], "ethos": D.ethos_split()[0][::5],
+            "corpus": corpus_clean_of_conduct()}
     cols = {}
     for name, exs in sets.items():
         texts = [r.text for r in exs]
@@ -118,7 +135,7 @@ def _conduct_columns(enc: Encoder, val: Val, mask: frozenset[str]) -> dict[str, 
 
 
 def _conduct(enc: Encoder, val: Val, mask: frozenset[str]) -> dict:
-    """Max OLID-val macro-F1 of rules OR model within the ham and casual budgets."""
+    """Max OLID-val macro-F1 of rules OR model within the ham, casual and corpus budgets."""
     cols = _conduct_columns(enc, val, mask)
     best: tuple[float, float, float, float, int, float] | None = None
     for a in BLENDS:
@@ -129,6 +146,9 @@ def _conduct(enc: Encoder, val: Val, mask: frozenset[str]) -> dict:
             fh, rh = fire("ham")
             added = (fh & ~rh).mean()
             if added > MAX_HAM_ADDED or fire("casual")[0].sum() > 1:
+                continue
+            fk, rk = fire("corpus")
+            if (fk & ~rk).sum() > MAX_CORPUS_ADDED:
                 continue
             f = macro_f1(cols["olid"][0], fire("olid")[0].astype(int))
             if best is None or f > best[0]:

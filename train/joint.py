@@ -41,12 +41,12 @@ import json
 import random
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from train.judgment import MAX_TOKENS as J_TOKENS
 from train.judgment import encoder_text, heads_and_targets, read, weight_positives
+from train.neural import encoder
 from train.neural_data import HEADS, MAX_TOKENS, SEED, rows
 from train.neural_val import fold_text
 
@@ -54,23 +54,6 @@ WORK = Path(__file__).resolve().parents[1] / "var" / "joint"
 
 
 SOFT_DIR = Path(__file__).resolve().parents[1] / "data" / "judgment" / "soft"
-
-
-def encoder(layers: int = 6) -> Any:
-    """The packaged MiniLM, keeping `layers` of its six transformer layers, evenly spaced from
-    the first (3: layers 0, 2 and 4; the student of `--layers`)."""
-    import torch
-    from transformers import AutoModel
-
-    from train.neural import base_model_dir
-
-    enc = AutoModel.from_pretrained(base_model_dir())
-    full = len(enc.encoder.layer)
-    if layers < full:
-        keep = list(range(0, full, full // layers))[:layers]
-        enc.encoder.layer = torch.nn.ModuleList(enc.encoder.layer[i] for i in keep)
-        enc.config.num_hidden_layers = layers
-    return enc
 
 
 def text_key(text: str) -> bytes:

@@ -102,7 +102,7 @@ def choose_thresholds(rows: list[dict[str, Any]], probs: np.ndarray, heads: list
         floor = min(min_precision, base[0])
         ts = sorted({round(float(probs[i, j]), 3) for i in idx if probs[i, j] > 0.05} | {1.01})
         qs = (quiet or {}).get(rule, [])
-        for c in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5) if rule in CONFIRMABLE else (0.0,):
+        for c in (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9) if rule in CONFIRMABLE else (0.0,):
             for t in ts:
                 if any(len(q) and float((q[:, j] >= t).mean()) > QUIET_SHARE for q in qs):
                     continue

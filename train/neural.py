@@ -210,6 +210,21 @@ def soup(runs: list[str]) -> None:
     print(f"kept {'+'.join(kept)}: mean {best:.4f} {best_m}; saved", WORK, flush=True)
 
 
+def encoder(layers: int = 6) -> Any:
+    """The packaged MiniLM, keeping `layers` of its six transformer layers, evenly spaced from
+    the first (3: layers 0, 2 and 4; the student of `--layers`)."""
+    import torch
+    from transformers import AutoModel
+
+    enc = AutoModel.from_pretrained(base_model_dir())
+    full = len(enc.encoder.layer)
+    if layers < full:
+        keep = list(range(0, full, full // layers))[:layers]
+        enc.encoder.layer = torch.nn.ModuleList(enc.encoder.layer[i] for i in keep)
+        enc.config.num_hidden_layers = layers
+    return enc
+
+
 def build_model(enc: Any, n: int) -> Any:
     """Mean-pooled MiniLM + one linear layer with a logit per head (torch is a training-only
     dependency, imported here, so the class is defined here too)."""
@@ -238,8 +253,6 @@ def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, wo
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from tokenizers import Tokenizer
-
-    from train.joint import encoder
 
     model = build_model(encoder(layers), n_heads)
     model.load_state_dict(torch.load(model_pt))

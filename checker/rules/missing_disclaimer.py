@@ -50,9 +50,11 @@ class MissingDisclaimer(Rule):
         return finding.category == _NO_CONTEXT
 
     def judgment_gate(self, post: Post, ctx: Context) -> bool:
-        """A post that carries a disclaimer never needs one, and a personal mention is never an
-        official communication: the heads may not fire the rule on either."""
-        return (self.disclaimer is None or not self.disclaimer.search(ctx.folded.text)) and not self._a_personal_mention(ctx)
+        """A post that carries a disclaimer never needs one, and neither a personal mention nor a
+        cheer alone (Decision 43) is an official communication: the heads may not fire the rule
+        on any of them."""
+        return ((self.disclaimer is None or not self.disclaimer.search(ctx.folded.text))
+                and not self._a_personal_mention(ctx) and not self._a_cheer_alone(post, ctx))
 
     def check(self, post: Post, ctx: Context) -> Iterable[Finding]:
         """One finding at the first reference when no disclaimer phrasing is present."""
