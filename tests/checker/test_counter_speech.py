@@ -28,7 +28,7 @@ def test_training_templates_share_no_sentence_with_it():
     assert not held & {e.text.lower() for e in counter_speech_examples(COUNTER_QUIET + 1000)}
 
 
-BUDGET = 0.07  # the shipped system's measured share (docs/models.md, "counter-speech"), rounded up
+BUDGET = 0.02  # the bar; the shipped system flags 0.63% (docs/models.md, "Counter-speech")
 
 
 def test_conduct_false_alarms_stay_within_the_measured_share(policy):
