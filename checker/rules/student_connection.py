@@ -3,6 +3,7 @@ under-18 alumnus on a personal account, or inviting them to connect with it (P1)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from checker.context import Context
@@ -61,7 +62,7 @@ class StudentConnection(Rule):
         if not self.text:
             return []
 
-        def found(name: str):
+        def found(name: str) -> re.Match[str] | None:
             pat = self.text.get(name)
             return pat.search(text) if pat is not None else None
 
