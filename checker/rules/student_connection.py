@@ -14,9 +14,8 @@ from checker.rule import Rule, RuleConfig
 from checker.rules._match import compile_table
 from checker.text import fold
 
-# The counterpart kinds a post's words can name, in the order they are tried, and their phrases.
-_WHO = {"relative": None, "adult": None, "minor-alumnus": "an alumnus under 18", "parent": "a parent",
-        "student": "a student"}
+# Who the counterpart is, in the order tried, and the finding's phrase (None: never a finding).
+_WHO = {"adult": None, "minor-alumnus": "an alumnus under 18", "parent": "a parent", "student": "a student"}
 
 
 class StudentConnection(Rule):
@@ -59,27 +58,27 @@ class StudentConnection(Rule):
         parent or under-18 alumnus (never a relative or family friend, never an adult), or an
         invitation to students or parents to follow or add the employee's personal account."""
         text = ctx.folded.text
-        if not self.text:
-            return []
 
         def found(name: str) -> re.Match[str] | None:
             pat = self.text.get(name)
             return pat.search(text) if pat is not None else None
 
-        if found("relative") or found("declined"):
+        # the acts first: most posts say neither, and then nothing else is searched
+        solicited, accepted = found("solicited"), found("accepted")
+        if (solicited is None and accepted is None) or found("relative") or found("declined"):
             return []
-        if (m := found("solicited")) and found("audience"):
+        if solicited is not None and found("audience"):
             return [self.finding(ctx, "inviting students or parents to connect with a personal account", 0.8,
-                                 span=ctx.folded.span(m.start(), m.end()), category="solicited-connection")]
-        m = found("accepted")
-        if m is None:
+                                 span=ctx.folded.span(solicited.start(), solicited.end()),
+                                 category="solicited-connection")]
+        if accepted is None:
             return []
-        span = ctx.folded.span(m.start(), m.end())
+        span = ctx.folded.span(accepted.start(), accepted.end())
         for who, phrase in _WHO.items():
             if not found(who):
                 continue
             if phrase is None or (who == "minor-alumnus" and not found("minor")):
-                return []  # a relative, an adult, or a former student of no stated age
+                return []  # an adult, or a former student of no stated age
             return [self.finding(ctx, f"says it accepted or followed back {phrase}", 0.8, span=span, category=who)]
         if ctx.names:  # a student on the roster, named
             return [self.finding(ctx, "says it accepted or followed back a student on the roster", 0.8, span=span,
