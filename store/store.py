@@ -37,8 +37,6 @@ class Store:
                  spool: str | Path | None = None, auto_purge: bool = True, staff: str | None = None) -> None:
         self.db = db
         self.config = config
-        self.content_mode = config.content_mode
-        self.retention_days = config.retention_days
         self.device = device or default_device()
         # Under the agent the process runs as the service account, which names no one: its events
         # name the person in `staff` (the connection's OS account, the browser profile, the enrolment).
@@ -88,12 +86,18 @@ class Store:
         for a caller that acknowledges it)."""
         return self.submit(ev).uid
 
+    @property
+    def content_mode(self) -> str:
+        return self.config.content_mode
+
+    @property
+    def retention_days(self) -> int:
+        return self.config.retention_days
+
     def reconfigure(self, config: StoreConfig) -> None:
         """What the log keeps from now on (a new policy in force: its content mode, retention and
         redaction); events submitted before keep the configuration they were submitted under."""
         self.config = config
-        self.content_mode = config.content_mode
-        self.retention_days = config.retention_days
 
     def _row(self, ev: Event, uid: str, config: StoreConfig) -> dict[str, Any]:
         row = to_row(ev, mode=config.content_mode, redact=config.redact, device=self.device,
