@@ -201,10 +201,14 @@ class Recent:
         self.size = size
         self._seen: OrderedDict[tuple[str, str, str], Pending] = OrderedDict()
 
+    @staticmethod
+    def _key(ev: Event) -> tuple[str, str, str]:
+        return (ev.device or "", ev.request_id or "", ev.action)
+
     def submit(self, store: Store, ev: Event) -> Pending:
         if not ev.request_id:
             return store.submit(ev)
-        key = (ev.device or "", ev.request_id, ev.action)
+        key = self._key(ev)
         p = self._seen.get(key)
         if p is not None and not (p.future.done() and p.future.exception() is not None):
             self._seen.move_to_end(key)
@@ -220,20 +224,19 @@ class Recent:
         held from now on as their logged events, so `submit` answers with those."""
         from store.writer import Pending
 
-        if not hasattr(store, "find_requests"):  # a log that does not keep events (a test's)
-            return
-        keys = {(ev.device or store.device or "", ev.request_id, ev.action): ev for ev in events
-                if ev.request_id and (ev.device or "", ev.request_id, ev.action) not in self._seen}
-        if not keys:
+        # held here by (device as the event names it, ...); logged by the device the row names
+        logged = {(ev.device or store.device, ev.request_id, ev.action): self._key(ev) for ev in events
+                  if ev.request_id and self._key(ev) not in self._seen}
+        if not logged:
             return
         try:
-            found = await asyncio.to_thread(store.find_requests, list(keys))
-        except Exception as e:  # the database is down: store them (the spool keeps them); maybe twice
+            found = await asyncio.to_thread(store.find_requests, list(logged))
+        except Exception as e:  # down, corrupt, anything: a lookup never stops the events being stored
+            # (the writer reports the database's state; a choice may then be stored twice)
             log.debug("request ids not looked up: %s", e)
             return
-        for (device, rid, action), uid in found.items():
-            ev = keys[(device, rid, action)]
-            self._seen[(ev.device or "", rid, action)] = Pending.settled(uid)
+        for k, uid in found.items():
+            self._seen[logged[k]] = Pending.settled(uid)
 
     async def acknowledge(self, store: Store, events: list[Event]) -> web.Response:
         """The answer to a POST of events: 201 with their ids once every one is durable

@@ -58,6 +58,7 @@ class RecordingLog:
     def __init__(self) -> None:
         self.events: list[Any] = []
         self.lock = threading.Lock()
+        self.device = "test-device"
 
     def append(self, event: Any) -> str:
         """Record `event`; return an id like the store does."""
@@ -70,6 +71,14 @@ class RecordingLog:
         from store.writer import Pending
 
         return Pending.settled(RecordingLog.append(self, event))
+
+    def find_requests(self, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        """As `Store.find_requests`: the recorded events of these (device, request id, action)."""
+        with self.lock:
+            out: dict[tuple[str, str, str], str] = {}
+            for i, ev in enumerate(self.events, 1):
+                out.setdefault((ev.device or self.device, ev.request_id, ev.action), f"ev{i}")
+        return {k: out[k] for k in keys if k in out}
 
     def close(self) -> None:
         """Nothing to release."""
