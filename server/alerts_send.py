@@ -69,8 +69,7 @@ class Alerter:
         self._since = iso(time.time() - LOOKBACK_SECONDS)
         # per scan (alerts.SCANS): where the next look starts, and the newest id the last look saw
         self._windows: dict[str, tuple[int | None, int | None]] = {"written": (None, None)}
-        if any("escalated" in r.actions for r in routes.routes):
-            self._windows["escalated"] = (None, None)
+        self._scan_for(routes)
         self._purged = 0.0      # when alerts past retention were last purged
         # per scan: the row id a signal announced, and until when it is looked for
         self._expect: dict[str, tuple[int, float]] = {}
@@ -94,9 +93,13 @@ class Alerter:
             except PolicyError as e:
                 log.error("alerts: the policy in force (%s) has an alerts.toml that does not load, the routes "
                           "before it stay: %s", now.digest[:12], e)
-            if any("escalated" in r.actions for r in self._routes.routes):
-                self._windows.setdefault("escalated", (None, None))
+            self._scan_for(self._routes)
         return self._routes
+
+    def _scan_for(self, routes: AlertPolicy) -> None:
+        """Routes on escalations need the scan of the review table (alerts.SCANS)."""
+        if any("escalated" in r.actions for r in routes.routes):
+            self._windows.setdefault("escalated", (None, None))
 
     @property
     def tz(self) -> ZoneInfo:
