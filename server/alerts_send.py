@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class Alerter:
         self._routes, self.policy_now, self.settings, self.pool = routes, policy, settings, pool
         self._follow = follow
         self._routes_of: Policy | None = None  # the policy `_routes` were read from (follow)
+        self._routes_lock = threading.Lock()
         self._wake = asyncio.Event()
         self._held: set[str] = set()
         self._since = iso(time.time() - LOOKBACK_SECONDS)
@@ -82,19 +84,25 @@ class Alerter:
     @property
     def routes(self) -> AlertPolicy:
         """The routes in force: with `follow`, those of the policy in force now."""
-        if self._follow and (now := self.policy_now()) is not self._routes_of:
-            from checker import PolicyError
-            from server.alerts_policy import load_alerts
+        if not self._follow:
+            return self._routes
+        # read from the event loop (scans) and the database threads (the ingest hook) alike: one
+        # reads the new routes while the others wait for them, never the old ones meanwhile
+        with self._routes_lock:
+            if (now := self.policy_now()) is not self._routes_of:
+                from checker import PolicyError
+                from server.alerts_policy import load_alerts
 
-            self._routes_of = now
-            try:
-                self._routes = load_alerts(now)
-                log.info("alerts: %d routes from the policy in force (%s)", len(self._routes.routes), now.digest[:12])
-            except PolicyError as e:
-                log.error("alerts: the policy in force (%s) has an alerts.toml that does not load, the routes "
-                          "before it stay: %s", now.digest[:12], e)
-            self._scan_for(self._routes)
-        return self._routes
+                try:
+                    self._routes = load_alerts(now)
+                    log.info("alerts: %d routes from the policy in force (%s)", len(self._routes.routes),
+                             now.digest[:12])
+                except PolicyError as e:
+                    log.error("alerts: the policy in force (%s) has an alerts.toml that does not load, the routes "
+                              "before it stay: %s", now.digest[:12], e)
+                self._routes_of = now
+                self._scan_for(self._routes)
+            return self._routes
 
     def _scan_for(self, routes: AlertPolicy) -> None:
         """Routes on escalations need the scan of the review table (alerts.SCANS)."""
